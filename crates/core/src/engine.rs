@@ -1,0 +1,708 @@
+//! The engine: one method per domain operation, with who-may-do-what and the
+//! limits. The API and the vendor dialects call these and nothing below them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bus::{Bus, Notice, Subscription};
+use crate::clock::{Clock, Timestamp};
+use crate::command::{
+    AttributePatch, Author, ClientToken, Command, NewConversation, NewParticipant,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{ContentType, Event, EventKind, LeaveReason};
+use crate::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
+use crate::model::{Attributes, Conversation, ConversationState, IdleSettings, Participant, Role};
+use crate::rate::RateLimiter;
+use crate::store::{ConversationQuery, EventRange, Order, Store};
+use crate::token::{Secret, SecretHash, SecretKind};
+
+mod admin;
+mod timers;
+
+/// Size and rate limits, with their defaults.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest message body, in bytes (16 KiB).
+    pub message_bytes: usize,
+    /// Largest attributes object, serialized, in bytes (16 KiB).
+    pub attributes_bytes: usize,
+    /// Longest display name, in characters.
+    pub display_name_chars: usize,
+    /// Most events one transcript page or poll returns.
+    pub page_max: u32,
+    /// Messages and receipts per second per participant (burst: twice that).
+    pub sends_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            message_bytes: 16 * 1024,
+            attributes_bytes: 16 * 1024,
+            display_name_chars: 128,
+            page_max: 500,
+            sends_per_second: 20,
+        }
+    }
+}
+
+/// Who is asking, as established from their credentials.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A workspace API key: everything in its workspace.
+    Admin { workspace: WorkspaceId },
+    /// A participant token: its own conversation only.
+    Participant(Participant),
+}
+
+/// What starting a chat hands back to the customer.
+#[derive(Debug)]
+pub struct StartedChat {
+    pub conversation: Conversation,
+    pub participant: Participant,
+    pub token: Secret,
+    pub events: Vec<Event>,
+}
+
+/// A chat as a customer asks for it through an entry point.
+#[derive(Debug, Clone, Default)]
+pub struct StartChat {
+    pub display_name: Option<String>,
+    pub attributes: Attributes,
+    pub record_id: Option<String>,
+}
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub struct SendMessage {
+    pub content_type: ContentType,
+    pub content: String,
+    pub client_token: Option<ClientToken>,
+    /// With a workspace key: send as this participant (else as the system).
+    pub as_participant: Option<ParticipantId>,
+}
+
+/// Read and delivered receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    Delivered,
+    Read,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    sends: RateLimiter<ParticipantId>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store.backend())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        let sends = RateLimiter::new(
+            limits.sends_per_second,
+            limits.sends_per_second.saturating_mul(2),
+        );
+        Self {
+            store,
+            bus,
+            clock,
+            limits,
+            sends,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Resolves a bearer secret to a caller.
+    pub async fn authenticate(&self, secret: &str) -> Result<Caller> {
+        let unknown = || Error::unauthenticated("unknown or revoked credentials");
+        let hash = SecretHash::of(secret);
+        if SecretKind::of(secret) == Some(SecretKind::Participant) {
+            let p = self
+                .store
+                .participant_by_token(&hash)
+                .await?
+                .ok_or_else(unknown)?;
+            return Ok(Caller::Participant(p));
+        }
+        // Generated API keys start with `sbk_`; a key the operator chose may not.
+        let key = self
+            .store
+            .api_key_by_token(&hash)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok(Caller::Admin {
+            workspace: key.workspace_id,
+        })
+    }
+
+    /// Opens a chat through a public entry point. `origin` is the browser's
+    /// `Origin` header, checked against the entry point's allowed origins.
+    pub async fn start_chat(
+        &self,
+        entry: EntryPointId,
+        origin: Option<&str>,
+        req: StartChat,
+    ) -> Result<StartedChat> {
+        let ep = self
+            .store
+            .entry_point(entry)
+            .await?
+            .filter(|e| e.enabled)
+            .ok_or_else(|| Error::not_found("entry point"))?;
+        if let Some(origin) = origin
+            && !ep.allows_origin(origin)
+        {
+            return Err(Error::forbidden(format!(
+                "origin {origin} is not allowed by this entry point"
+            )));
+        }
+        self.check_attributes(&req.attributes)?;
+        let record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
+        let display_name = self.display_name(req.display_name, "Customer")?;
+        let token = Secret::generate(SecretKind::Participant);
+        let conversation = NewConversation {
+            id: ConversationId::new(),
+            workspace_id: ep.workspace_id,
+            entry_point_id: Some(ep.id),
+            attributes: req.attributes,
+            record_id,
+            previous_conversation_id: None,
+            idle: ep.idle,
+        };
+        let customer = NewParticipant {
+            id: ParticipantId::new(),
+            role: Role::Customer,
+            display_name,
+            token: Some(token.hash()),
+        };
+        let (cid, pid) = (conversation.id, customer.id);
+        let events = self
+            .store
+            .apply(Command::Create {
+                conversation,
+                participants: vec![customer],
+            })
+            .await?;
+        let conversation = self
+            .store
+            .conversation(cid)
+            .await?
+            .ok_or_else(|| Error::internal("created conversation not found"))?;
+        let participant = self
+            .store
+            .participant(pid)
+            .await?
+            .ok_or_else(|| Error::internal("created participant not found"))?;
+        Ok(StartedChat {
+            conversation,
+            participant,
+            token,
+            events,
+        })
+    }
+
+    /// Opens a conversation with no participants, on behalf of a workspace.
+    pub async fn create_conversation(
+        &self,
+        caller: &Caller,
+        attributes: Attributes,
+        record_id: Option<String>,
+        idle: IdleSettings,
+    ) -> Result<Conversation> {
+        let workspace = admin_workspace(caller)?;
+        self.check_attributes(&attributes)?;
+        check_idle(&idle)?;
+        let record_id = record_id.map(|r| self.check_record_id(r)).transpose()?;
+        let conversation = NewConversation {
+            id: ConversationId::new(),
+            workspace_id: workspace,
+            entry_point_id: None,
+            attributes,
+            record_id,
+            previous_conversation_id: None,
+            idle,
+        };
+        let id = conversation.id;
+        self.store
+            .apply(Command::Create {
+                conversation,
+                participants: Vec::new(),
+            })
+            .await?;
+        self.store
+            .conversation(id)
+            .await?
+            .ok_or_else(|| Error::internal("created conversation not found"))
+    }
+
+    /// The conversation, if the caller may see it.
+    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
+        let c = self
+            .store
+            .conversation(id)
+            .await?
+            .ok_or_else(|| Error::not_found("conversation"))?;
+        match caller {
+            Caller::Admin { workspace } if *workspace == c.workspace_id => Ok(c),
+            Caller::Admin { .. } => Err(Error::not_found("conversation")),
+            Caller::Participant(p) if p.conversation_id == id => Ok(c),
+            Caller::Participant(_) => Err(Error::forbidden(
+                "this token belongs to another conversation",
+            )),
+        }
+    }
+
+    pub async fn conversations(
+        &self,
+        caller: &Caller,
+        mut query: ConversationQuery,
+    ) -> Result<Vec<Conversation>> {
+        let workspace = admin_workspace(caller)?;
+        query.limit = query.limit.clamp(1, self.limits.page_max);
+        self.store.conversations(workspace, &query).await
+    }
+
+    pub async fn update_conversation(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        patch: AttributePatch,
+    ) -> Result<Event> {
+        self.conversation(caller, id).await?;
+        admin_workspace(caller)?;
+        if let Some(a) = &patch.attributes {
+            self.check_attributes(a)?;
+        }
+        let patch = AttributePatch {
+            attributes: patch.attributes,
+            record_id: patch
+                .record_id
+                .map(|r| r.map(|r| self.check_record_id(r)).transpose())
+                .transpose()?,
+        };
+        let events = self
+            .store
+            .apply(Command::Update {
+                conversation: id,
+                patch,
+            })
+            .await?;
+        last(events)
+    }
+
+    /// Ends the conversation; a participant may end its own, a workspace any of its own.
+    pub async fn end_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Event> {
+        self.conversation(caller, id).await?;
+        let by = author_of(caller);
+        let events = self
+            .store
+            .apply(Command::End {
+                conversation: id,
+                by,
+            })
+            .await?;
+        last(events)
+    }
+
+    pub async fn participants(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+    ) -> Result<Vec<Participant>> {
+        self.conversation(caller, id).await?;
+        self.store.participants(id).await
+    }
+
+    /// Adds a participant and issues its token (workspace keys only).
+    pub async fn add_participant(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        role: Role,
+        display_name: Option<String>,
+    ) -> Result<(Participant, Secret, Vec<Event>)> {
+        self.conversation(caller, id).await?;
+        admin_workspace(caller)?;
+        let display_name = self.display_name(display_name, role_default_name(role))?;
+        let token = Secret::generate(SecretKind::Participant);
+        let np = NewParticipant {
+            id: ParticipantId::new(),
+            role,
+            display_name,
+            token: Some(token.hash()),
+        };
+        let pid = np.id;
+        let events = self
+            .store
+            .apply(Command::Join {
+                conversation: id,
+                participant: np,
+            })
+            .await?;
+        let p = self
+            .store
+            .participant(pid)
+            .await?
+            .ok_or_else(|| Error::internal("added participant not found"))?;
+        Ok((p, token, events))
+    }
+
+    /// Removes a participant: a workspace key may remove anyone, a participant only itself.
+    pub async fn remove_participant(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        who: ParticipantId,
+    ) -> Result<Vec<Event>> {
+        self.conversation(caller, id).await?;
+        let reason = match caller {
+            Caller::Participant(p) if p.id == who => LeaveReason::Left,
+            Caller::Participant(_) => {
+                return Err(Error::forbidden("a participant can only remove itself"));
+            }
+            Caller::Admin { .. } => LeaveReason::Removed,
+        };
+        let events = self
+            .store
+            .apply(Command::Leave {
+                conversation: id,
+                participant: who,
+                reason,
+            })
+            .await?;
+        Ok(events)
+    }
+
+    /// Sends a message; returns the committed event once it is durable.
+    pub async fn send_message(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        msg: SendMessage,
+    ) -> Result<Event> {
+        if msg.content.is_empty() {
+            return Err(Error::invalid("content", "must not be empty"));
+        }
+        if msg.content.len() > self.limits.message_bytes {
+            return Err(Error::too_large("content", self.limits.message_bytes));
+        }
+        let author = self.sender(caller, id, msg.as_participant).await?;
+        let kind = EventKind::Message {
+            content_type: msg.content_type,
+            content: msg.content,
+        };
+        self.append(id, author, kind, msg.client_token).await
+    }
+
+    /// Records that the caller received or read a message.
+    pub async fn send_receipt(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        receipt: Receipt,
+        message_id: EventId,
+        client_token: Option<ClientToken>,
+    ) -> Result<Event> {
+        let author = self.sender(caller, id, None).await?;
+        let target = self.store.event(id, message_id).await?;
+        if !matches!(
+            target,
+            Some(Event {
+                kind: EventKind::Message { .. },
+                ..
+            })
+        ) {
+            return Err(Error::invalid(
+                "message_id",
+                "no message with this id in this conversation",
+            ));
+        }
+        let kind = match receipt {
+            Receipt::Delivered => EventKind::Delivered { message_id },
+            Receipt::Read => EventKind::Read { message_id },
+        };
+        self.append(id, author, kind, client_token).await
+    }
+
+    /// Tells the other participants that the caller is typing; nothing is stored.
+    pub async fn typing(&self, caller: &Caller, id: ConversationId) -> Result<()> {
+        let Caller::Participant(p) = caller else {
+            return Err(Error::forbidden("only participants type"));
+        };
+        let c = self.conversation(caller, id).await?;
+        if c.state == ConversationState::Ended {
+            return Err(Error::conversation_ended());
+        }
+        self.bus.publish(Notice::Typing {
+            conversation: id,
+            participant: p.id,
+        });
+        Ok(())
+    }
+
+    /// A page of the log.
+    pub async fn transcript(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        mut range: EventRange,
+    ) -> Result<Vec<Event>> {
+        self.conversation(caller, id).await?;
+        range.limit = range.limit.clamp(1, self.limits.page_max);
+        self.store.events(id, range).await
+    }
+
+    /// Long-poll: events after `after`, waiting up to `wait` for the first one.
+    /// Returns an empty list when nothing came in time.
+    pub async fn poll(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        after: i64,
+        limit: u32,
+        wait: Duration,
+    ) -> Result<Vec<Event>> {
+        self.conversation(caller, id).await?;
+        let range = EventRange {
+            after: Some(after),
+            before: None,
+            limit: limit.clamp(1, self.limits.page_max),
+            order: Order::Ascending,
+        };
+        // Subscribe before reading, so an event committed in between is not missed.
+        let mut sub = self.bus.subscribe(id);
+        let events = self.store.events(id, range).await?;
+        if !events.is_empty() || wait.is_zero() {
+            return Ok(events);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, sub.recv()).await {
+                Err(_) => return Ok(Vec::new()),
+                Ok(Ok(Notice::Committed { last_seq, .. })) if last_seq > after => {
+                    return self.store.events(id, range).await;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                    return self.store.events(id, range).await;
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    return Err(Error::unavailable("shutting down"));
+                }
+            }
+        }
+    }
+
+    /// Notices about one conversation, for streaming readers. Check access first.
+    pub fn subscribe(&self, id: ConversationId) -> Subscription {
+        self.bus.subscribe(id)
+    }
+
+    /// Issues a new token for a participant (workspace keys only).
+    pub async fn issue_token(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        who: ParticipantId,
+    ) -> Result<Secret> {
+        self.member_of(caller, id, who).await?;
+        let token = Secret::generate(SecretKind::Participant);
+        self.store
+            .add_participant_token(who, &token.hash(), self.now())
+            .await?;
+        Ok(token)
+    }
+
+    /// Revokes every token of a participant (workspace keys only).
+    pub async fn revoke_tokens(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        who: ParticipantId,
+    ) -> Result<u64> {
+        self.member_of(caller, id, who).await?;
+        self.store.revoke_participant_tokens(who, self.now()).await
+    }
+
+    async fn member_of(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        who: ParticipantId,
+    ) -> Result<Participant> {
+        admin_workspace(caller)?;
+        self.conversation(caller, id).await?;
+        self.store
+            .participant(who)
+            .await?
+            .filter(|p| p.conversation_id == id)
+            .ok_or_else(|| Error::not_found("participant"))
+    }
+
+    async fn sender(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        as_participant: Option<ParticipantId>,
+    ) -> Result<Author> {
+        match caller {
+            Caller::Participant(p) => {
+                if p.conversation_id != id {
+                    return Err(Error::forbidden(
+                        "this token belongs to another conversation",
+                    ));
+                }
+                if as_participant.is_some_and(|a| a != p.id) {
+                    return Err(Error::forbidden("a participant can only send as itself")
+                        .with_field("as_participant"));
+                }
+                if let Err(wait) = self.sends.check(p.id, self.now()) {
+                    return Err(Error::rate_limited(wait));
+                }
+                Ok(Author::Participant(p.id))
+            }
+            Caller::Admin { .. } => {
+                self.conversation(caller, id).await?;
+                Ok(as_participant.map_or(Author::System, Author::Participant))
+            }
+        }
+    }
+
+    async fn append(
+        &self,
+        id: ConversationId,
+        author: Author,
+        kind: EventKind,
+        client_token: Option<ClientToken>,
+    ) -> Result<Event> {
+        let is_customer_message =
+            matches!(kind, EventKind::Message { .. }) && author != Author::System;
+        let events = self
+            .store
+            .apply(Command::Append {
+                conversation: id,
+                author,
+                kind,
+                client_token,
+            })
+            .await?;
+        if is_customer_message {}
+        last(events)
+    }
+
+    fn display_name(&self, name: Option<String>, default: &str) -> Result<String> {
+        let name = name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        if name.chars().count() > self.limits.display_name_chars {
+            return Err(Error::invalid(
+                "display_name",
+                format!("at most {} characters", self.limits.display_name_chars),
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "display_name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(name)
+    }
+
+    fn check_attributes(&self, attributes: &Attributes) -> Result<()> {
+        let size = serde_json::to_string(attributes)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > self.limits.attributes_bytes {
+            return Err(Error::too_large("attributes", self.limits.attributes_bytes));
+        }
+        Ok(())
+    }
+
+    fn check_record_id(&self, record: String) -> Result<String> {
+        if record.is_empty() || record.len() > 255 || record.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "record_id",
+                "1 to 255 characters, no control characters",
+            ));
+        }
+        Ok(record)
+    }
+}
+
+fn admin_workspace(caller: &Caller) -> Result<WorkspaceId> {
+    match caller {
+        Caller::Admin { workspace } => Ok(*workspace),
+        Caller::Participant(_) => Err(Error::forbidden("this needs a workspace API key")),
+    }
+}
+
+fn author_of(caller: &Caller) -> Author {
+    match caller {
+        Caller::Admin { .. } => Author::System,
+        Caller::Participant(p) => Author::Participant(p.id),
+    }
+}
+
+fn role_default_name(role: Role) -> &'static str {
+    match role {
+        Role::Customer => "Customer",
+        Role::Agent => "Agent",
+        Role::System => "System",
+        Role::Supervisor => "Supervisor",
+    }
+}
+
+/// Idle settings must make sense together.
+pub fn check_idle(idle: &IdleSettings) -> Result<()> {
+    let invalid = |m: &str| Err(Error::invalid("idle", m));
+    for secs in [idle.idle_after_secs, idle.disconnect_after_secs]
+        .into_iter()
+        .flatten()
+    {
+        if secs == 0 || secs > 7 * 24 * 3600 {
+            return invalid("timeouts must be from 1 second to 7 days");
+        }
+    }
+    if let (Some(n), Some(m)) = (idle.idle_after_secs, idle.disconnect_after_secs)
+        && m <= n
+    {
+        return invalid("disconnect_after_secs must be greater than idle_after_secs");
+    }
+    Ok(())
+}
+
+fn last(events: Vec<Event>) -> Result<Event> {
+    events
+        .into_iter()
+        .last()
+        .ok_or_else(|| Error::new(ErrorCode::Internal, "command committed no event"))
+}

@@ -1,0 +1,268 @@
+//! The conversation log: one [`Event`] per state change, numbered by `seq`.
+//!
+//! An event is stored as its `type` and a JSON payload holding the rest of
+//! its fields; on the wire it is one flat JSON object (`seq`, `id`, `at`,
+//! `participant_id`, `type`, and the fields of its kind).
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::ids::{ConversationId, EventId, ParticipantId};
+use crate::model::{Attributes, Role};
+
+/// The media types a message may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContentType {
+    #[serde(rename = "text/plain")]
+    TextPlain,
+    #[serde(rename = "text/markdown")]
+    TextMarkdown,
+}
+
+impl ContentType {
+    pub fn parse(s: &str) -> Option<Self> {
+        // Parameters such as `; charset=utf-8` are accepted and ignored.
+        let essence = s.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case("text/plain") {
+            Some(Self::TextPlain)
+        } else if essence.eq_ignore_ascii_case("text/markdown") {
+            Some(Self::TextMarkdown)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TextPlain => "text/plain",
+            Self::TextMarkdown => "text/markdown",
+        }
+    }
+}
+
+/// Why a conversation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A participant or the API ended it.
+    Ended,
+    /// The last participant left or was disconnected.
+    Abandoned,
+}
+
+/// Why a participant left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    Removed,
+}
+
+/// What happened, with the fields that belong to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    #[serde(rename = "conversation.created")]
+    ConversationCreated { attributes: Attributes },
+    #[serde(rename = "message")]
+    Message {
+        content_type: ContentType,
+        content: String,
+    },
+    #[serde(rename = "message.delivered")]
+    Delivered { message_id: EventId },
+    #[serde(rename = "message.read")]
+    Read { message_id: EventId },
+    #[serde(rename = "participant.joined")]
+    ParticipantJoined {
+        participant_id: ParticipantId,
+        role: Role,
+        display_name: String,
+    },
+    #[serde(rename = "participant.left")]
+    ParticipantLeft {
+        participant_id: ParticipantId,
+        reason: LeaveReason,
+    },
+    #[serde(rename = "participant.idle")]
+    ParticipantIdle { participant_id: ParticipantId },
+    #[serde(rename = "participant.returned")]
+    ParticipantReturned { participant_id: ParticipantId },
+    #[serde(rename = "participant.autodisconnection")]
+    ParticipantAutoDisconnected { participant_id: ParticipantId },
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated {
+        attributes: Attributes,
+        record_id: Option<String>,
+    },
+    #[serde(rename = "conversation.ended")]
+    ConversationEnded { reason: EndReason },
+}
+
+/// The payload could not be read back; the log is damaged or from a newer version.
+#[derive(Debug, thiserror::Error)]
+#[error("stored event of type `{kind}` could not be decoded: {source}")]
+pub struct DecodeError {
+    pub kind: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl EventKind {
+    /// The `type` string.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ConversationCreated { .. } => "conversation.created",
+            Self::Message { .. } => "message",
+            Self::Delivered { .. } => "message.delivered",
+            Self::Read { .. } => "message.read",
+            Self::ParticipantJoined { .. } => "participant.joined",
+            Self::ParticipantLeft { .. } => "participant.left",
+            Self::ParticipantIdle { .. } => "participant.idle",
+            Self::ParticipantReturned { .. } => "participant.returned",
+            Self::ParticipantAutoDisconnected { .. } => "participant.autodisconnection",
+            Self::ConversationUpdated { .. } => "conversation.updated",
+            Self::ConversationEnded { .. } => "conversation.ended",
+        }
+    }
+
+    /// Splits into the stored form: `type` and a JSON object of the other fields.
+    pub fn to_stored(&self) -> (&'static str, String) {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("type");
+        }
+        (self.type_name(), value.to_string())
+    }
+
+    /// Rebuilds from the stored form.
+    pub fn from_stored(kind: &str, payload: &str) -> Result<Self, DecodeError> {
+        let body = payload.trim();
+        let json = match body.strip_prefix('{') {
+            Some(rest) if rest.trim_start().starts_with('}') => {
+                format!(r#"{{"type":{}}}"#, quote(kind))
+            }
+            Some(rest) => format!(r#"{{"type":{},{rest}"#, quote(kind)),
+            None => body.to_owned(),
+        };
+        serde_json::from_str(&json).map_err(|source| DecodeError {
+            kind: kind.to_owned(),
+            source,
+        })
+    }
+
+    /// The participant this event is about, when it is about one.
+    pub fn subject(&self) -> Option<ParticipantId> {
+        match self {
+            Self::ParticipantJoined { participant_id, .. }
+            | Self::ParticipantLeft { participant_id, .. }
+            | Self::ParticipantIdle { participant_id }
+            | Self::ParticipantReturned { participant_id }
+            | Self::ParticipantAutoDisconnected { participant_id } => Some(*participant_id),
+            _ => None,
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// One committed entry of a conversation's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub conversation_id: ConversationId,
+    /// Position in the log: 1, 2, 3, … with no gaps, assigned at commit.
+    pub seq: i64,
+    pub id: EventId,
+    pub at: Timestamp,
+    /// Who caused it; `None` for the system (timers, the API).
+    pub participant_id: Option<ParticipantId>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The sender's idempotency token, when the send carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_kinds() -> Vec<EventKind> {
+        let p = ParticipantId::new();
+        let mut attrs = Attributes::new();
+        attrs.insert("k".into(), serde_json::json!({"nested": [1, 2]}));
+        vec![
+            EventKind::ConversationCreated {
+                attributes: attrs.clone(),
+            },
+            EventKind::Message {
+                content_type: ContentType::TextMarkdown,
+                content: "hi \"there\" }{".into(),
+            },
+            EventKind::Delivered {
+                message_id: EventId::new(),
+            },
+            EventKind::Read {
+                message_id: EventId::new(),
+            },
+            EventKind::ParticipantJoined {
+                participant_id: p,
+                role: Role::Agent,
+                display_name: "Ann".into(),
+            },
+            EventKind::ParticipantLeft {
+                participant_id: p,
+                reason: LeaveReason::Left,
+            },
+            EventKind::ParticipantIdle { participant_id: p },
+            EventKind::ParticipantReturned { participant_id: p },
+            EventKind::ParticipantAutoDisconnected { participant_id: p },
+            EventKind::ConversationUpdated {
+                attributes: attrs,
+                record_id: Some("500xx".into()),
+            },
+            EventKind::ConversationEnded {
+                reason: EndReason::Abandoned,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_stored_form() {
+        for kind in all_kinds() {
+            let (name, payload) = kind.to_stored();
+            assert!(!payload.contains(r#""type""#), "{payload}");
+            assert_eq!(EventKind::from_stored(name, &payload).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn wire_form_is_flat() {
+        let e = Event {
+            conversation_id: ConversationId::new(),
+            seq: 7,
+            id: EventId::new(),
+            at: Timestamp(0),
+            participant_id: None,
+            kind: EventKind::Message {
+                content_type: ContentType::TextPlain,
+                content: "x".into(),
+            },
+            client_token: None,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["content"], "x");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), e);
+    }
+
+    #[test]
+    fn damaged_payloads_are_errors_not_panics() {
+        assert!(EventKind::from_stored("message", "{").is_err());
+        assert!(EventKind::from_stored("nope", "{}").is_err());
+        assert!(EventKind::from_stored("message", "").is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! Typed identifiers.
+//!
+//! Every id is a ULID (sortable by creation time) behind a short prefix that
+//! names its kind, so `cnv_01J…` can never be passed where a participant id is
+//! expected, neither in Rust nor on the wire. Ids are parsed at the edge and
+//! stored as their full text form in both backends.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ulid::Ulid;
+
+/// The input was not an id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a valid {kind} id (expected `{prefix}_` followed by 26 characters)")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub prefix: &'static str,
+    pub input: String,
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Ulid);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh id, unique and ordered by creation time.
+            pub fn new() -> Self {
+                Self(Ulid::new())
+            }
+
+            /// Parses `prefix_ULID`; anything else is an [`IdError`].
+            pub fn parse(input: &str) -> Result<Self, IdError> {
+                let err = || IdError { kind: $kind, prefix: $prefix, input: truncate(input) };
+                let rest = input
+                    .strip_prefix($prefix)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .ok_or_else(err)?;
+                // 26 Crockford digits; a first digit above 7 would overflow 128 bits.
+                if rest.len() != 26 || rest.as_bytes()[0] > b'7' {
+                    return Err(err());
+                }
+                Ulid::from_string(rest).map(Self).map_err(|_| err())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}_{}", $prefix, self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn truncate(input: &str) -> String {
+    input.chars().take(64).collect()
+}
+
+typed_id!(
+    /// A tenant.
+    WorkspaceId, "wsp", "workspace"
+);
+typed_id!(
+    /// A workspace API key (the key's id, not its secret).
+    ApiKeyId, "key", "API key"
+);
+typed_id!(
+    /// A public way into chat.
+    EntryPointId, "ept", "entry point"
+);
+typed_id!(
+    /// One chat.
+    ConversationId, "cnv", "conversation"
+);
+typed_id!(
+    /// A member of one conversation.
+    ParticipantId, "prt", "participant"
+);
+typed_id!(
+    /// One entry of a conversation's log.
+    EventId, "evt", "event"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_text_and_json() {
+        let id = ConversationId::new();
+        assert_eq!(ConversationId::parse(&id.to_string()).unwrap(), id);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<ConversationId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_the_wrong_kind_and_garbage() {
+        let p = ParticipantId::new().to_string();
+        assert!(ConversationId::parse(&p).is_err());
+        for bad in [
+            "",
+            "cnv",
+            "cnv_",
+            "cnv_123",
+            "cnv_ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "cnv_0UUUUUUUUUUUUUUUUUUUUUUUUU",
+            "cnv-01J0000000000000000000000",
+        ] {
+            assert!(ConversationId::parse(bad).is_err(), "{bad}");
+        }
+        let e = ConversationId::parse(&"x".repeat(10_000)).unwrap_err();
+        assert!(e.input.len() <= 64);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in ".*") {
+            let _ = EventId::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The domain of Switchboard: conversations and their ordered logs.
+//!
+//! This crate holds the rules and no IO of its own. It defines the records
+//! ([`model`], [`event`]), the writes ([`command`]) and how a batch of them is
+//! planned ([`plan`]), the ports it drives ([`store::Store`], [`bus::Bus`],
+//! [`clock::Clock`]), and the [`engine::Engine`] that the API calls: one
+//! method per operation, with access checks and limits. It knows nothing of
+//! HTTP, SQL or any vendor's wire format.
+
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod clock;
+pub mod command;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod plan;
+pub mod rate;
+pub mod store;
+pub mod timer;
+pub mod token;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,162 @@
+//! The records of the domain: workspaces, API keys, entry points,
+//! conversations and participants. Events live in [`crate::event`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+use crate::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
+
+/// Free-form JSON attributes (an object at the top level).
+pub type Attributes = Map<String, Value>;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// A workspace API key; the secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// How long a customer may stay silent before the chat notices.
+///
+/// `idle_after_secs`: the customer is marked idle (`participant.idle`).
+/// `disconnect_after_secs`: the customer is removed
+/// (`participant.autodisconnection`). Both count from the customer's last
+/// activity; either may be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IdleSettings {
+    pub idle_after_secs: Option<u32>,
+    pub disconnect_after_secs: Option<u32>,
+}
+
+impl IdleSettings {
+    pub fn is_off(&self) -> bool {
+        self.idle_after_secs.is_none() && self.disconnect_after_secs.is_none()
+    }
+}
+
+/// A public way into chat (a widget or button).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryPoint {
+    pub id: EntryPointId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// Origins allowed to start chats from a browser; `*` allows any.
+    pub allowed_origins: Vec<String>,
+    pub idle: IdleSettings,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+}
+
+impl EntryPoint {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    Open,
+    Ended,
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "ended" => Some(Self::Ended),
+            _ => None,
+        }
+    }
+}
+
+/// One chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub entry_point_id: Option<EntryPointId>,
+    pub state: ConversationState,
+    pub attributes: Attributes,
+    /// The id of a record in the customer's own system this chat belongs to.
+    pub record_id: Option<String>,
+    /// The chat this one continues (persistent chat).
+    pub previous_conversation_id: Option<ConversationId>,
+    pub idle: IdleSettings,
+    /// The seq of the newest event in the log.
+    pub last_seq: i64,
+    /// Participants who have joined and not left.
+    pub active_participants: i64,
+    pub created_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    Agent,
+    System,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Agent => "agent",
+            Self::System => "system",
+            Self::Supervisor => "supervisor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "customer" => Some(Self::Customer),
+            "agent" => Some(Self::Agent),
+            "system" => Some(Self::System),
+            "supervisor" => Some(Self::Supervisor),
+            _ => None,
+        }
+    }
+}
+
+/// A member of one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: ParticipantId,
+    pub conversation_id: ConversationId,
+    pub role: Role,
+    pub display_name: String,
+    pub joined_at: Timestamp,
+    pub left_at: Option<Timestamp>,
+    /// Marked idle by the inactivity timer and not active since.
+    pub idle: bool,
+}
+
+impl Participant {
+    pub fn is_active(&self) -> bool {
+        self.left_at.is_none()
+    }
+}

@@ -1,0 +1,500 @@
+//! Planning a batch: from commands and the rows they read to the rows to write.
+//!
+//! This is where the log's rules live: seqs are taken from the conversation's
+//! `last_seq` one by one in command order, a repeated client token returns the
+//! first event, nothing is written to an ended conversation or by a departed
+//! participant, and customer activity moves the inactivity timer. A command
+//! that breaks a rule fails alone; the rest of the batch goes on.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::clock::Timestamp;
+use crate::command::{AttributePatch, Author, Command, Committed, NewParticipant, Plan, Snapshot};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{EndReason, Event, EventKind};
+use crate::ids::{ConversationId, EventId, ParticipantId};
+use crate::model::{Conversation, ConversationState, Participant, Role};
+use crate::timer::{InactivityStage, Timer, TimerKind};
+
+/// Plans `commands` against `snapshot` at time `now`. Returns the plan and one
+/// outcome per command, in order.
+pub fn plan(
+    commands: &[Command],
+    snapshot: Snapshot,
+    now: Timestamp,
+) -> (Plan, Vec<Result<Committed>>) {
+    let mut p = Planner::new(snapshot, now);
+    let outcomes = commands.iter().map(|c| p.apply(c)).collect();
+    (p.finish(), outcomes)
+}
+
+struct Planner {
+    now: Timestamp,
+    conversations: HashMap<ConversationId, Conversation>,
+    participants: HashMap<ParticipantId, Participant>,
+    sent: HashMap<(ConversationId, String), Event>,
+    timers: HashMap<crate::timer::TimerKey, Timer>,
+    new_conversations: HashSet<ConversationId>,
+    new_participants: HashSet<ParticipantId>,
+    touched_conversations: Vec<ConversationId>,
+    touched_participants: Vec<ParticipantId>,
+    plan: Plan,
+}
+
+impl Planner {
+    fn new(s: Snapshot, now: Timestamp) -> Self {
+        Self {
+            now,
+            conversations: s.conversations,
+            participants: s.participants,
+            sent: s.sent,
+            timers: s.timers,
+            new_conversations: HashSet::new(),
+            new_participants: HashSet::new(),
+            touched_conversations: Vec::new(),
+            touched_participants: Vec::new(),
+            plan: Plan::default(),
+        }
+    }
+
+    fn apply(&mut self, command: &Command) -> Result<Committed> {
+        // Each command is checked before anything of it is planned, so a failed
+        // command leaves no trace in the plan.
+        match command {
+            Command::Create {
+                conversation,
+                participants,
+            } => {
+                if self.conversations.contains_key(&conversation.id) {
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        "conversation already exists",
+                    ));
+                }
+                let c = Conversation {
+                    id: conversation.id,
+                    workspace_id: conversation.workspace_id,
+                    entry_point_id: conversation.entry_point_id,
+                    state: ConversationState::Open,
+                    attributes: conversation.attributes.clone(),
+                    record_id: conversation.record_id.clone(),
+                    previous_conversation_id: conversation.previous_conversation_id,
+                    idle: conversation.idle,
+                    last_seq: 0,
+                    active_participants: 0,
+                    created_at: self.now,
+                    ended_at: None,
+                };
+                self.conversations.insert(c.id, c);
+                self.new_conversations.insert(conversation.id);
+                let mut out = vec![self.emit(
+                    conversation.id,
+                    None,
+                    EventKind::ConversationCreated {
+                        attributes: conversation.attributes.clone(),
+                    },
+                    None,
+                )];
+                for np in participants {
+                    out.extend(self.join(conversation.id, np));
+                }
+                Ok(out)
+            }
+            Command::Append {
+                conversation,
+                author,
+                kind,
+                client_token,
+            } => {
+                let token = client_token.as_ref().map(|t| t.as_str().to_owned());
+                if let Some(t) = &token
+                    && let Some(first) = self.sent.get(&(*conversation, t.clone()))
+                {
+                    return Ok(vec![first.clone()]);
+                }
+                self.writable(*conversation)?;
+                let author_role = match author {
+                    Author::Participant(p) => Some(self.active_member(*conversation, *p)?.role),
+                    Author::System => None,
+                };
+                let mut out = Vec::new();
+                if author_role == Some(Role::Customer) && matches!(kind, EventKind::Message { .. })
+                {
+                    let pid = author
+                        .participant()
+                        .expect("customer author is a participant");
+                    out.extend(self.customer_active(*conversation, pid));
+                }
+                let e = self.emit(
+                    *conversation,
+                    author.participant(),
+                    kind.clone(),
+                    token.clone(),
+                );
+                if let Some(t) = token {
+                    self.sent.insert((*conversation, t), e.clone());
+                }
+                out.push(e);
+                Ok(out)
+            }
+            Command::Join {
+                conversation,
+                participant,
+            } => {
+                self.writable(*conversation)?;
+                if self.participants.contains_key(&participant.id) {
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        "participant already exists",
+                    ));
+                }
+                Ok(self.join(*conversation, participant))
+            }
+            Command::Leave {
+                conversation,
+                participant,
+                reason,
+            } => {
+                self.writable(*conversation)?;
+                self.active_member(*conversation, *participant)?;
+                let kind = EventKind::ParticipantLeft {
+                    participant_id: *participant,
+                    reason: *reason,
+                };
+                Ok(self.leave(
+                    *conversation,
+                    *participant,
+                    kind,
+                    Author::Participant(*participant),
+                ))
+            }
+            Command::Update {
+                conversation,
+                patch,
+            } => {
+                self.existing(*conversation)?;
+                Ok(vec![self.update(*conversation, patch)])
+            }
+            Command::End { conversation, by } => {
+                self.writable(*conversation)?;
+                if let Author::Participant(p) = by {
+                    self.active_member(*conversation, *p)?;
+                }
+                Ok(vec![self.end(
+                    *conversation,
+                    by.participant(),
+                    EndReason::Ended,
+                )])
+            }
+            Command::Fire { timer } => Ok(self.fire(timer)),
+        }
+    }
+
+    fn existing(&self, id: ConversationId) -> Result<&Conversation> {
+        self.conversations
+            .get(&id)
+            .ok_or_else(|| Error::not_found("conversation"))
+    }
+
+    fn writable(&self, id: ConversationId) -> Result<&Conversation> {
+        let c = self.existing(id)?;
+        if c.state == ConversationState::Ended {
+            return Err(Error::conversation_ended());
+        }
+        Ok(c)
+    }
+
+    fn active_member(
+        &self,
+        conversation: ConversationId,
+        id: ParticipantId,
+    ) -> Result<&Participant> {
+        let p = self
+            .participants
+            .get(&id)
+            .filter(|p| p.conversation_id == conversation)
+            .ok_or_else(|| Error::forbidden("not a participant of this conversation"))?;
+        if !p.is_active() {
+            return Err(Error::new(
+                ErrorCode::ParticipantLeft,
+                "the participant has left the conversation",
+            ));
+        }
+        Ok(p)
+    }
+
+    fn conversation_mut(&mut self, id: ConversationId) -> &mut Conversation {
+        if !self.new_conversations.contains(&id) && !self.touched_conversations.contains(&id) {
+            self.touched_conversations.push(id);
+        }
+        self.conversations
+            .get_mut(&id)
+            .expect("checked before planning")
+    }
+
+    fn participant_mut(&mut self, id: ParticipantId) -> &mut Participant {
+        if !self.new_participants.contains(&id) && !self.touched_participants.contains(&id) {
+            self.touched_participants.push(id);
+        }
+        self.participants
+            .get_mut(&id)
+            .expect("checked before planning")
+    }
+
+    /// Appends one event, taking the conversation's next seq.
+    fn emit(
+        &mut self,
+        conversation: ConversationId,
+        author: Option<ParticipantId>,
+        kind: EventKind,
+        client_token: Option<String>,
+    ) -> Event {
+        let now = self.now;
+        let c = self.conversation_mut(conversation);
+        c.last_seq += 1;
+        let event = Event {
+            conversation_id: conversation,
+            seq: c.last_seq,
+            id: EventId::new(),
+            at: now,
+            participant_id: author,
+            kind,
+            client_token,
+        };
+        self.plan.events.push(event.clone());
+        event
+    }
+
+    fn join(&mut self, conversation: ConversationId, np: &NewParticipant) -> Vec<Event> {
+        let p = Participant {
+            id: np.id,
+            conversation_id: conversation,
+            role: np.role,
+            display_name: np.display_name.clone(),
+            joined_at: self.now,
+            left_at: None,
+            idle: false,
+        };
+        self.participants.insert(p.id, p.clone());
+        self.new_participants.insert(p.id);
+        self.plan.new_participants.push(p);
+        if let Some(hash) = &np.token {
+            self.plan.tokens.push((hash.clone(), np.id));
+        }
+        self.conversation_mut(conversation).active_participants += 1;
+        if np.role == Role::Customer {
+            self.arm_inactivity(conversation, np.id);
+        }
+        let kind = EventKind::ParticipantJoined {
+            participant_id: np.id,
+            role: np.role,
+            display_name: np.display_name.clone(),
+        };
+        vec![self.emit(conversation, Some(np.id), kind, None)]
+    }
+
+    /// A participant goes; the conversation ends when nobody is left.
+    fn leave(
+        &mut self,
+        conversation: ConversationId,
+        who: ParticipantId,
+        kind: EventKind,
+        author: Author,
+    ) -> Vec<Event> {
+        let now = self.now;
+        self.participant_mut(who).left_at = Some(now);
+        self.disarm_inactivity(conversation, who);
+        let c = self.conversation_mut(conversation);
+        c.active_participants -= 1;
+        let nobody_left = c.active_participants <= 0;
+        let mut out = vec![self.emit(conversation, author.participant(), kind, None)];
+        if nobody_left {
+            out.push(self.end(conversation, None, EndReason::Abandoned));
+        }
+        out
+    }
+
+    fn end(
+        &mut self,
+        conversation: ConversationId,
+        by: Option<ParticipantId>,
+        reason: EndReason,
+    ) -> Event {
+        let now = self.now;
+        let c = self.conversation_mut(conversation);
+        c.state = ConversationState::Ended;
+        c.ended_at = Some(now);
+        self.plan.clear_timers.push(conversation);
+        self.timers.retain(|k, _| k.conversation_id != conversation);
+        self.plan
+            .set_timers
+            .retain(|t| t.conversation_id != conversation);
+        self.emit(
+            conversation,
+            by,
+            EventKind::ConversationEnded { reason },
+            None,
+        )
+    }
+
+    fn update(&mut self, conversation: ConversationId, patch: &AttributePatch) -> Event {
+        let c = self.conversation_mut(conversation);
+        if let Some(attrs) = &patch.attributes {
+            for (k, v) in attrs {
+                if v.is_null() {
+                    c.attributes.remove(k);
+                } else {
+                    c.attributes.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(record) = &patch.record_id {
+            c.record_id = record.clone();
+        }
+        let kind = EventKind::ConversationUpdated {
+            attributes: c.attributes.clone(),
+            record_id: c.record_id.clone(),
+        };
+        self.emit(conversation, None, kind, None)
+    }
+
+    /// A customer message: an idle customer has returned, and the inactivity
+    /// timer starts again.
+    fn customer_active(&mut self, conversation: ConversationId, who: ParticipantId) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.participants.get(&who).is_some_and(|p| p.idle) {
+            self.participant_mut(who).idle = false;
+            out.push(self.emit(
+                conversation,
+                Some(who),
+                EventKind::ParticipantReturned {
+                    participant_id: who,
+                },
+                None,
+            ));
+        }
+        self.arm_inactivity(conversation, who);
+        out
+    }
+
+    fn arm_inactivity(&mut self, conversation: ConversationId, who: ParticipantId) {
+        let idle = self.conversations[&conversation].idle;
+        let stage = match (idle.idle_after_secs, idle.disconnect_after_secs) {
+            (Some(n), _) => Some((InactivityStage::Idle, n)),
+            (None, Some(m)) => Some((InactivityStage::Disconnect, m)),
+            (None, None) => None,
+        };
+        if let Some((stage, after)) = stage {
+            let since = self.now;
+            self.set_timer(Timer {
+                conversation_id: conversation,
+                participant_id: Some(who),
+                kind: TimerKind::Inactivity { since, stage },
+                due_at: since.plus_secs(after),
+            });
+        }
+    }
+
+    fn disarm_inactivity(&mut self, conversation: ConversationId, who: ParticipantId) {
+        let key = crate::timer::TimerKey {
+            conversation_id: conversation,
+            participant_id: Some(who),
+            kind: "inactivity",
+        };
+        self.timers.remove(&key);
+        self.plan.set_timers.retain(|t| t.key() != key);
+        self.plan.delete_timers.push(key);
+    }
+
+    fn set_timer(&mut self, timer: Timer) {
+        let key = timer.key();
+        self.plan.set_timers.retain(|t| t.key() != key);
+        self.plan.delete_timers.retain(|k| *k != key);
+        self.timers.insert(key, timer.clone());
+        self.plan.set_timers.push(timer);
+    }
+
+    /// A due timer: acts only if it is still the timer stored under its key
+    /// (activity may have moved it since it was claimed).
+    fn fire(&mut self, timer: &Timer) -> Vec<Event> {
+        if self.timers.get(&timer.key()) != Some(timer) {
+            return Vec::new();
+        }
+        let (conversation, who) = (timer.conversation_id, timer.participant_id);
+        let live = self.writable(conversation).is_ok()
+            && who.is_some_and(|p| self.active_member(conversation, p).is_ok());
+        let Some(who) = who.filter(|_| live) else {
+            self.timers.remove(&timer.key());
+            self.plan.delete_timers.push(timer.key());
+            return Vec::new();
+        };
+        match timer.kind {
+            TimerKind::Inactivity {
+                since,
+                stage: InactivityStage::Idle,
+            } => {
+                self.participant_mut(who).idle = true;
+                let e = self.emit(
+                    conversation,
+                    None,
+                    EventKind::ParticipantIdle {
+                        participant_id: who,
+                    },
+                    None,
+                );
+                match self.conversations[&conversation].idle.disconnect_after_secs {
+                    Some(m) => self.set_timer(Timer {
+                        conversation_id: conversation,
+                        participant_id: Some(who),
+                        kind: TimerKind::Inactivity {
+                            since,
+                            stage: InactivityStage::Disconnect,
+                        },
+                        due_at: since.plus_secs(m).max(self.now),
+                    }),
+                    None => self.disarm_inactivity(conversation, who),
+                }
+                vec![e]
+            }
+            TimerKind::Inactivity {
+                stage: InactivityStage::Disconnect,
+                ..
+            } => {
+                let kind = EventKind::ParticipantAutoDisconnected {
+                    participant_id: who,
+                };
+                self.leave(conversation, who, kind, Author::System)
+            }
+        }
+    }
+
+    fn finish(mut self) -> Plan {
+        for id in &self.new_conversations {
+            self.plan
+                .new_conversations
+                .push(self.conversations[id].clone());
+        }
+        self.plan.new_conversations.sort_by_key(|c| c.id);
+        for id in &self.touched_conversations {
+            self.plan.conversations.push(self.conversations[id].clone());
+        }
+        for p in &mut self.plan.new_participants {
+            *p = self.participants[&p.id].clone();
+        }
+        for id in &self.touched_participants {
+            self.plan.participants.push(self.participants[id].clone());
+        }
+        // A timer set and later deleted in the same batch is only deleted.
+        let deleted: HashSet<_> = self.plan.delete_timers.iter().cloned().collect();
+        self.plan.set_timers.retain(|t| !deleted.contains(&t.key()));
+        self.plan
+            .delete_timers
+            .sort_by_key(|k| (k.conversation_id, k.participant_id));
+        self.plan.delete_timers.dedup();
+        self.plan
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

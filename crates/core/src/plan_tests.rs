@@ -1,0 +1,425 @@
+//! Tests of batch planning, with no store: a [`World`] plays the database,
+//! loading snapshots from and applying plans to plain maps.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::plan;
+use crate::clock::Timestamp;
+use crate::command::{
+    Author, ClientToken, Command, NewConversation, NewParticipant, Snapshot, SnapshotKeys,
+};
+use crate::error::ErrorCode;
+use crate::event::{ContentType, Event, EventKind, LeaveReason};
+use crate::ids::{ConversationId, ParticipantId, WorkspaceId};
+use crate::model::{Attributes, Conversation, ConversationState, IdleSettings, Participant, Role};
+use crate::timer::{InactivityStage, Timer, TimerKey, TimerKind};
+
+/// An in-memory stand-in for the store: enough to run batches back to back.
+#[derive(Default)]
+struct World {
+    conversations: HashMap<ConversationId, Conversation>,
+    participants: HashMap<ParticipantId, Participant>,
+    events: Vec<Event>,
+    timers: HashMap<TimerKey, Timer>,
+}
+
+impl World {
+    fn run(&mut self, commands: &[Command], now: i64) -> Vec<crate::Result<Vec<Event>>> {
+        let keys = SnapshotKeys::of(commands);
+        let mut snap = Snapshot::default();
+        for id in keys.conversations {
+            if let Some(c) = self.conversations.get(&id) {
+                snap.conversations.insert(id, c.clone());
+            }
+        }
+        for id in keys.participants {
+            if let Some(p) = self.participants.get(&id) {
+                snap.participants.insert(id, p.clone());
+            }
+        }
+        for (c, t) in keys.client_tokens {
+            if let Some(e) = self
+                .events
+                .iter()
+                .find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
+            {
+                snap.sent.insert((c, t), e.clone());
+            }
+        }
+        for k in keys.timers {
+            if let Some(t) = self.timers.get(&k) {
+                snap.timers.insert(k, t.clone());
+            }
+        }
+        let (p, outcomes) = plan(commands, snap, Timestamp(now));
+        for c in p.new_conversations.into_iter().chain(p.conversations) {
+            self.conversations.insert(c.id, c);
+        }
+        for x in p.new_participants.into_iter().chain(p.participants) {
+            self.participants.insert(x.id, x);
+        }
+        self.events.extend(p.events);
+        for c in p.clear_timers {
+            self.timers.retain(|k, _| k.conversation_id != c);
+        }
+        for k in p.delete_timers {
+            self.timers.remove(&k);
+        }
+        for t in p.set_timers {
+            self.timers.insert(t.key(), t);
+        }
+        outcomes
+    }
+
+    fn log(&self, c: ConversationId) -> Vec<&Event> {
+        self.events
+            .iter()
+            .filter(|e| e.conversation_id == c)
+            .collect()
+    }
+
+    fn types(&self, c: ConversationId) -> Vec<&'static str> {
+        self.log(c).iter().map(|e| e.kind.type_name()).collect()
+    }
+}
+
+fn create(idle: IdleSettings, roles: &[Role]) -> (Command, ConversationId, Vec<ParticipantId>) {
+    let id = ConversationId::new();
+    let ps: Vec<NewParticipant> = roles
+        .iter()
+        .map(|r| NewParticipant {
+            id: ParticipantId::new(),
+            role: *r,
+            display_name: r.as_str().into(),
+            token: None,
+        })
+        .collect();
+    let ids = ps.iter().map(|p| p.id).collect();
+    let c = NewConversation {
+        id,
+        workspace_id: WorkspaceId::new(),
+        entry_point_id: None,
+        attributes: Attributes::new(),
+        record_id: None,
+        previous_conversation_id: None,
+        idle,
+    };
+    (
+        Command::Create {
+            conversation: c,
+            participants: ps,
+        },
+        id,
+        ids,
+    )
+}
+
+fn say(c: ConversationId, p: ParticipantId, text: &str, token: Option<&str>) -> Command {
+    Command::Append {
+        conversation: c,
+        author: Author::Participant(p),
+        kind: EventKind::Message {
+            content_type: ContentType::TextPlain,
+            content: text.into(),
+        },
+        client_token: token.map(|t| ClientToken::parse(t).unwrap()),
+    }
+}
+
+#[test]
+fn seqs_are_consecutive_per_conversation_within_and_across_batches() {
+    let mut w = World::default();
+    let (c1, a, pa) = create(IdleSettings::default(), &[Role::Customer, Role::Agent]);
+    let (c2, b, pb) = create(IdleSettings::default(), &[Role::Customer]);
+    w.run(&[c1, c2], 0);
+    let batch: Vec<Command> = (0..5)
+        .flat_map(|i| [say(a, pa[i % 2], "x", None), say(b, pb[0], "y", None)])
+        .collect();
+    assert!(w.run(&batch, 1).iter().all(Result::is_ok));
+    w.run(&[say(a, pa[0], "z", None)], 2);
+    let seqs = |c| w.log(c).iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(a), (1..=9).collect::<Vec<_>>());
+    assert_eq!(seqs(b), (1..=7).collect::<Vec<_>>());
+    assert_eq!(w.conversations[&a].last_seq, 9);
+}
+
+#[test]
+fn a_repeated_client_token_stores_one_event_and_returns_the_first() {
+    let mut w = World::default();
+    let (c, id, p) = create(IdleSettings::default(), &[Role::Customer]);
+    w.run(&[c], 0);
+    let out = w.run(
+        &[
+            say(id, p[0], "first", Some("t-1")),
+            say(id, p[0], "second", Some("t-1")),
+        ],
+        1,
+    );
+    let first = out[0].as_ref().unwrap().last().unwrap().clone();
+    assert_eq!(out[1].as_ref().unwrap(), &vec![first.clone()]);
+    let again = w.run(&[say(id, p[0], "third", Some("t-1"))], 2);
+    assert_eq!(again[0].as_ref().unwrap(), &vec![first]);
+    assert_eq!(
+        w.types(id),
+        ["conversation.created", "participant.joined", "message"]
+    );
+}
+
+#[test]
+fn failed_commands_write_nothing_and_do_not_stop_the_batch() {
+    let mut w = World::default();
+    let (c, id, p) = create(IdleSettings::default(), &[Role::Customer, Role::Agent]);
+    let (c2, other, _) = create(IdleSettings::default(), &[Role::Customer]);
+    w.run(&[c, c2], 0);
+    let stranger = ParticipantId::new();
+    let out = w.run(
+        &[
+            say(id, stranger, "no", None),
+            say(other, p[0], "wrong conversation", None),
+            Command::Leave {
+                conversation: id,
+                participant: p[1],
+                reason: LeaveReason::Left,
+            },
+            say(id, p[1], "after leaving", None),
+            say(id, p[0], "ok", None),
+            Command::End {
+                conversation: id,
+                by: Author::System,
+            },
+            say(id, p[0], "after the end", None),
+            say(ConversationId::new(), p[0], "nowhere", None),
+        ],
+        1,
+    );
+    let codes: Vec<_> = out
+        .iter()
+        .map(|o| o.as_ref().err().map(|e| e.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some(ErrorCode::Forbidden),
+            Some(ErrorCode::Forbidden),
+            None,
+            Some(ErrorCode::ParticipantLeft),
+            None,
+            None,
+            Some(ErrorCode::ConversationEnded),
+            Some(ErrorCode::NotFound),
+        ]
+    );
+    assert_eq!(
+        w.types(id),
+        [
+            "conversation.created",
+            "participant.joined",
+            "participant.joined",
+            "participant.left",
+            "message",
+            "conversation.ended"
+        ]
+    );
+    assert_eq!(w.conversations[&id].state, ConversationState::Ended);
+}
+
+#[test]
+fn the_last_participant_leaving_ends_the_conversation() {
+    let mut w = World::default();
+    let (c, id, p) = create(IdleSettings::default(), &[Role::Customer]);
+    w.run(&[c], 0);
+    w.run(
+        &[Command::Leave {
+            conversation: id,
+            participant: p[0],
+            reason: LeaveReason::Left,
+        }],
+        1,
+    );
+    assert_eq!(w.types(id)[2..], ["participant.left", "conversation.ended"]);
+    assert_eq!(w.conversations[&id].active_participants, 0);
+}
+
+#[test]
+fn customer_inactivity_goes_idle_returns_and_disconnects() {
+    let mut w = World::default();
+    let idle = IdleSettings {
+        idle_after_secs: Some(60),
+        disconnect_after_secs: Some(120),
+    };
+    let (c, id, p) = create(idle, &[Role::Customer, Role::Agent]);
+    w.run(&[c], 0);
+    let key = TimerKey {
+        conversation_id: id,
+        participant_id: Some(p[0]),
+        kind: "inactivity",
+    };
+    let armed = w.timers[&key].clone();
+    assert_eq!(armed.due_at, Timestamp(60_000));
+    assert!(
+        !w.timers.keys().any(|k| k.participant_id == Some(p[1])),
+        "agents have no inactivity timer"
+    );
+
+    // Idle at 60 s; the timer moves on to the disconnect stage.
+    w.run(
+        &[Command::Fire {
+            timer: armed.clone(),
+        }],
+        60_000,
+    );
+    assert!(w.participants[&p[0]].idle);
+    let next = w.timers[&key].clone();
+    assert_eq!(next.due_at, Timestamp(120_000));
+    assert!(matches!(
+        next.kind,
+        TimerKind::Inactivity {
+            stage: InactivityStage::Disconnect,
+            ..
+        }
+    ));
+
+    // Firing the old timer again does nothing.
+    assert_eq!(
+        w.run(&[Command::Fire { timer: armed }], 61_000)[0]
+            .as_ref()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // The customer speaks: returned, and the clock starts again.
+    w.run(&[say(id, p[0], "back", None)], 70_000);
+    assert!(!w.participants[&p[0]].idle);
+    assert_eq!(w.timers[&key].due_at, Timestamp(130_000));
+    // The disconnect timer claimed before the message is stale now.
+    assert!(
+        w.run(&[Command::Fire { timer: next }], 120_000)[0]
+            .as_ref()
+            .unwrap()
+            .is_empty()
+    );
+
+    let t = w.timers[&key].clone();
+    w.run(&[Command::Fire { timer: t }], 130_000);
+    let t = w.timers[&key].clone();
+    w.run(&[Command::Fire { timer: t }], 190_000);
+    assert_eq!(
+        w.types(id)[3..],
+        [
+            "participant.idle",
+            "participant.returned",
+            "message",
+            "participant.idle",
+            "participant.autodisconnection"
+        ]
+    );
+    assert!(w.participants[&p[0]].left_at.is_some());
+    assert!(w.timers.is_empty());
+    assert_eq!(
+        w.conversations[&id].state,
+        ConversationState::Open,
+        "the agent is still there"
+    );
+}
+
+#[test]
+fn ending_clears_timers() {
+    let mut w = World::default();
+    let idle = IdleSettings {
+        idle_after_secs: None,
+        disconnect_after_secs: Some(5),
+    };
+    let (c, id, _) = create(idle, &[Role::Customer]);
+    w.run(&[c], 0);
+    assert_eq!(w.timers.len(), 1);
+    w.run(
+        &[Command::End {
+            conversation: id,
+            by: Author::System,
+        }],
+        1,
+    );
+    assert!(w.timers.is_empty());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Say {
+        conv: usize,
+        who: usize,
+        token: Option<u8>,
+    },
+    Leave {
+        conv: usize,
+        who: usize,
+    },
+    End {
+        conv: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..3usize, 0..3usize, proptest::option::of(0..4u8)).prop_map(|(conv, who, token)| Op::Say { conv, who, token }),
+        1 => (0..3usize, 0..3usize).prop_map(|(conv, who)| Op::Leave { conv, who }),
+        1 => (0..3usize).prop_map(|conv| Op::End { conv }),
+    ]
+}
+
+proptest! {
+    /// Whatever the commands and however they are cut into batches, every
+    /// log is 1..n with no gap, a failed command adds nothing, and a client
+    /// token is stored at most once per conversation.
+    #[test]
+    fn logs_stay_gapless_and_tokens_unique(ops in proptest::collection::vec(op(), 1..60), cuts in proptest::collection::vec(1..8usize, 1..20)) {
+        let mut w = World::default();
+        let mut convs = Vec::new();
+        let mut creates = Vec::new();
+        for _ in 0..3 {
+            let (c, id, p) = create(IdleSettings::default(), &[Role::Customer, Role::Agent, Role::Agent]);
+            creates.push(c);
+            convs.push((id, p));
+        }
+        w.run(&creates, 0);
+        let commands: Vec<Command> = ops.iter().map(|o| match o {
+            Op::Say { conv, who, token } => {
+                let (id, p) = &convs[*conv];
+                say(*id, p[*who], "m", token.map(|t| format!("tok-{t}")).as_deref())
+            }
+            Op::Leave { conv, who } => {
+                let (id, p) = &convs[*conv];
+                Command::Leave { conversation: *id, participant: p[*who], reason: LeaveReason::Left }
+            }
+            Op::End { conv } => Command::End { conversation: convs[*conv].0, by: Author::System },
+        }).collect();
+        let mut rest = &commands[..];
+        let mut t = 1;
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() { break; }
+            let n = (*cut).min(rest.len());
+            let before = w.events.len();
+            let out = w.run(&rest[..n], t);
+            // A repeated token returns the first event again: count events once.
+            let mut added: Vec<_> = out.iter().filter_map(|o| o.as_ref().ok()).flatten().filter(|e| e.at == Timestamp(t)).map(|e| e.id).collect();
+            added.sort();
+            added.dedup();
+            prop_assert_eq!(w.events.len() - before, added.len());
+            rest = &rest[n..];
+            t += 1;
+        }
+        for (id, _) in &convs {
+            let log = w.log(*id);
+            let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
+            prop_assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>());
+            prop_assert_eq!(w.conversations[id].last_seq, log.len() as i64);
+            let mut tokens: Vec<_> = log.iter().filter_map(|e| e.client_token.clone()).collect();
+            let n = tokens.len();
+            tokens.sort();
+            tokens.dedup();
+            prop_assert_eq!(tokens.len(), n);
+        }
+    }
+}

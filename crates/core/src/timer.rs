@@ -1,0 +1,93 @@
+//! Stored timers: what fires when, so nothing waits in memory only.
+//!
+//! A timer is keyed by conversation, participant (or none) and kind; setting
+//! the same key again moves it. The store keeps them in one table ordered by
+//! `due_at`; a worker claims due timers and turns each into a command.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::ids::{ConversationId, ParticipantId};
+
+/// The two steps of the customer inactivity timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InactivityStage {
+    /// Next: mark the customer idle.
+    Idle,
+    /// Next: disconnect the customer.
+    Disconnect,
+}
+
+/// What a timer does when it fires, with the state it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The customer has been silent since `since`.
+    Inactivity {
+        since: Timestamp,
+        stage: InactivityStage,
+    },
+}
+
+impl TimerKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Inactivity { .. } => "inactivity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub conversation_id: ConversationId,
+    pub participant_id: Option<ParticipantId>,
+    pub kind: TimerKind,
+    pub due_at: Timestamp,
+}
+
+/// What identifies a timer; setting a timer with the same key replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TimerKey {
+    pub conversation_id: ConversationId,
+    pub participant_id: Option<ParticipantId>,
+    pub kind: &'static str,
+}
+
+impl Timer {
+    pub fn key(&self) -> TimerKey {
+        TimerKey {
+            conversation_id: self.conversation_id,
+            participant_id: self.participant_id,
+            kind: self.kind.name(),
+        }
+    }
+
+    /// The stored form of `kind`: its name and a JSON object of its data.
+    pub fn data(&self) -> String {
+        serde_json::to_string(&self.kind).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    pub fn from_stored(
+        conversation_id: ConversationId,
+        participant_id: Option<ParticipantId>,
+        data: &str,
+        due_at: Timestamp,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            conversation_id,
+            participant_id,
+            kind: serde_json::from_str(data)?,
+            due_at,
+        })
+    }
+}
+
+impl TimerKey {
+    /// The participant column's stored form ("" for none), so the key can be a primary key.
+    pub fn participant_text(&self) -> String {
+        self.participant_id
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    }
+}
