@@ -1,1 +1,166 @@
-//! placeholder
+//! Storage for Switchboard: the core's [`Store`] on SQLite (the embedded
+//! default) and on PostgreSQL, chosen at run time from the URL's scheme.
+//!
+//! Both backends share their SQL ([`sql`]) and their glue (`glue`), and
+//! commit conversation writes through one group-commit writer ([`writer`]).
+//! The conformance suite in `tests/` runs against both.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use switchboard_core::bus::Bus;
+use switchboard_core::clock::Clock;
+use switchboard_core::store::{CommitObserver, Store};
+use switchboard_core::{Error, ErrorCode, Result};
+
+mod glue;
+mod migrations;
+mod postgres;
+mod sql;
+mod sqlite;
+mod writer;
+
+pub use migrations::latest_version;
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Connections for reads (and the rare administrative write).
+    pub pool_size: u32,
+    /// Most commands one transaction commits.
+    pub max_batch: usize,
+    /// SQLite: fsync at every commit (`synchronous=FULL`), so an acknowledged
+    /// write survives a power cut; off means `NORMAL` (survives a crash of the
+    /// process, not of the machine).
+    pub sqlite_synchronous_full: bool,
+    pub observer: Option<Arc<dyn CommitObserver>>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &Backend::of(&self.url).map(|b| b.name()))
+            .field("pool_size", &self.pool_size)
+            .field("max_batch", &self.max_batch)
+            .field("sqlite_synchronous_full", &self.sqlite_synchronous_full)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 4,
+            max_batch: 1024,
+            sqlite_synchronous_full: true,
+            observer: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names by its scheme.
+    pub fn of(url: &str) -> Result<Self> {
+        let scheme = url.split(':').next().unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(Error::invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Opens (and migrates) the store named by `config.url`. Committed events are
+/// published on `bus`; `clock` stamps them.
+pub async fn open(
+    config: &StoreConfig,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>> {
+    let parts = writer::WriterParts {
+        bus,
+        clock,
+        observer: config.observer.clone(),
+        max_batch: config.max_batch.max(1),
+    };
+    match Backend::of(&config.url)? {
+        Backend::Sqlite => sqlite::open(config, parts).await,
+        Backend::Postgres => postgres::open(config, parts).await,
+    }
+}
+
+/// Brings the schema up to date and returns.
+pub async fn migrate(config: &StoreConfig) -> Result<()> {
+    match Backend::of(&config.url)? {
+        Backend::Sqlite => sqlite::migrate(config).await,
+        Backend::Postgres => postgres::migrate(config).await,
+    }
+}
+
+/// Maps a database error onto the domain's codes: unique violations are
+/// conflicts, exhausted pools are "unavailable", the rest is internal.
+pub(crate) fn db_error(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::new(ErrorCode::Conflict, "already exists")
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            Error::unavailable("the database is busy; retry")
+        }
+        _ => Error::internal(e),
+    }
+}
+
+pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
+    Error::internal(format!("database migration failed: {e}"))
+}
+
+/// Helpers for tests elsewhere in the workspace: fresh, isolated databases.
+#[doc(hidden)]
+pub mod testing {
+    use sqlx::Connection as _;
+
+    /// The PostgreSQL server tests use, from `SWITCHBOARD_TEST_POSTGRES_URL`.
+    pub fn postgres_base_url() -> Option<String> {
+        std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+    }
+
+    /// A URL for a fresh, empty schema on the test PostgreSQL server, so
+    /// tests never see each other's rows. Panics if the server is unreachable:
+    /// a test that asked for PostgreSQL must not pass without it.
+    pub async fn fresh_postgres_url() -> String {
+        let base = postgres_base_url().expect("SWITCHBOARD_TEST_POSTGRES_URL is not set");
+        let schema = format!("sbtest_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("connect to the test PostgreSQL server");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    }
+}

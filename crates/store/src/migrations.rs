@@ -1,0 +1,58 @@
+//! The schema migrations of each backend, compiled into the binary.
+//!
+//! Each backend has its own folder (`migrations/sqlite`, `migrations/postgres`);
+//! a migration is added to both, with the same version, in the same change.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+type Source = (i64, &'static str, &'static str);
+
+const SQLITE: &[Source] = &[(
+    1,
+    "conversations",
+    include_str!("../migrations/sqlite/0001_conversations.sql"),
+)];
+const POSTGRES: &[Source] = &[(
+    1,
+    "conversations",
+    include_str!("../migrations/postgres/0001_conversations.sql"),
+)];
+
+fn migrator(sources: &[Source]) -> Migrator {
+    let migrations = sources
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(name),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    SQLITE
+        .last()
+        .map_or(0, |m| m.0)
+        .max(POSTGRES.last().map_or(0, |m| m.0))
+}

@@ -1,0 +1,751 @@
+//! The SQL, written once for both backends.
+//!
+//! Statements are built as text with `?` placeholders and a list of
+//! [`Val`]ues; each backend binds the values its own way (PostgreSQL's `$n`
+//! placeholders are numbered just before execution). Rows are read through
+//! the [`Cols`] trait, implemented for both backends' row types, so the
+//! decoding below is shared too. The schema uses only TEXT, 64-bit integers
+//! and booleans, which both backends map the same way.
+
+use switchboard_core::clock::Timestamp;
+use switchboard_core::command::{Plan, SnapshotKeys};
+use switchboard_core::event::{Event, EventKind};
+use switchboard_core::ids::{
+    ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId,
+};
+use switchboard_core::model::{
+    ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Role, Workspace,
+};
+use switchboard_core::store::{ConversationQuery, EventRange, Order};
+use switchboard_core::timer::{Timer, TimerKey};
+use switchboard_core::{Error, Result};
+
+/// A bound value.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+}
+
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_owned())
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        Val::OptText(v)
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        Val::OptInt(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::Bool(v)
+    }
+}
+impl From<Timestamp> for Val {
+    fn from(v: Timestamp) -> Self {
+        Val::Int(v.millis())
+    }
+}
+impl From<Option<Timestamp>> for Val {
+    fn from(v: Option<Timestamp>) -> Self {
+        Val::OptInt(v.map(Timestamp::millis))
+    }
+}
+
+/// A statement and its arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub sql: String,
+    pub args: Vec<Val>,
+    /// Whether the prepared statement is worth caching (not for the
+    /// variable-length batch statements).
+    pub persistent: bool,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            args: Vec::new(),
+            persistent: true,
+        }
+    }
+
+    pub fn bind(mut self, v: impl Into<Val>) -> Self {
+        self.args.push(v.into());
+        self
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
+        self.args.push(v.into());
+        self
+    }
+
+    /// Appends `(?, ?), (?, ?), …`: one tuple of `width` per row.
+    fn tuples<T>(
+        &mut self,
+        rows: &[T],
+        width: usize,
+        mut bind: impl FnMut(&mut Self, &T),
+    ) -> &mut Self {
+        self.persistent = false;
+        let tuple = format!("({})", vec!["?"; width].join(", "));
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.sql.push_str(&tuple);
+            bind(self, row);
+        }
+        self
+    }
+
+    /// `sql` with PostgreSQL's numbered placeholders. Our SQL has no `?` in literals.
+    pub fn numbered(&self) -> String {
+        let mut out = String::with_capacity(self.sql.len() + self.args.len() * 3);
+        let mut n = 0;
+        for c in self.sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// Rows are cut into chunks of this many so no statement passes the
+/// backends' limits on bound parameters.
+pub(crate) const CHUNK: usize = 400;
+
+/// Reading columns, for both backends' row types.
+pub(crate) trait Cols {
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn boolean(&self, col: &str) -> Result<bool>;
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("stored {what} could not be read: {e}"))
+}
+
+fn id<T>(
+    r: &impl Cols,
+    col: &str,
+    parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>,
+) -> Result<T> {
+    parse(&r.text(col)?).map_err(|e| corrupt(col, e))
+}
+
+fn opt_id<T>(
+    r: &impl Cols,
+    col: &str,
+    parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>,
+) -> Result<Option<T>> {
+    match r.opt_text(col)? {
+        Some(s) if !s.is_empty() => parse(&s).map(Some).map_err(|e| corrupt(col, e)),
+        _ => Ok(None),
+    }
+}
+
+fn ts(r: &impl Cols, col: &str) -> Result<Timestamp> {
+    r.int(col).map(Timestamp)
+}
+
+fn opt_ts(r: &impl Cols, col: &str) -> Result<Option<Timestamp>> {
+    Ok(r.opt_int(col)?.map(Timestamp))
+}
+
+fn secs(v: Option<i64>) -> Option<u32> {
+    v.and_then(|s| u32::try_from(s).ok())
+}
+
+fn json<T: serde::de::DeserializeOwned>(r: &impl Cols, col: &str) -> Result<T> {
+    serde_json::from_str(&r.text(col)?).map_err(|e| corrupt(col, e))
+}
+
+// Workspaces and keys.
+
+pub(crate) fn insert_workspace(w: &Workspace) -> Stmt {
+    Stmt::new("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
+        .bind(w.id.to_string())
+        .bind(w.name.as_str())
+        .bind(w.created_at)
+}
+
+pub(crate) fn first_workspace() -> Stmt {
+    Stmt::new("SELECT id, name, created_at FROM workspaces ORDER BY created_at, id LIMIT 1")
+}
+
+pub(crate) fn workspace(r: &impl Cols) -> Result<Workspace> {
+    Ok(Workspace {
+        id: id(r, "id", WorkspaceId::parse)?,
+        name: r.text("name")?,
+        created_at: ts(r, "created_at")?,
+    })
+}
+
+pub(crate) fn insert_api_key(k: &ApiKey, hash: &str) -> Stmt {
+    Stmt::new("INSERT INTO api_keys (id, workspace_id, name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(k.id.to_string())
+        .bind(k.workspace_id.to_string())
+        .bind(k.name.as_str())
+        .bind(hash)
+        .bind(k.created_at)
+        .bind(k.revoked_at)
+}
+
+pub(crate) fn api_key_by_token(hash: &str) -> Stmt {
+    Stmt::new(
+        "SELECT id, workspace_id, name, created_at, revoked_at FROM api_keys WHERE token_hash = ? AND revoked_at IS NULL",
+    )
+    .bind(hash)
+}
+
+pub(crate) fn api_key(r: &impl Cols) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: id(r, "id", ApiKeyId::parse)?,
+        workspace_id: id(r, "workspace_id", WorkspaceId::parse)?,
+        name: r.text("name")?,
+        created_at: ts(r, "created_at")?,
+        revoked_at: opt_ts(r, "revoked_at")?,
+    })
+}
+
+// Entry points.
+
+const ENTRY_POINT_COLS: &str = "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at";
+
+pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
+    Stmt::new(format!(
+        "INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(e.id.to_string())
+    .bind(e.workspace_id.to_string())
+    .bind(e.name.as_str())
+    .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
+    .bind(e.idle.idle_after_secs.map(i64::from))
+    .bind(e.idle.disconnect_after_secs.map(i64::from))
+    .bind(e.enabled)
+    .bind(e.created_at)
+}
+
+pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
+    Stmt::new(
+        "UPDATE entry_points SET name = ?, allowed_origins = ?, idle_after_secs = ?, disconnect_after_secs = ?, enabled = ? WHERE id = ?",
+    )
+    .bind(e.name.as_str())
+    .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
+    .bind(e.idle.idle_after_secs.map(i64::from))
+    .bind(e.idle.disconnect_after_secs.map(i64::from))
+    .bind(e.enabled)
+    .bind(e.id.to_string())
+}
+
+pub(crate) fn entry_point_by_id(ep: EntryPointId) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE id = ?"
+    ))
+    .bind(ep.to_string())
+}
+
+pub(crate) fn entry_points_of(w: WorkspaceId) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE workspace_id = ? ORDER BY id"
+    ))
+    .bind(w.to_string())
+}
+
+pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
+    Ok(EntryPoint {
+        id: id(r, "id", EntryPointId::parse)?,
+        workspace_id: id(r, "workspace_id", WorkspaceId::parse)?,
+        name: r.text("name")?,
+        allowed_origins: json(r, "allowed_origins")?,
+        idle: IdleSettings {
+            idle_after_secs: secs(r.opt_int("idle_after_secs")?),
+            disconnect_after_secs: secs(r.opt_int("disconnect_after_secs")?),
+        },
+        enabled: r.boolean("enabled")?,
+        created_at: ts(r, "created_at")?,
+    })
+}
+
+// Conversations.
+
+const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attributes, record_id, \
+     previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at";
+
+pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?"
+    ))
+    .bind(c.to_string())
+}
+
+pub(crate) fn conversations_of(w: WorkspaceId, q: &ConversationQuery) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {CONVERSATION_COLS} FROM conversations WHERE workspace_id = ?"
+    ));
+    s.arg(w.to_string());
+    if let Some(state) = q.state {
+        s.push(" AND state = ?").arg(state.as_str());
+    }
+    if let Some(before) = q.before {
+        s.push(" AND id < ?").arg(before.to_string());
+    }
+    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(q.limit));
+    s
+}
+
+/// The conversations a batch touches; `lock` adds `FOR UPDATE` (PostgreSQL),
+/// taken in id order so two writers never wait on each other in a cycle.
+pub(crate) fn conversations_by_ids(ids: &[ConversationId], lock: bool) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {CONVERSATION_COLS} FROM conversations WHERE id IN "
+    ));
+    in_list(&mut s, ids.iter().map(ToString::to_string));
+    s.push(" ORDER BY id");
+    if lock {
+        s.push(" FOR UPDATE");
+    }
+    s
+}
+
+pub(crate) fn conversation(r: &impl Cols) -> Result<Conversation> {
+    let state = r.text("state")?;
+    Ok(Conversation {
+        id: id(r, "id", ConversationId::parse)?,
+        workspace_id: id(r, "workspace_id", WorkspaceId::parse)?,
+        entry_point_id: opt_id(r, "entry_point_id", EntryPointId::parse)?,
+        state: ConversationState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        attributes: json(r, "attributes")?,
+        record_id: r.opt_text("record_id")?,
+        previous_conversation_id: opt_id(r, "previous_conversation_id", ConversationId::parse)?,
+        idle: IdleSettings {
+            idle_after_secs: secs(r.opt_int("idle_after_secs")?),
+            disconnect_after_secs: secs(r.opt_int("disconnect_after_secs")?),
+        },
+        last_seq: r.int("last_seq")?,
+        active_participants: r.int("active_participants")?,
+        created_at: ts(r, "created_at")?,
+        ended_at: opt_ts(r, "ended_at")?,
+    })
+}
+
+fn attributes_text(c: &Conversation) -> String {
+    serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".into())
+}
+
+fn insert_conversations(rows: &[Conversation]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "
+    ));
+    s.tuples(rows, 13, |s, c| {
+        s.arg(c.id.to_string())
+            .arg(c.workspace_id.to_string())
+            .arg(c.entry_point_id.map(|e| e.to_string()))
+            .arg(c.state.as_str())
+            .arg(attributes_text(c))
+            .arg(c.record_id.clone())
+            .arg(c.previous_conversation_id.map(|p| p.to_string()))
+            .arg(c.idle.idle_after_secs.map(i64::from))
+            .arg(c.idle.disconnect_after_secs.map(i64::from))
+            .arg(c.last_seq)
+            .arg(c.active_participants)
+            .arg(c.created_at)
+            .arg(c.ended_at);
+    });
+    s
+}
+
+/// Rewrites the changing columns of many conversations in one statement.
+fn update_conversations(rows: &[Conversation]) -> Stmt {
+    let mut s = Stmt::new(
+        "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
+         last_seq = v.column5, active_participants = v.column6, ended_at = v.column7 FROM (VALUES ",
+    );
+    s.tuples(rows, 7, |s, c| {
+        s.arg(c.id.to_string())
+            .arg(c.state.as_str())
+            .arg(attributes_text(c))
+            .arg(c.record_id.clone())
+            .arg(c.last_seq)
+            .arg(c.active_participants)
+            .arg(c.ended_at);
+    });
+    s.push(") AS v WHERE conversations.id = v.column1");
+    s
+}
+
+// Participants and their tokens.
+
+const PARTICIPANT_COLS: &str = "id, conversation_id, role, display_name, joined_at, left_at, idle";
+
+pub(crate) fn participant_by_id(p: ParticipantId) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {PARTICIPANT_COLS} FROM participants WHERE id = ?"
+    ))
+    .bind(p.to_string())
+}
+
+pub(crate) fn participants_by_ids(ids: &[ParticipantId]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {PARTICIPANT_COLS} FROM participants WHERE id IN "
+    ));
+    in_list(&mut s, ids.iter().map(ToString::to_string));
+    s
+}
+
+pub(crate) fn participants_of(c: ConversationId) -> Stmt {
+    Stmt::new(format!("SELECT {PARTICIPANT_COLS} FROM participants WHERE conversation_id = ? ORDER BY joined_at, id"))
+        .bind(c.to_string())
+}
+
+pub(crate) fn participant_by_token(hash: &str) -> Stmt {
+    Stmt::new(
+        "SELECT p.id, p.conversation_id, p.role, p.display_name, p.joined_at, p.left_at, p.idle \
+         FROM participant_tokens t JOIN participants p ON p.id = t.participant_id \
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+    )
+    .bind(hash)
+}
+
+pub(crate) fn participant(r: &impl Cols) -> Result<Participant> {
+    let role = r.text("role")?;
+    Ok(Participant {
+        id: id(r, "id", ParticipantId::parse)?,
+        conversation_id: id(r, "conversation_id", ConversationId::parse)?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        display_name: r.text("display_name")?,
+        joined_at: ts(r, "joined_at")?,
+        left_at: opt_ts(r, "left_at")?,
+        idle: r.boolean("idle")?,
+    })
+}
+
+fn insert_participants(rows: &[Participant]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "INSERT INTO participants ({PARTICIPANT_COLS}) VALUES "
+    ));
+    s.tuples(rows, 7, |s, p| {
+        s.arg(p.id.to_string())
+            .arg(p.conversation_id.to_string())
+            .arg(p.role.as_str())
+            .arg(p.display_name.as_str())
+            .arg(p.joined_at)
+            .arg(p.left_at)
+            .arg(p.idle);
+    });
+    s
+}
+
+fn update_participants(rows: &[Participant]) -> Stmt {
+    let mut s =
+        Stmt::new("UPDATE participants SET left_at = v.column2, idle = v.column3 FROM (VALUES ");
+    s.tuples(rows, 3, |s, p| {
+        s.arg(p.id.to_string()).arg(p.left_at).arg(p.idle);
+    });
+    s.push(") AS v WHERE participants.id = v.column1");
+    s
+}
+
+pub(crate) fn insert_token(p: ParticipantId, hash: &str, at: Timestamp) -> Stmt {
+    Stmt::new("INSERT INTO participant_tokens (token_hash, participant_id, created_at, revoked_at) VALUES (?, ?, ?, NULL)")
+        .bind(hash)
+        .bind(p.to_string())
+        .bind(at)
+}
+
+fn insert_tokens(
+    rows: &[(switchboard_core::token::SecretHash, ParticipantId)],
+    at: Timestamp,
+) -> Stmt {
+    let mut s = Stmt::new(
+        "INSERT INTO participant_tokens (token_hash, participant_id, created_at) VALUES ",
+    );
+    s.tuples(rows, 3, |s, (h, p)| {
+        s.arg(h.as_str()).arg(p.to_string()).arg(at);
+    });
+    s
+}
+
+pub(crate) fn revoke_tokens(p: ParticipantId, at: Timestamp) -> Stmt {
+    Stmt::new("UPDATE participant_tokens SET revoked_at = ? WHERE participant_id = ? AND revoked_at IS NULL")
+        .bind(at)
+        .bind(p.to_string())
+}
+
+// The log.
+
+const EVENT_COLS: &str =
+    "conversation_id, seq, id, kind, participant_id, payload, client_token, created_at";
+
+pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {EVENT_COLS} FROM events WHERE conversation_id = ?"
+    ));
+    s.arg(c.to_string());
+    if let Some(after) = range.after {
+        s.push(" AND seq > ?").arg(after);
+    }
+    if let Some(before) = range.before {
+        s.push(" AND seq < ?").arg(before);
+    }
+    s.push(match range.order {
+        Order::Ascending => " ORDER BY seq ASC LIMIT ?",
+        Order::Descending => " ORDER BY seq DESC LIMIT ?",
+    });
+    s.arg(i64::from(range.limit));
+    s
+}
+
+pub(crate) fn event_by_id(c: ConversationId, e: EventId) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {EVENT_COLS} FROM events WHERE id = ? AND conversation_id = ?"
+    ))
+    .bind(e.to_string())
+    .bind(c.to_string())
+}
+
+/// Events already stored under the given (conversation, client token) pairs.
+pub(crate) fn events_by_client_tokens(pairs: &[(ConversationId, String)]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {EVENT_COLS} FROM events WHERE (conversation_id, client_token) IN (VALUES "
+    ));
+    s.tuples(pairs, 2, |s, (c, t)| {
+        s.arg(c.to_string()).arg(t.as_str());
+    });
+    s.push(")");
+    s
+}
+
+pub(crate) fn event(r: &impl Cols) -> Result<Event> {
+    let kind = r.text("kind")?;
+    let payload = r.text("payload")?;
+    Ok(Event {
+        conversation_id: id(r, "conversation_id", ConversationId::parse)?,
+        seq: r.int("seq")?,
+        id: id(r, "id", EventId::parse)?,
+        at: ts(r, "created_at")?,
+        participant_id: opt_id(r, "participant_id", ParticipantId::parse)?,
+        kind: EventKind::from_stored(&kind, &payload).map_err(Error::internal)?,
+        client_token: r.opt_text("client_token")?,
+    })
+}
+
+fn insert_events(rows: &[Event]) -> Stmt {
+    let mut s = Stmt::new(format!("INSERT INTO events ({EVENT_COLS}) VALUES "));
+    s.tuples(rows, 8, |s, e| {
+        let (kind, payload) = e.kind.to_stored();
+        s.arg(e.conversation_id.to_string())
+            .arg(e.seq)
+            .arg(e.id.to_string())
+            .arg(kind)
+            .arg(e.participant_id.map(|p| p.to_string()))
+            .arg(payload)
+            .arg(e.client_token.clone())
+            .arg(e.at);
+    });
+    s
+}
+
+// Timers.
+
+const TIMER_COLS: &str = "conversation_id, participant_id, kind, due_at, data";
+
+pub(crate) fn due_timers(now: Timestamp, limit: u32) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {TIMER_COLS} FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+    ))
+    .bind(now)
+    .bind(i64::from(limit))
+}
+
+pub(crate) fn next_timer_due() -> Stmt {
+    Stmt::new("SELECT MIN(due_at) AS due_at FROM timers")
+}
+
+pub(crate) fn timers_by_keys(keys: &[TimerKey]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {TIMER_COLS} FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES "
+    ));
+    s.tuples(keys, 3, |s, k| {
+        s.arg(k.conversation_id.to_string())
+            .arg(k.participant_text())
+            .arg(k.kind);
+    });
+    s.push(")");
+    s
+}
+
+pub(crate) fn timer(r: &impl Cols) -> Result<Timer> {
+    Timer::from_stored(
+        id(r, "conversation_id", ConversationId::parse)?,
+        opt_id(r, "participant_id", ParticipantId::parse)?,
+        &r.text("data")?,
+        ts(r, "due_at")?,
+    )
+    .map_err(|e| corrupt("timer", e))
+}
+
+fn upsert_timers(rows: &[Timer]) -> Stmt {
+    let mut s = Stmt::new(format!("INSERT INTO timers ({TIMER_COLS}) VALUES "));
+    s.tuples(rows, 5, |s, t| {
+        let k = t.key();
+        s.arg(k.conversation_id.to_string())
+            .arg(k.participant_text())
+            .arg(k.kind)
+            .arg(t.due_at)
+            .arg(t.data());
+    });
+    s.push(" ON CONFLICT (conversation_id, participant_id, kind) DO UPDATE SET due_at = excluded.due_at, data = excluded.data");
+    s
+}
+
+fn delete_timers(keys: &[TimerKey]) -> Stmt {
+    let mut s =
+        Stmt::new("DELETE FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES ");
+    s.tuples(keys, 3, |s, k| {
+        s.arg(k.conversation_id.to_string())
+            .arg(k.participant_text())
+            .arg(k.kind);
+    });
+    s.push(")");
+    s
+}
+
+fn clear_timers(ids: &[ConversationId]) -> Stmt {
+    let mut s = Stmt::new("DELETE FROM timers WHERE conversation_id IN ");
+    in_list(&mut s, ids.iter().map(ToString::to_string));
+    s
+}
+
+fn in_list(s: &mut Stmt, items: impl Iterator<Item = String>) {
+    s.persistent = false;
+    s.push("(");
+    for (i, item) in items.enumerate() {
+        s.push(if i == 0 { "?" } else { ", ?" }).arg(item);
+    }
+    s.push(")");
+}
+
+/// The reads that load a batch's snapshot, in order: conversations,
+/// participants, client tokens, timers (each absent when there is nothing to load).
+pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> [Option<Vec<Stmt>>; 4] {
+    let some = |v: Vec<Stmt>| if v.is_empty() { None } else { Some(v) };
+    [
+        some(
+            keys.conversations
+                .chunks(CHUNK)
+                .map(|c| conversations_by_ids(c, lock))
+                .collect(),
+        ),
+        some(
+            keys.participants
+                .chunks(CHUNK)
+                .map(participants_by_ids)
+                .collect(),
+        ),
+        some(
+            keys.client_tokens
+                .chunks(CHUNK)
+                .map(events_by_client_tokens)
+                .collect(),
+        ),
+        some(keys.timers.chunks(CHUNK).map(timers_by_keys).collect()),
+    ]
+}
+
+/// The statements that write a plan, in an order that respects its
+/// dependencies (timers are cleared before they are set again).
+pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    for c in plan.new_conversations.chunks(CHUNK) {
+        out.push(insert_conversations(c));
+    }
+    for c in plan.conversations.chunks(CHUNK) {
+        out.push(update_conversations(c));
+    }
+    for c in plan.new_participants.chunks(CHUNK) {
+        out.push(insert_participants(c));
+    }
+    for c in plan.participants.chunks(CHUNK) {
+        out.push(update_participants(c));
+    }
+    for c in plan.tokens.chunks(CHUNK) {
+        out.push(insert_tokens(c, now));
+    }
+    for c in plan.events.chunks(CHUNK) {
+        out.push(insert_events(c));
+    }
+    for c in plan.clear_timers.chunks(CHUNK) {
+        out.push(clear_timers(c));
+    }
+    for c in plan.delete_timers.chunks(CHUNK) {
+        out.push(delete_timers(c));
+    }
+    for c in plan.set_timers.chunks(CHUNK) {
+        out.push(upsert_timers(c));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_placeholders_for_postgres() {
+        let s = Stmt::new("SELECT ? WHERE a IN (?, ?)")
+            .bind(1)
+            .bind(2)
+            .bind(3);
+        assert_eq!(s.numbered(), "SELECT $1 WHERE a IN ($2, $3)");
+    }
+
+    #[test]
+    fn tuples_bind_in_row_order() {
+        let mut s = Stmt::new("VALUES ");
+        s.tuples(&[1i64, 2], 2, |s, v| {
+            s.arg(*v).arg(*v * 10);
+        });
+        assert_eq!(s.sql, "VALUES (?, ?), (?, ?)");
+        let ints: Vec<i64> = s
+            .args
+            .iter()
+            .map(|v| if let Val::Int(i) = v { *i } else { 0 })
+            .collect();
+        assert_eq!(ints, [1, 10, 2, 20]);
+        assert!(!s.persistent);
+    }
+}

@@ -1,0 +1,163 @@
+//! Group commit: one task owns the write connection and commits many callers'
+//! commands in one transaction.
+//!
+//! There is no timed window. While one transaction commits, new commands
+//! queue; the next batch takes everything queued (up to `max_batch`). At low
+//! load a command commits alone and at once; at high load batches grow by
+//! themselves and one fsync serves hundreds of sends. Callers are answered
+//! only after COMMIT returns, and the committed events are published to the
+//! bus in commit order, per conversation, before the next batch starts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use switchboard_core::bus::{Bus, Notice};
+use switchboard_core::clock::{Clock, Timestamp};
+use switchboard_core::command::{Command, Committed};
+use switchboard_core::event::Event;
+use switchboard_core::store::CommitObserver;
+use switchboard_core::{Error, Result};
+
+/// One backend's way to commit a batch in one transaction.
+#[async_trait]
+pub(crate) trait BatchCommit: Send + 'static {
+    /// Loads, plans and writes `commands` in one transaction. Returns every
+    /// event written (in log order) and one outcome per command.
+    async fn commit(
+        &mut self,
+        commands: &[Command],
+        now: Timestamp,
+    ) -> Result<(Vec<Event>, Vec<Result<Committed>>)>;
+}
+
+struct Job {
+    command: Command,
+    reply: oneshot::Sender<Result<Committed>>,
+}
+
+/// The handle callers submit commands through.
+pub(crate) struct Writer {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+pub(crate) struct WriterParts {
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+    pub observer: Option<Arc<dyn CommitObserver>>,
+    pub max_batch: usize,
+}
+
+impl Writer {
+    pub fn spawn(backend: impl BatchCommit, parts: WriterParts) -> Self {
+        let (tx, rx) = mpsc::channel(parts.max_batch.max(1) * 64);
+        let task = tokio::spawn(run(backend, rx, parts));
+        Self {
+            tx: Mutex::new(Some(tx)),
+            done: Mutex::new(Some(task)),
+        }
+    }
+
+    pub async fn apply(&self, command: Command) -> Result<Committed> {
+        let tx = self
+            .tx
+            .lock()
+            .ok()
+            .and_then(|t| t.clone())
+            .ok_or_else(closed)?;
+        let (reply, answer) = oneshot::channel();
+        tx.send(Job { command, reply })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Takes no new commands; returns when those already taken are committed.
+    pub async fn close(&self) {
+        self.tx.lock().ok().and_then(|mut t| t.take());
+        let task = self.done.lock().ok().and_then(|mut d| d.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::unavailable("the server is shutting down")
+}
+
+async fn run(mut backend: impl BatchCommit, mut rx: mpsc::Receiver<Job>, parts: WriterParts) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(parts.max_batch);
+    while let Some(first) = rx.recv().await {
+        jobs.push(first);
+        while jobs.len() < parts.max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_jobs(&mut backend, &mut jobs, &parts).await;
+    }
+}
+
+async fn commit_jobs(backend: &mut impl BatchCommit, jobs: &mut Vec<Job>, parts: &WriterParts) {
+    let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
+    let started = Instant::now();
+    match backend.commit(&commands, parts.clock.now()).await {
+        Ok((events, outcomes)) => {
+            if let Some(o) = &parts.observer {
+                o.batch_committed(
+                    commands.len(),
+                    events.len(),
+                    started.elapsed().as_micros() as u64,
+                );
+            }
+            publish(parts.bus.as_ref(), events);
+            for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) if jobs.len() > 1 => {
+            // One command may be poisoning the batch: commit each alone, so
+            // only the guilty one fails.
+            tracing::warn!(error = %e, commands = jobs.len(), "batch failed; retrying its commands one by one");
+            for job in jobs.drain(..) {
+                let mut single = vec![job];
+                Box::pin(commit_jobs(backend, &mut single, parts)).await;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed");
+            for job in jobs.drain(..) {
+                let _ = job.reply.send(Err(e.duplicate()));
+            }
+        }
+    }
+}
+
+/// Publishes committed events, one notice per conversation, in log order.
+fn publish(bus: &dyn Bus, events: Vec<Event>) {
+    let mut by_conversation: HashMap<_, Vec<Event>> = HashMap::new();
+    let mut order = Vec::new();
+    for e in events {
+        let list = by_conversation.entry(e.conversation_id).or_default();
+        if list.is_empty() {
+            order.push(e.conversation_id);
+        }
+        list.push(e);
+    }
+    for id in order {
+        if let Some(list) = by_conversation.remove(&id) {
+            let last_seq = list.last().map_or(0, |e| e.seq);
+            bus.publish(Notice::Committed {
+                conversation: id,
+                last_seq,
+                events: list.into(),
+            });
+        }
+    }
+}
