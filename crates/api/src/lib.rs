@@ -1,1 +1,79 @@
-//! placeholder
+//! The HTTP and WebSocket edge of Switchboard: the native API under
+//! `/api/v1`, its errors and limits, OpenAPI, health and metrics.
+//!
+//! Handlers are thin: they parse the request into domain values, call one
+//! [`switchboard_core::engine::Engine`] method and shape the answer. Only
+//! this crate knows HTTP, WebSocket and JSON wire shapes.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod stream;
+pub mod wire;
+
+pub use state::{ApiConfig, AppState};
+
+use routes::{conversations, entry_points, log, participants, system};
+
+/// Every route of the server, with its layers.
+pub fn router(state: AppState) -> Router {
+    let conversation = "/api/v1/conversations/{id}";
+    let participant = "/api/v1/conversations/{id}/participants/{participant_id}";
+    Router::new()
+        .route("/api/v1/entry-points", get(entry_points::list).post(entry_points::create))
+        .route("/api/v1/entry-points/{id}", get(entry_points::get).patch(entry_points::update))
+        .route("/api/v1/entry-points/{id}/chats", post(entry_points::start_chat))
+        .route("/api/v1/conversations", get(conversations::list).post(conversations::create))
+        .route(conversation, get(conversations::get).patch(conversations::update))
+        .route(&format!("{conversation}/end"), post(conversations::end))
+        .route(&format!("{conversation}/participants"), get(participants::list).post(participants::add))
+        .route(participant, axum::routing::delete(participants::remove))
+        .route(&format!("{participant}/tokens"), post(participants::issue_token).delete(participants::revoke_tokens))
+        .route(&format!("{conversation}/messages"), post(log::send_message))
+        .route(&format!("{conversation}/events"), post(log::send_event))
+        .route(&format!("{conversation}/transcript"), get(log::transcript))
+        .route(&format!("{conversation}/poll"), get(log::poll))
+        .route("/api/v1/me", get(conversations::me))
+        .route("/api/v1/stream", get(stream::stream))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/docs", get(system::docs))
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(metrics::render))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(cors())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // The path only: query strings may carry tokens.
+            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Any origin may call the API with a bearer token (no cookies are used, so
+/// the token is the whole of the authority). Starting a chat checks the
+/// entry point's own allowed origins in the handler.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(3600))
+}

@@ -20,16 +20,9 @@ use crate::ids::{ConversationId, ParticipantId};
 pub enum Notice {
     /// Events up to `last_seq` are committed; `events` holds the newest of
     /// them, in order, when the publisher has them (possibly none).
-    Committed {
-        conversation: ConversationId,
-        last_seq: i64,
-        events: Arc<[Event]>,
-    },
+    Committed { conversation: ConversationId, last_seq: i64, events: Arc<[Event]> },
     /// A participant is typing (ephemeral).
-    Typing {
-        conversation: ConversationId,
-        participant: ParticipantId,
-    },
+    Typing { conversation: ConversationId, participant: ParticipantId },
 }
 
 pub type Subscription = broadcast::Receiver<Notice>;
@@ -57,22 +50,14 @@ struct Channels {
 
 impl LocalBus {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            channels: Mutex::new(Channels::default()),
-            capacity: capacity.max(1),
-        }
+        Self { channels: Mutex::new(Channels::default()), capacity: capacity.max(1) }
     }
 
     /// How many conversations have at least one subscriber.
     pub fn watched(&self) -> usize {
         self.channels
             .lock()
-            .map(|c| {
-                c.by_conversation
-                    .values()
-                    .filter(|tx| tx.receiver_count() > 0)
-                    .count()
-            })
+            .map(|c| c.by_conversation.values().filter(|tx| tx.receiver_count() > 0).count())
             .unwrap_or(0)
     }
 }
@@ -85,9 +70,7 @@ impl Default for LocalBus {
 
 fn conversation_of(n: &Notice) -> ConversationId {
     match n {
-        Notice::Committed { conversation, .. } | Notice::Typing { conversation, .. } => {
-            *conversation
-        }
+        Notice::Committed { conversation, .. } | Notice::Typing { conversation, .. } => *conversation,
     }
 }
 
@@ -108,9 +91,7 @@ impl Bus for LocalBus {
     fn subscribe(&self, conversation: ConversationId) -> Subscription {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if channels.by_conversation.len() > 2 * channels.swept_at.max(512) {
-            channels
-                .by_conversation
-                .retain(|_, tx| tx.receiver_count() > 0);
+            channels.by_conversation.retain(|_, tx| tx.receiver_count() > 0);
             channels.swept_at = channels.by_conversation.len();
         }
         match channels.by_conversation.get(&conversation) {

@@ -59,8 +59,7 @@ impl ClientToken {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, crate::Error> {
-        let ok =
-            !s.is_empty() && s.len() <= Self::MAX_LEN && s.bytes().all(|b| b.is_ascii_graphic());
+        let ok = !s.is_empty() && s.len() <= Self::MAX_LEN && s.bytes().all(|b| b.is_ascii_graphic());
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -117,7 +116,9 @@ pub enum Command {
         by: Author,
     },
     /// A stored timer came due.
-    Fire { timer: Timer },
+    Fire {
+        timer: Timer,
+    },
 }
 
 impl Command {
@@ -161,16 +162,10 @@ impl SnapshotKeys {
                 keys.conversations.push(c.conversation_id());
             }
             match c {
-                Command::Append {
-                    conversation,
-                    author,
-                    client_token,
-                    ..
-                } => {
+                Command::Append { conversation, author, client_token, .. } => {
                     keys.participants.extend(author.participant());
                     if let Some(t) = client_token {
-                        keys.client_tokens
-                            .push((*conversation, t.as_str().to_owned()));
+                        keys.client_tokens.push((*conversation, t.as_str().to_owned()));
                     }
                 }
                 Command::Leave { participant, .. } => keys.participants.push(*participant),
@@ -188,8 +183,7 @@ impl SnapshotKeys {
         }
         keys.participants.sort_unstable();
         keys.participants.dedup();
-        keys.client_tokens
-            .sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        keys.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         keys.client_tokens.dedup();
         keys
     }

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use crate::bus::{Bus, Notice, Subscription};
 use crate::clock::{Clock, Timestamp};
-use crate::command::{
-    AttributePatch, Author, ClientToken, Command, NewConversation, NewParticipant,
-};
+use crate::command::{AttributePatch, Author, ClientToken, Command, NewConversation, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::{ContentType, Event, EventKind, LeaveReason};
 use crate::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
@@ -17,7 +15,7 @@ use crate::rate::RateLimiter;
 use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
-mod admin;
+pub mod admin;
 mod timers;
 
 /// Size and rate limits, with their defaults.
@@ -100,31 +98,14 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("store", &self.store.backend())
-            .field("limits", &self.limits)
-            .finish()
+        f.debug_struct("Engine").field("store", &self.store.backend()).field("limits", &self.limits).finish()
     }
 }
 
 impl Engine {
-    pub fn new(
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        clock: Arc<dyn Clock>,
-        limits: Limits,
-    ) -> Self {
-        let sends = RateLimiter::new(
-            limits.sends_per_second,
-            limits.sends_per_second.saturating_mul(2),
-        );
-        Self {
-            store,
-            bus,
-            clock,
-            limits,
-            sends,
-        }
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        let sends = RateLimiter::new(limits.sends_per_second, limits.sends_per_second.saturating_mul(2));
+        Self { store, bus, clock, limits, sends }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -144,32 +125,17 @@ impl Engine {
         let unknown = || Error::unauthenticated("unknown or revoked credentials");
         let hash = SecretHash::of(secret);
         if SecretKind::of(secret) == Some(SecretKind::Participant) {
-            let p = self
-                .store
-                .participant_by_token(&hash)
-                .await?
-                .ok_or_else(unknown)?;
+            let p = self.store.participant_by_token(&hash).await?.ok_or_else(unknown)?;
             return Ok(Caller::Participant(p));
         }
         // Generated API keys start with `sbk_`; a key the operator chose may not.
-        let key = self
-            .store
-            .api_key_by_token(&hash)
-            .await?
-            .ok_or_else(unknown)?;
-        Ok(Caller::Admin {
-            workspace: key.workspace_id,
-        })
+        let key = self.store.api_key_by_token(&hash).await?.ok_or_else(unknown)?;
+        Ok(Caller::Admin { workspace: key.workspace_id })
     }
 
     /// Opens a chat through a public entry point. `origin` is the browser's
     /// `Origin` header, checked against the entry point's allowed origins.
-    pub async fn start_chat(
-        &self,
-        entry: EntryPointId,
-        origin: Option<&str>,
-        req: StartChat,
-    ) -> Result<StartedChat> {
+    pub async fn start_chat(&self, entry: EntryPointId, origin: Option<&str>, req: StartChat) -> Result<StartedChat> {
         let ep = self
             .store
             .entry_point(entry)
@@ -179,9 +145,7 @@ impl Engine {
         if let Some(origin) = origin
             && !ep.allows_origin(origin)
         {
-            return Err(Error::forbidden(format!(
-                "origin {origin} is not allowed by this entry point"
-            )));
+            return Err(Error::forbidden(format!("origin {origin} is not allowed by this entry point")));
         }
         self.check_attributes(&req.attributes)?;
         let record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
@@ -196,36 +160,15 @@ impl Engine {
             previous_conversation_id: None,
             idle: ep.idle,
         };
-        let customer = NewParticipant {
-            id: ParticipantId::new(),
-            role: Role::Customer,
-            display_name,
-            token: Some(token.hash()),
-        };
+        let customer =
+            NewParticipant { id: ParticipantId::new(), role: Role::Customer, display_name, token: Some(token.hash()) };
         let (cid, pid) = (conversation.id, customer.id);
-        let events = self
-            .store
-            .apply(Command::Create {
-                conversation,
-                participants: vec![customer],
-            })
-            .await?;
-        let conversation = self
-            .store
-            .conversation(cid)
-            .await?
-            .ok_or_else(|| Error::internal("created conversation not found"))?;
-        let participant = self
-            .store
-            .participant(pid)
-            .await?
-            .ok_or_else(|| Error::internal("created participant not found"))?;
-        Ok(StartedChat {
-            conversation,
-            participant,
-            token,
-            events,
-        })
+        let events = self.store.apply(Command::Create { conversation, participants: vec![customer] }).await?;
+        let conversation =
+            self.store.conversation(cid).await?.ok_or_else(|| Error::internal("created conversation not found"))?;
+        let participant =
+            self.store.participant(pid).await?.ok_or_else(|| Error::internal("created participant not found"))?;
+        Ok(StartedChat { conversation, participant, token, events })
     }
 
     /// Opens a conversation with no participants, on behalf of a workspace.
@@ -250,40 +193,22 @@ impl Engine {
             idle,
         };
         let id = conversation.id;
-        self.store
-            .apply(Command::Create {
-                conversation,
-                participants: Vec::new(),
-            })
-            .await?;
-        self.store
-            .conversation(id)
-            .await?
-            .ok_or_else(|| Error::internal("created conversation not found"))
+        self.store.apply(Command::Create { conversation, participants: Vec::new() }).await?;
+        self.store.conversation(id).await?.ok_or_else(|| Error::internal("created conversation not found"))
     }
 
     /// The conversation, if the caller may see it.
     pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
-        let c = self
-            .store
-            .conversation(id)
-            .await?
-            .ok_or_else(|| Error::not_found("conversation"))?;
+        let c = self.store.conversation(id).await?.ok_or_else(|| Error::not_found("conversation"))?;
         match caller {
             Caller::Admin { workspace } if *workspace == c.workspace_id => Ok(c),
             Caller::Admin { .. } => Err(Error::not_found("conversation")),
             Caller::Participant(p) if p.conversation_id == id => Ok(c),
-            Caller::Participant(_) => Err(Error::forbidden(
-                "this token belongs to another conversation",
-            )),
+            Caller::Participant(_) => Err(Error::forbidden("this token belongs to another conversation")),
         }
     }
 
-    pub async fn conversations(
-        &self,
-        caller: &Caller,
-        mut query: ConversationQuery,
-    ) -> Result<Vec<Conversation>> {
+    pub async fn conversations(&self, caller: &Caller, mut query: ConversationQuery) -> Result<Vec<Conversation>> {
         let workspace = admin_workspace(caller)?;
         query.limit = query.limit.clamp(1, self.limits.page_max);
         self.store.conversations(workspace, &query).await
@@ -302,18 +227,9 @@ impl Engine {
         }
         let patch = AttributePatch {
             attributes: patch.attributes,
-            record_id: patch
-                .record_id
-                .map(|r| r.map(|r| self.check_record_id(r)).transpose())
-                .transpose()?,
+            record_id: patch.record_id.map(|r| r.map(|r| self.check_record_id(r)).transpose()).transpose()?,
         };
-        let events = self
-            .store
-            .apply(Command::Update {
-                conversation: id,
-                patch,
-            })
-            .await?;
+        let events = self.store.apply(Command::Update { conversation: id, patch }).await?;
         last(events)
     }
 
@@ -321,21 +237,11 @@ impl Engine {
     pub async fn end_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Event> {
         self.conversation(caller, id).await?;
         let by = author_of(caller);
-        let events = self
-            .store
-            .apply(Command::End {
-                conversation: id,
-                by,
-            })
-            .await?;
+        let events = self.store.apply(Command::End { conversation: id, by }).await?;
         last(events)
     }
 
-    pub async fn participants(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-    ) -> Result<Vec<Participant>> {
+    pub async fn participants(&self, caller: &Caller, id: ConversationId) -> Result<Vec<Participant>> {
         self.conversation(caller, id).await?;
         self.store.participants(id).await
     }
@@ -352,25 +258,10 @@ impl Engine {
         admin_workspace(caller)?;
         let display_name = self.display_name(display_name, role_default_name(role))?;
         let token = Secret::generate(SecretKind::Participant);
-        let np = NewParticipant {
-            id: ParticipantId::new(),
-            role,
-            display_name,
-            token: Some(token.hash()),
-        };
+        let np = NewParticipant { id: ParticipantId::new(), role, display_name, token: Some(token.hash()) };
         let pid = np.id;
-        let events = self
-            .store
-            .apply(Command::Join {
-                conversation: id,
-                participant: np,
-            })
-            .await?;
-        let p = self
-            .store
-            .participant(pid)
-            .await?
-            .ok_or_else(|| Error::internal("added participant not found"))?;
+        let events = self.store.apply(Command::Join { conversation: id, participant: np }).await?;
+        let p = self.store.participant(pid).await?.ok_or_else(|| Error::internal("added participant not found"))?;
         Ok((p, token, events))
     }
 
@@ -389,24 +280,12 @@ impl Engine {
             }
             Caller::Admin { .. } => LeaveReason::Removed,
         };
-        let events = self
-            .store
-            .apply(Command::Leave {
-                conversation: id,
-                participant: who,
-                reason,
-            })
-            .await?;
+        let events = self.store.apply(Command::Leave { conversation: id, participant: who, reason }).await?;
         Ok(events)
     }
 
     /// Sends a message; returns the committed event once it is durable.
-    pub async fn send_message(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-        msg: SendMessage,
-    ) -> Result<Event> {
+    pub async fn send_message(&self, caller: &Caller, id: ConversationId, msg: SendMessage) -> Result<Event> {
         if msg.content.is_empty() {
             return Err(Error::invalid("content", "must not be empty"));
         }
@@ -414,10 +293,7 @@ impl Engine {
             return Err(Error::too_large("content", self.limits.message_bytes));
         }
         let author = self.sender(caller, id, msg.as_participant).await?;
-        let kind = EventKind::Message {
-            content_type: msg.content_type,
-            content: msg.content,
-        };
+        let kind = EventKind::Message { content_type: msg.content_type, content: msg.content };
         self.append(id, author, kind, msg.client_token).await
     }
 
@@ -432,17 +308,8 @@ impl Engine {
     ) -> Result<Event> {
         let author = self.sender(caller, id, None).await?;
         let target = self.store.event(id, message_id).await?;
-        if !matches!(
-            target,
-            Some(Event {
-                kind: EventKind::Message { .. },
-                ..
-            })
-        ) {
-            return Err(Error::invalid(
-                "message_id",
-                "no message with this id in this conversation",
-            ));
+        if !matches!(target, Some(Event { kind: EventKind::Message { .. }, .. })) {
+            return Err(Error::invalid("message_id", "no message with this id in this conversation"));
         }
         let kind = match receipt {
             Receipt::Delivered => EventKind::Delivered { message_id },
@@ -460,20 +327,12 @@ impl Engine {
         if c.state == ConversationState::Ended {
             return Err(Error::conversation_ended());
         }
-        self.bus.publish(Notice::Typing {
-            conversation: id,
-            participant: p.id,
-        });
+        self.bus.publish(Notice::Typing { conversation: id, participant: p.id });
         Ok(())
     }
 
     /// A page of the log.
-    pub async fn transcript(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-        mut range: EventRange,
-    ) -> Result<Vec<Event>> {
+    pub async fn transcript(&self, caller: &Caller, id: ConversationId, mut range: EventRange) -> Result<Vec<Event>> {
         self.conversation(caller, id).await?;
         range.limit = range.limit.clamp(1, self.limits.page_max);
         self.store.events(id, range).await
@@ -526,37 +385,20 @@ impl Engine {
     }
 
     /// Issues a new token for a participant (workspace keys only).
-    pub async fn issue_token(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-        who: ParticipantId,
-    ) -> Result<Secret> {
+    pub async fn issue_token(&self, caller: &Caller, id: ConversationId, who: ParticipantId) -> Result<Secret> {
         self.member_of(caller, id, who).await?;
         let token = Secret::generate(SecretKind::Participant);
-        self.store
-            .add_participant_token(who, &token.hash(), self.now())
-            .await?;
+        self.store.add_participant_token(who, &token.hash(), self.now()).await?;
         Ok(token)
     }
 
     /// Revokes every token of a participant (workspace keys only).
-    pub async fn revoke_tokens(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-        who: ParticipantId,
-    ) -> Result<u64> {
+    pub async fn revoke_tokens(&self, caller: &Caller, id: ConversationId, who: ParticipantId) -> Result<u64> {
         self.member_of(caller, id, who).await?;
         self.store.revoke_participant_tokens(who, self.now()).await
     }
 
-    async fn member_of(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-        who: ParticipantId,
-    ) -> Result<Participant> {
+    async fn member_of(&self, caller: &Caller, id: ConversationId, who: ParticipantId) -> Result<Participant> {
         admin_workspace(caller)?;
         self.conversation(caller, id).await?;
         self.store
@@ -575,13 +417,10 @@ impl Engine {
         match caller {
             Caller::Participant(p) => {
                 if p.conversation_id != id {
-                    return Err(Error::forbidden(
-                        "this token belongs to another conversation",
-                    ));
+                    return Err(Error::forbidden("this token belongs to another conversation"));
                 }
                 if as_participant.is_some_and(|a| a != p.id) {
-                    return Err(Error::forbidden("a participant can only send as itself")
-                        .with_field("as_participant"));
+                    return Err(Error::forbidden("a participant can only send as itself").with_field("as_participant"));
                 }
                 if let Err(wait) = self.sends.check(p.id, self.now()) {
                     return Err(Error::rate_limited(wait));
@@ -602,26 +441,14 @@ impl Engine {
         kind: EventKind,
         client_token: Option<ClientToken>,
     ) -> Result<Event> {
-        let is_customer_message =
-            matches!(kind, EventKind::Message { .. }) && author != Author::System;
-        let events = self
-            .store
-            .apply(Command::Append {
-                conversation: id,
-                author,
-                kind,
-                client_token,
-            })
-            .await?;
+        let is_customer_message = matches!(kind, EventKind::Message { .. }) && author != Author::System;
+        let events = self.store.apply(Command::Append { conversation: id, author, kind, client_token }).await?;
         if is_customer_message {}
         last(events)
     }
 
     fn display_name(&self, name: Option<String>, default: &str) -> Result<String> {
-        let name = name
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| default.to_owned());
+        let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or_else(|| default.to_owned());
         if name.chars().count() > self.limits.display_name_chars {
             return Err(Error::invalid(
                 "display_name",
@@ -629,18 +456,13 @@ impl Engine {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "display_name",
-                "must not contain control characters",
-            ));
+            return Err(Error::invalid("display_name", "must not contain control characters"));
         }
         Ok(name)
     }
 
     fn check_attributes(&self, attributes: &Attributes) -> Result<()> {
-        let size = serde_json::to_string(attributes)
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
+        let size = serde_json::to_string(attributes).map(|s| s.len()).unwrap_or(usize::MAX);
         if size > self.limits.attributes_bytes {
             return Err(Error::too_large("attributes", self.limits.attributes_bytes));
         }
@@ -649,10 +471,7 @@ impl Engine {
 
     fn check_record_id(&self, record: String) -> Result<String> {
         if record.is_empty() || record.len() > 255 || record.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "record_id",
-                "1 to 255 characters, no control characters",
-            ));
+            return Err(Error::invalid("record_id", "1 to 255 characters, no control characters"));
         }
         Ok(record)
     }
@@ -684,10 +503,7 @@ fn role_default_name(role: Role) -> &'static str {
 /// Idle settings must make sense together.
 pub fn check_idle(idle: &IdleSettings) -> Result<()> {
     let invalid = |m: &str| Err(Error::invalid("idle", m));
-    for secs in [idle.idle_after_secs, idle.disconnect_after_secs]
-        .into_iter()
-        .flatten()
-    {
+    for secs in [idle.idle_after_secs, idle.disconnect_after_secs].into_iter().flatten() {
         if secs == 0 || secs > 7 * 24 * 3600 {
             return invalid("timeouts must be from 1 second to 7 days");
         }
@@ -701,8 +517,5 @@ pub fn check_idle(idle: &IdleSettings) -> Result<()> {
 }
 
 fn last(events: Vec<Event>) -> Result<Event> {
-    events
-        .into_iter()
-        .last()
-        .ok_or_else(|| Error::new(ErrorCode::Internal, "command committed no event"))
+    events.into_iter().last().ok_or_else(|| Error::new(ErrorCode::Internal, "command committed no event"))
 }

@@ -24,6 +24,7 @@ pub enum ErrorCode {
     ParticipantLeft,
     /// The request conflicts with the current state.
     Conflict,
+    MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
@@ -43,6 +44,7 @@ impl ErrorCode {
             Self::ConversationEnded => "conversation_ended",
             Self::ParticipantLeft => "participant_left",
             Self::Conflict => "conflict",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -51,7 +53,7 @@ impl ErrorCode {
         }
     }
 
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::MalformedRequest,
         Self::InvalidField,
         Self::Unauthenticated,
@@ -60,6 +62,7 @@ impl ErrorCode {
         Self::ConversationEnded,
         Self::ParticipantLeft,
         Self::Conflict,
+        Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::RateLimited,
@@ -85,13 +88,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            field: None,
-            retry_after_secs: None,
-            source: None,
-        }
+        Self { code, message: message.into(), field: None, retry_after_secs: None, source: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -120,11 +117,7 @@ impl Error {
     }
 
     pub fn too_large(field: impl Into<String>, limit: usize) -> Self {
-        Self::new(
-            ErrorCode::PayloadTooLarge,
-            format!("larger than the limit of {limit} bytes"),
-        )
-        .with_field(field)
+        Self::new(ErrorCode::PayloadTooLarge, format!("larger than the limit of {limit} bytes")).with_field(field)
     }
 
     pub fn rate_limited(retry_after_secs: u32) -> Self {
@@ -193,9 +186,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

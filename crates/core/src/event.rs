@@ -65,25 +65,15 @@ pub enum EventKind {
     #[serde(rename = "conversation.created")]
     ConversationCreated { attributes: Attributes },
     #[serde(rename = "message")]
-    Message {
-        content_type: ContentType,
-        content: String,
-    },
+    Message { content_type: ContentType, content: String },
     #[serde(rename = "message.delivered")]
     Delivered { message_id: EventId },
     #[serde(rename = "message.read")]
     Read { message_id: EventId },
     #[serde(rename = "participant.joined")]
-    ParticipantJoined {
-        participant_id: ParticipantId,
-        role: Role,
-        display_name: String,
-    },
+    ParticipantJoined { participant_id: ParticipantId, role: Role, display_name: String },
     #[serde(rename = "participant.left")]
-    ParticipantLeft {
-        participant_id: ParticipantId,
-        reason: LeaveReason,
-    },
+    ParticipantLeft { participant_id: ParticipantId, reason: LeaveReason },
     #[serde(rename = "participant.idle")]
     ParticipantIdle { participant_id: ParticipantId },
     #[serde(rename = "participant.returned")]
@@ -91,10 +81,7 @@ pub enum EventKind {
     #[serde(rename = "participant.autodisconnection")]
     ParticipantAutoDisconnected { participant_id: ParticipantId },
     #[serde(rename = "conversation.updated")]
-    ConversationUpdated {
-        attributes: Attributes,
-        record_id: Option<String>,
-    },
+    ConversationUpdated { attributes: Attributes, record_id: Option<String> },
     #[serde(rename = "conversation.ended")]
     ConversationEnded { reason: EndReason },
 }
@@ -145,10 +132,7 @@ impl EventKind {
             Some(rest) => format!(r#"{{"type":{},{rest}"#, quote(kind)),
             None => body.to_owned(),
         };
-        serde_json::from_str(&json).map_err(|source| DecodeError {
-            kind: kind.to_owned(),
-            source,
-        })
+        serde_json::from_str(&json).map_err(|source| DecodeError { kind: kind.to_owned(), source })
     }
 
     /// The participant this event is about, when it is about one.
@@ -194,38 +178,17 @@ mod tests {
         let mut attrs = Attributes::new();
         attrs.insert("k".into(), serde_json::json!({"nested": [1, 2]}));
         vec![
-            EventKind::ConversationCreated {
-                attributes: attrs.clone(),
-            },
-            EventKind::Message {
-                content_type: ContentType::TextMarkdown,
-                content: "hi \"there\" }{".into(),
-            },
-            EventKind::Delivered {
-                message_id: EventId::new(),
-            },
-            EventKind::Read {
-                message_id: EventId::new(),
-            },
-            EventKind::ParticipantJoined {
-                participant_id: p,
-                role: Role::Agent,
-                display_name: "Ann".into(),
-            },
-            EventKind::ParticipantLeft {
-                participant_id: p,
-                reason: LeaveReason::Left,
-            },
+            EventKind::ConversationCreated { attributes: attrs.clone() },
+            EventKind::Message { content_type: ContentType::TextMarkdown, content: "hi \"there\" }{".into() },
+            EventKind::Delivered { message_id: EventId::new() },
+            EventKind::Read { message_id: EventId::new() },
+            EventKind::ParticipantJoined { participant_id: p, role: Role::Agent, display_name: "Ann".into() },
+            EventKind::ParticipantLeft { participant_id: p, reason: LeaveReason::Left },
             EventKind::ParticipantIdle { participant_id: p },
             EventKind::ParticipantReturned { participant_id: p },
             EventKind::ParticipantAutoDisconnected { participant_id: p },
-            EventKind::ConversationUpdated {
-                attributes: attrs,
-                record_id: Some("500xx".into()),
-            },
-            EventKind::ConversationEnded {
-                reason: EndReason::Abandoned,
-            },
+            EventKind::ConversationUpdated { attributes: attrs, record_id: Some("500xx".into()) },
+            EventKind::ConversationEnded { reason: EndReason::Abandoned },
         ]
     }
 
@@ -246,10 +209,7 @@ mod tests {
             id: EventId::new(),
             at: Timestamp(0),
             participant_id: None,
-            kind: EventKind::Message {
-                content_type: ContentType::TextPlain,
-                content: "x".into(),
-            },
+            kind: EventKind::Message { content_type: ContentType::TextPlain, content: "x".into() },
             client_token: None,
         };
         let v = serde_json::to_value(&e).unwrap();

@@ -18,11 +18,7 @@ use crate::timer::{InactivityStage, Timer, TimerKind};
 
 /// Plans `commands` against `snapshot` at time `now`. Returns the plan and one
 /// outcome per command, in order.
-pub fn plan(
-    commands: &[Command],
-    snapshot: Snapshot,
-    now: Timestamp,
-) -> (Plan, Vec<Result<Committed>>) {
+pub fn plan(commands: &[Command], snapshot: Snapshot, now: Timestamp) -> (Plan, Vec<Result<Committed>>) {
     let mut p = Planner::new(snapshot, now);
     let outcomes = commands.iter().map(|c| p.apply(c)).collect();
     (p.finish(), outcomes)
@@ -61,15 +57,9 @@ impl Planner {
         // Each command is checked before anything of it is planned, so a failed
         // command leaves no trace in the plan.
         match command {
-            Command::Create {
-                conversation,
-                participants,
-            } => {
+            Command::Create { conversation, participants } => {
                 if self.conversations.contains_key(&conversation.id) {
-                    return Err(Error::new(
-                        ErrorCode::Conflict,
-                        "conversation already exists",
-                    ));
+                    return Err(Error::new(ErrorCode::Conflict, "conversation already exists"));
                 }
                 let c = Conversation {
                     id: conversation.id,
@@ -90,9 +80,7 @@ impl Planner {
                 let mut out = vec![self.emit(
                     conversation.id,
                     None,
-                    EventKind::ConversationCreated {
-                        attributes: conversation.attributes.clone(),
-                    },
+                    EventKind::ConversationCreated { attributes: conversation.attributes.clone() },
                     None,
                 )];
                 for np in participants {
@@ -100,12 +88,7 @@ impl Planner {
                 }
                 Ok(out)
             }
-            Command::Append {
-                conversation,
-                author,
-                kind,
-                client_token,
-            } => {
+            Command::Append { conversation, author, kind, client_token } => {
                 let token = client_token.as_ref().map(|t| t.as_str().to_owned());
                 if let Some(t) = &token
                     && let Some(first) = self.sent.get(&(*conversation, t.clone()))
@@ -118,60 +101,31 @@ impl Planner {
                     Author::System => None,
                 };
                 let mut out = Vec::new();
-                if author_role == Some(Role::Customer) && matches!(kind, EventKind::Message { .. })
-                {
-                    let pid = author
-                        .participant()
-                        .expect("customer author is a participant");
+                if author_role == Some(Role::Customer) && matches!(kind, EventKind::Message { .. }) {
+                    let pid = author.participant().expect("customer author is a participant");
                     out.extend(self.customer_active(*conversation, pid));
                 }
-                let e = self.emit(
-                    *conversation,
-                    author.participant(),
-                    kind.clone(),
-                    token.clone(),
-                );
+                let e = self.emit(*conversation, author.participant(), kind.clone(), token.clone());
                 if let Some(t) = token {
                     self.sent.insert((*conversation, t), e.clone());
                 }
                 out.push(e);
                 Ok(out)
             }
-            Command::Join {
-                conversation,
-                participant,
-            } => {
+            Command::Join { conversation, participant } => {
                 self.writable(*conversation)?;
                 if self.participants.contains_key(&participant.id) {
-                    return Err(Error::new(
-                        ErrorCode::Conflict,
-                        "participant already exists",
-                    ));
+                    return Err(Error::new(ErrorCode::Conflict, "participant already exists"));
                 }
                 Ok(self.join(*conversation, participant))
             }
-            Command::Leave {
-                conversation,
-                participant,
-                reason,
-            } => {
+            Command::Leave { conversation, participant, reason } => {
                 self.writable(*conversation)?;
                 self.active_member(*conversation, *participant)?;
-                let kind = EventKind::ParticipantLeft {
-                    participant_id: *participant,
-                    reason: *reason,
-                };
-                Ok(self.leave(
-                    *conversation,
-                    *participant,
-                    kind,
-                    Author::Participant(*participant),
-                ))
+                let kind = EventKind::ParticipantLeft { participant_id: *participant, reason: *reason };
+                Ok(self.leave(*conversation, *participant, kind, Author::Participant(*participant)))
             }
-            Command::Update {
-                conversation,
-                patch,
-            } => {
+            Command::Update { conversation, patch } => {
                 self.existing(*conversation)?;
                 Ok(vec![self.update(*conversation, patch)])
             }
@@ -180,20 +134,14 @@ impl Planner {
                 if let Author::Participant(p) = by {
                     self.active_member(*conversation, *p)?;
                 }
-                Ok(vec![self.end(
-                    *conversation,
-                    by.participant(),
-                    EndReason::Ended,
-                )])
+                Ok(vec![self.end(*conversation, by.participant(), EndReason::Ended)])
             }
             Command::Fire { timer } => Ok(self.fire(timer)),
         }
     }
 
     fn existing(&self, id: ConversationId) -> Result<&Conversation> {
-        self.conversations
-            .get(&id)
-            .ok_or_else(|| Error::not_found("conversation"))
+        self.conversations.get(&id).ok_or_else(|| Error::not_found("conversation"))
     }
 
     fn writable(&self, id: ConversationId) -> Result<&Conversation> {
@@ -204,21 +152,14 @@ impl Planner {
         Ok(c)
     }
 
-    fn active_member(
-        &self,
-        conversation: ConversationId,
-        id: ParticipantId,
-    ) -> Result<&Participant> {
+    fn active_member(&self, conversation: ConversationId, id: ParticipantId) -> Result<&Participant> {
         let p = self
             .participants
             .get(&id)
             .filter(|p| p.conversation_id == conversation)
             .ok_or_else(|| Error::forbidden("not a participant of this conversation"))?;
         if !p.is_active() {
-            return Err(Error::new(
-                ErrorCode::ParticipantLeft,
-                "the participant has left the conversation",
-            ));
+            return Err(Error::new(ErrorCode::ParticipantLeft, "the participant has left the conversation"));
         }
         Ok(p)
     }
@@ -227,18 +168,14 @@ impl Planner {
         if !self.new_conversations.contains(&id) && !self.touched_conversations.contains(&id) {
             self.touched_conversations.push(id);
         }
-        self.conversations
-            .get_mut(&id)
-            .expect("checked before planning")
+        self.conversations.get_mut(&id).expect("checked before planning")
     }
 
     fn participant_mut(&mut self, id: ParticipantId) -> &mut Participant {
         if !self.new_participants.contains(&id) && !self.touched_participants.contains(&id) {
             self.touched_participants.push(id);
         }
-        self.participants
-            .get_mut(&id)
-            .expect("checked before planning")
+        self.participants.get_mut(&id).expect("checked before planning")
     }
 
     /// Appends one event, taking the conversation's next seq.
@@ -314,27 +251,15 @@ impl Planner {
         out
     }
 
-    fn end(
-        &mut self,
-        conversation: ConversationId,
-        by: Option<ParticipantId>,
-        reason: EndReason,
-    ) -> Event {
+    fn end(&mut self, conversation: ConversationId, by: Option<ParticipantId>, reason: EndReason) -> Event {
         let now = self.now;
         let c = self.conversation_mut(conversation);
         c.state = ConversationState::Ended;
         c.ended_at = Some(now);
         self.plan.clear_timers.push(conversation);
         self.timers.retain(|k, _| k.conversation_id != conversation);
-        self.plan
-            .set_timers
-            .retain(|t| t.conversation_id != conversation);
-        self.emit(
-            conversation,
-            by,
-            EventKind::ConversationEnded { reason },
-            None,
-        )
+        self.plan.set_timers.retain(|t| t.conversation_id != conversation);
+        self.emit(conversation, by, EventKind::ConversationEnded { reason }, None)
     }
 
     fn update(&mut self, conversation: ConversationId, patch: &AttributePatch) -> Event {
@@ -351,10 +276,7 @@ impl Planner {
         if let Some(record) = &patch.record_id {
             c.record_id = record.clone();
         }
-        let kind = EventKind::ConversationUpdated {
-            attributes: c.attributes.clone(),
-            record_id: c.record_id.clone(),
-        };
+        let kind = EventKind::ConversationUpdated { attributes: c.attributes.clone(), record_id: c.record_id.clone() };
         self.emit(conversation, None, kind, None)
     }
 
@@ -364,14 +286,7 @@ impl Planner {
         let mut out = Vec::new();
         if self.participants.get(&who).is_some_and(|p| p.idle) {
             self.participant_mut(who).idle = false;
-            out.push(self.emit(
-                conversation,
-                Some(who),
-                EventKind::ParticipantReturned {
-                    participant_id: who,
-                },
-                None,
-            ));
+            out.push(self.emit(conversation, Some(who), EventKind::ParticipantReturned { participant_id: who }, None));
         }
         self.arm_inactivity(conversation, who);
         out
@@ -396,11 +311,8 @@ impl Planner {
     }
 
     fn disarm_inactivity(&mut self, conversation: ConversationId, who: ParticipantId) {
-        let key = crate::timer::TimerKey {
-            conversation_id: conversation,
-            participant_id: Some(who),
-            kind: "inactivity",
-        };
+        let key =
+            crate::timer::TimerKey { conversation_id: conversation, participant_id: Some(who), kind: "inactivity" };
         self.timers.remove(&key);
         self.plan.set_timers.retain(|t| t.key() != key);
         self.plan.delete_timers.push(key);
@@ -421,48 +333,30 @@ impl Planner {
             return Vec::new();
         }
         let (conversation, who) = (timer.conversation_id, timer.participant_id);
-        let live = self.writable(conversation).is_ok()
-            && who.is_some_and(|p| self.active_member(conversation, p).is_ok());
+        let live =
+            self.writable(conversation).is_ok() && who.is_some_and(|p| self.active_member(conversation, p).is_ok());
         let Some(who) = who.filter(|_| live) else {
             self.timers.remove(&timer.key());
             self.plan.delete_timers.push(timer.key());
             return Vec::new();
         };
         match timer.kind {
-            TimerKind::Inactivity {
-                since,
-                stage: InactivityStage::Idle,
-            } => {
+            TimerKind::Inactivity { since, stage: InactivityStage::Idle } => {
                 self.participant_mut(who).idle = true;
-                let e = self.emit(
-                    conversation,
-                    None,
-                    EventKind::ParticipantIdle {
-                        participant_id: who,
-                    },
-                    None,
-                );
+                let e = self.emit(conversation, None, EventKind::ParticipantIdle { participant_id: who }, None);
                 match self.conversations[&conversation].idle.disconnect_after_secs {
                     Some(m) => self.set_timer(Timer {
                         conversation_id: conversation,
                         participant_id: Some(who),
-                        kind: TimerKind::Inactivity {
-                            since,
-                            stage: InactivityStage::Disconnect,
-                        },
+                        kind: TimerKind::Inactivity { since, stage: InactivityStage::Disconnect },
                         due_at: since.plus_secs(m).max(self.now),
                     }),
                     None => self.disarm_inactivity(conversation, who),
                 }
                 vec![e]
             }
-            TimerKind::Inactivity {
-                stage: InactivityStage::Disconnect,
-                ..
-            } => {
-                let kind = EventKind::ParticipantAutoDisconnected {
-                    participant_id: who,
-                };
+            TimerKind::Inactivity { stage: InactivityStage::Disconnect, .. } => {
+                let kind = EventKind::ParticipantAutoDisconnected { participant_id: who };
                 self.leave(conversation, who, kind, Author::System)
             }
         }
@@ -470,9 +364,7 @@ impl Planner {
 
     fn finish(mut self) -> Plan {
         for id in &self.new_conversations {
-            self.plan
-                .new_conversations
-                .push(self.conversations[id].clone());
+            self.plan.new_conversations.push(self.conversations[id].clone());
         }
         self.plan.new_conversations.sort_by_key(|c| c.id);
         for id in &self.touched_conversations {
@@ -487,9 +379,7 @@ impl Planner {
         // A timer set and later deleted in the same batch is only deleted.
         let deleted: HashSet<_> = self.plan.delete_timers.iter().cloned().collect();
         self.plan.set_timers.retain(|t| !deleted.contains(&t.key()));
-        self.plan
-            .delete_timers
-            .sort_by_key(|k| (k.conversation_id, k.participant_id));
+        self.plan.delete_timers.sort_by_key(|k| (k.conversation_id, k.participant_id));
         self.plan.delete_timers.dedup();
         self.plan
     }

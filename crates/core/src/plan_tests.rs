@@ -7,9 +7,7 @@ use proptest::prelude::*;
 
 use super::plan;
 use crate::clock::Timestamp;
-use crate::command::{
-    Author, ClientToken, Command, NewConversation, NewParticipant, Snapshot, SnapshotKeys,
-};
+use crate::command::{Author, ClientToken, Command, NewConversation, NewParticipant, Snapshot, SnapshotKeys};
 use crate::error::ErrorCode;
 use crate::event::{ContentType, Event, EventKind, LeaveReason};
 use crate::ids::{ConversationId, ParticipantId, WorkspaceId};
@@ -40,10 +38,8 @@ impl World {
             }
         }
         for (c, t) in keys.client_tokens {
-            if let Some(e) = self
-                .events
-                .iter()
-                .find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
+            if let Some(e) =
+                self.events.iter().find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
             {
                 snap.sent.insert((c, t), e.clone());
             }
@@ -74,10 +70,7 @@ impl World {
     }
 
     fn log(&self, c: ConversationId) -> Vec<&Event> {
-        self.events
-            .iter()
-            .filter(|e| e.conversation_id == c)
-            .collect()
+        self.events.iter().filter(|e| e.conversation_id == c).collect()
     }
 
     fn types(&self, c: ConversationId) -> Vec<&'static str> {
@@ -89,12 +82,7 @@ fn create(idle: IdleSettings, roles: &[Role]) -> (Command, ConversationId, Vec<P
     let id = ConversationId::new();
     let ps: Vec<NewParticipant> = roles
         .iter()
-        .map(|r| NewParticipant {
-            id: ParticipantId::new(),
-            role: *r,
-            display_name: r.as_str().into(),
-            token: None,
-        })
+        .map(|r| NewParticipant { id: ParticipantId::new(), role: *r, display_name: r.as_str().into(), token: None })
         .collect();
     let ids = ps.iter().map(|p| p.id).collect();
     let c = NewConversation {
@@ -106,24 +94,14 @@ fn create(idle: IdleSettings, roles: &[Role]) -> (Command, ConversationId, Vec<P
         previous_conversation_id: None,
         idle,
     };
-    (
-        Command::Create {
-            conversation: c,
-            participants: ps,
-        },
-        id,
-        ids,
-    )
+    (Command::Create { conversation: c, participants: ps }, id, ids)
 }
 
 fn say(c: ConversationId, p: ParticipantId, text: &str, token: Option<&str>) -> Command {
     Command::Append {
         conversation: c,
         author: Author::Participant(p),
-        kind: EventKind::Message {
-            content_type: ContentType::TextPlain,
-            content: text.into(),
-        },
+        kind: EventKind::Message { content_type: ContentType::TextPlain, content: text.into() },
         client_token: token.map(|t| ClientToken::parse(t).unwrap()),
     }
 }
@@ -134,9 +112,7 @@ fn seqs_are_consecutive_per_conversation_within_and_across_batches() {
     let (c1, a, pa) = create(IdleSettings::default(), &[Role::Customer, Role::Agent]);
     let (c2, b, pb) = create(IdleSettings::default(), &[Role::Customer]);
     w.run(&[c1, c2], 0);
-    let batch: Vec<Command> = (0..5)
-        .flat_map(|i| [say(a, pa[i % 2], "x", None), say(b, pb[0], "y", None)])
-        .collect();
+    let batch: Vec<Command> = (0..5).flat_map(|i| [say(a, pa[i % 2], "x", None), say(b, pb[0], "y", None)]).collect();
     assert!(w.run(&batch, 1).iter().all(Result::is_ok));
     w.run(&[say(a, pa[0], "z", None)], 2);
     let seqs = |c| w.log(c).iter().map(|e| e.seq).collect::<Vec<_>>();
@@ -150,21 +126,12 @@ fn a_repeated_client_token_stores_one_event_and_returns_the_first() {
     let mut w = World::default();
     let (c, id, p) = create(IdleSettings::default(), &[Role::Customer]);
     w.run(&[c], 0);
-    let out = w.run(
-        &[
-            say(id, p[0], "first", Some("t-1")),
-            say(id, p[0], "second", Some("t-1")),
-        ],
-        1,
-    );
+    let out = w.run(&[say(id, p[0], "first", Some("t-1")), say(id, p[0], "second", Some("t-1"))], 1);
     let first = out[0].as_ref().unwrap().last().unwrap().clone();
     assert_eq!(out[1].as_ref().unwrap(), &vec![first.clone()]);
     let again = w.run(&[say(id, p[0], "third", Some("t-1"))], 2);
     assert_eq!(again[0].as_ref().unwrap(), &vec![first]);
-    assert_eq!(
-        w.types(id),
-        ["conversation.created", "participant.joined", "message"]
-    );
+    assert_eq!(w.types(id), ["conversation.created", "participant.joined", "message"]);
 }
 
 #[test]
@@ -178,26 +145,16 @@ fn failed_commands_write_nothing_and_do_not_stop_the_batch() {
         &[
             say(id, stranger, "no", None),
             say(other, p[0], "wrong conversation", None),
-            Command::Leave {
-                conversation: id,
-                participant: p[1],
-                reason: LeaveReason::Left,
-            },
+            Command::Leave { conversation: id, participant: p[1], reason: LeaveReason::Left },
             say(id, p[1], "after leaving", None),
             say(id, p[0], "ok", None),
-            Command::End {
-                conversation: id,
-                by: Author::System,
-            },
+            Command::End { conversation: id, by: Author::System },
             say(id, p[0], "after the end", None),
             say(ConversationId::new(), p[0], "nowhere", None),
         ],
         1,
     );
-    let codes: Vec<_> = out
-        .iter()
-        .map(|o| o.as_ref().err().map(|e| e.code))
-        .collect();
+    let codes: Vec<_> = out.iter().map(|o| o.as_ref().err().map(|e| e.code)).collect();
     assert_eq!(
         codes,
         [
@@ -230,14 +187,7 @@ fn the_last_participant_leaving_ends_the_conversation() {
     let mut w = World::default();
     let (c, id, p) = create(IdleSettings::default(), &[Role::Customer]);
     w.run(&[c], 0);
-    w.run(
-        &[Command::Leave {
-            conversation: id,
-            participant: p[0],
-            reason: LeaveReason::Left,
-        }],
-        1,
-    );
+    w.run(&[Command::Leave { conversation: id, participant: p[0], reason: LeaveReason::Left }], 1);
     assert_eq!(w.types(id)[2..], ["participant.left", "conversation.ended"]);
     assert_eq!(w.conversations[&id].active_participants, 0);
 }
@@ -245,62 +195,30 @@ fn the_last_participant_leaving_ends_the_conversation() {
 #[test]
 fn customer_inactivity_goes_idle_returns_and_disconnects() {
     let mut w = World::default();
-    let idle = IdleSettings {
-        idle_after_secs: Some(60),
-        disconnect_after_secs: Some(120),
-    };
+    let idle = IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: Some(120) };
     let (c, id, p) = create(idle, &[Role::Customer, Role::Agent]);
     w.run(&[c], 0);
-    let key = TimerKey {
-        conversation_id: id,
-        participant_id: Some(p[0]),
-        kind: "inactivity",
-    };
+    let key = TimerKey { conversation_id: id, participant_id: Some(p[0]), kind: "inactivity" };
     let armed = w.timers[&key].clone();
     assert_eq!(armed.due_at, Timestamp(60_000));
-    assert!(
-        !w.timers.keys().any(|k| k.participant_id == Some(p[1])),
-        "agents have no inactivity timer"
-    );
+    assert!(!w.timers.keys().any(|k| k.participant_id == Some(p[1])), "agents have no inactivity timer");
 
     // Idle at 60 s; the timer moves on to the disconnect stage.
-    w.run(
-        &[Command::Fire {
-            timer: armed.clone(),
-        }],
-        60_000,
-    );
+    w.run(&[Command::Fire { timer: armed.clone() }], 60_000);
     assert!(w.participants[&p[0]].idle);
     let next = w.timers[&key].clone();
     assert_eq!(next.due_at, Timestamp(120_000));
-    assert!(matches!(
-        next.kind,
-        TimerKind::Inactivity {
-            stage: InactivityStage::Disconnect,
-            ..
-        }
-    ));
+    assert!(matches!(next.kind, TimerKind::Inactivity { stage: InactivityStage::Disconnect, .. }));
 
     // Firing the old timer again does nothing.
-    assert_eq!(
-        w.run(&[Command::Fire { timer: armed }], 61_000)[0]
-            .as_ref()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(w.run(&[Command::Fire { timer: armed }], 61_000)[0].as_ref().unwrap().len(), 0);
 
     // The customer speaks: returned, and the clock starts again.
     w.run(&[say(id, p[0], "back", None)], 70_000);
     assert!(!w.participants[&p[0]].idle);
     assert_eq!(w.timers[&key].due_at, Timestamp(130_000));
     // The disconnect timer claimed before the message is stale now.
-    assert!(
-        w.run(&[Command::Fire { timer: next }], 120_000)[0]
-            .as_ref()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(w.run(&[Command::Fire { timer: next }], 120_000)[0].as_ref().unwrap().is_empty());
 
     let t = w.timers[&key].clone();
     w.run(&[Command::Fire { timer: t }], 130_000);
@@ -308,57 +226,29 @@ fn customer_inactivity_goes_idle_returns_and_disconnects() {
     w.run(&[Command::Fire { timer: t }], 190_000);
     assert_eq!(
         w.types(id)[3..],
-        [
-            "participant.idle",
-            "participant.returned",
-            "message",
-            "participant.idle",
-            "participant.autodisconnection"
-        ]
+        ["participant.idle", "participant.returned", "message", "participant.idle", "participant.autodisconnection"]
     );
     assert!(w.participants[&p[0]].left_at.is_some());
     assert!(w.timers.is_empty());
-    assert_eq!(
-        w.conversations[&id].state,
-        ConversationState::Open,
-        "the agent is still there"
-    );
+    assert_eq!(w.conversations[&id].state, ConversationState::Open, "the agent is still there");
 }
 
 #[test]
 fn ending_clears_timers() {
     let mut w = World::default();
-    let idle = IdleSettings {
-        idle_after_secs: None,
-        disconnect_after_secs: Some(5),
-    };
+    let idle = IdleSettings { idle_after_secs: None, disconnect_after_secs: Some(5) };
     let (c, id, _) = create(idle, &[Role::Customer]);
     w.run(&[c], 0);
     assert_eq!(w.timers.len(), 1);
-    w.run(
-        &[Command::End {
-            conversation: id,
-            by: Author::System,
-        }],
-        1,
-    );
+    w.run(&[Command::End { conversation: id, by: Author::System }], 1);
     assert!(w.timers.is_empty());
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Say {
-        conv: usize,
-        who: usize,
-        token: Option<u8>,
-    },
-    Leave {
-        conv: usize,
-        who: usize,
-    },
-    End {
-        conv: usize,
-    },
+    Say { conv: usize, who: usize, token: Option<u8> },
+    Leave { conv: usize, who: usize },
+    End { conv: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -20,17 +20,9 @@ pub struct RateLimiter<K> {
 impl<K: Eq + Hash + Copy> RateLimiter<K> {
     /// `rate` of 0 turns limiting off.
     pub fn new(rate: u32, burst: u32) -> Self {
-        let interval_ms = if rate == 0 {
-            0
-        } else {
-            (1000 / i64::from(rate)).max(1)
-        };
+        let interval_ms = if rate == 0 { 0 } else { (1000 / i64::from(rate)).max(1) };
         let tolerance_ms = interval_ms * i64::from(burst.max(1) - 1);
-        Self {
-            interval_ms,
-            tolerance_ms,
-            next: Mutex::new(HashMap::new()),
-        }
+        Self { interval_ms, tolerance_ms, next: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one action for `key`, or says in how many seconds to retry.
@@ -46,9 +38,7 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
         let tat = next.get(&key).copied().unwrap_or(now).max(now);
         if tat - now > self.tolerance_ms {
             let wait_ms = tat - now - self.tolerance_ms;
-            return Err(u32::try_from((wait_ms + 999) / 1000)
-                .unwrap_or(u32::MAX)
-                .max(1));
+            return Err(u32::try_from((wait_ms + 999) / 1000).unwrap_or(u32::MAX).max(1));
         }
         next.insert(key, tat + self.interval_ms);
         Ok(())
@@ -68,10 +58,7 @@ mod tests {
         assert!(rl.check(1, t).is_ok());
         assert_eq!(rl.check(1, t), Err(1));
         assert!(rl.check(2, t).is_ok(), "keys are independent");
-        assert!(
-            rl.check(1, Timestamp(t.0 + 100)).is_ok(),
-            "one interval later one more is allowed"
-        );
+        assert!(rl.check(1, Timestamp(t.0 + 100)).is_ok(), "one interval later one more is allowed");
         assert!(rl.check(1, Timestamp(t.0 + 100)).is_err());
     }
 

@@ -35,12 +35,7 @@ pub struct EventRange {
 
 impl EventRange {
     pub fn after(seq: i64, limit: u32) -> Self {
-        Self {
-            after: Some(seq),
-            before: None,
-            limit,
-            order: Order::Ascending,
-        }
+        Self { after: Some(seq), before: None, limit, order: Order::Ascending }
     }
 }
 
@@ -72,11 +67,7 @@ pub trait Store: Send + Sync + 'static {
     // Reads.
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>>;
-    async fn conversations(
-        &self,
-        workspace: WorkspaceId,
-        query: &ConversationQuery,
-    ) -> Result<Vec<Conversation>>;
+    async fn conversations(&self, workspace: WorkspaceId, query: &ConversationQuery) -> Result<Vec<Conversation>>;
     async fn participant(&self, id: ParticipantId) -> Result<Option<Participant>>;
     async fn participants(&self, conversation: ConversationId) -> Result<Vec<Participant>>;
     async fn events(&self, conversation: ConversationId, range: EventRange) -> Result<Vec<Event>>;
@@ -86,18 +77,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The participant a live (unrevoked) token belongs to.
     async fn participant_by_token(&self, token: &SecretHash) -> Result<Option<Participant>>;
-    async fn add_participant_token(
-        &self,
-        participant: ParticipantId,
-        token: &SecretHash,
-        at: Timestamp,
-    ) -> Result<()>;
+    async fn add_participant_token(&self, participant: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()>;
     /// Revokes every token of a participant; returns how many were live.
-    async fn revoke_participant_tokens(
-        &self,
-        participant: ParticipantId,
-        at: Timestamp,
-    ) -> Result<u64>;
+    async fn revoke_participant_tokens(&self, participant: ParticipantId, at: Timestamp) -> Result<u64>;
     async fn api_key_by_token(&self, token: &SecretHash) -> Result<Option<ApiKey>>;
     async fn create_api_key(&self, key: &ApiKey, token: &SecretHash) -> Result<()>;
 

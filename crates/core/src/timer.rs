@@ -24,10 +24,7 @@ pub enum InactivityStage {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimerKind {
     /// The customer has been silent since `since`.
-    Inactivity {
-        since: Timestamp,
-        stage: InactivityStage,
-    },
+    Inactivity { since: Timestamp, stage: InactivityStage },
 }
 
 impl TimerKind {
@@ -56,11 +53,7 @@ pub struct TimerKey {
 
 impl Timer {
     pub fn key(&self) -> TimerKey {
-        TimerKey {
-            conversation_id: self.conversation_id,
-            participant_id: self.participant_id,
-            kind: self.kind.name(),
-        }
+        TimerKey { conversation_id: self.conversation_id, participant_id: self.participant_id, kind: self.kind.name() }
     }
 
     /// The stored form of `kind`: its name and a JSON object of its data.
@@ -74,20 +67,13 @@ impl Timer {
         data: &str,
         due_at: Timestamp,
     ) -> Result<Self, serde_json::Error> {
-        Ok(Self {
-            conversation_id,
-            participant_id,
-            kind: serde_json::from_str(data)?,
-            due_at,
-        })
+        Ok(Self { conversation_id, participant_id, kind: serde_json::from_str(data)?, due_at })
     }
 }
 
 impl TimerKey {
     /// The participant column's stored form ("" for none), so the key can be a primary key.
     pub fn participant_text(&self) -> String {
-        self.participant_id
-            .map(|p| p.to_string())
-            .unwrap_or_default()
+        self.participant_id.map(|p| p.to_string()).unwrap_or_default()
     }
 }

@@ -49,11 +49,7 @@ impl Secret {
     pub fn generate(kind: SecretKind) -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        Self(format!(
-            "{}_{}",
-            kind.prefix(),
-            URL_SAFE_NO_PAD.encode(bytes)
-        ))
+        Self(format!("{}_{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// Wraps a secret chosen by the operator (e.g. `SWITCHBOARD_ADMIN_KEY`).

@@ -1,1 +1,88 @@
-fn main() {}
+//! `switchboard-loadgen`: drives load against a Switchboard server (or against the
+//! bare relay baseline this binary also contains) and reports throughput, latency
+//! and the server's memory and CPU cost.
+//!
+//! This file only parses the command line and dispatches; `chat`, `idle` and
+//! `relay` hold the three modes, `setup`/`verify` the REST calls, `client` the
+//! per-socket driver and `report` the figures and output.
+
+mod chat;
+mod client;
+mod idle;
+mod relay;
+mod report;
+mod setup;
+mod verify;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Shown under `chat --help` and `idle --help`: every socket costs a file
+/// descriptor on both ends, and raising the limit from inside the process would
+/// need libc calls this crate does not make.
+const FD_NOTE: &str = "Each WebSocket uses one file descriptor here and one in the server. For thousands of \
+                       sockets raise the limit in both shells first, e.g. `ulimit -n 65536`.";
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard-loadgen",
+    version,
+    about = "Load generator for Switchboard, with a bare WebSocket relay as the transport baseline"
+)]
+struct Cli {
+    /// Abort the whole run (setup, load and verification) if it takes longer than this.
+    /// Does not apply to `relay`, which runs until stopped.
+    #[arg(long, global = true, default_value_t = 300, env = "LOADGEN_TIMEOUT_SECS")]
+    timeout_secs: u64,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Conversations where a customer and an agent exchange messages over the stream;
+    /// measures send→receive latency and delivered throughput, then checks the transcripts.
+    #[command(after_help = FD_NOTE)]
+    Chat(chat::ChatArgs),
+    /// Open many idle sockets and measure the server's memory per connection.
+    #[command(after_help = FD_NOTE)]
+    Idle(idle::IdleArgs),
+    /// Run the bare WebSocket relay (baseline B0: same protocol subset, no storage).
+    Relay(relay::RelayArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let limit = Duration::from_secs(cli.timeout_secs);
+    let outcome = match cli.command {
+        Command::Relay(args) => relay::run(args).await.map(|()| true),
+        Command::Chat(args) => bounded(limit, chat::run(args)).await,
+        Command::Idle(args) => bounded(limit, idle::run(args)).await,
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        // The run finished but found lost, duplicated or undelivered messages;
+        // the report already said which.
+        Ok(false) => ExitCode::from(2),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a mode under the global deadline. The mode's own progress lines on
+/// stderr show how far it got, so the error only needs to say why it stopped.
+async fn bounded(limit: Duration, run: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Result<bool> {
+    match tokio::time::timeout(limit, run).await {
+        Ok(result) => result,
+        Err(_) => anyhow::bail!(
+            "the run did not finish within --timeout-secs {} (raise it, or lower the load)",
+            limit.as_secs()
+        ),
+    }
+}

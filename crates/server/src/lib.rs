@@ -1,1 +1,127 @@
-//! placeholder
+//! The Switchboard server: wiring the store, the bus, the engine and the API
+//! together, start-up, and graceful shutdown.
+//!
+//! [`serve`] takes an already-bound listener and a shutdown future, so a test
+//! binds port 0, spawns it, and stops it when it likes; two servers can run in
+//! one process.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use switchboard_api::metrics::Metrics;
+use switchboard_api::{AppState, router};
+use switchboard_core::bus::LocalBus;
+use switchboard_core::clock::SystemClock;
+use switchboard_core::engine::Engine;
+use switchboard_core::token::Secret;
+use switchboard_store::StoreConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub mod config;
+
+pub use config::Config;
+
+/// Notices a conversation's channel holds for a slow reader before the
+/// reader falls back to reading the store.
+const BUS_CAPACITY: usize = 32;
+
+pub fn store_config(c: &config::StorageConfig, metrics: Option<Arc<Metrics>>) -> StoreConfig {
+    let mut s = StoreConfig::new(c.database_url());
+    s.pool_size = c.db_pool_size;
+    s.max_batch = c.max_batch;
+    s.sqlite_synchronous_full = c.sqlite_sync == config::Durability::Full;
+    s.observer = metrics.map(|m| m as Arc<dyn switchboard_core::store::CommitObserver>);
+    s
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then stops
+/// taking requests, closes sockets with a close frame, lets in-flight
+/// commits finish and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let clock = Arc::new(SystemClock);
+    let store =
+        switchboard_store::open(&store_config(&config.storage, Some(metrics.clone())), bus.clone(), clock.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("opening the database")?;
+    let engine = Arc::new(Engine::new(store.clone(), bus, clock, config.limits()));
+
+    let admin = config.admin_key.clone().map(Secret::from_operator);
+    let boot = engine.bootstrap(admin).await.map_err(|e| anyhow::anyhow!("{e}")).context("setting up the workspace")?;
+    if let Some(ep) = &boot.entry_point {
+        tracing::info!(entry_point = %ep.id, "created the default workspace and entry point");
+    }
+    if let Some(key) = &boot.generated_key {
+        let path = config.storage.data_dir.join("admin-key");
+        write_secret(&path, key.expose()).with_context(|| format!("writing {}", path.display()))?;
+        println!("Admin API key (shown once; also saved to {}):\n  {}", path.display(), key.expose());
+    }
+
+    let stop = CancellationToken::new();
+    let timers = tokio::spawn(engine.clone().run_timers(stop.clone().cancelled_owned()));
+    let state = AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone() };
+    let app = router(state);
+    tracing::info!(address = %listener.local_addr()?, store = store.backend(), "listening");
+
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signal.cancel();
+    });
+    let graceful = stop.clone();
+    axum::serve(listener, app).with_graceful_shutdown(async move { graceful.cancelled().await }).await?;
+    tracing::info!("stopped taking requests; finishing commits");
+    let _ = timers.await;
+    store.close().await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Writes a secret readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(secret.as_bytes())?;
+    f.write_all(b"\n")
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,1 +1,68 @@
-fn main() {}
+//! `switchboard`: the command line.
+
+use clap::{Parser, Subcommand};
+use switchboard::config::{Config, LogFormat, StorageConfig};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "A self-hosted contact-center chat engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server (embedded SQLite under ./data unless told otherwise).
+    Serve(Box<Config>),
+    /// Brings the database schema up to date and exits.
+    Migrate(StorageConfig),
+    /// Prints the version and the schema version.
+    Version,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(config) => {
+            init_logs(config.log_format);
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+            switchboard::serve(listener, *config, switchboard::shutdown_signal()).await
+        }
+        Command::Migrate(storage) => {
+            init_logs(LogFormat::Text);
+            let url = storage.database_url();
+            switchboard_store::migrate(&switchboard::store_config(&storage, None))
+                .await
+                .map_err(|e| anyhow::anyhow!("migrating {}: {e}", redact(&url)))?;
+            println!("schema is at version {}", switchboard_store::latest_version());
+            Ok(())
+        }
+        Command::Version => {
+            println!("switchboard {} (schema {})", env!("CARGO_PKG_VERSION"), switchboard_store::latest_version());
+            Ok(())
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}

@@ -17,9 +17,7 @@ macro_rules! sql_backend {
         use switchboard_core::clock::Timestamp;
         use switchboard_core::command::{Command, Committed, Snapshot, SnapshotKeys};
         use switchboard_core::event::Event;
-        use switchboard_core::ids::{
-            ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId,
-        };
+        use switchboard_core::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
         use switchboard_core::model::{ApiKey, Conversation, EntryPoint, Participant, Workspace};
         use switchboard_core::store::{ConversationQuery, EventRange, Store};
         use switchboard_core::timer::Timer;
@@ -48,11 +46,7 @@ macro_rules! sql_backend {
         }
 
         fn sql_text(stmt: &Stmt) -> String {
-            if $numbered {
-                stmt.numbered()
-            } else {
-                stmt.sql.clone()
-            }
+            if $numbered { stmt.numbered() } else { stmt.sql.clone() }
         }
 
         fn query<'q>(
@@ -72,32 +66,19 @@ macro_rules! sql_backend {
             q
         }
 
-        async fn fetch_all<'c, E: sqlx::Executor<'c, Database = $db>>(
-            ex: E,
-            stmt: &Stmt,
-        ) -> Result<Vec<$row>> {
+        async fn fetch_all<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<Vec<$row>> {
             let sql = sql_text(stmt);
             query(&sql, stmt).fetch_all(ex).await.map_err(db_error)
         }
 
-        async fn fetch_optional<'c, E: sqlx::Executor<'c, Database = $db>>(
-            ex: E,
-            stmt: &Stmt,
-        ) -> Result<Option<$row>> {
+        async fn fetch_optional<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<Option<$row>> {
             let sql = sql_text(stmt);
             query(&sql, stmt).fetch_optional(ex).await.map_err(db_error)
         }
 
-        async fn execute<'c, E: sqlx::Executor<'c, Database = $db>>(
-            ex: E,
-            stmt: &Stmt,
-        ) -> Result<u64> {
+        async fn execute<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<u64> {
             let sql = sql_text(stmt);
-            Ok(query(&sql, stmt)
-                .execute(ex)
-                .await
-                .map_err(db_error)?
-                .rows_affected())
+            Ok(query(&sql, stmt).execute(ex).await.map_err(db_error)?.rows_affected())
         }
 
         /// Commits batches on connections from a pool reserved for writing.
@@ -181,146 +162,80 @@ macro_rules! sql_backend {
             }
 
             async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
-                one(
-                    fetch_optional(&self.pool, &sql::conversation_by_id(id)).await?,
-                    sql::conversation,
-                )
+                one(fetch_optional(&self.pool, &sql::conversation_by_id(id)).await?, sql::conversation)
             }
 
-            async fn conversations(
-                &self,
-                w: WorkspaceId,
-                q: &ConversationQuery,
-            ) -> Result<Vec<Conversation>> {
-                all(
-                    fetch_all(&self.pool, &sql::conversations_of(w, q)).await?,
-                    sql::conversation,
-                )
+            async fn conversations(&self, w: WorkspaceId, q: &ConversationQuery) -> Result<Vec<Conversation>> {
+                all(fetch_all(&self.pool, &sql::conversations_of(w, q)).await?, sql::conversation)
             }
 
             async fn participant(&self, id: ParticipantId) -> Result<Option<Participant>> {
-                one(
-                    fetch_optional(&self.pool, &sql::participant_by_id(id)).await?,
-                    sql::participant,
-                )
+                one(fetch_optional(&self.pool, &sql::participant_by_id(id)).await?, sql::participant)
             }
 
             async fn participants(&self, c: ConversationId) -> Result<Vec<Participant>> {
-                all(
-                    fetch_all(&self.pool, &sql::participants_of(c)).await?,
-                    sql::participant,
-                )
+                all(fetch_all(&self.pool, &sql::participants_of(c)).await?, sql::participant)
             }
 
             async fn events(&self, c: ConversationId, range: EventRange) -> Result<Vec<Event>> {
-                all(
-                    fetch_all(&self.pool, &sql::events_of(c, range)).await?,
-                    sql::event,
-                )
+                all(fetch_all(&self.pool, &sql::events_of(c, range)).await?, sql::event)
             }
 
             async fn event(&self, c: ConversationId, id: EventId) -> Result<Option<Event>> {
-                one(
-                    fetch_optional(&self.pool, &sql::event_by_id(c, id)).await?,
-                    sql::event,
-                )
+                one(fetch_optional(&self.pool, &sql::event_by_id(c, id)).await?, sql::event)
             }
 
-            async fn participant_by_token(
-                &self,
-                token: &SecretHash,
-            ) -> Result<Option<Participant>> {
-                one(
-                    fetch_optional(&self.pool, &sql::participant_by_token(token.as_str())).await?,
-                    sql::participant,
-                )
+            async fn participant_by_token(&self, token: &SecretHash) -> Result<Option<Participant>> {
+                one(fetch_optional(&self.pool, &sql::participant_by_token(token.as_str())).await?, sql::participant)
             }
 
-            async fn add_participant_token(
-                &self,
-                p: ParticipantId,
-                token: &SecretHash,
-                at: Timestamp,
-            ) -> Result<()> {
-                execute(&self.pool, &sql::insert_token(p, token.as_str(), at))
-                    .await
-                    .map(drop)
+            async fn add_participant_token(&self, p: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()> {
+                execute(&self.pool, &sql::insert_token(p, token.as_str(), at)).await.map(drop)
             }
 
-            async fn revoke_participant_tokens(
-                &self,
-                p: ParticipantId,
-                at: Timestamp,
-            ) -> Result<u64> {
+            async fn revoke_participant_tokens(&self, p: ParticipantId, at: Timestamp) -> Result<u64> {
                 execute(&self.pool, &sql::revoke_tokens(p, at)).await
             }
 
             async fn api_key_by_token(&self, token: &SecretHash) -> Result<Option<ApiKey>> {
-                one(
-                    fetch_optional(&self.pool, &sql::api_key_by_token(token.as_str())).await?,
-                    sql::api_key,
-                )
+                one(fetch_optional(&self.pool, &sql::api_key_by_token(token.as_str())).await?, sql::api_key)
             }
 
             async fn create_api_key(&self, key: &ApiKey, token: &SecretHash) -> Result<()> {
-                execute(&self.pool, &sql::insert_api_key(key, token.as_str()))
-                    .await
-                    .map(drop)
+                execute(&self.pool, &sql::insert_api_key(key, token.as_str())).await.map(drop)
             }
 
             async fn create_workspace(&self, w: &Workspace) -> Result<()> {
-                execute(&self.pool, &sql::insert_workspace(w))
-                    .await
-                    .map(drop)
+                execute(&self.pool, &sql::insert_workspace(w)).await.map(drop)
             }
 
             async fn first_workspace(&self) -> Result<Option<Workspace>> {
-                one(
-                    fetch_optional(&self.pool, &sql::first_workspace()).await?,
-                    sql::workspace,
-                )
+                one(fetch_optional(&self.pool, &sql::first_workspace()).await?, sql::workspace)
             }
 
             async fn create_entry_point(&self, e: &EntryPoint) -> Result<()> {
-                execute(&self.pool, &sql::insert_entry_point(e))
-                    .await
-                    .map(drop)
+                execute(&self.pool, &sql::insert_entry_point(e)).await.map(drop)
             }
 
             async fn update_entry_point(&self, e: &EntryPoint) -> Result<()> {
-                execute(&self.pool, &sql::update_entry_point(e))
-                    .await
-                    .map(drop)
+                execute(&self.pool, &sql::update_entry_point(e)).await.map(drop)
             }
 
             async fn entry_point(&self, id: EntryPointId) -> Result<Option<EntryPoint>> {
-                one(
-                    fetch_optional(&self.pool, &sql::entry_point_by_id(id)).await?,
-                    sql::entry_point,
-                )
+                one(fetch_optional(&self.pool, &sql::entry_point_by_id(id)).await?, sql::entry_point)
             }
 
             async fn entry_points(&self, w: WorkspaceId) -> Result<Vec<EntryPoint>> {
-                all(
-                    fetch_all(&self.pool, &sql::entry_points_of(w)).await?,
-                    sql::entry_point,
-                )
+                all(fetch_all(&self.pool, &sql::entry_points_of(w)).await?, sql::entry_point)
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {
-                all(
-                    fetch_all(&self.pool, &sql::due_timers(now, limit)).await?,
-                    sql::timer,
-                )
+                all(fetch_all(&self.pool, &sql::due_timers(now, limit)).await?, sql::timer)
             }
 
             async fn next_timer_due(&self) -> Result<Option<Timestamp>> {
                 let row = fetch_optional(&self.pool, &sql::next_timer_due()).await?;
-                Ok(row
-                    .map(|r| r.opt_int("due_at"))
-                    .transpose()?
-                    .flatten()
-                    .map(Timestamp))
+                Ok(row.map(|r| r.opt_int("due_at")).transpose()?.flatten().map(Timestamp))
             }
 
             async fn ping(&self) -> Result<()> {

@@ -52,13 +52,7 @@ impl std::fmt::Debug for StoreConfig {
 
 impl StoreConfig {
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            pool_size: 4,
-            max_batch: 1024,
-            sqlite_synchronous_full: true,
-            observer: None,
-        }
+        Self { url: url.into(), pool_size: 4, max_batch: 1024, sqlite_synchronous_full: true, observer: None }
     }
 }
 
@@ -75,10 +69,7 @@ impl Backend {
         match scheme {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),
-            _ => Err(Error::invalid(
-                "database_url",
-                "must start with sqlite:// or postgres://",
-            )),
+            _ => Err(Error::invalid("database_url", "must start with sqlite:// or postgres://")),
         }
     }
 
@@ -92,17 +83,9 @@ impl Backend {
 
 /// Opens (and migrates) the store named by `config.url`. Committed events are
 /// published on `bus`; `clock` stamps them.
-pub async fn open(
-    config: &StoreConfig,
-    bus: Arc<dyn Bus>,
-    clock: Arc<dyn Clock>,
-) -> Result<Arc<dyn Store>> {
-    let parts = writer::WriterParts {
-        bus,
-        clock,
-        observer: config.observer.clone(),
-        max_batch: config.max_batch.max(1),
-    };
+pub async fn open(config: &StoreConfig, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>> {
+    let parts =
+        writer::WriterParts { bus, clock, observer: config.observer.clone(), max_batch: config.max_batch.max(1) };
     match Backend::of(&config.url)? {
         Backend::Sqlite => sqlite::open(config, parts).await,
         Backend::Postgres => postgres::open(config, parts).await,
@@ -121,12 +104,8 @@ pub async fn migrate(config: &StoreConfig) -> Result<()> {
 /// conflicts, exhausted pools are "unavailable", the rest is internal.
 pub(crate) fn db_error(e: sqlx::Error) -> Error {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::new(ErrorCode::Conflict, "already exists")
-        }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            Error::unavailable("the database is busy; retry")
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::new(ErrorCode::Conflict, "already exists"),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::unavailable("the database is busy; retry"),
         _ => Error::internal(e),
     }
 }
@@ -142,9 +121,7 @@ pub mod testing {
 
     /// The PostgreSQL server tests use, from `SWITCHBOARD_TEST_POSTGRES_URL`.
     pub fn postgres_base_url() -> Option<String> {
-        std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
+        std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
     }
 
     /// A URL for a fresh, empty schema on the test PostgreSQL server, so
@@ -153,13 +130,8 @@ pub mod testing {
     pub async fn fresh_postgres_url() -> String {
         let base = postgres_base_url().expect("SWITCHBOARD_TEST_POSTGRES_URL is not set");
         let schema = format!("sbtest_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let mut conn = sqlx::PgConnection::connect(&base)
-            .await
-            .expect("connect to the test PostgreSQL server");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .expect("create a test schema");
+        let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to the test PostgreSQL server");
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create a test schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}options=-c%20search_path%3D{schema}")
     }

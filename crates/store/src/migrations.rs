@@ -9,36 +9,17 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "conversations",
-    include_str!("../migrations/sqlite/0001_conversations.sql"),
-)];
-const POSTGRES: &[Source] = &[(
-    1,
-    "conversations",
-    include_str!("../migrations/postgres/0001_conversations.sql"),
-)];
+const SQLITE: &[Source] = &[(1, "conversations", include_str!("../migrations/sqlite/0001_conversations.sql"))];
+const POSTGRES: &[Source] = &[(1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql"))];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources
         .iter()
         .map(|(version, name, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(name),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )
+            Migration::new(*version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false)
         })
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
+    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
 pub(crate) fn sqlite() -> Migrator {
@@ -51,8 +32,5 @@ pub(crate) fn postgres() -> Migrator {
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
-    SQLITE
-        .last()
-        .map_or(0, |m| m.0)
-        .max(POSTGRES.last().map_or(0, |m| m.0))
+    SQLITE.last().map_or(0, |m| m.0).max(POSTGRES.last().map_or(0, |m| m.0))
 }

@@ -15,8 +15,7 @@ use crate::{StoreConfig, migrations};
 sql_backend!(db: sqlx::Postgres, row: sqlx::postgres::PgRow, name: "postgres", numbered: true, lock: true, begin: "BEGIN");
 
 fn options(config: &StoreConfig) -> Result<PgConnectOptions> {
-    PgConnectOptions::from_str(&config.url)
-        .map_err(|e| switchboard_core::Error::invalid("database_url", e.to_string()))
+    PgConnectOptions::from_str(&config.url).map_err(|e| switchboard_core::Error::invalid("database_url", e.to_string()))
 }
 
 pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc<dyn Store>> {
@@ -27,10 +26,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .connect_with(opts.clone())
         .await
         .map_err(db_error)?;
-    migrations::postgres()
-        .run(&pool)
-        .await
-        .map_err(crate::migrate_error)?;
+    migrations::postgres().run(&pool).await.map_err(crate::migrate_error)?;
     let write = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
@@ -42,15 +38,8 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
 }
 
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options(config)?)
-        .await
-        .map_err(db_error)?;
-    migrations::postgres()
-        .run(&pool)
-        .await
-        .map_err(crate::migrate_error)?;
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(options(config)?).await.map_err(db_error)?;
+    migrations::postgres().run(&pool).await.map_err(crate::migrate_error)?;
     pool.close().await;
     Ok(())
 }

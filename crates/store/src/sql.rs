@@ -10,9 +10,7 @@
 use switchboard_core::clock::Timestamp;
 use switchboard_core::command::{Plan, SnapshotKeys};
 use switchboard_core::event::{Event, EventKind};
-use switchboard_core::ids::{
-    ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId,
-};
+use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
 use switchboard_core::model::{
     ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Role, Workspace,
 };
@@ -83,11 +81,7 @@ pub(crate) struct Stmt {
 
 impl Stmt {
     pub fn new(sql: impl Into<String>) -> Self {
-        Self {
-            sql: sql.into(),
-            args: Vec::new(),
-            persistent: true,
-        }
+        Self { sql: sql.into(), args: Vec::new(), persistent: true }
     }
 
     pub fn bind(mut self, v: impl Into<Val>) -> Self {
@@ -106,12 +100,7 @@ impl Stmt {
     }
 
     /// Appends `(?, ?), (?, ?), …`: one tuple of `width` per row.
-    fn tuples<T>(
-        &mut self,
-        rows: &[T],
-        width: usize,
-        mut bind: impl FnMut(&mut Self, &T),
-    ) -> &mut Self {
+    fn tuples<T>(&mut self, rows: &[T], width: usize, mut bind: impl FnMut(&mut Self, &T)) -> &mut Self {
         self.persistent = false;
         let tuple = format!("({})", vec!["?"; width].join(", "));
         for (i, row) in rows.iter().enumerate() {
@@ -158,11 +147,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("stored {what} could not be read: {e}"))
 }
 
-fn id<T>(
-    r: &impl Cols,
-    col: &str,
-    parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>,
-) -> Result<T> {
+fn id<T>(r: &impl Cols, col: &str, parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>) -> Result<T> {
     parse(&r.text(col)?).map_err(|e| corrupt(col, e))
 }
 
@@ -207,21 +192,19 @@ pub(crate) fn first_workspace() -> Stmt {
 }
 
 pub(crate) fn workspace(r: &impl Cols) -> Result<Workspace> {
-    Ok(Workspace {
-        id: id(r, "id", WorkspaceId::parse)?,
-        name: r.text("name")?,
-        created_at: ts(r, "created_at")?,
-    })
+    Ok(Workspace { id: id(r, "id", WorkspaceId::parse)?, name: r.text("name")?, created_at: ts(r, "created_at")? })
 }
 
 pub(crate) fn insert_api_key(k: &ApiKey, hash: &str) -> Stmt {
-    Stmt::new("INSERT INTO api_keys (id, workspace_id, name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(k.id.to_string())
-        .bind(k.workspace_id.to_string())
-        .bind(k.name.as_str())
-        .bind(hash)
-        .bind(k.created_at)
-        .bind(k.revoked_at)
+    Stmt::new(
+        "INSERT INTO api_keys (id, workspace_id, name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(k.id.to_string())
+    .bind(k.workspace_id.to_string())
+    .bind(k.name.as_str())
+    .bind(hash)
+    .bind(k.created_at)
+    .bind(k.revoked_at)
 }
 
 pub(crate) fn api_key_by_token(hash: &str) -> Stmt {
@@ -243,20 +226,19 @@ pub(crate) fn api_key(r: &impl Cols) -> Result<ApiKey> {
 
 // Entry points.
 
-const ENTRY_POINT_COLS: &str = "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at";
+const ENTRY_POINT_COLS: &str =
+    "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at";
 
 pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
-    Stmt::new(format!(
-        "INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(e.id.to_string())
-    .bind(e.workspace_id.to_string())
-    .bind(e.name.as_str())
-    .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
-    .bind(e.idle.idle_after_secs.map(i64::from))
-    .bind(e.idle.disconnect_after_secs.map(i64::from))
-    .bind(e.enabled)
-    .bind(e.created_at)
+    Stmt::new(format!("INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(e.id.to_string())
+        .bind(e.workspace_id.to_string())
+        .bind(e.name.as_str())
+        .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
+        .bind(e.idle.idle_after_secs.map(i64::from))
+        .bind(e.idle.disconnect_after_secs.map(i64::from))
+        .bind(e.enabled)
+        .bind(e.created_at)
 }
 
 pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
@@ -272,17 +254,12 @@ pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
 }
 
 pub(crate) fn entry_point_by_id(ep: EntryPointId) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE id = ?"
-    ))
-    .bind(ep.to_string())
+    Stmt::new(format!("SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE id = ?")).bind(ep.to_string())
 }
 
 pub(crate) fn entry_points_of(w: WorkspaceId) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE workspace_id = ? ORDER BY id"
-    ))
-    .bind(w.to_string())
+    Stmt::new(format!("SELECT {ENTRY_POINT_COLS} FROM entry_points WHERE workspace_id = ? ORDER BY id"))
+        .bind(w.to_string())
 }
 
 pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
@@ -306,16 +283,11 @@ const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attrib
      previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at";
 
 pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?"
-    ))
-    .bind(c.to_string())
+    Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
 }
 
 pub(crate) fn conversations_of(w: WorkspaceId, q: &ConversationQuery) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {CONVERSATION_COLS} FROM conversations WHERE workspace_id = ?"
-    ));
+    let mut s = Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE workspace_id = ?"));
     s.arg(w.to_string());
     if let Some(state) = q.state {
         s.push(" AND state = ?").arg(state.as_str());
@@ -330,9 +302,7 @@ pub(crate) fn conversations_of(w: WorkspaceId, q: &ConversationQuery) -> Stmt {
 /// The conversations a batch touches; `lock` adds `FOR UPDATE` (PostgreSQL),
 /// taken in id order so two writers never wait on each other in a cycle.
 pub(crate) fn conversations_by_ids(ids: &[ConversationId], lock: bool) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {CONVERSATION_COLS} FROM conversations WHERE id IN "
-    ));
+    let mut s = Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id IN "));
     in_list(&mut s, ids.iter().map(ToString::to_string));
     s.push(" ORDER BY id");
     if lock {
@@ -367,9 +337,7 @@ fn attributes_text(c: &Conversation) -> String {
 }
 
 fn insert_conversations(rows: &[Conversation]) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "
-    ));
+    let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
     s.tuples(rows, 13, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.workspace_id.to_string())
@@ -412,16 +380,11 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
 const PARTICIPANT_COLS: &str = "id, conversation_id, role, display_name, joined_at, left_at, idle";
 
 pub(crate) fn participant_by_id(p: ParticipantId) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {PARTICIPANT_COLS} FROM participants WHERE id = ?"
-    ))
-    .bind(p.to_string())
+    Stmt::new(format!("SELECT {PARTICIPANT_COLS} FROM participants WHERE id = ?")).bind(p.to_string())
 }
 
 pub(crate) fn participants_by_ids(ids: &[ParticipantId]) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {PARTICIPANT_COLS} FROM participants WHERE id IN "
-    ));
+    let mut s = Stmt::new(format!("SELECT {PARTICIPANT_COLS} FROM participants WHERE id IN "));
     in_list(&mut s, ids.iter().map(ToString::to_string));
     s
 }
@@ -454,9 +417,7 @@ pub(crate) fn participant(r: &impl Cols) -> Result<Participant> {
 }
 
 fn insert_participants(rows: &[Participant]) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "INSERT INTO participants ({PARTICIPANT_COLS}) VALUES "
-    ));
+    let mut s = Stmt::new(format!("INSERT INTO participants ({PARTICIPANT_COLS}) VALUES "));
     s.tuples(rows, 7, |s, p| {
         s.arg(p.id.to_string())
             .arg(p.conversation_id.to_string())
@@ -470,8 +431,7 @@ fn insert_participants(rows: &[Participant]) -> Stmt {
 }
 
 fn update_participants(rows: &[Participant]) -> Stmt {
-    let mut s =
-        Stmt::new("UPDATE participants SET left_at = v.column2, idle = v.column3 FROM (VALUES ");
+    let mut s = Stmt::new("UPDATE participants SET left_at = v.column2, idle = v.column3 FROM (VALUES ");
     s.tuples(rows, 3, |s, p| {
         s.arg(p.id.to_string()).arg(p.left_at).arg(p.idle);
     });
@@ -480,19 +440,16 @@ fn update_participants(rows: &[Participant]) -> Stmt {
 }
 
 pub(crate) fn insert_token(p: ParticipantId, hash: &str, at: Timestamp) -> Stmt {
-    Stmt::new("INSERT INTO participant_tokens (token_hash, participant_id, created_at, revoked_at) VALUES (?, ?, ?, NULL)")
-        .bind(hash)
-        .bind(p.to_string())
-        .bind(at)
+    Stmt::new(
+        "INSERT INTO participant_tokens (token_hash, participant_id, created_at, revoked_at) VALUES (?, ?, ?, NULL)",
+    )
+    .bind(hash)
+    .bind(p.to_string())
+    .bind(at)
 }
 
-fn insert_tokens(
-    rows: &[(switchboard_core::token::SecretHash, ParticipantId)],
-    at: Timestamp,
-) -> Stmt {
-    let mut s = Stmt::new(
-        "INSERT INTO participant_tokens (token_hash, participant_id, created_at) VALUES ",
-    );
+fn insert_tokens(rows: &[(switchboard_core::token::SecretHash, ParticipantId)], at: Timestamp) -> Stmt {
+    let mut s = Stmt::new("INSERT INTO participant_tokens (token_hash, participant_id, created_at) VALUES ");
     s.tuples(rows, 3, |s, (h, p)| {
         s.arg(h.as_str()).arg(p.to_string()).arg(at);
     });
@@ -507,13 +464,10 @@ pub(crate) fn revoke_tokens(p: ParticipantId, at: Timestamp) -> Stmt {
 
 // The log.
 
-const EVENT_COLS: &str =
-    "conversation_id, seq, id, kind, participant_id, payload, client_token, created_at";
+const EVENT_COLS: &str = "conversation_id, seq, id, kind, participant_id, payload, client_token, created_at";
 
 pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {EVENT_COLS} FROM events WHERE conversation_id = ?"
-    ));
+    let mut s = Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE conversation_id = ?"));
     s.arg(c.to_string());
     if let Some(after) = range.after {
         s.push(" AND seq > ?").arg(after);
@@ -530,18 +484,14 @@ pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
 }
 
 pub(crate) fn event_by_id(c: ConversationId, e: EventId) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {EVENT_COLS} FROM events WHERE id = ? AND conversation_id = ?"
-    ))
-    .bind(e.to_string())
-    .bind(c.to_string())
+    Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE id = ? AND conversation_id = ?"))
+        .bind(e.to_string())
+        .bind(c.to_string())
 }
 
 /// Events already stored under the given (conversation, client token) pairs.
 pub(crate) fn events_by_client_tokens(pairs: &[(ConversationId, String)]) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {EVENT_COLS} FROM events WHERE (conversation_id, client_token) IN (VALUES "
-    ));
+    let mut s = Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE (conversation_id, client_token) IN (VALUES "));
     s.tuples(pairs, 2, |s, (c, t)| {
         s.arg(c.to_string()).arg(t.as_str());
     });
@@ -584,11 +534,9 @@ fn insert_events(rows: &[Event]) -> Stmt {
 const TIMER_COLS: &str = "conversation_id, participant_id, kind, due_at, data";
 
 pub(crate) fn due_timers(now: Timestamp, limit: u32) -> Stmt {
-    Stmt::new(format!(
-        "SELECT {TIMER_COLS} FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"
-    ))
-    .bind(now)
-    .bind(i64::from(limit))
+    Stmt::new(format!("SELECT {TIMER_COLS} FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?"))
+        .bind(now)
+        .bind(i64::from(limit))
 }
 
 pub(crate) fn next_timer_due() -> Stmt {
@@ -596,13 +544,10 @@ pub(crate) fn next_timer_due() -> Stmt {
 }
 
 pub(crate) fn timers_by_keys(keys: &[TimerKey]) -> Stmt {
-    let mut s = Stmt::new(format!(
-        "SELECT {TIMER_COLS} FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES "
-    ));
+    let mut s =
+        Stmt::new(format!("SELECT {TIMER_COLS} FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES "));
     s.tuples(keys, 3, |s, k| {
-        s.arg(k.conversation_id.to_string())
-            .arg(k.participant_text())
-            .arg(k.kind);
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
     });
     s.push(")");
     s
@@ -622,23 +567,16 @@ fn upsert_timers(rows: &[Timer]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO timers ({TIMER_COLS}) VALUES "));
     s.tuples(rows, 5, |s, t| {
         let k = t.key();
-        s.arg(k.conversation_id.to_string())
-            .arg(k.participant_text())
-            .arg(k.kind)
-            .arg(t.due_at)
-            .arg(t.data());
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind).arg(t.due_at).arg(t.data());
     });
     s.push(" ON CONFLICT (conversation_id, participant_id, kind) DO UPDATE SET due_at = excluded.due_at, data = excluded.data");
     s
 }
 
 fn delete_timers(keys: &[TimerKey]) -> Stmt {
-    let mut s =
-        Stmt::new("DELETE FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES ");
+    let mut s = Stmt::new("DELETE FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES ");
     s.tuples(keys, 3, |s, k| {
-        s.arg(k.conversation_id.to_string())
-            .arg(k.participant_text())
-            .arg(k.kind);
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
     });
     s.push(")");
     s
@@ -664,24 +602,9 @@ fn in_list(s: &mut Stmt, items: impl Iterator<Item = String>) {
 pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> [Option<Vec<Stmt>>; 4] {
     let some = |v: Vec<Stmt>| if v.is_empty() { None } else { Some(v) };
     [
-        some(
-            keys.conversations
-                .chunks(CHUNK)
-                .map(|c| conversations_by_ids(c, lock))
-                .collect(),
-        ),
-        some(
-            keys.participants
-                .chunks(CHUNK)
-                .map(participants_by_ids)
-                .collect(),
-        ),
-        some(
-            keys.client_tokens
-                .chunks(CHUNK)
-                .map(events_by_client_tokens)
-                .collect(),
-        ),
+        some(keys.conversations.chunks(CHUNK).map(|c| conversations_by_ids(c, lock)).collect()),
+        some(keys.participants.chunks(CHUNK).map(participants_by_ids).collect()),
+        some(keys.client_tokens.chunks(CHUNK).map(events_by_client_tokens).collect()),
         some(keys.timers.chunks(CHUNK).map(timers_by_keys).collect()),
     ]
 }
@@ -726,10 +649,7 @@ mod tests {
 
     #[test]
     fn numbers_placeholders_for_postgres() {
-        let s = Stmt::new("SELECT ? WHERE a IN (?, ?)")
-            .bind(1)
-            .bind(2)
-            .bind(3);
+        let s = Stmt::new("SELECT ? WHERE a IN (?, ?)").bind(1).bind(2).bind(3);
         assert_eq!(s.numbered(), "SELECT $1 WHERE a IN ($2, $3)");
     }
 
@@ -740,11 +660,7 @@ mod tests {
             s.arg(*v).arg(*v * 10);
         });
         assert_eq!(s.sql, "VALUES (?, ?), (?, ?)");
-        let ints: Vec<i64> = s
-            .args
-            .iter()
-            .map(|v| if let Val::Int(i) = v { *i } else { 0 })
-            .collect();
+        let ints: Vec<i64> = s.args.iter().map(|v| if let Val::Int(i) = v { *i } else { 0 }).collect();
         assert_eq!(ints, [1, 10, 2, 20]);
         assert!(!s.persistent);
     }

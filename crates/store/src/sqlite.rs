@@ -15,11 +15,7 @@ use crate::{StoreConfig, migrations};
 sql_backend!(db: sqlx::Sqlite, row: sqlx::sqlite::SqliteRow, name: "sqlite", numbered: false, lock: false, begin: "BEGIN IMMEDIATE");
 
 fn options(config: &StoreConfig) -> Result<SqliteConnectOptions> {
-    let sync = if config.sqlite_synchronous_full {
-        SqliteSynchronous::Full
-    } else {
-        SqliteSynchronous::Normal
-    };
+    let sync = if config.sqlite_synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
     let opts = SqliteConnectOptions::from_str(&config.url)
         .map_err(|e| switchboard_core::Error::invalid("database_url", e.to_string()))?
         .create_if_missing(true)
@@ -45,10 +41,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .connect_with(opts.clone())
         .await
         .map_err(db_error)?;
-    migrations::sqlite()
-        .run(&write)
-        .await
-        .map_err(crate::migrate_error)?;
+    migrations::sqlite().run(&write).await.map_err(crate::migrate_error)?;
     let pool = SqlitePoolOptions::new()
         .max_connections(config.pool_size.max(1))
         .acquire_timeout(Duration::from_secs(10))
@@ -60,15 +53,8 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
 }
 
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options(config)?)
-        .await
-        .map_err(db_error)?;
-    migrations::sqlite()
-        .run(&pool)
-        .await
-        .map_err(crate::migrate_error)?;
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options(config)?).await.map_err(db_error)?;
+    migrations::sqlite().run(&pool).await.map_err(crate::migrate_error)?;
     pool.close().await;
     Ok(())
 }

@@ -27,11 +27,7 @@ use switchboard_core::{Error, Result};
 pub(crate) trait BatchCommit: Send + 'static {
     /// Loads, plans and writes `commands` in one transaction. Returns every
     /// event written (in log order) and one outcome per command.
-    async fn commit(
-        &mut self,
-        commands: &[Command],
-        now: Timestamp,
-    ) -> Result<(Vec<Event>, Vec<Result<Committed>>)>;
+    async fn commit(&mut self, commands: &[Command], now: Timestamp) -> Result<(Vec<Event>, Vec<Result<Committed>>)>;
 }
 
 struct Job {
@@ -56,23 +52,13 @@ impl Writer {
     pub fn spawn(backend: impl BatchCommit, parts: WriterParts) -> Self {
         let (tx, rx) = mpsc::channel(parts.max_batch.max(1) * 64);
         let task = tokio::spawn(run(backend, rx, parts));
-        Self {
-            tx: Mutex::new(Some(tx)),
-            done: Mutex::new(Some(task)),
-        }
+        Self { tx: Mutex::new(Some(tx)), done: Mutex::new(Some(task)) }
     }
 
     pub async fn apply(&self, command: Command) -> Result<Committed> {
-        let tx = self
-            .tx
-            .lock()
-            .ok()
-            .and_then(|t| t.clone())
-            .ok_or_else(closed)?;
+        let tx = self.tx.lock().ok().and_then(|t| t.clone()).ok_or_else(closed)?;
         let (reply, answer) = oneshot::channel();
-        tx.send(Job { command, reply })
-            .await
-            .map_err(|_| closed())?;
+        tx.send(Job { command, reply }).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
@@ -110,11 +96,7 @@ async fn commit_jobs(backend: &mut impl BatchCommit, jobs: &mut Vec<Job>, parts:
     match backend.commit(&commands, parts.clock.now()).await {
         Ok((events, outcomes)) => {
             if let Some(o) = &parts.observer {
-                o.batch_committed(
-                    commands.len(),
-                    events.len(),
-                    started.elapsed().as_micros() as u64,
-                );
+                o.batch_committed(commands.len(), events.len(), started.elapsed().as_micros() as u64);
             }
             publish(parts.bus.as_ref(), events);
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
@@ -153,11 +135,7 @@ fn publish(bus: &dyn Bus, events: Vec<Event>) {
     for id in order {
         if let Some(list) = by_conversation.remove(&id) {
             let last_seq = list.last().map_or(0, |e| e.seq);
-            bus.publish(Notice::Committed {
-                conversation: id,
-                last_seq,
-                events: list.into(),
-            });
+            bus.publish(Notice::Committed { conversation: id, last_seq, events: list.into() });
         }
     }
 }

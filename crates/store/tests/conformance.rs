@@ -11,9 +11,7 @@ use switchboard_core::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use switchboard_core::command::{Author, ClientToken, Command, NewConversation, NewParticipant};
 use switchboard_core::event::{ContentType, EventKind, LeaveReason};
 use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
-use switchboard_core::model::{
-    ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Role, Workspace,
-};
+use switchboard_core::model::{ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Role, Workspace};
 use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, Store};
 use switchboard_core::timer::TimerKind;
 use switchboard_core::token::{Secret, SecretKind};
@@ -47,13 +45,7 @@ async fn subject(url: String, dir: Option<tempfile::TempDir>, clock: Arc<dyn Clo
     config.observer = Some(batches.clone());
     let bus = Arc::new(LocalBus::default());
     let store = open(&config, bus.clone(), clock).await.expect("open store");
-    Subject {
-        store,
-        bus,
-        config,
-        batches,
-        _dir: dir,
-    }
+    Subject { store, bus, config, batches, _dir: dir }
 }
 
 async fn sqlite(clock: Arc<dyn Clock>) -> Subject {
@@ -120,20 +112,11 @@ fn person(role: Role, token: Option<&Secret>) -> NewParticipant {
 }
 
 /// A conversation with a customer and an agent.
-async fn chat(
-    store: &dyn Store,
-    idle: IdleSettings,
-) -> (ConversationId, ParticipantId, ParticipantId) {
+async fn chat(store: &dyn Store, idle: IdleSettings) -> (ConversationId, ParticipantId, ParticipantId) {
     let c = new_conversation(WorkspaceId::new(), idle);
     let (customer, agent) = (person(Role::Customer, None), person(Role::Agent, None));
     let ids = (c.id, customer.id, agent.id);
-    store
-        .apply(Command::Create {
-            conversation: c,
-            participants: vec![customer, agent],
-        })
-        .await
-        .unwrap();
+    store.apply(Command::Create { conversation: c, participants: vec![customer, agent] }).await.unwrap();
     ids
 }
 
@@ -141,10 +124,7 @@ fn text(c: ConversationId, p: ParticipantId, body: &str, token: Option<&str>) ->
     Command::Append {
         conversation: c,
         author: Author::Participant(p),
-        kind: EventKind::Message {
-            content_type: ContentType::TextPlain,
-            content: body.into(),
-        },
+        kind: EventKind::Message { content_type: ContentType::TextPlain, content: body.into() },
         client_token: token.map(|t| ClientToken::parse(t).unwrap()),
     }
 }
@@ -153,11 +133,7 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
     let s = open(Arc::new(SystemClock)).await;
     let store = &s.store;
     assert!(store.first_workspace().await.unwrap().is_none());
-    let w = Workspace {
-        id: WorkspaceId::new(),
-        name: "Acme".into(),
-        created_at: Timestamp(1),
-    };
+    let w = Workspace { id: WorkspaceId::new(), name: "Acme".into(), created_at: Timestamp(1) };
     store.create_workspace(&w).await.unwrap();
     assert_eq!(store.first_workspace().await.unwrap(), Some(w.clone()));
 
@@ -170,22 +146,10 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
         revoked_at: None,
     };
     store.create_api_key(&key, &secret.hash()).await.unwrap();
-    assert_eq!(
-        store.api_key_by_token(&secret.hash()).await.unwrap(),
-        Some(key.clone())
-    );
+    assert_eq!(store.api_key_by_token(&secret.hash()).await.unwrap(), Some(key.clone()));
     let other = Secret::generate(SecretKind::ApiKey);
     assert_eq!(store.api_key_by_token(&other.hash()).await.unwrap(), None);
-    let dup = store
-        .create_api_key(
-            &ApiKey {
-                id: ApiKeyId::new(),
-                ..key
-            },
-            &secret.hash(),
-        )
-        .await
-        .unwrap_err();
+    let dup = store.create_api_key(&ApiKey { id: ApiKeyId::new(), ..key }, &secret.hash()).await.unwrap_err();
     assert_eq!(dup.code, ErrorCode::Conflict);
 
     let mut ep = EntryPoint {
@@ -193,10 +157,7 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
         workspace_id: w.id,
         name: "Web".into(),
         allowed_origins: vec!["https://shop.example".into()],
-        idle: IdleSettings {
-            idle_after_secs: Some(60),
-            disconnect_after_secs: None,
-        },
+        idle: IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: None },
         enabled: true,
         created_at: Timestamp(3),
     };
@@ -206,13 +167,7 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
     store.update_entry_point(&ep).await.unwrap();
     assert_eq!(store.entry_point(ep.id).await.unwrap(), Some(ep.clone()));
     assert_eq!(store.entry_points(w.id).await.unwrap(), vec![ep]);
-    assert!(
-        store
-            .entry_points(WorkspaceId::new())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.entry_points(WorkspaceId::new()).await.unwrap().is_empty());
 }
 
 async fn log_is_ordered_and_pages_both_ways<F: Future<Output = Subject>>(open: Open<F>) {
@@ -221,90 +176,35 @@ async fn log_is_ordered_and_pages_both_ways<F: Future<Output = Subject>>(open: O
     let (c, customer, agent) = chat(store.as_ref(), IdleSettings::default()).await;
     for i in 0..20 {
         let who = if i % 2 == 0 { customer } else { agent };
-        store
-            .apply(text(c, who, &format!("m{i}"), None))
-            .await
-            .unwrap();
+        store.apply(text(c, who, &format!("m{i}"), None)).await.unwrap();
     }
     // created + 2 joined + 20 messages
     let all = store.events(c, EventRange::after(0, 100)).await.unwrap();
-    assert_eq!(
-        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=23).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        all[3].kind,
-        EventKind::Message {
-            content_type: ContentType::TextPlain,
-            content: "m0".into()
-        }
-    );
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=23).collect::<Vec<_>>());
+    assert_eq!(all[3].kind, EventKind::Message { content_type: ContentType::TextPlain, content: "m0".into() });
 
     let page = store
-        .events(
-            c,
-            EventRange {
-                after: Some(5),
-                before: Some(11),
-                limit: 3,
-                order: Order::Ascending,
-            },
-        )
+        .events(c, EventRange { after: Some(5), before: Some(11), limit: 3, order: Order::Ascending })
         .await
         .unwrap();
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [6, 7, 8]);
     let back = store
-        .events(
-            c,
-            EventRange {
-                after: None,
-                before: Some(11),
-                limit: 4,
-                order: Order::Descending,
-            },
-        )
+        .events(c, EventRange { after: None, before: Some(11), limit: 4, order: Order::Descending })
         .await
         .unwrap();
-    assert_eq!(
-        back.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [10, 9, 8, 7]
-    );
-    let newest = store
-        .events(
-            c,
-            EventRange {
-                after: None,
-                before: None,
-                limit: 2,
-                order: Order::Descending,
-            },
-        )
-        .await
-        .unwrap();
+    assert_eq!(back.iter().map(|e| e.seq).collect::<Vec<_>>(), [10, 9, 8, 7]);
+    let newest =
+        store.events(c, EventRange { after: None, before: None, limit: 2, order: Order::Descending }).await.unwrap();
     assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), [23, 22]);
-    assert!(
-        store
-            .events(c, EventRange::after(23, 10))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.events(c, EventRange::after(23, 10)).await.unwrap().is_empty());
 
     let one = store.event(c, all[10].id).await.unwrap().unwrap();
     assert_eq!(one, all[10]);
-    assert!(
-        store
-            .event(ConversationId::new(), all[10].id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.event(ConversationId::new(), all[10].id).await.unwrap().is_none());
     assert_eq!(store.conversation(c).await.unwrap().unwrap().last_seq, 23);
 }
 
-async fn concurrent_appends_are_gapless_and_group_committed<F: Future<Output = Subject>>(
-    open: Open<F>,
-) {
+async fn concurrent_appends_are_gapless_and_group_committed<F: Future<Output = Subject>>(open: Open<F>) {
     let s = open(Arc::new(SystemClock)).await;
     let mut chats = Vec::new();
     for _ in 0..8 {
@@ -317,10 +217,7 @@ async fn concurrent_appends_are_gapless_and_group_committed<F: Future<Output = S
             tasks.spawn(async move {
                 let mut seqs = Vec::new();
                 for n in 0..40 {
-                    let e = store
-                        .apply(text(c, who, &format!("{i}-{n}"), None))
-                        .await
-                        .unwrap();
+                    let e = store.apply(text(c, who, &format!("{i}-{n}"), None)).await.unwrap();
                     seqs.push(e[0].seq);
                 }
                 seqs
@@ -329,22 +226,13 @@ async fn concurrent_appends_are_gapless_and_group_committed<F: Future<Output = S
     }
     while let Some(seqs) = tasks.join_next().await {
         let seqs = seqs.unwrap();
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "one sender's acks rise: {seqs:?}"
-        );
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one sender's acks rise: {seqs:?}");
     }
     for (c, ..) in chats {
         let log = s.store.events(c, EventRange::after(0, 500)).await.unwrap();
-        assert_eq!(
-            log.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            (1..=83).collect::<Vec<_>>()
-        );
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=83).collect::<Vec<_>>());
     }
-    assert!(
-        s.batches.largest.load(Ordering::Relaxed) > 1,
-        "16 concurrent senders should share transactions"
-    );
+    assert!(s.batches.largest.load(Ordering::Relaxed) > 1, "16 concurrent senders should share transactions");
 }
 
 async fn client_tokens_store_once<F: Future<Output = Subject>>(open: Open<F>) {
@@ -353,12 +241,7 @@ async fn client_tokens_store_once<F: Future<Output = Subject>>(open: Open<F>) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let store = s.store.clone();
-        tasks.spawn(async move {
-            store
-                .apply(text(c, customer, "once", Some("retry-me")))
-                .await
-                .unwrap()
-        });
+        tasks.spawn(async move { store.apply(text(c, customer, "once", Some("retry-me"))).await.unwrap() });
     }
     let mut ids = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -366,27 +249,14 @@ async fn client_tokens_store_once<F: Future<Output = Subject>>(open: Open<F>) {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "every retry answered with the first event");
-    let again = s
-        .store
-        .apply(text(c, customer, "changed body", Some("retry-me")))
-        .await
-        .unwrap();
+    let again = s.store.apply(text(c, customer, "changed body", Some("retry-me"))).await.unwrap();
     assert_eq!(again[0].id, ids[0]);
     // The same token in another conversation is another message.
     let (c2, customer2, _) = chat(s.store.as_ref(), IdleSettings::default()).await;
-    let other = s
-        .store
-        .apply(text(c2, customer2, "once", Some("retry-me")))
-        .await
-        .unwrap();
+    let other = s.store.apply(text(c2, customer2, "once", Some("retry-me"))).await.unwrap();
     assert_ne!(other[0].id, ids[0]);
     let log = s.store.events(c, EventRange::after(0, 100)).await.unwrap();
-    assert_eq!(
-        log.iter()
-            .filter(|e| e.client_token.as_deref() == Some("retry-me"))
-            .count(),
-        1
-    );
+    assert_eq!(log.iter().filter(|e| e.client_token.as_deref() == Some("retry-me")).count(), 1);
     assert_eq!(log.len(), 4);
 }
 
@@ -395,67 +265,22 @@ async fn rules_are_enforced_in_the_transaction<F: Future<Output = Subject>>(open
     let store = &s.store;
     let (c, customer, agent) = chat(store.as_ref(), IdleSettings::default()).await;
     let (other, stranger, _) = chat(store.as_ref(), IdleSettings::default()).await;
-    let err = store
-        .apply(text(c, stranger, "hi", None))
-        .await
-        .unwrap_err();
+    let err = store.apply(text(c, stranger, "hi", None)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden);
-    store
-        .apply(Command::Leave {
-            conversation: c,
-            participant: agent,
-            reason: LeaveReason::Left,
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .apply(text(c, agent, "hi", None))
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::ParticipantLeft
-    );
-    store
-        .apply(Command::End {
-            conversation: c,
-            by: Author::Participant(customer),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .apply(text(c, customer, "hi", None))
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::ConversationEnded
-    );
+    store.apply(Command::Leave { conversation: c, participant: agent, reason: LeaveReason::Left }).await.unwrap();
+    assert_eq!(store.apply(text(c, agent, "hi", None)).await.unwrap_err().code, ErrorCode::ParticipantLeft);
+    store.apply(Command::End { conversation: c, by: Author::Participant(customer) }).await.unwrap();
+    assert_eq!(store.apply(text(c, customer, "hi", None)).await.unwrap_err().code, ErrorCode::ConversationEnded);
     let conv = store.conversation(c).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Ended);
     assert!(conv.ended_at.is_some());
-    assert!(
-        store
-            .participant(agent)
-            .await
-            .unwrap()
-            .unwrap()
-            .left_at
-            .is_some()
-    );
+    assert!(store.participant(agent).await.unwrap().unwrap().left_at.is_some());
     assert_eq!(
-        store
-            .apply(text(ConversationId::new(), customer, "x", None))
-            .await
-            .unwrap_err()
-            .code,
+        store.apply(text(ConversationId::new(), customer, "x", None)).await.unwrap_err().code,
         ErrorCode::NotFound
     );
     // The other conversation is untouched.
-    assert_eq!(
-        store.conversation(other).await.unwrap().unwrap().last_seq,
-        3
-    );
+    assert_eq!(store.conversation(other).await.unwrap().unwrap().last_seq, 3);
 }
 
 async fn participant_tokens_resolve_and_revoke<F: Future<Output = Subject>>(open: Open<F>) {
@@ -465,56 +290,16 @@ async fn participant_tokens_resolve_and_revoke<F: Future<Output = Subject>>(open
     let c = new_conversation(WorkspaceId::new(), IdleSettings::default());
     let customer = person(Role::Customer, Some(&token));
     let (cid, pid) = (c.id, customer.id);
-    store
-        .apply(Command::Create {
-            conversation: c,
-            participants: vec![customer],
-        })
-        .await
-        .unwrap();
-    let p = store
-        .participant_by_token(&token.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (p.id, p.conversation_id, p.role),
-        (pid, cid, Role::Customer)
-    );
+    store.apply(Command::Create { conversation: c, participants: vec![customer] }).await.unwrap();
+    let p = store.participant_by_token(&token.hash()).await.unwrap().unwrap();
+    assert_eq!((p.id, p.conversation_id, p.role), (pid, cid, Role::Customer));
 
     let second = Secret::generate(SecretKind::Participant);
-    store
-        .add_participant_token(pid, &second.hash(), Timestamp(5))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .participant_by_token(&second.hash())
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        store
-            .revoke_participant_tokens(pid, Timestamp(6))
-            .await
-            .unwrap(),
-        2
-    );
-    assert!(
-        store
-            .participant_by_token(&token.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .participant_by_token(&second.hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    store.add_participant_token(pid, &second.hash(), Timestamp(5)).await.unwrap();
+    assert!(store.participant_by_token(&second.hash()).await.unwrap().is_some());
+    assert_eq!(store.revoke_participant_tokens(pid, Timestamp(6)).await.unwrap(), 2);
+    assert!(store.participant_by_token(&token.hash()).await.unwrap().is_none());
+    assert!(store.participant_by_token(&second.hash()).await.unwrap().is_none());
     assert_eq!(store.participants(cid).await.unwrap().len(), 1);
 }
 
@@ -525,152 +310,66 @@ async fn committed_events_are_published_in_order<F: Future<Output = Subject>>(op
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..30 {
         let store = s.store.clone();
-        tasks.spawn(async move {
-            store
-                .apply(text(c, customer, &n.to_string(), None))
-                .await
-                .unwrap()
-        });
+        tasks.spawn(async move { store.apply(text(c, customer, &n.to_string(), None)).await.unwrap() });
     }
     tasks.join_all().await;
     let mut seen = Vec::new();
     while seen.len() < 30 {
         match sub.recv().await.unwrap() {
-            Notice::Committed {
-                events, last_seq, ..
-            } => {
+            Notice::Committed { events, last_seq, .. } => {
                 assert_eq!(events.last().unwrap().seq, last_seq);
                 seen.extend(events.iter().map(|e| e.seq));
             }
             Notice::Typing { .. } => {}
         }
     }
-    assert_eq!(
-        seen,
-        (4..=33).collect::<Vec<_>>(),
-        "notices arrive in commit order with no gap"
-    );
+    assert_eq!(seen, (4..=33).collect::<Vec<_>>(), "notices arrive in commit order with no gap");
 }
 
 async fn inactivity_timers_are_stored_and_fire<F: Future<Output = Subject>>(open: Open<F>) {
     let clock = ManualClock::at(Timestamp(1_000_000));
     let s = open(Arc::new(clock.clone())).await;
     let store = &s.store;
-    let idle = IdleSettings {
-        idle_after_secs: Some(30),
-        disconnect_after_secs: Some(90),
-    };
+    let idle = IdleSettings { idle_after_secs: Some(30), disconnect_after_secs: Some(90) };
     let (c, customer, _) = chat(store.as_ref(), idle).await;
-    assert_eq!(
-        store.next_timer_due().await.unwrap(),
-        Some(Timestamp(1_030_000))
-    );
-    assert!(
-        store
-            .due_timers(Timestamp(1_029_999), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(Timestamp(1_030_000)));
+    assert!(store.due_timers(Timestamp(1_029_999), 10).await.unwrap().is_empty());
     let due = store.due_timers(Timestamp(1_030_000), 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].participant_id, Some(customer));
     assert!(matches!(due[0].kind, TimerKind::Inactivity { .. }));
 
     clock.advance_secs(30);
-    let fired = store
-        .apply(Command::Fire {
-            timer: due[0].clone(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        fired[0].kind,
-        EventKind::ParticipantIdle {
-            participant_id: customer
-        }
-    );
+    let fired = store.apply(Command::Fire { timer: due[0].clone() }).await.unwrap();
+    assert_eq!(fired[0].kind, EventKind::ParticipantIdle { participant_id: customer });
     assert!(store.participant(customer).await.unwrap().unwrap().idle);
-    assert_eq!(
-        store.next_timer_due().await.unwrap(),
-        Some(Timestamp(1_090_000))
-    );
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(Timestamp(1_090_000)));
     // A second firing of the same (now moved) timer does nothing.
-    assert!(
-        store
-            .apply(Command::Fire {
-                timer: due[0].clone()
-            })
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.apply(Command::Fire { timer: due[0].clone() }).await.unwrap().is_empty());
 
     clock.advance_secs(60);
     let due = store.due_timers(clock.now(), 10).await.unwrap();
-    let fired = store
-        .apply(Command::Fire {
-            timer: due[0].clone(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        fired[0].kind,
-        EventKind::ParticipantAutoDisconnected {
-            participant_id: customer
-        }
-    );
+    let fired = store.apply(Command::Fire { timer: due[0].clone() }).await.unwrap();
+    assert_eq!(fired[0].kind, EventKind::ParticipantAutoDisconnected { participant_id: customer });
     assert!(store.next_timer_due().await.unwrap().is_none());
-    assert_eq!(
-        store
-            .conversation(c)
-            .await
-            .unwrap()
-            .unwrap()
-            .active_participants,
-        1
-    );
+    assert_eq!(store.conversation(c).await.unwrap().unwrap().active_participants, 1);
 }
 
 async fn everything_survives_reopening<F: Future<Output = Subject>>(open: Open<F>) {
     let s = open(Arc::new(SystemClock)).await;
-    let idle = IdleSettings {
-        idle_after_secs: Some(3600),
-        disconnect_after_secs: None,
-    };
+    let idle = IdleSettings { idle_after_secs: Some(3600), disconnect_after_secs: None };
     let (c, customer, _) = chat(s.store.as_ref(), idle).await;
     for n in 0..10 {
-        s.store
-            .apply(text(c, customer, &n.to_string(), Some(&format!("t{n}"))))
-            .await
-            .unwrap();
+        s.store.apply(text(c, customer, &n.to_string(), Some(&format!("t{n}")))).await.unwrap();
     }
     s.store.close().await;
-    assert_eq!(
-        s.store
-            .apply(text(c, customer, "late", None))
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::Unavailable
-    );
-    let again = switchboard_store::open(&s.config, s.bus.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    assert_eq!(s.store.apply(text(c, customer, "late", None)).await.unwrap_err().code, ErrorCode::Unavailable);
+    let again = switchboard_store::open(&s.config, s.bus.clone(), Arc::new(SystemClock)).await.unwrap();
     let log = again.events(c, EventRange::after(0, 100)).await.unwrap();
     assert_eq!(log.len(), 13);
-    assert!(
-        again.next_timer_due().await.unwrap().is_some(),
-        "the idle timer is still stored"
-    );
-    let retry = again
-        .apply(text(c, customer, "3", Some("t3")))
-        .await
-        .unwrap();
-    assert_eq!(
-        retry[0].seq, log[6].seq,
-        "client tokens are remembered across restarts"
-    );
+    assert!(again.next_timer_due().await.unwrap().is_some(), "the idle timer is still stored");
+    let retry = again.apply(text(c, customer, "3", Some("t3"))).await.unwrap();
+    assert_eq!(retry[0].seq, log[6].seq, "client tokens are remembered across restarts");
     let next = again.apply(text(c, customer, "after", None)).await.unwrap();
     assert_eq!(next[0].seq, 14);
 }
@@ -682,51 +381,15 @@ async fn conversations_list_newest_first_in_pages<F: Future<Output = Subject>>(o
     for _ in 0..5 {
         let c = new_conversation(w, IdleSettings::default());
         ids.push(c.id);
-        s.store
-            .apply(Command::Create {
-                conversation: c,
-                participants: vec![],
-            })
-            .await
-            .unwrap();
+        s.store.apply(Command::Create { conversation: c, participants: vec![] }).await.unwrap();
     }
-    s.store
-        .apply(Command::End {
-            conversation: ids[1],
-            by: Author::System,
-        })
-        .await
-        .unwrap();
-    let q = |before, limit, state| ConversationQuery {
-        state,
-        before,
-        limit,
-    };
+    s.store.apply(Command::End { conversation: ids[1], by: Author::System }).await.unwrap();
+    let q = |before, limit, state| ConversationQuery { state, before, limit };
     let page1 = s.store.conversations(w, &q(None, 2, None)).await.unwrap();
-    assert_eq!(
-        page1.iter().map(|c| c.id).collect::<Vec<_>>(),
-        [ids[4], ids[3]]
-    );
-    let page2 = s
-        .store
-        .conversations(w, &q(Some(ids[3]), 10, None))
-        .await
-        .unwrap();
-    assert_eq!(
-        page2.iter().map(|c| c.id).collect::<Vec<_>>(),
-        [ids[2], ids[1], ids[0]]
-    );
-    let ended = s
-        .store
-        .conversations(w, &q(None, 10, Some(ConversationState::Ended)))
-        .await
-        .unwrap();
+    assert_eq!(page1.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[4], ids[3]]);
+    let page2 = s.store.conversations(w, &q(Some(ids[3]), 10, None)).await.unwrap();
+    assert_eq!(page2.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[2], ids[1], ids[0]]);
+    let ended = s.store.conversations(w, &q(None, 10, Some(ConversationState::Ended))).await.unwrap();
     assert_eq!(ended.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
-    assert!(
-        s.store
-            .conversations(WorkspaceId::new(), &q(None, 10, None))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.store.conversations(WorkspaceId::new(), &q(None, 10, None)).await.unwrap().is_empty());
 }

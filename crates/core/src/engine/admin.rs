@@ -35,11 +35,7 @@ impl Engine {
         let (workspace, fresh) = match self.store.first_workspace().await? {
             Some(w) => (w, false),
             None => {
-                let w = Workspace {
-                    id: WorkspaceId::new(),
-                    name: "Default".into(),
-                    created_at: now,
-                };
+                let w = Workspace { id: WorkspaceId::new(), name: "Default".into(), created_at: now };
                 self.store.create_workspace(&w).await?;
                 (w, true)
             }
@@ -72,30 +68,14 @@ impl Engine {
                 allowed_origins: Some(vec!["*".into()]),
                 ..Default::default()
             };
-            Some(
-                self.create_entry_point(
-                    &Caller::Admin {
-                        workspace: workspace.id,
-                    },
-                    spec,
-                )
-                .await?,
-            )
+            Some(self.create_entry_point(&Caller::Admin { workspace: workspace.id }, spec).await?)
         } else {
             None
         };
-        Ok(Bootstrap {
-            workspace,
-            entry_point,
-            generated_key,
-        })
+        Ok(Bootstrap { workspace, entry_point, generated_key })
     }
 
-    pub async fn create_entry_point(
-        &self,
-        caller: &Caller,
-        spec: EntryPointSpec,
-    ) -> Result<EntryPoint> {
+    pub async fn create_entry_point(&self, caller: &Caller, spec: EntryPointSpec) -> Result<EntryPoint> {
         let workspace = admin_workspace(caller)?;
         let mut ep = EntryPoint {
             id: EntryPointId::new(),
@@ -142,11 +122,7 @@ impl Engine {
 
     /// An enabled entry point by id, for the public chat endpoints (CORS, start).
     pub async fn public_entry_point(&self, id: EntryPointId) -> Result<EntryPoint> {
-        self.store
-            .entry_point(id)
-            .await?
-            .filter(|e| e.enabled)
-            .ok_or_else(|| Error::not_found("entry point"))
+        self.store.entry_point(id).await?.filter(|e| e.enabled).ok_or_else(|| Error::not_found("entry point"))
     }
 }
 
@@ -179,34 +155,21 @@ fn apply_spec(ep: &mut EntryPoint, spec: EntryPointSpec) -> Result<()> {
 
 /// `*`, or `http(s)://host[:port]` with nothing after the host.
 fn check_origin(origin: &str) -> Result<()> {
-    let bad = || {
-        Error::invalid(
-            "allowed_origins",
-            format!("`{origin}` is not an origin like https://example.com or *"),
-        )
-    };
+    let bad =
+        || Error::invalid("allowed_origins", format!("`{origin}` is not an origin like https://example.com or *"));
     if origin == "*" {
         return Ok(());
     }
-    let rest = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .ok_or_else(bad)?;
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")).ok_or_else(bad)?;
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
     let host_ok = !host.is_empty()
         && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
-    if host_ok && port_ok {
-        Ok(())
-    } else {
-        Err(bad())
-    }
+    if host_ok && port_ok { Ok(()) } else { Err(bad()) }
 }
 
 #[cfg(test)]
@@ -215,12 +178,7 @@ mod tests {
 
     #[test]
     fn origins() {
-        for ok in [
-            "*",
-            "https://example.com",
-            "http://localhost:3000",
-            "https://a-b.c.d",
-        ] {
+        for ok in ["*", "https://example.com", "http://localhost:3000", "https://a-b.c.d"] {
             assert!(check_origin(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -1,0 +1,94 @@
+//! Extractors that turn every bad request into the API's own error shape:
+//! JSON bodies, query strings, path ids and bearer credentials.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use switchboard_core::engine::Caller;
+use switchboard_core::{Error, ErrorCode};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Wrong content type: 415; unreadable JSON: 400; JSON of the
+/// wrong shape: 422; too large: 413.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(r) => Err(ApiError(json_rejection(r))),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> Error {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json")
+        }
+        JsonRejection::JsonSyntaxError(e) => Error::malformed(format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
+        other => Error::malformed(other.body_text()),
+    }
+}
+
+/// A JSON body of the wrong shape: name the field when serde named it
+/// (`field.sub: invalid type …`).
+fn data_error(text: &str) -> Error {
+    let detail = text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(text);
+    let mut e = Error::new(ErrorCode::InvalidField, detail.to_owned());
+    if let Some((path, _)) = detail.split_once(": ")
+        && !path.is_empty()
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    {
+        e.field = Some(path.to_owned());
+    }
+    e
+}
+
+/// A query string; anything unreadable is a 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError(Error::malformed(e.body_text()))),
+            Err(e) => Err(ApiError(Error::malformed(e.body_text()))),
+        }
+    }
+}
+
+/// The caller, from `Authorization: Bearer …`.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = bearer(&parts.headers)
+            .ok_or_else(|| Error::unauthenticated("send credentials as `Authorization: Bearer <token or API key>`"))?;
+        Ok(Self(state.engine.authenticate(secret).await?))
+    }
+}
+
+/// The bearer secret of a request, if it has one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty() && s.len() <= 256)
+}

@@ -1,0 +1,59 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{conversations, entry_points, log, participants};
+use crate::{error, stream, wire};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "The native API of Switchboard, a contact-center chat engine. Every conversation is an \
+            ordered, durable log: each event has a `seq` (1, 2, 3, … with no gaps); a send is answered only once \
+            it is committed; a retried send with the same `client_token` is stored once. Errors share one shape, \
+            `{\"error\":{\"code\",\"message\",\"field\"}}`, with codes: malformed_request (400), invalid_field (422), \
+            unauthenticated (401), forbidden (403), not_found (404), method_not_allowed (405), conversation_ended, \
+            participant_left and conflict (409), payload_too_large (413), unsupported_media_type (415), \
+            rate_limited (429, with Retry-After), unavailable (503), internal (500)."
+    ),
+    paths(
+        entry_points::create, entry_points::list, entry_points::get, entry_points::update, entry_points::start_chat,
+        conversations::list, conversations::create, conversations::get, conversations::update, conversations::end,
+        conversations::me,
+        participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,
+        log::send_message, log::send_event, log::transcript, log::poll,
+        stream::stream,
+    ),
+    components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "chats", description = "Starting a chat as a customer (public)"),
+        (name = "conversations", description = "Conversations and their attributes"),
+        (name = "participants", description = "Who is in a conversation, and their tokens"),
+        (name = "messages", description = "The log: messages, receipts, transcript, long-poll"),
+        (name = "stream", description = "The WebSocket stream"),
+        (name = "entry points", description = "Public ways into chat"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("A workspace API key (`sbk_…`) or a participant token (`sbp_…`)"))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}

@@ -1,0 +1,7 @@
+//! The native API's handlers, one file per resource.
+
+pub mod conversations;
+pub mod entry_points;
+pub mod log;
+pub mod participants;
+pub mod system;

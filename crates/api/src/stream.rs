@@ -1,0 +1,491 @@
+//! GET /api/v1/stream — a participant's WebSocket (protocol: docs/stream.md).
+//!
+//! One task per socket. It subscribes to the conversation's notices before
+//! it reads anything, keeps a cursor (the last seq delivered), and delivers
+//! each committed event exactly once in order: from the notice itself when
+//! the notice continues the cursor, from the store when there is a gap
+//! (resume, lag). Sends are handed to a per-socket worker so that a commit in
+//! progress never holds up delivery, while the socket's own frames still
+//! commit in the order they arrived.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_core::bus::Notice;
+use switchboard_core::engine::{Caller, Receipt, SendMessage};
+use switchboard_core::event::{Event, EventKind};
+use switchboard_core::ids::ConversationId;
+use switchboard_core::model::{ConversationState, Participant};
+use switchboard_core::store::EventRange;
+use switchboard_core::{Error, ErrorCode};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Query, bearer};
+use crate::routes::log::{client_token, content_type, message_id};
+use crate::state::AppState;
+use crate::wire::{ConversationView, ParticipantView};
+
+/// How long one write to a socket may take before the peer counts as dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames a socket may have waiting for the worker before reading pauses.
+const WORKER_QUEUE: usize = 64;
+/// Events read from the store per page while catching up.
+const CATCH_UP_PAGE: u32 = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    token: Option<String>,
+    after_seq: Option<i64>,
+}
+
+/// GET /api/v1/stream
+#[utoipa::path(get, path = "/api/v1/stream", tag = "stream",
+    description = "Upgrades to the participant WebSocket; the protocol is in docs/stream.md.",
+    params(("token" = Option<String>, Query, description = "participant token (or send it as a bearer header)"),
+           ("after_seq" = Option<i64>, Query, description = "resume: first deliver every event after this seq")),
+    responses((status = 101, description = "switching protocols"), (status = 401, body = crate::error::ErrorResponse)))]
+pub async fn stream(
+    State(s): State<AppState>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match open(s, q, &headers, upgrade).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn open(
+    s: AppState,
+    q: StreamQuery,
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let secret = q
+        .token
+        .as_deref()
+        .or_else(|| bearer(headers))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::unauthenticated("pass a participant token as ?token= or `Authorization: Bearer`"))?;
+    let participant = match s.engine.authenticate(&secret).await? {
+        Caller::Participant(p) => p,
+        Caller::Admin { .. } => return Err(Error::forbidden("the stream takes a participant token").into()),
+    };
+    if q.after_seq.is_some_and(|n| n < 0) {
+        return Err(Error::invalid("after_seq", "must not be negative").into());
+    }
+    let upgrade = upgrade.map_err(|r| Error::malformed(format!("not a WebSocket upgrade: {}", r.body_text())))?;
+    let frame = s.config.max_frame_bytes;
+    let upgrade = upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(frame.max(64 * 1024) * 4)
+        .max_message_size(frame)
+        .max_frame_size(frame);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = OpenGauge::new(&s);
+        if let Err(e) = Box::pin(run(&s, participant, q.after_seq, socket)).await {
+            tracing::debug!(error = %e, "stream closed");
+        }
+    }))
+}
+
+/// Counts open sockets for as long as it lives.
+struct OpenGauge(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenGauge {
+    fn new(s: &AppState) -> Self {
+        s.metrics.websocket_connections.inc();
+        Self(s.metrics.websocket_connections.clone())
+    }
+}
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Frames a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Send {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        content_type: Option<String>,
+        content: String,
+        client_token: Option<String>,
+    },
+    Receipt {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        receipt: String,
+        message_id: String,
+    },
+    Typing,
+    Ping {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+    DeepHeartbeat {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+}
+
+/// Reads one client frame; never panics, whatever the input.
+pub fn parse_frame(text: &str) -> Result<ClientFrame, Error> {
+    serde_json::from_str(text).map_err(|e| Error::malformed(format!("unreadable frame: {e}")))
+}
+
+/// Frames the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerFrame<'a> {
+    Hello {
+        conversation: ConversationView,
+        participant: ParticipantView,
+        last_seq: i64,
+        heartbeat_secs: u64,
+    },
+    Event {
+        event: &'a Event,
+    },
+    Typing {
+        participant_id: String,
+    },
+    Ack {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        seq: i64,
+        id: String,
+        at: String,
+    },
+    Error {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        error: ErrorBody,
+    },
+    Pong {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+    DeepHeartbeat {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        status: &'static str,
+    },
+}
+
+fn text(frame: &ServerFrame<'_>) -> Message {
+    Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
+}
+
+type Closed = Result<(), Error>;
+
+fn gone(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::Unavailable, format!("socket closed: {e}"))
+}
+
+/// Writes frames and flushes them once, within the write timeout.
+async fn write(socket: &mut WebSocket, frames: Vec<Message>) -> Closed {
+    let work = async {
+        for m in frames {
+            socket.feed(m).await.map_err(gone)?;
+        }
+        socket.flush().await.map_err(gone)
+    };
+    tokio::time::timeout(WRITE_TIMEOUT, work).await.map_err(|_| gone("write timed out"))?
+}
+
+/// The delivery state of one socket.
+struct Feed {
+    /// The last seq delivered.
+    cursor: i64,
+    /// Set once `conversation.ended` went out.
+    ended: bool,
+}
+
+impl Feed {
+    /// Delivers `events` past the cursor, in order.
+    async fn deliver(&mut self, socket: &mut WebSocket, events: &[Event]) -> Closed {
+        let mut frames = Vec::new();
+        let (mut cursor, mut ended) = (self.cursor, self.ended);
+        for e in events.iter().filter(|e| e.seq > self.cursor) {
+            frames.push(text(&ServerFrame::Event { event: e }));
+            cursor = e.seq;
+            ended |= matches!(e.kind, EventKind::ConversationEnded { .. });
+        }
+        if frames.is_empty() {
+            return Ok(());
+        }
+        write(socket, frames).await?;
+        (self.cursor, self.ended) = (cursor, ended);
+        Ok(())
+    }
+
+    /// Reads from the store everything after the cursor and delivers it.
+    async fn catch_up(&mut self, s: &AppState, socket: &mut WebSocket, p: &Participant) -> Closed {
+        loop {
+            let page =
+                s.engine.store().events(p.conversation_id, EventRange::after(self.cursor, CATCH_UP_PAGE)).await?;
+            self.deliver(socket, &page).await?;
+            if (page.len() as u32) < CATCH_UP_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn on_notice(&mut self, s: &AppState, socket: &mut WebSocket, p: &Participant, n: Notice) -> Closed {
+        match n {
+            Notice::Committed { last_seq, .. } if last_seq <= self.cursor => Ok(()),
+            Notice::Committed { events, .. } if events.first().is_some_and(|e| e.seq <= self.cursor + 1) => {
+                self.deliver(socket, &events).await
+            }
+            Notice::Committed { .. } => self.catch_up(s, socket, p).await,
+            Notice::Typing { participant, .. } if participant != p.id => {
+                write(socket, vec![text(&ServerFrame::Typing { participant_id: participant.to_string() })]).await
+            }
+            Notice::Typing { .. } => Ok(()),
+        }
+    }
+}
+
+async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: WebSocket) -> Closed {
+    let caller = Caller::Participant(p.clone());
+    // Subscribe before reading, so nothing committed in between is missed.
+    let mut notices = s.engine.subscribe(p.conversation_id);
+    let conversation = s.engine.conversation(&caller, p.conversation_id).await?;
+    let last_seq = conversation.last_seq;
+    let already_ended = conversation.state == ConversationState::Ended;
+    let heartbeat = s.config.heartbeat;
+    let hello = ServerFrame::Hello {
+        conversation: conversation.into(),
+        participant: p.clone().into(),
+        last_seq,
+        heartbeat_secs: heartbeat.as_secs(),
+    };
+    write(&mut socket, vec![text(&hello)]).await?;
+    let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false };
+    feed.catch_up(s, &mut socket, &p).await?;
+    if already_ended {
+        return close(&mut socket, close_code::NORMAL, "conversation ended").await;
+    }
+
+    let mut worker: Option<Worker> = None;
+    let mut replies_rx: Option<mpsc::Receiver<Message>> = None;
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    while !feed.ended {
+        tokio::select! {
+            () = s.shutdown.cancelled() => {
+                return close(&mut socket, close_code::AWAY, "server shutting down").await;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(msg)) = incoming else { return Ok(()) };
+                last_heard = Instant::now();
+                match msg {
+                    Message::Text(t) => {
+                        let reply = on_frame(s, &caller, t.as_str(), &mut worker, &mut replies_rx).await;
+                        if let Some(reply) = reply {
+                            write(&mut socket, vec![reply]).await?;
+                        }
+                    }
+                    Message::Binary(_) => {
+                        let e = Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text");
+                        write(&mut socket, vec![error_frame(None, &e)]).await?;
+                    }
+                    Message::Close(_) => return Ok(()),
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            notice = notices.recv() => match notice {
+                Ok(n) => feed.on_notice(s, &mut socket, &p, n).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => feed.catch_up(s, &mut socket, &p).await?,
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            Some(reply) = recv_reply(&mut replies_rx) => write(&mut socket, vec![reply]).await?,
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > heartbeat * 2 {
+                    return close(&mut socket, close_code::POLICY, "no heartbeat").await;
+                }
+                write(&mut socket, vec![Message::Ping(Default::default())]).await?;
+            }
+        }
+    }
+    // Let the answers to frames already taken go out before closing.
+    drop(worker);
+    if let Some(mut rx) = replies_rx {
+        while let Some(reply) = rx.recv().await {
+            write(&mut socket, vec![reply]).await?;
+        }
+    }
+    close(&mut socket, close_code::NORMAL, "conversation ended").await
+}
+
+async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    write(socket, vec![Message::Close(Some(frame))]).await
+}
+
+fn error_frame(reference: Option<Value>, e: &Error) -> Message {
+    text(&ServerFrame::Error { reference, error: ErrorBody::of(e) })
+}
+
+/// Handles one client frame. Quick ones are answered here; sends and
+/// receipts go to the socket's worker, which answers through `replies`.
+async fn on_frame(
+    s: &AppState,
+    caller: &Caller,
+    raw: &str,
+    worker: &mut Option<Worker>,
+    replies: &mut Option<mpsc::Receiver<Message>>,
+) -> Option<Message> {
+    let frame = match parse_frame(raw) {
+        Ok(f) => f,
+        Err(e) => return Some(error_frame(None, &e)),
+    };
+    let Caller::Participant(p) = caller else { return None };
+    match frame {
+        ClientFrame::Typing => match s.engine.typing(caller, p.conversation_id).await {
+            Ok(()) => None,
+            Err(e) => Some(error_frame(None, &e)),
+        },
+        ClientFrame::Ping { reference } => Some(text(&ServerFrame::Pong { reference })),
+        ClientFrame::DeepHeartbeat { reference } => {
+            let status = if s.engine.store().ping().await.is_ok() { "ok" } else { "failed" };
+            Some(text(&ServerFrame::DeepHeartbeat { reference, status }))
+        }
+        frame @ (ClientFrame::Send { .. } | ClientFrame::Receipt { .. }) => {
+            let w = worker.get_or_insert_with(|| {
+                let (w, rx) = Worker::spawn(s.clone(), caller.clone(), p.conversation_id);
+                *replies = Some(rx);
+                w
+            });
+            // Waiting here when the queue is full stops reading: backpressure.
+            w.0.send(frame).await.err().map(|_| error_frame(None, &Error::unavailable("socket is closing")))
+        }
+    }
+}
+
+/// Commits a socket's sends one after another, in arrival order.
+struct Worker(mpsc::Sender<ClientFrame>);
+
+impl Worker {
+    fn spawn(s: AppState, caller: Caller, conversation: ConversationId) -> (Self, mpsc::Receiver<Message>) {
+        let (tx, mut rx) = mpsc::channel::<ClientFrame>(WORKER_QUEUE);
+        let (reply_tx, reply_rx) = mpsc::channel(WORKER_QUEUE);
+        tokio::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                let reply = commit(&s, &caller, conversation, frame).await;
+                if reply_tx.send(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+        (Self(tx), reply_rx)
+    }
+}
+
+async fn commit(s: &AppState, caller: &Caller, conversation: ConversationId, frame: ClientFrame) -> Message {
+    let (reference, result) = match frame {
+        ClientFrame::Send { reference, content_type: ct, content, client_token: token } => {
+            let result = async {
+                let msg = SendMessage {
+                    content_type: content_type(ct.as_deref())?,
+                    content,
+                    client_token: client_token(token.as_deref())?,
+                    as_participant: None,
+                };
+                s.engine.send_message(caller, conversation, msg).await
+            }
+            .await;
+            (reference, result)
+        }
+        ClientFrame::Receipt { reference, receipt, message_id: id } => {
+            let result = async {
+                let receipt = match receipt.as_str() {
+                    "delivered" => Receipt::Delivered,
+                    "read" => Receipt::Read,
+                    _ => return Err(Error::invalid("receipt", "must be delivered or read")),
+                };
+                s.engine.send_receipt(caller, conversation, receipt, message_id(Some(&id))?, None).await
+            }
+            .await;
+            (reference, result)
+        }
+        _ => return error_frame(None, &Error::malformed("not a send")),
+    };
+    match result {
+        Ok(e) => text(&ServerFrame::Ack { reference, seq: e.seq, id: e.id.to_string(), at: e.at.to_rfc3339() }),
+        Err(e) => error_frame(reference, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_client_frame_kind() {
+        assert!(matches!(parse_frame(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing)));
+        assert!(matches!(
+            parse_frame(r#"{"type":"send","ref":1,"content":"hi"}"#),
+            Ok(ClientFrame::Send { content, .. }) if content == "hi"
+        ));
+        assert!(matches!(
+            parse_frame(r#"{"type":"receipt","ref":"a","receipt":"read","message_id":"evt_x"}"#),
+            Ok(ClientFrame::Receipt { .. })
+        ));
+        assert!(matches!(parse_frame(r#"{"type":"ping","ref":"p"}"#), Ok(ClientFrame::Ping { .. })));
+        assert!(matches!(parse_frame(r#"{"type":"deep_heartbeat"}"#), Ok(ClientFrame::DeepHeartbeat { .. })));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read() {
+        for bad in [
+            "",
+            "null",
+            "{}",
+            "[]",
+            r#"{"type":"send"}"#,
+            r#"{"type":"nope"}"#,
+            r#"{"type":"typing","x":1}"#,
+            "{\"type\":\"send\",\"content\":\"\u{0}",
+        ] {
+            let e = parse_frame(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::MalformedRequest, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn frame_parser_never_panics(s in ".{0,512}") {
+            let _ = parse_frame(&s);
+        }
+
+        #[test]
+        fn frame_parser_never_panics_on_json_like_input(s in r#"\{("type":"(send|receipt|typing|ping)",?)?("[a-z_]{1,12}":("[^"]{0,8}"|-?[0-9]{1,20}|null|true|\[\]|\{\}),?){0,5}\}"#) {
+            let _ = parse_frame(&s);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The JSON shapes of the native API: requests as clients send them and
+//! views of domain records as clients see them. The domain types stay free
+//! of wire concerns; these are the contract, documented in the OpenAPI spec.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use switchboard_core::event::Event;
+use switchboard_core::model::{Conversation, EntryPoint, IdleSettings, Participant};
+use utoipa::ToSchema;
+
+/// Customer inactivity settings.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Idle {
+    /// Seconds of customer silence before `participant.idle`.
+    pub idle_after_secs: Option<u32>,
+    /// Seconds of customer silence before `participant.autodisconnection`
+    /// (greater than `idle_after_secs`).
+    pub disconnect_after_secs: Option<u32>,
+}
+
+impl From<IdleSettings> for Idle {
+    fn from(i: IdleSettings) -> Self {
+        Self { idle_after_secs: i.idle_after_secs, disconnect_after_secs: i.disconnect_after_secs }
+    }
+}
+
+impl From<Idle> for IdleSettings {
+    fn from(i: Idle) -> Self {
+        Self { idle_after_secs: i.idle_after_secs, disconnect_after_secs: i.disconnect_after_secs }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    #[schema(example = "cnv_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub workspace_id: String,
+    pub entry_point_id: Option<String>,
+    /// `open` or `ended`.
+    pub state: String,
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    pub record_id: Option<String>,
+    pub previous_conversation_id: Option<String>,
+    pub idle: Idle,
+    /// The seq of the newest event in the log.
+    pub last_seq: i64,
+    pub active_participants: i64,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+}
+
+impl From<Conversation> for ConversationView {
+    fn from(c: Conversation) -> Self {
+        Self {
+            id: c.id.to_string(),
+            workspace_id: c.workspace_id.to_string(),
+            entry_point_id: c.entry_point_id.map(|e| e.to_string()),
+            state: c.state.as_str().into(),
+            attributes: c.attributes,
+            record_id: c.record_id,
+            previous_conversation_id: c.previous_conversation_id.map(|p| p.to_string()),
+            idle: c.idle.into(),
+            last_seq: c.last_seq,
+            active_participants: c.active_participants,
+            created_at: c.created_at.to_rfc3339(),
+            ended_at: c.ended_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantView {
+    #[schema(example = "prt_01JDZ3Q5W7Y3J8M2V6X4T9R0PB")]
+    pub id: String,
+    pub conversation_id: String,
+    /// `customer`, `agent`, `system` or `supervisor`.
+    pub role: String,
+    pub display_name: String,
+    pub joined_at: String,
+    pub left_at: Option<String>,
+    pub idle: bool,
+}
+
+impl From<Participant> for ParticipantView {
+    fn from(p: Participant) -> Self {
+        Self {
+            id: p.id.to_string(),
+            conversation_id: p.conversation_id.to_string(),
+            role: p.role.as_str().into(),
+            display_name: p.display_name,
+            joined_at: p.joined_at.to_rfc3339(),
+            left_at: p.left_at.map(|t| t.to_rfc3339()),
+            idle: p.idle,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryPointView {
+    #[schema(example = "ept_01JDZ3Q5W7Y3J8M2V6X4T9R0PC")]
+    pub id: String,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub idle: Idle,
+    pub enabled: bool,
+    pub created_at: String,
+}
+
+impl From<EntryPoint> for EntryPointView {
+    fn from(e: EntryPoint) -> Self {
+        Self {
+            id: e.id.to_string(),
+            name: e.name,
+            allowed_origins: e.allowed_origins,
+            idle: e.idle.into(),
+            enabled: e.enabled,
+            created_at: e.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// One entry of a conversation's log. Besides the fields below it carries the
+/// fields of its `type`: `message` has `content_type` and `content`;
+/// `message.delivered` / `message.read` have `message_id`;
+/// `participant.joined` has `participant_id`, `role`, `display_name`;
+/// `participant.left` has `participant_id`, `reason`; `participant.idle`,
+/// `participant.returned`, `participant.autodisconnection` have
+/// `participant_id`; `conversation.created` / `conversation.updated` have
+/// `attributes` (and `record_id`); `conversation.ended` has `reason`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event)]
+pub struct EventDoc {
+    /// Position in the log: 1, 2, 3, … with no gaps.
+    pub seq: i64,
+    #[schema(example = "evt_01JDZ3Q5W7Y3J8M2V6X4T9R0PD")]
+    pub id: String,
+    pub conversation_id: String,
+    pub at: String,
+    pub participant_id: Option<String>,
+    #[serde(rename = "type")]
+    #[schema(example = "message")]
+    pub kind: String,
+    pub client_token: Option<String>,
+}
+
+// Requests and responses.
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartChatRequest {
+    pub display_name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    pub record_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartChatResponse {
+    pub conversation: ConversationView,
+    pub participant: ParticipantView,
+    /// The customer's participant token: send it as `Authorization: Bearer …`
+    /// (or `?token=` on the stream). Keep it to resume after a page refresh.
+    pub token: String,
+    /// Where to open the WebSocket stream.
+    pub stream_url: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversationRequest {
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+    pub record_id: Option<String>,
+    #[serde(default)]
+    pub idle: Idle,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversationRequest {
+    /// Keys to set; a `null` value removes the key.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    /// The linked record id; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub record_id: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (Some(None)) from one left out (None).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddParticipantRequest {
+    /// `customer`, `agent`, `system` or `supervisor`.
+    #[schema(example = "agent")]
+    pub role: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddParticipantResponse {
+    pub participant: ParticipantView,
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedResponse {
+    /// How many live tokens were revoked.
+    pub revoked: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageRequest {
+    /// `text/plain` (default) or `text/markdown`.
+    pub content_type: Option<String>,
+    pub content: String,
+    /// Idempotency token: a retry with the same token stores nothing new
+    /// and returns the first result.
+    pub client_token: Option<String>,
+    /// With a workspace key: send as this participant.
+    pub as_participant: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendEventRequest {
+    /// `typing`, `delivered` or `read`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `delivered` and `read`: the message's event id.
+    pub message_id: Option<String>,
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryPointRequest {
+    pub name: Option<String>,
+    /// `*` or origins like `https://shop.example.com`.
+    pub allowed_origins: Option<Vec<String>>,
+    pub idle: Option<Idle>,
+    pub enabled: Option<bool>,
+}
+
+/// A page of a conversation's log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptPage {
+    #[schema(value_type = Vec<EventDoc>)]
+    pub events: Vec<Event>,
+    /// For the next page forwards: pass as `after_seq`.
+    pub next_after_seq: Option<i64>,
+    /// For the next page backwards: pass as `before_seq`.
+    pub next_before_seq: Option<i64>,
+}
+
+/// Events a long-poll waited for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PollResponse {
+    #[schema(value_type = Vec<EventDoc>)]
+    pub events: Vec<Event>,
+    /// The seq of the last event returned: pass it as `after_seq` next time.
+    pub last_seq: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationView>,
+    /// Pass as `before` for the next (older) page.
+    pub next_before: Option<String>,
+}
+
+/// Who the credentials belong to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// `workspace` or `participant`.
+    pub kind: String,
+    pub workspace_id: Option<String>,
+    pub participant: Option<ParticipantView>,
+}

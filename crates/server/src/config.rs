@@ -1,0 +1,138 @@
+//! The server's configuration: one struct, every field a flag with a
+//! `SWITCHBOARD_*` environment fallback and a documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use switchboard_api::ApiConfig;
+use switchboard_core::engine::Limits;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// fsync at every commit: an acknowledged message survives a power cut.
+    Full,
+    /// fsync at checkpoints: survives a crash of the process, not of the machine.
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct StorageConfig {
+    /// Directory for the embedded database, the generated admin key and files.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`; the backend follows the
+    /// scheme. Default: `sqlite://DATA_DIR/switchboard.db`.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// SQLite durability.
+    #[arg(long, env = "SWITCHBOARD_SQLITE_SYNC", value_enum, default_value = "full")]
+    pub sqlite_sync: Durability,
+
+    /// Database connections for reads.
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 4)]
+    pub db_pool_size: u32,
+
+    /// Most commands one group-commit transaction takes.
+    #[arg(long, env = "SWITCHBOARD_MAX_BATCH", default_value_t = 1024)]
+    pub max_batch: usize,
+}
+
+impl StorageConfig {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("switchboard.db").display()))
+    }
+}
+
+/// `switchboard serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The base URL clients reach this server at, used in URLs it hands out.
+    /// Default: `http://LISTEN`.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
+    /// Admin API key to register. Without it a fresh install generates one,
+    /// prints it once and writes it to DATA_DIR/admin-key (mode 0600).
+    #[arg(long, env = "SWITCHBOARD_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Largest message body, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest WebSocket message, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Messages and receipts per second per participant (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_SENDS_PER_SECOND", default_value_t = 20)]
+    pub sends_per_second: u32,
+
+    /// WebSocket heartbeat interval, in seconds.
+    #[arg(long, env = "SWITCHBOARD_HEARTBEAT_SECS", default_value_t = 20)]
+    pub heartbeat_secs: u64,
+
+    /// Log format.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The configuration with every default, for `listen` (tests, embedding).
+    pub fn with_defaults(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut c = <Only as clap::Parser>::parse_from(["switchboard"]).config;
+        c.listen = listen;
+        c.storage.data_dir = data_dir;
+        c
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits { message_bytes: self.max_message_bytes, sends_per_second: self.sends_per_second, ..Limits::default() }
+    }
+
+    pub fn api(&self) -> ApiConfig {
+        ApiConfig {
+            public_url: self.public_url(),
+            max_body_bytes: self.max_body_bytes,
+            max_frame_bytes: self.max_frame_bytes,
+            heartbeat: Duration::from_secs(self.heartbeat_secs.max(1)),
+            ..ApiConfig::default()
+        }
+    }
+}
