@@ -1,0 +1,7 @@
+//! Integration tests against the real server: random ports, real sockets,
+//! both backends (PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set).
+
+mod delivery;
+mod durability;
+mod harness;
+mod http;
