@@ -155,8 +155,8 @@ pub fn parse_frame(text: &str) -> Result<ClientFrame, Error> {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ServerFrame<'a> {
     Hello {
-        conversation: ConversationView,
-        participant: ParticipantView,
+        conversation: Box<ConversationView>,
+        participant: Box<ParticipantView>,
         last_seq: i64,
         heartbeat_secs: u64,
     },
@@ -272,8 +272,8 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
     let already_ended = conversation.state == ConversationState::Ended;
     let heartbeat = s.config.heartbeat;
     let hello = ServerFrame::Hello {
-        conversation: conversation.into(),
-        participant: p.clone().into(),
+        conversation: Box::new(conversation.into()),
+        participant: Box::new(p.clone().into()),
         last_seq,
         heartbeat_secs: heartbeat.as_secs(),
     };

@@ -177,10 +177,8 @@ impl SnapshotKeys {
                 Command::Create { .. } | Command::Join { .. } | Command::Update { .. } => {}
             }
         }
-        for v in [&mut keys.conversations] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        keys.conversations.sort_unstable();
+        keys.conversations.dedup();
         keys.participants.sort_unstable();
         keys.participants.dedup();
         keys.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));

@@ -441,9 +441,7 @@ impl Engine {
         kind: EventKind,
         client_token: Option<ClientToken>,
     ) -> Result<Event> {
-        let is_customer_message = matches!(kind, EventKind::Message { .. }) && author != Author::System;
         let events = self.store.apply(Command::Append { conversation: id, author, kind, client_token }).await?;
-        if is_customer_message {}
         last(events)
     }
 

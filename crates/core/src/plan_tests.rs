@@ -286,8 +286,7 @@ proptest! {
             Op::End { conv } => Command::End { conversation: convs[*conv].0, by: Author::System },
         }).collect();
         let mut rest = &commands[..];
-        let mut t = 1;
-        for cut in cuts.iter().cycle() {
+        for (t, cut) in (1..).zip(cuts.iter().cycle()) {
             if rest.is_empty() { break; }
             let n = (*cut).min(rest.len());
             let before = w.events.len();
@@ -298,7 +297,6 @@ proptest! {
             added.dedup();
             prop_assert_eq!(w.events.len() - before, added.len());
             rest = &rest[n..];
-            t += 1;
         }
         for (id, _) in &convs {
             let log = w.log(*id);

@@ -4,7 +4,7 @@
 //! reports and (against the server) verifies the transcripts.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -105,6 +105,7 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
         payload_bytes: args.payload_bytes,
         tag: tag.clone(),
         warmup: Duration::from_secs(args.warmup_secs),
+        measure_from_ns: AtomicU64::new(u64::MAX),
     });
     let counters = Arc::new(Counters::default());
     let (go_tx, go) = watch::channel(None);
@@ -117,6 +118,8 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
     let rss_pid = args.server_pid;
     let start_sample = ProcSample::maybe(rss_pid)?;
     let started = Instant::now();
+    let measure_from_ns = plan.ns(started + plan.warmup);
+    plan.measure_from_ns.store(measure_from_ns, Ordering::Relaxed);
     go_tx.send_replace(Some(started));
     let pacing = match interval {
         Some(iv) => format!("rate {} msg/s offered ({:.1} ms between one sender's messages)", args.rate, ms(iv)),
@@ -133,10 +136,9 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
     }
 
     // Figures.
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let (acked, delivered) = (load(&counters.acked), load(&counters.delivered));
     let measured_delivered = load(&counters.measured_delivered);
-    let measure_from_ns = plan.warmup.as_nanos() as u64 + started.duration_since(plan.epoch).as_nanos() as u64;
     let duration = load(&counters.last_delivery_ns).saturating_sub(measure_from_ns) as f64 / 1e9;
     let throughput = if duration > 0.0 { measured_delivered as f64 / duration } else { 0.0 };
     let latency = Latency::from_samples(outcomes.iter().map(|o| o.latencies_us.as_slice()));
@@ -202,7 +204,7 @@ async fn open_sockets(
     concurrency: usize,
 ) -> Result<Vec<JoinHandle<Outcome>>> {
     let total = urls.len() as u64;
-    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
     let progress = Progress::spawn("open sockets", done.clone(), total);
     let started = Instant::now();
     let handles: Vec<JoinHandle<Outcome>> = stream::iter(urls)
@@ -254,7 +256,7 @@ async fn watch_run(
             cpu_from = ProcSample::maybe(pid)?;
             eprintln!("warmup over, measuring");
         }
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let answered = load(&counters.acked) + load(&counters.refused);
         let (acked, delivered) = (load(&counters.acked), load(&counters.delivered));
         if now >= next_report {

@@ -138,10 +138,14 @@ pub struct Plan {
     pub tag: String,
     /// Latency only counts messages sent at least this long after the start.
     pub warmup: Duration,
+    /// Start + warmup in ns since `epoch`; set once before `go`. Shared rather
+    /// than derived by each driver from `go`, since a driver can receive its
+    /// peer's first messages before it has seen `go` itself.
+    pub measure_from_ns: AtomicU64,
 }
 
 impl Plan {
-    fn ns(&self, at: Instant) -> u64 {
+    pub fn ns(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 }
@@ -269,8 +273,6 @@ struct Driver {
     next_seq: u64,
     next_n: u32,
     in_flight: u32,
-    /// Sends stamped before this (ns since epoch) are warmup.
-    measure_from_ns: u64,
 }
 
 impl Driver {
@@ -351,7 +353,7 @@ impl Driver {
         let now_ns = self.plan.ns(Instant::now());
         self.counters.delivered.fetch_add(1, Ordering::Relaxed);
         self.counters.last_delivery_ns.fetch_max(now_ns, Ordering::Relaxed);
-        if sent_ns >= self.measure_from_ns {
+        if sent_ns >= self.plan.measure_from_ns.load(Ordering::Relaxed) {
             let us = now_ns.saturating_sub(sent_ns) / 1000;
             self.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
             self.counters.measured_delivered.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +375,6 @@ pub async fn drive(mut ws: Ws, conv: u32, side: u8, last_seq: u64, links: Links)
         next_seq: last_seq + 1,
         next_n: 0,
         in_flight: 0,
-        measure_from_ns: u64::MAX,
         plan,
         counters,
     };
@@ -390,7 +391,6 @@ pub async fn drive(mut ws: Ws, conv: u32, side: u8, last_seq: u64, links: Links)
     loop {
         if let Some(at) = start.take() {
             running = true;
-            d.measure_from_ns = d.plan.ns(at + d.plan.warmup);
             if let Some(interval) = d.plan.interval {
                 let first = at + spread(conv, side, interval);
                 due = Some(first);
