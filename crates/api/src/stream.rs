@@ -294,7 +294,11 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
                 return close(&mut socket, close_code::AWAY, "server shutting down").await;
             }
             incoming = socket.recv() => {
-                let Some(Ok(msg)) = incoming else { return Ok(()) };
+                let msg = match incoming {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => return close_on_error(&mut socket, &e).await,
+                    None => return Ok(()),
+                };
                 last_heard = Instant::now();
                 match msg {
                     Message::Text(t) => {
@@ -318,7 +322,10 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
             },
             Some(reply) = recv_reply(&mut replies_rx) => write(&mut socket, vec![reply]).await?,
             _ = ticker.tick() => {
-                if last_heard.elapsed() > heartbeat * 2 {
+                // Silent for more than one and a half intervals at a tick means
+                // silent through two pings: dropped at most two intervals after
+                // the last sign of life.
+                if last_heard.elapsed() > heartbeat * 3 / 2 {
                     return close(&mut socket, close_code::POLICY, "no heartbeat").await;
                 }
                 write(&mut socket, vec![Message::Ping(Default::default())]).await?;
@@ -345,6 +352,18 @@ async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message>
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     write(socket, vec![Message::Close(Some(frame))]).await
+}
+
+/// A frame could not be read: say why in the close frame when the socket
+/// still takes one. The WebSocket library reports an oversized message only
+/// as error text, hence the match on it.
+async fn close_on_error(socket: &mut WebSocket, e: &axum::Error) -> Closed {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("Space limit") {
+        close(socket, close_code::SIZE, "message too big").await
+    } else {
+        close(socket, close_code::PROTOCOL, "unreadable frame").await
+    }
 }
 
 fn error_frame(reference: Option<Value>, e: &Error) -> Message {

@@ -129,8 +129,8 @@ impl Engine {
 fn apply_spec(ep: &mut EntryPoint, spec: EntryPointSpec) -> Result<()> {
     if let Some(name) = spec.name {
         let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::invalid("name", "1 to 200 characters"));
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "1 to 200 characters, no control characters"));
         }
         ep.name = name;
     }

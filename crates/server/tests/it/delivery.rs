@@ -15,6 +15,8 @@ crate::both_backends!(
     deep_heartbeat_round_trips_through_the_store,
     the_socket_closes_after_the_conversation_ends,
     shutdown_closes_sockets_with_going_away,
+    a_silent_peer_is_dropped_within_two_heartbeats,
+    an_oversized_frame_closes_the_socket,
 );
 
 fn seqs(events: &[Value]) -> Vec<i64> {
@@ -171,4 +173,42 @@ async fn shutdown_closes_sockets_with_going_away(backend: Backend) {
     let closing = tokio::spawn(async move { ws.closed().await });
     app.stop().await;
     assert_eq!(closing.await.unwrap(), Some(1001));
+}
+
+/// Open WebSocket connections, as the server's metrics count them.
+async fn open_sockets(app: &TestApp) -> i64 {
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("switchboard_websocket_connections "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+async fn a_silent_peer_is_dropped_within_two_heartbeats(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.heartbeat_secs = 1).await;
+    let chat = app.chat().await;
+    // A client that never reads never answers the server's pings.
+    let silent = app.ws(&chat.customer, None).await;
+    assert_eq!(open_sockets(&app).await, 1);
+    let opened = std::time::Instant::now();
+    while open_sockets(&app).await > 0 {
+        assert!(opened.elapsed() < crate::harness::PROMPTLY, "the silent socket was never dropped");
+        tokio::task::yield_now().await;
+    }
+    let took = opened.elapsed();
+    // Two intervals of one second, with a second of slack for a busy machine.
+    assert!(took >= std::time::Duration::from_secs(1), "dropped after {took:?}: before one interval");
+    assert!(took < std::time::Duration::from_secs(3), "dropped after {took:?}: not within two intervals");
+    drop(silent);
+}
+
+async fn an_oversized_frame_closes_the_socket(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.max_frame_bytes = 4096).await;
+    let chat = app.chat().await;
+    let mut ws = app.ws(&chat.customer, None).await;
+    ws.send(json!({"type": "send", "content": "x".repeat(5000)})).await;
+    assert_eq!(ws.closed().await, Some(1009), "message too big");
+    // Nothing was stored, and the token still works.
+    assert_eq!(app.transcript(&chat.id).await.len(), 3);
+    app.ws(&chat.customer, None).await;
 }

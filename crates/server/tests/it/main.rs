@@ -3,5 +3,6 @@
 
 mod delivery;
 mod durability;
+mod fuzz;
 mod harness;
 mod http;

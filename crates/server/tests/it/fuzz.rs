@@ -1,0 +1,143 @@
+//! Bad input against the real server: arbitrary bodies, query strings and
+//! WebSocket frames. Whatever comes in, the answer is a 2xx or a 4xx in the
+//! error shape, never a 5xx, and nothing already stored is lost.
+
+use futures_util::SinkExt;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{ADMIN_KEY, Backend, TestApp};
+
+/// Bodies: raw bytes, JSON-looking text, and JSON values of every shape.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let scalar = prop_oneof![
+        Just(json!(null)),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::from),
+    ];
+    let value = scalar.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::hash_map(
+                prop_oneof![
+                    Just("content".to_owned()),
+                    Just("type".to_owned()),
+                    Just("role".to_owned()),
+                    Just("attributes".to_owned()),
+                    Just("client_token".to_owned()),
+                    Just("message_id".to_owned()),
+                    "[a-z_]{1,10}"
+                ],
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..256),
+        value.prop_map(|v| v.to_string().into_bytes()),
+        r#"\{"[a-z_]{1,12}":[^}]{0,30}\}"#.prop_map(String::into_bytes),
+    ]
+}
+
+fn query() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z_]{1,10}=[-0-9a-z%]{0,12}(&[a-z_]{1,10}=[-0-9a-z%]{0,12}){0,3}",
+        Just("after_seq=-1".to_owned()),
+        Just("after_seq=99999999999999999999".to_owned()),
+        Just("limit=0&order=desc".to_owned()),
+        Just("wait=0&after_seq=0&limit=100000".to_owned()),
+    ]
+}
+
+/// `n` values drawn from a strategy (the requests are async, so the values
+/// are drawn first and sent after; a failure names the input it failed on).
+fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
+    let mut runner = TestRunner::deterministic();
+    (0..n).map(|_| strategy.new_tree(&mut runner).unwrap().current()).collect()
+}
+
+crate::both_backends!(no_body_or_query_makes_a_5xx, no_frame_breaks_a_socket);
+
+async fn no_body_or_query_makes_a_5xx(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    let before = app.transcript(&chat.id).await;
+    let ep = app.admin(Method::GET, "/api/v1/entry-points", None).await[0]["id"].as_str().unwrap().to_owned();
+    let c = &chat.id;
+    let posts = [
+        (format!("/api/v1/conversations/{c}/messages"), chat.customer.clone()),
+        (format!("/api/v1/conversations/{c}/events"), chat.agent.clone()),
+        (format!("/api/v1/conversations/{c}"), ADMIN_KEY.to_owned()),
+        (format!("/api/v1/conversations/{c}/participants"), ADMIN_KEY.to_owned()),
+        (format!("/api/v1/entry-points/{ep}/chats"), String::new()),
+        ("/api/v1/entry-points".to_owned(), ADMIN_KEY.to_owned()),
+    ];
+    let gets = [
+        format!("/api/v1/conversations/{c}/transcript"),
+        format!("/api/v1/conversations/{c}/poll"),
+        "/api/v1/conversations".to_owned(),
+    ];
+
+    for (bytes, q, post, get) in samples((body(), query(), 0..posts.len(), 0..gets.len()), 64) {
+        let (path, token) = &posts[post];
+        let method = if path.ends_with(c.as_str()) { Method::PATCH } else { Method::POST };
+        let mut req =
+            app.http.request(method, app.url(path)).header("content-type", "application/json").body(bytes.clone());
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.unwrap();
+        check(res, path, &bytes).await;
+        let path = format!("{}?{q}", gets[get]);
+        let res = app.http.get(app.url(&path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        check(res, &path, q.as_bytes()).await;
+    }
+    // What was stored before is all still there, in order.
+    let after = app.transcript(&chat.id).await;
+    assert_eq!(after[..before.len()], before[..]);
+    let seqs: Vec<i64> = after.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=after.len() as i64).collect::<Vec<_>>());
+}
+
+async fn check(res: reqwest::Response, path: &str, input: &[u8]) {
+    let status = res.status();
+    assert!(!status.is_server_error(), "{path} answered {status} to {:?}", String::from_utf8_lossy(input));
+    if status.is_client_error() {
+        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{path} {status}: error body is not JSON: {e}"));
+        assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{path}: {body}");
+    }
+}
+
+async fn no_frame_breaks_a_socket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    let mut ws = app.ws(&chat.customer, None).await;
+    for f in samples(body(), 64) {
+        let msg = match String::from_utf8(f) {
+            Ok(t) => Message::Text(t.into()),
+            Err(e) => Message::Binary(e.into_bytes().into()),
+        };
+        ws.stream.send(msg).await.unwrap();
+    }
+    // The socket still works: a real send is acknowledged after all that.
+    ws.send(json!({"type": "send", "ref": "last", "content": "still here"})).await;
+    loop {
+        let f = ws.frame().await;
+        if f["type"] == "ack" && f["ref"] == "last" {
+            break;
+        }
+        if f["type"] == "error" {
+            assert!(f["error"]["code"].is_string());
+        }
+    }
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
