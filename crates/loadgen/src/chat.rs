@@ -163,7 +163,16 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
 
     let undelivered = acked.saturating_sub(delivered);
     let (gaps, dups) = (load(&counters.stream_gaps), load(&counters.stream_dups));
+    let refused = load(&counters.refused);
+    // Refusals are not data loss, but the figures would not describe the load
+    // asked for, so they fail the run too.
+    let hint = (refused > 0 && first_error.as_deref().is_some_and(|e| e.contains("rate_limited"))).then(|| {
+        "the server limits sends per participant (default 20/s); for load tests start it with \
+         SWITCHBOARD_SENDS_PER_SECOND=0, or keep --rate under 20 x sockets"
+            .to_owned()
+    });
     let ok = warm.finished
+        && refused == 0
         && undelivered == 0
         && gaps == 0
         && dups == 0
@@ -178,7 +187,7 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
         pacing,
         sent: load(&counters.sent),
         acked,
-        refused: load(&counters.refused),
+        refused,
         delivered,
         undelivered,
         stream_seq_gaps: gaps,
@@ -191,6 +200,7 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
         server,
         verify: verified,
         first_error,
+        hint,
     };
     summary.print();
     Ok(ok)

@@ -48,6 +48,9 @@ pub struct IdleArgs {
 /// before its RSS is read.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// Peak RSS above current by more than this counts as "was bigger before".
+const HWM_SLACK_KIB: u64 = 2048;
+
 pub async fn run(args: IdleArgs) -> Result<bool> {
     let pairs = args.connections / 2;
     if pairs == 0 {
@@ -116,6 +119,16 @@ pub async fn run(args: IdleArgs) -> Result<bool> {
     tokio::time::sleep(SETTLE).await;
     let closed = ProcSample::maybe(args.server_pid)?;
 
+    // RSS does not shrink when memory is freed, and freed memory is reused: a
+    // server that has already been bigger (an earlier run) hides the new
+    // sockets' cost. Its peak says whether that may have happened.
+    let warning = before.filter(|b| b.hwm_kib > b.rss_kib + HWM_SLACK_KIB).map(|b| {
+        format!(
+            "the server's RSS had already peaked at {:.1} MiB before this run, so freed memory may have been \
+             reused and the per-connection figure understated; measure on a freshly started server",
+            mib(b.hwm_kib)
+        )
+    });
     let summary = IdleSummary {
         mode: if args.relay { "idle-relay" } else { "idle" },
         ok: dropped == 0,
@@ -128,6 +141,7 @@ pub async fn run(args: IdleArgs) -> Result<bool> {
         kib_per_connection,
         hold_secs: args.hold_secs,
         dropped_while_held: dropped,
+        warning,
     };
     summary.print();
     Ok(summary.ok)

@@ -224,6 +224,8 @@ pub struct ChatSummary {
     pub server: Option<ServerCost>,
     pub verify: Option<VerifySummary>,
     pub first_error: Option<String>,
+    /// What to change when the run was not clean for a known reason.
+    pub hint: Option<String>,
 }
 
 impl ChatSummary {
@@ -269,6 +271,9 @@ impl ChatSummary {
         if let Some(e) = &self.first_error {
             println!("first error     {e}");
         }
+        if let Some(h) = &self.hint {
+            println!("hint            {h}");
+        }
         println!("verdict         {}", if self.ok { "OK" } else { "FAILED" });
         result_line(self);
     }
@@ -296,6 +301,8 @@ pub struct IdleSummary {
     pub kib_per_connection: Option<f64>,
     pub hold_secs: u64,
     pub dropped_while_held: u64,
+    /// Set when the figure is probably understated (see `idle`).
+    pub warning: Option<String>,
 }
 
 impl IdleSummary {
@@ -315,6 +322,9 @@ impl IdleSummary {
             println!("per connection  {k:.1} KiB");
         }
         println!("held            {} s, {} dropped by the server meanwhile", self.hold_secs, self.dropped_while_held);
+        if let Some(w) = &self.warning {
+            println!("warning         {w}");
+        }
         println!("verdict         {}", if self.ok { "OK" } else { "FAILED" });
         result_line(self);
     }
