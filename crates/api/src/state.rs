@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use switchboard_core::engine::Engine;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::metrics::Metrics;
 
@@ -43,6 +44,9 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Cancelled when the server begins to shut down: sockets close, polls end.
     pub shutdown: CancellationToken,
+    /// The WebSocket tasks, so shutdown can wait for their close frames
+    /// before the store goes away.
+    pub tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for AppState {

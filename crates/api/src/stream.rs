@@ -93,11 +93,27 @@ async fn open(
         .max_write_buffer_size(frame.max(64 * 1024) * 4)
         .max_message_size(frame)
         .max_frame_size(frame);
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        let _open = OpenGauge::new(&s);
-        if let Err(e) = Box::pin(run(&s, participant, q.after_seq, socket)).await {
-            tracing::debug!(error = %e, "stream closed");
-        }
+    let tasks = s.tasks.clone();
+    Ok(upgrade.on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            let _open = OpenGauge::new(&s);
+            let mut socket = socket;
+            match Box::pin(run(&s, participant, q.after_seq, &mut socket)).await {
+                Ok(()) => {}
+                Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
+                Err(Stop::Failed(e)) => {
+                    // The socket is fine but the server could not go on (say,
+                    // the database went away): tell the client to come back.
+                    let (code, reason) = if s.shutdown.is_cancelled() {
+                        (close_code::AWAY, "server shutting down")
+                    } else {
+                        tracing::warn!(error = %e, "stream failed");
+                        (close_code::ERROR, "server error; reconnect with after_seq")
+                    };
+                    let _ = close(&mut socket, code, reason).await;
+                }
+            }
+        })
     }))
 }
 
@@ -193,10 +209,25 @@ fn text(frame: &ServerFrame<'_>) -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
 }
 
-type Closed = Result<(), Error>;
+/// Why a socket's task ended early.
+#[derive(Debug)]
+enum Stop {
+    /// The peer went away or could not be written to.
+    Socket(String),
+    /// The server could not go on with this socket.
+    Failed(Error),
+}
 
-fn gone(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::Unavailable, format!("socket closed: {e}"))
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+type Closed = Result<(), Stop>;
+
+fn gone(e: impl std::fmt::Display) -> Stop {
+    Stop::Socket(e.to_string())
 }
 
 /// Writes frames and flushes them once, within the write timeout.
@@ -263,7 +294,7 @@ impl Feed {
     }
 }
 
-async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: WebSocket) -> Closed {
+async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut WebSocket) -> Closed {
     let caller = Caller::Participant(p.clone());
     // Subscribe before reading, so nothing committed in between is missed.
     let mut notices = s.engine.subscribe(p.conversation_id);
@@ -277,11 +308,11 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
         last_seq,
         heartbeat_secs: heartbeat.as_secs(),
     };
-    write(&mut socket, vec![text(&hello)]).await?;
+    write(socket, vec![text(&hello)]).await?;
     let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false };
-    feed.catch_up(s, &mut socket, &p).await?;
+    feed.catch_up(s, socket, &p).await?;
     if already_ended {
-        return close(&mut socket, close_code::NORMAL, "conversation ended").await;
+        return close(socket, close_code::NORMAL, "conversation ended").await;
     }
 
     let mut worker: Option<Worker> = None;
@@ -291,12 +322,12 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
     while !feed.ended {
         tokio::select! {
             () = s.shutdown.cancelled() => {
-                return close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return close(socket, close_code::AWAY, "server shutting down").await;
             }
             incoming = socket.recv() => {
                 let msg = match incoming {
                     Some(Ok(msg)) => msg,
-                    Some(Err(e)) => return close_on_error(&mut socket, &e).await,
+                    Some(Err(e)) => return close_on_error(socket, &e).await,
                     None => return Ok(()),
                 };
                 last_heard = Instant::now();
@@ -304,31 +335,31 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
                     Message::Text(t) => {
                         let reply = on_frame(s, &caller, t.as_str(), &mut worker, &mut replies_rx).await;
                         if let Some(reply) = reply {
-                            write(&mut socket, vec![reply]).await?;
+                            write(socket, vec![reply]).await?;
                         }
                     }
                     Message::Binary(_) => {
                         let e = Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text");
-                        write(&mut socket, vec![error_frame(None, &e)]).await?;
+                        write(socket, vec![error_frame(None, &e)]).await?;
                     }
                     Message::Close(_) => return Ok(()),
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
             notice = notices.recv() => match notice {
-                Ok(n) => feed.on_notice(s, &mut socket, &p, n).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => feed.catch_up(s, &mut socket, &p).await?,
+                Ok(n) => feed.on_notice(s, socket, &p, n).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => feed.catch_up(s, socket, &p).await?,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
-            Some(reply) = recv_reply(&mut replies_rx) => write(&mut socket, vec![reply]).await?,
+            Some(reply) = recv_reply(&mut replies_rx) => write(socket, vec![reply]).await?,
             _ = ticker.tick() => {
                 // Silent for more than one and a half intervals at a tick means
                 // silent through two pings: dropped at most two intervals after
                 // the last sign of life.
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
-                    return close(&mut socket, close_code::POLICY, "no heartbeat").await;
+                    return close(socket, close_code::POLICY, "no heartbeat").await;
                 }
-                write(&mut socket, vec![Message::Ping(Default::default())]).await?;
+                write(socket, vec![Message::Ping(Default::default())]).await?;
             }
         }
     }
@@ -336,10 +367,10 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, mut socket: W
     drop(worker);
     if let Some(mut rx) = replies_rx {
         while let Some(reply) = rx.recv().await {
-            write(&mut socket, vec![reply]).await?;
+            write(socket, vec![reply]).await?;
         }
     }
-    close(&mut socket, close_code::NORMAL, "conversation ended").await
+    close(socket, close_code::NORMAL, "conversation ended").await
 }
 
 async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message> {
@@ -488,7 +519,6 @@ mod tests {
             "[]",
             r#"{"type":"send"}"#,
             r#"{"type":"nope"}"#,
-            r#"{"type":"typing","x":1}"#,
             "{\"type\":\"send\",\"content\":\"\u{0}",
         ] {
             let e = parse_frame(bad).unwrap_err();

@@ -21,6 +21,7 @@ use switchboard_core::token::Secret;
 use switchboard_store::StoreConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub mod config;
 
@@ -29,6 +30,9 @@ pub use config::Config;
 /// Notices a conversation's channel holds for a slow reader before the
 /// reader falls back to reading the store.
 const BUS_CAPACITY: usize = 32;
+
+/// How long shutdown waits for WebSockets to send their close frames.
+const SOCKET_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn store_config(c: &config::StorageConfig, metrics: Option<Arc<Metrics>>) -> StoreConfig {
     let mut s = StoreConfig::new(c.database_url());
@@ -70,7 +74,9 @@ pub async fn serve(
 
     let stop = CancellationToken::new();
     let timers = tokio::spawn(engine.clone().run_timers(stop.clone().cancelled_owned()));
-    let state = AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone() };
+    let tasks = TaskTracker::new();
+    let state =
+        AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone(), tasks: tasks.clone() };
     let app = router(state);
     tracing::info!(address = %listener.local_addr()?, store = store.backend(), "listening");
 
@@ -81,7 +87,11 @@ pub async fn serve(
     });
     let graceful = stop.clone();
     axum::serve(listener, app).with_graceful_shutdown(async move { graceful.cancelled().await }).await?;
-    tracing::info!("stopped taking requests; finishing commits");
+    tracing::info!("stopped taking requests; closing sockets and finishing commits");
+    tasks.close();
+    if tokio::time::timeout(SOCKET_CLOSE_GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!(open = tasks.len(), "some sockets did not close in time");
+    }
     let _ = timers.await;
     store.close().await;
     tracing::info!("shut down");

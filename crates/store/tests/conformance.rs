@@ -383,6 +383,9 @@ async fn conversations_list_newest_first_in_pages<F: Future<Output = Subject>>(o
         ids.push(c.id);
         s.store.apply(Command::Create { conversation: c, participants: vec![] }).await.unwrap();
     }
+    // Ids order by creation time to the millisecond; within one, by their
+    // random part. Newest first means descending id.
+    ids.sort();
     s.store.apply(Command::End { conversation: ids[1], by: Author::System }).await.unwrap();
     let q = |before, limit, state| ConversationQuery { state, before, limit };
     let page1 = s.store.conversations(w, &q(None, 2, None)).await.unwrap();
