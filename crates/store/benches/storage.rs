@@ -56,6 +56,7 @@ async fn main() {
     // The schema, made by opening the store once.
     let batches = Arc::new(Batches::default());
     let mut config = StoreConfig::new(url.clone());
+    config.sqlite_synchronous_full = std::env::var("BENCH_SYNC_NORMAL").is_err();
     config.observer = Some(batches.clone());
     let store = switchboard_store::open(&config, Arc::new(LocalBus::default()), Arc::new(SystemClock)).await.unwrap();
 

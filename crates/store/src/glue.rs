@@ -82,7 +82,11 @@ macro_rules! sql_backend {
         }
 
         /// Commits batches on connections from a pool reserved for writing.
-        struct PoolWriter(sqlx::Pool<$db>);
+        struct PoolWriter {
+            pool: sqlx::Pool<$db>,
+            /// Only where this writer is the only one (see `RowCache`).
+            cache: Option<crate::writer::RowCache>,
+        }
 
         #[async_trait]
         impl BatchCommit for PoolWriter {
@@ -91,10 +95,30 @@ macro_rules! sql_backend {
                 commands: &[Command],
                 now: Timestamp,
             ) -> Result<(Vec<Event>, Vec<Result<Committed>>)> {
-                let mut conn = self.0.acquire().await.map_err(db_error)?;
+                let result = self.transact(commands, now).await;
+                if let Some(cache) = &mut self.cache {
+                    match &result {
+                        Ok((plan, _)) => cache.remember(plan),
+                        Err(_) => cache.forget(),
+                    }
+                }
+                result.map(|(plan, outcomes)| (plan.events, outcomes))
+            }
+        }
+
+        impl PoolWriter {
+            async fn transact(
+                &mut self,
+                commands: &[Command],
+                now: Timestamp,
+            ) -> Result<(switchboard_core::command::Plan, Vec<Result<Committed>>)> {
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
                 let mut tx = conn.begin_with($begin).await.map_err(db_error)?;
-                let keys = SnapshotKeys::of(commands);
+                let mut keys = SnapshotKeys::of(commands);
                 let mut snap = Snapshot::default();
+                if let Some(cache) = &self.cache {
+                    cache.fill(&mut keys, &mut snap);
+                }
                 let [conversations, participants, sent, timers] = sql::snapshot_reads(&keys, $lock);
                 for stmt in conversations.into_iter().flatten() {
                     for row in fetch_all(&mut *tx, &stmt).await? {
@@ -127,7 +151,7 @@ macro_rules! sql_backend {
                     execute(&mut *tx, &stmt).await?;
                 }
                 tx.commit().await.map_err(db_error)?;
-                Ok((plan.events, outcomes))
+                Ok((plan, outcomes))
             }
         }
 

@@ -33,7 +33,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .connect_with(opts)
         .await
         .map_err(db_error)?;
-    let writer = Writer::spawn(PoolWriter(write), parts);
+    let writer = Writer::spawn(PoolWriter { pool: write, cache: None }, parts);
     Ok(Arc::new(BackendStore { pool, writer }))
 }
 

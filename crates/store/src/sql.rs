@@ -490,13 +490,20 @@ pub(crate) fn event_by_id(c: ConversationId, e: EventId) -> Stmt {
 }
 
 /// Events already stored under the given (conversation, client token) pairs.
+/// A join from the list (not a row-value `IN`, which SQLite answers with a
+/// full scan of the table) so each pair is one index probe on both backends.
 pub(crate) fn events_by_client_tokens(pairs: &[(ConversationId, String)]) -> Stmt {
-    let mut s = Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE (conversation_id, client_token) IN (VALUES "));
+    let mut s = Stmt::new(format!("SELECT {} FROM (VALUES ", qualified("e", EVENT_COLS)));
     s.tuples(pairs, 2, |s, (c, t)| {
         s.arg(c.to_string()).arg(t.as_str());
     });
-    s.push(")");
+    s.push(") AS v JOIN events e ON e.conversation_id = v.column1 AND e.client_token = v.column2");
     s
+}
+
+/// `a, b` → `t.a, t.b`.
+fn qualified(table: &str, cols: &str) -> String {
+    cols.split(", ").map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn event(r: &impl Cols) -> Result<Event> {
@@ -544,12 +551,13 @@ pub(crate) fn next_timer_due() -> Stmt {
 }
 
 pub(crate) fn timers_by_keys(keys: &[TimerKey]) -> Stmt {
-    let mut s =
-        Stmt::new(format!("SELECT {TIMER_COLS} FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES "));
+    let mut s = Stmt::new(format!("SELECT {} FROM (VALUES ", qualified("t", TIMER_COLS)));
     s.tuples(keys, 3, |s, k| {
         s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
     });
-    s.push(")");
+    s.push(
+        ") AS v JOIN timers t ON t.conversation_id = v.column1 AND t.participant_id = v.column2 AND t.kind = v.column3",
+    );
     s
 }
 
@@ -573,12 +581,15 @@ fn upsert_timers(rows: &[Timer]) -> Stmt {
     s
 }
 
+/// An OR of keys, which both backends answer with one index probe per key.
 fn delete_timers(keys: &[TimerKey]) -> Stmt {
-    let mut s = Stmt::new("DELETE FROM timers WHERE (conversation_id, participant_id, kind) IN (VALUES ");
-    s.tuples(keys, 3, |s, k| {
+    let mut s = Stmt::new("DELETE FROM timers WHERE ");
+    s.persistent = false;
+    for (i, k) in keys.iter().enumerate() {
+        s.push(if i == 0 { "" } else { " OR " });
+        s.push("(conversation_id = ? AND participant_id = ? AND kind = ?)");
         s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
-    });
-    s.push(")");
+    }
     s
 }
 

@@ -35,10 +35,13 @@ fn options(config: &StoreConfig) -> Result<SqliteConnectOptions> {
 
 pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc<dyn Store>> {
     let opts = options(config)?;
+    // The writer never checkpoints: a commit that crossed the automatic
+    // threshold would copy the whole WAL into the database on the hot path.
+    // `checkpoints` does it in the background instead.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
-        .connect_with(opts.clone())
+        .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
         .await
         .map_err(db_error)?;
     migrations::sqlite().run(&write).await.map_err(crate::migrate_error)?;
@@ -48,8 +51,32 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .connect_with(opts)
         .await
         .map_err(db_error)?;
-    let writer = Writer::spawn(PoolWriter(write), parts);
+    tokio::spawn(checkpoints(pool.clone()));
+    let writer = Writer::spawn(PoolWriter { pool: write, cache: Some(crate::writer::RowCache::default()) }, parts);
     Ok(Arc::new(BackendStore { pool, writer }))
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints the WAL from a reader connection, off the writer's path,
+/// until the pool closes. PASSIVE never blocks the writer or readers; pages
+/// rewritten by many commits in between are copied once.
+async fn checkpoints(pool: sqlx::SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
 
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
