@@ -623,35 +623,19 @@ pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> [Option<Vec<Stm
 /// The statements that write a plan, in an order that respects its
 /// dependencies (timers are cleared before they are set again).
 pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
-    let mut out = Vec::new();
-    for c in plan.new_conversations.chunks(CHUNK) {
-        out.push(insert_conversations(c));
+    fn chunked<T>(rows: &[T], build: impl Fn(&[T]) -> Stmt) -> impl Iterator<Item = Stmt> {
+        rows.chunks(CHUNK).map(build)
     }
-    for c in plan.conversations.chunks(CHUNK) {
-        out.push(update_conversations(c));
-    }
-    for c in plan.new_participants.chunks(CHUNK) {
-        out.push(insert_participants(c));
-    }
-    for c in plan.participants.chunks(CHUNK) {
-        out.push(update_participants(c));
-    }
-    for c in plan.tokens.chunks(CHUNK) {
-        out.push(insert_tokens(c, now));
-    }
-    for c in plan.events.chunks(CHUNK) {
-        out.push(insert_events(c));
-    }
-    for c in plan.clear_timers.chunks(CHUNK) {
-        out.push(clear_timers(c));
-    }
-    for c in plan.delete_timers.chunks(CHUNK) {
-        out.push(delete_timers(c));
-    }
-    for c in plan.set_timers.chunks(CHUNK) {
-        out.push(upsert_timers(c));
-    }
-    out
+    chunked(&plan.new_conversations, insert_conversations)
+        .chain(chunked(&plan.conversations, update_conversations))
+        .chain(chunked(&plan.new_participants, insert_participants))
+        .chain(chunked(&plan.participants, update_participants))
+        .chain(chunked(&plan.tokens, |c| insert_tokens(c, now)))
+        .chain(chunked(&plan.events, insert_events))
+        .chain(chunked(&plan.clear_timers, clear_timers))
+        .chain(chunked(&plan.delete_timers, delete_timers))
+        .chain(chunked(&plan.set_timers, upsert_timers))
+        .collect()
 }
 
 #[cfg(test)]
