@@ -32,8 +32,8 @@ struct Planner {
     timers: HashMap<crate::timer::TimerKey, Timer>,
     new_conversations: HashSet<ConversationId>,
     new_participants: HashSet<ParticipantId>,
-    touched_conversations: Vec<ConversationId>,
-    touched_participants: Vec<ParticipantId>,
+    touched_conversations: HashSet<ConversationId>,
+    touched_participants: HashSet<ParticipantId>,
     plan: Plan,
 }
 
@@ -47,8 +47,8 @@ impl Planner {
             timers: s.timers,
             new_conversations: HashSet::new(),
             new_participants: HashSet::new(),
-            touched_conversations: Vec::new(),
-            touched_participants: Vec::new(),
+            touched_conversations: HashSet::new(),
+            touched_participants: HashSet::new(),
             plan: Plan::default(),
         }
     }
@@ -165,15 +165,15 @@ impl Planner {
     }
 
     fn conversation_mut(&mut self, id: ConversationId) -> &mut Conversation {
-        if !self.new_conversations.contains(&id) && !self.touched_conversations.contains(&id) {
-            self.touched_conversations.push(id);
+        if !self.new_conversations.contains(&id) {
+            self.touched_conversations.insert(id);
         }
         self.conversations.get_mut(&id).expect("checked before planning")
     }
 
     fn participant_mut(&mut self, id: ParticipantId) -> &mut Participant {
-        if !self.new_participants.contains(&id) && !self.touched_participants.contains(&id) {
-            self.touched_participants.push(id);
+        if !self.new_participants.contains(&id) {
+            self.touched_participants.insert(id);
         }
         self.participants.get_mut(&id).expect("checked before planning")
     }
