@@ -12,10 +12,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+pub mod agent_stream;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -24,10 +25,11 @@ pub mod routes;
 pub mod state;
 pub mod stream;
 pub mod wire;
+pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{conversations, entry_points, log, participants, system};
+use routes::{agents, conversations, entry_points, log, participants, routing, system};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -47,6 +49,23 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/events"), post(log::send_event))
         .route(&format!("{conversation}/transcript"), get(log::transcript))
         .route(&format!("{conversation}/poll"), get(log::poll))
+        .route(&format!("{conversation}/route"), post(routing::route))
+        .route(&format!("{conversation}/task"), get(routing::task))
+        .route(&format!("{conversation}/transfer"), post(routing::transfer))
+        .route(&format!("{conversation}/agent-input"), post(routing::agent_input))
+        .route("/api/v1/agents", get(agents::list).post(agents::create))
+        .route("/api/v1/agents/login", post(agents::login))
+        .route("/api/v1/agents/{id}", get(agents::get).patch(agents::update))
+        .route("/api/v1/agents/{id}/tokens", post(agents::issue_token).delete(agents::revoke_tokens))
+        .route("/api/v1/agents/{id}/activity", put(agents::set_activity))
+        .route("/api/v1/activities", get(agents::activities).post(agents::create_activity))
+        .route("/api/v1/activities/{name}", axum::routing::delete(agents::delete_activity))
+        .route("/api/v1/queues", get(routing::list_queues).post(routing::create_queue))
+        .route("/api/v1/queues/{id}", get(routing::get_queue).patch(routing::update_queue))
+        .route("/api/v1/workflow", get(routing::get_workflow).put(routing::put_workflow))
+        .route("/api/v1/offers", get(routing::offers))
+        .route("/api/v1/offers/{id}/accept", post(routing::accept))
+        .route("/api/v1/offers/{id}/decline", post(routing::decline))
         .route("/api/v1/me", get(conversations::me))
         .route("/api/v1/stream", get(stream::stream))
         .route("/api/openapi.json", get(system::openapi))
@@ -72,7 +91,7 @@ pub fn router(state: AppState) -> Router {
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(3600))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{conversations, entry_points, log, participants};
+use crate::routes::{agents, conversations, entry_points, log, participants, routing};
 use crate::{error, stream, wire};
 
 #[derive(OpenApi)]
@@ -25,6 +25,11 @@ use crate::{error, stream, wire};
         participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,
         log::send_message, log::send_event, log::transcript, log::poll,
         stream::stream,
+        agents::create, agents::list, agents::get, agents::update, agents::issue_token, agents::revoke_tokens,
+        agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
+        routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
+        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::transfer,
+        routing::agent_input, routing::offers, routing::accept, routing::decline,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),
@@ -35,6 +40,8 @@ use crate::{error, stream, wire};
         (name = "messages", description = "The log: messages, receipts, transcript, long-poll"),
         (name = "stream", description = "The WebSocket stream"),
         (name = "entry points", description = "Public ways into chat"),
+        (name = "agents", description = "Agents, their credentials and presence"),
+        (name = "routing", description = "Queues, the workflow, tasks, offers and transfers"),
     )
 )]
 struct ApiDoc;
@@ -46,7 +53,9 @@ impl Modify for BearerAuth {
         let components = doc.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
-            .description(Some("A workspace API key (`sbk_…`) or a participant token (`sbp_…`)"))
+            .description(Some(
+                "A workspace API key (`sbk_…`), an agent token (`sba_…`) or a participant token (`sbp_…`)",
+            ))
             .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }

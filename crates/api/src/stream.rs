@@ -46,6 +46,8 @@ const CATCH_UP_PAGE: u32 = 500;
 pub struct StreamQuery {
     token: Option<String>,
     after_seq: Option<i64>,
+    /// Agent sockets: where to resume each conversation, `cnv_…:SEQ,cnv_…:SEQ`.
+    after: Option<String>,
 }
 
 /// GET /api/v1/stream
@@ -78,50 +80,70 @@ async fn open(
         .or_else(|| bearer(headers))
         .map(str::to_owned)
         .ok_or_else(|| Error::unauthenticated("pass a participant token as ?token= or `Authorization: Bearer`"))?;
-    let participant = match s.engine.authenticate(&secret).await? {
+    let caller = s.engine.authenticate(&secret).await?;
+    if let Caller::Agent(agent) = caller {
+        return crate::agent_stream::open(s, agent, q.after.as_deref(), upgrade);
+    }
+    if q.after.is_some() {
+        return Err(Error::invalid("after", "is for agent sockets; a participant resumes with after_seq").into());
+    }
+    let participant = match caller {
         Caller::Participant(p) => p,
-        Caller::Admin { .. } => return Err(Error::forbidden("the stream takes a participant token").into()),
+        _ => return Err(Error::forbidden("the stream takes a participant or agent token").into()),
     };
     if q.after_seq.is_some_and(|n| n < 0) {
         return Err(Error::invalid("after_seq", "must not be negative").into());
     }
-    let upgrade = upgrade.map_err(|r| Error::malformed(format!("not a WebSocket upgrade: {}", r.body_text())))?;
-    let frame = s.config.max_frame_bytes;
-    let upgrade = upgrade
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .max_write_buffer_size(frame.max(64 * 1024) * 4)
-        .max_message_size(frame)
-        .max_frame_size(frame);
+    let upgrade = configure(&s, upgrade)?;
     let tasks = s.tasks.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         tasks.track_future(async move {
             let _open = OpenGauge::new(&s);
             let mut socket = socket;
-            match Box::pin(run(&s, participant, q.after_seq, &mut socket)).await {
-                Ok(()) => {}
-                Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
-                Err(Stop::Failed(e)) => {
-                    // The socket is fine but the server could not go on (say,
-                    // the database went away): tell the client to come back.
-                    let (code, reason) = if s.shutdown.is_cancelled() {
-                        (close_code::AWAY, "server shutting down")
-                    } else {
-                        tracing::warn!(error = %e, "stream failed");
-                        (close_code::ERROR, "server error; reconnect with after_seq")
-                    };
-                    let _ = close(&mut socket, code, reason).await;
-                }
-            }
+            let result = Box::pin(run(&s, participant, q.after_seq, &mut socket)).await;
+            finish(&s, &mut socket, result).await;
         })
     }))
 }
 
+/// Ends a socket's task: logs why, and when the server (not the socket)
+/// failed, tells the client to come back.
+pub(crate) async fn finish(s: &AppState, socket: &mut WebSocket, result: Closed) {
+    match result {
+        Ok(()) => {}
+        Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
+        Err(Stop::Failed(e)) => {
+            let (code, reason) = if s.shutdown.is_cancelled() {
+                (close_code::AWAY, "server shutting down")
+            } else {
+                tracing::warn!(error = %e, "stream failed");
+                (close_code::ERROR, "server error; reconnect and resume")
+            };
+            let _ = close(socket, code, reason).await;
+        }
+    }
+}
+
+/// Checks the upgrade and sets the socket's buffer and frame limits.
+pub(crate) fn configure(
+    s: &AppState,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    let upgrade = upgrade.map_err(|r| Error::malformed(format!("not a WebSocket upgrade: {}", r.body_text())))?;
+    let frame = s.config.max_frame_bytes;
+    Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(frame.max(64 * 1024) * 4)
+        .max_message_size(frame)
+        .max_frame_size(frame))
+}
+
 /// Counts open sockets for as long as it lives.
-struct OpenGauge(prometheus_client::metrics::gauge::Gauge);
+pub(crate) struct OpenGauge(prometheus_client::metrics::gauge::Gauge);
 
 impl OpenGauge {
-    fn new(s: &AppState) -> Self {
+    pub(crate) fn new(s: &AppState) -> Self {
         s.metrics.websocket_connections.inc();
         Self(s.metrics.websocket_connections.clone())
     }
@@ -169,7 +191,7 @@ pub fn parse_frame(text: &str) -> Result<ClientFrame, Error> {
 /// Frames the server sends.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ServerFrame<'a> {
+pub(crate) enum ServerFrame<'a> {
     Hello {
         conversation: Box<ConversationView>,
         participant: Box<ParticipantView>,
@@ -205,13 +227,13 @@ enum ServerFrame<'a> {
     },
 }
 
-fn text(frame: &ServerFrame<'_>) -> Message {
+pub(crate) fn text(frame: &ServerFrame<'_>) -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default()))
 }
 
 /// Why a socket's task ended early.
 #[derive(Debug)]
-enum Stop {
+pub(crate) enum Stop {
     /// The peer went away or could not be written to.
     Socket(String),
     /// The server could not go on with this socket.
@@ -224,14 +246,14 @@ impl From<Error> for Stop {
     }
 }
 
-type Closed = Result<(), Stop>;
+pub(crate) type Closed = Result<(), Stop>;
 
-fn gone(e: impl std::fmt::Display) -> Stop {
+pub(crate) fn gone(e: impl std::fmt::Display) -> Stop {
     Stop::Socket(e.to_string())
 }
 
 /// Writes frames and flushes them once, within the write timeout.
-async fn write(socket: &mut WebSocket, frames: Vec<Message>) -> Closed {
+pub(crate) async fn write(socket: &mut WebSocket, frames: Vec<Message>) -> Closed {
     let work = async {
         for m in frames {
             socket.feed(m).await.map_err(gone)?;
@@ -289,7 +311,8 @@ impl Feed {
             Notice::Typing { participant, .. } if participant != p.id => {
                 write(socket, vec![text(&ServerFrame::Typing { participant_id: participant.to_string() })]).await
             }
-            Notice::Typing { .. } => Ok(()),
+            // Agent and routing notices travel on other topics.
+            Notice::Typing { .. } | Notice::Agent { .. } | Notice::Routing { .. } => Ok(()),
         }
     }
 }
@@ -325,25 +348,16 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 return close(socket, close_code::AWAY, "server shutting down").await;
             }
             incoming = socket.recv() => {
-                let msg = match incoming {
-                    Some(Ok(msg)) => msg,
-                    Some(Err(e)) => return close_on_error(socket, &e).await,
-                    None => return Ok(()),
-                };
                 last_heard = Instant::now();
-                match msg {
-                    Message::Text(t) => {
+                match inbound(socket, incoming).await? {
+                    Inbound::End => return Ok(()),
+                    Inbound::Nothing => {}
+                    Inbound::Text(t) => {
                         let reply = on_frame(s, &caller, t.as_str(), &mut worker, &mut replies_rx).await;
                         if let Some(reply) = reply {
                             write(socket, vec![reply]).await?;
                         }
                     }
-                    Message::Binary(_) => {
-                        let e = Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text");
-                        write(socket, vec![error_frame(None, &e)]).await?;
-                    }
-                    Message::Close(_) => return Ok(()),
-                    Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
             notice = notices.recv() => match notice {
@@ -373,14 +387,40 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
     close(socket, close_code::NORMAL, "conversation ended").await
 }
 
-async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message> {
+/// What a read from the socket amounts to.
+pub(crate) enum Inbound {
+    Text(Utf8Bytes),
+    /// A control frame, or a binary frame already answered with an error.
+    Nothing,
+    /// The peer closed the socket or sent something unreadable (already answered).
+    End,
+}
+
+/// Sorts one read from the socket; answers binary frames and unreadable input itself.
+pub(crate) async fn inbound(
+    socket: &mut WebSocket,
+    incoming: Option<Result<Message, axum::Error>>,
+) -> Result<Inbound, Stop> {
+    match incoming {
+        None | Some(Ok(Message::Close(_))) => Ok(Inbound::End),
+        Some(Err(e)) => close_on_error(socket, &e).await.map(|()| Inbound::End),
+        Some(Ok(Message::Text(t))) => Ok(Inbound::Text(t)),
+        Some(Ok(Message::Binary(_))) => {
+            let e = Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text");
+            write(socket, vec![error_frame(None, &e)]).await.map(|()| Inbound::Nothing)
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Inbound::Nothing),
+    }
+}
+
+pub(crate) async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
+pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     write(socket, vec![Message::Close(Some(frame))]).await
 }
@@ -388,7 +428,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Close
 /// A frame could not be read: say why in the close frame when the socket
 /// still takes one. The WebSocket library reports an oversized message only
 /// as error text, hence the match on it.
-async fn close_on_error(socket: &mut WebSocket, e: &axum::Error) -> Closed {
+pub(crate) async fn close_on_error(socket: &mut WebSocket, e: &axum::Error) -> Closed {
     let text = e.to_string();
     if text.contains("too long") || text.contains("Space limit") {
         close(socket, close_code::SIZE, "message too big").await
@@ -397,7 +437,7 @@ async fn close_on_error(socket: &mut WebSocket, e: &axum::Error) -> Closed {
     }
 }
 
-fn error_frame(reference: Option<Value>, e: &Error) -> Message {
+pub(crate) fn error_frame(reference: Option<Value>, e: &Error) -> Message {
     text(&ServerFrame::Error { reference, error: ErrorBody::of(e) })
 }
 

@@ -1,6 +1,8 @@
 //! The bus port: "conversation X has events up to seq N" and passing notices.
 //!
-//! Readers subscribe per conversation. A notice of committed events carries
+//! Readers subscribe per topic: a conversation, an agent (its offers,
+//! assignments and presence) or routing as a whole (for routers and
+//! supervisors). A notice of committed events carries
 //! the events themselves when the publisher has them (in-process), so a
 //! reader that is up to date needs no store read; a reader that finds a gap
 //! (it lagged, or the notice came from another node without events) reads
@@ -13,9 +15,19 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 use crate::event::Event;
-use crate::ids::{ConversationId, ParticipantId};
+use crate::ids::{AgentId, ConversationId, ParticipantId, WorkspaceId};
+use crate::routing::model::{Offer, OfferState};
 
-/// Something that happened to a conversation.
+/// What a subscriber listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Conversation(ConversationId),
+    Agent(AgentId),
+    /// Routing changes in every workspace (routers, supervisors).
+    Routing,
+}
+
+/// Something that happened.
 #[derive(Debug, Clone)]
 pub enum Notice {
     /// Events up to `last_seq` are committed; `events` holds the newest of
@@ -23,14 +35,59 @@ pub enum Notice {
     Committed { conversation: ConversationId, last_seq: i64, events: Arc<[Event]> },
     /// A participant is typing (ephemeral).
     Typing { conversation: ConversationId, participant: ParticipantId },
+    /// Something changed for one agent.
+    Agent { agent: AgentId, change: AgentChange },
+    /// Routing in a workspace changed (a task waits, an agent freed a slot):
+    /// routers look again, supervisors refresh.
+    Routing { workspace: WorkspaceId },
+}
+
+/// What an agent's socket hears about, beside its conversations' events.
+#[derive(Debug, Clone)]
+pub enum AgentChange {
+    Offered(Box<Offer>),
+    /// An offer stopped being pending (accepted, declined, expired, revoked).
+    OfferClosed {
+        offer: Box<Offer>,
+        state: OfferState,
+    },
+    /// A conversation is now the agent's.
+    Assigned {
+        conversation: ConversationId,
+    },
+    /// A conversation is no longer the agent's (transferred, left).
+    Released {
+        conversation: ConversationId,
+    },
+    Presence {
+        activity: String,
+        available: bool,
+    },
+    /// Text to prefill the agent's composer (not logged).
+    Input {
+        conversation: ConversationId,
+        text: String,
+    },
+}
+
+impl Notice {
+    pub fn topic(&self) -> Topic {
+        match self {
+            Self::Committed { conversation, .. } | Self::Typing { conversation, .. } => {
+                Topic::Conversation(*conversation)
+            }
+            Self::Agent { agent, .. } => Topic::Agent(*agent),
+            Self::Routing { .. } => Topic::Routing,
+        }
+    }
 }
 
 pub type Subscription = broadcast::Receiver<Notice>;
 
 pub trait Bus: Send + Sync + 'static {
     fn publish(&self, notice: Notice);
-    /// Notices about one conversation from now on.
-    fn subscribe(&self, conversation: ConversationId) -> Subscription;
+    /// Notices on one topic from now on.
+    fn subscribe(&self, topic: Topic) -> Subscription;
 }
 
 /// A bus within one process: one broadcast channel per watched conversation.
@@ -42,7 +99,7 @@ pub struct LocalBus {
 
 #[derive(Debug, Default)]
 struct Channels {
-    by_conversation: HashMap<ConversationId, broadcast::Sender<Notice>>,
+    by_topic: HashMap<Topic, broadcast::Sender<Notice>>,
     /// Size after the last sweep of unwatched channels; the next sweep runs
     /// when the map has doubled, so sweeping stays amortized O(1).
     swept_at: usize,
@@ -53,12 +110,9 @@ impl LocalBus {
         Self { channels: Mutex::new(Channels::default()), capacity: capacity.max(1) }
     }
 
-    /// How many conversations have at least one subscriber.
+    /// How many topics have at least one subscriber.
     pub fn watched(&self) -> usize {
-        self.channels
-            .lock()
-            .map(|c| c.by_conversation.values().filter(|tx| tx.receiver_count() > 0).count())
-            .unwrap_or(0)
+        self.channels.lock().map(|c| c.by_topic.values().filter(|tx| tx.receiver_count() > 0).count()).unwrap_or(0)
     }
 }
 
@@ -68,37 +122,31 @@ impl Default for LocalBus {
     }
 }
 
-fn conversation_of(n: &Notice) -> ConversationId {
-    match n {
-        Notice::Committed { conversation, .. } | Notice::Typing { conversation, .. } => *conversation,
-    }
-}
-
 impl Bus for LocalBus {
     fn publish(&self, notice: Notice) {
-        let id = conversation_of(&notice);
+        let id = notice.topic();
         let Ok(mut channels) = self.channels.lock() else {
             return;
         };
-        if let Some(tx) = channels.by_conversation.get(&id)
+        if let Some(tx) = channels.by_topic.get(&id)
             && tx.send(notice).is_err()
         {
             // Everyone unsubscribed: forget the channel.
-            channels.by_conversation.remove(&id);
+            channels.by_topic.remove(&id);
         }
     }
 
-    fn subscribe(&self, conversation: ConversationId) -> Subscription {
+    fn subscribe(&self, topic: Topic) -> Subscription {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if channels.by_conversation.len() > 2 * channels.swept_at.max(512) {
-            channels.by_conversation.retain(|_, tx| tx.receiver_count() > 0);
-            channels.swept_at = channels.by_conversation.len();
+        if channels.by_topic.len() > 2 * channels.swept_at.max(512) {
+            channels.by_topic.retain(|_, tx| tx.receiver_count() > 0);
+            channels.swept_at = channels.by_topic.len();
         }
-        match channels.by_conversation.get(&conversation) {
+        match channels.by_topic.get(&topic) {
             Some(tx) => tx.subscribe(),
             None => {
                 let (tx, rx) = broadcast::channel(self.capacity);
-                channels.by_conversation.insert(conversation, tx);
+                channels.by_topic.insert(topic, tx);
                 rx
             }
         }

@@ -8,10 +8,13 @@
 
 use std::collections::HashMap;
 
+use crate::bus::Notice;
+use crate::clock::Timestamp;
 use crate::event::{Event, EventKind, LeaveReason};
-use crate::ids::{ConversationId, EntryPointId, ParticipantId, WorkspaceId};
+use crate::ids::{AgentId, ConversationId, EntryPointId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::{Attributes, Conversation, IdleSettings, Participant, Role};
-use crate::timer::{Timer, TimerKey};
+use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
+use crate::timer::{Timer, TimerKey, TimerKind};
 use crate::token::SecretHash;
 
 /// Who causes an event.
@@ -49,6 +52,8 @@ pub struct NewParticipant {
     pub display_name: String,
     /// The digest of the participant's first token, if one is issued.
     pub token: Option<SecretHash>,
+    /// The agent this participant is (agents join through routing).
+    pub agent_id: Option<AgentId>,
 }
 
 /// An idempotency token chosen by the sender: 1 to 128 visible ASCII characters.
@@ -119,18 +124,97 @@ pub enum Command {
     Fire {
         timer: Timer,
     },
+    /// Puts a chat in line for an agent, along `route`.
+    Enqueue {
+        conversation: ConversationId,
+        task: TaskId,
+        route: Vec<RouteStep>,
+        priority: i32,
+    },
+    /// The router proposes to offer a waiting task to an agent; refused unless
+    /// the task still waits and the agent still has a free slot.
+    Offer {
+        conversation: ConversationId,
+        task: TaskId,
+        agent: AgentId,
+        offer: OfferId,
+        timeout_secs: u32,
+    },
+    Accept {
+        conversation: ConversationId,
+        offer: OfferId,
+        task: TaskId,
+        agent: AgentId,
+        /// How the agent appears in the conversation.
+        participant: NewParticipant,
+    },
+    Decline {
+        conversation: ConversationId,
+        offer: OfferId,
+        task: TaskId,
+        agent: AgentId,
+    },
+    /// The router found nobody available for a step that says to skip then.
+    Skip {
+        conversation: ConversationId,
+        task: TaskId,
+        step: u32,
+    },
+    /// Moves a chat to another queue or agent, keeping its log; the agent who
+    /// had it (if any) leaves and its slot is freed.
+    Transfer {
+        conversation: ConversationId,
+        task: TaskId,
+        to: RouteStep,
+        by: Author,
+        /// The assigned agent's participant, which leaves.
+        agent_participant: Option<ParticipantId>,
+    },
+    /// An agent's presence. With `if_unseen_since`, applies only when the
+    /// agent has had no open socket since then (the presence sweep).
+    SetActivity {
+        agent: AgentId,
+        activity: Activity,
+        if_unseen_since: Option<Timestamp>,
+    },
+    /// Changes an agent's profile (what routing reads of it).
+    UpdateAgent {
+        agent: AgentId,
+        patch: AgentPatch,
+    },
+    /// Records that agents' sockets are open (presence heartbeat).
+    Seen {
+        agents: Vec<AgentId>,
+    },
+}
+
+/// Changes to an agent; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    pub attributes: Option<Attributes>,
+    pub capacity: Option<u32>,
+    pub enabled: Option<bool>,
 }
 
 impl Command {
-    pub fn conversation_id(&self) -> ConversationId {
+    /// The conversation the command writes to, if it writes to one.
+    pub fn conversation_id(&self) -> Option<ConversationId> {
         match self {
-            Self::Create { conversation, .. } => conversation.id,
+            Self::Create { conversation, .. } => Some(conversation.id),
             Self::Append { conversation, .. }
             | Self::Join { conversation, .. }
             | Self::Leave { conversation, .. }
             | Self::Update { conversation, .. }
-            | Self::End { conversation, .. } => *conversation,
-            Self::Fire { timer } => timer.conversation_id,
+            | Self::End { conversation, .. }
+            | Self::Enqueue { conversation, .. }
+            | Self::Offer { conversation, .. }
+            | Self::Accept { conversation, .. }
+            | Self::Decline { conversation, .. }
+            | Self::Skip { conversation, .. }
+            | Self::Transfer { conversation, .. } => Some(*conversation),
+            Self::Fire { timer } => Some(timer.conversation_id),
+            Self::SetActivity { .. } | Self::UpdateAgent { .. } | Self::Seen { .. } => None,
         }
     }
 }
@@ -143,6 +227,10 @@ pub struct Snapshot {
     /// Events already stored under a client token, by (conversation, token).
     pub sent: HashMap<(ConversationId, String), Event>,
     pub timers: HashMap<TimerKey, Timer>,
+    pub agents: HashMap<AgentId, Agent>,
+    pub tasks: HashMap<TaskId, Task>,
+    pub offers: HashMap<OfferId, Offer>,
+    pub queues: HashMap<QueueId, Queue>,
 }
 
 /// What a batch needs loaded before it can be planned.
@@ -152,6 +240,10 @@ pub struct SnapshotKeys {
     pub participants: Vec<ParticipantId>,
     pub client_tokens: Vec<(ConversationId, String)>,
     pub timers: Vec<TimerKey>,
+    pub agents: Vec<AgentId>,
+    pub tasks: Vec<TaskId>,
+    pub offers: Vec<OfferId>,
+    pub queues: Vec<QueueId>,
 }
 
 impl SnapshotKeys {
@@ -159,7 +251,7 @@ impl SnapshotKeys {
         let mut keys = Self::default();
         for c in commands {
             if !matches!(c, Command::Create { .. }) {
-                keys.conversations.push(c.conversation_id());
+                keys.conversations.extend(c.conversation_id());
             }
             match c {
                 Command::Append { conversation, author, client_token, .. } => {
@@ -173,17 +265,91 @@ impl SnapshotKeys {
                 Command::Fire { timer } => {
                     keys.participants.extend(timer.participant_id);
                     keys.timers.push(timer.key());
+                    match &timer.kind {
+                        TimerKind::Inactivity { .. } => {}
+                        TimerKind::OfferExpiry { offer, task, agent } => {
+                            keys.offers.push(*offer);
+                            keys.tasks.push(*task);
+                            keys.agents.push(*agent);
+                        }
+                        TimerKind::TaskStep { task, .. } | TimerKind::WrapUp { task, .. } => keys.tasks.push(*task),
+                    }
                 }
+                Command::Enqueue { .. } => {}
+                Command::Offer { task, agent, .. } => {
+                    keys.tasks.push(*task);
+                    keys.agents.push(*agent);
+                }
+                Command::Accept { offer, task, agent, .. } | Command::Decline { offer, task, agent, .. } => {
+                    keys.offers.push(*offer);
+                    keys.tasks.push(*task);
+                    keys.agents.push(*agent);
+                }
+                Command::Skip { task, .. } => keys.tasks.push(*task),
+                Command::Transfer { task, agent_participant, by, .. } => {
+                    keys.tasks.push(*task);
+                    keys.participants.extend(*agent_participant);
+                    keys.participants.extend(by.participant());
+                }
+                Command::SetActivity { agent, .. } | Command::UpdateAgent { agent, .. } => keys.agents.push(*agent),
+                Command::Seen { agents } => keys.agents.extend(agents),
                 Command::Create { .. } | Command::Join { .. } | Command::Update { .. } => {}
             }
         }
-        keys.conversations.sort_unstable();
-        keys.conversations.dedup();
-        keys.participants.sort_unstable();
-        keys.participants.dedup();
-        keys.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        keys.client_tokens.dedup();
+        keys.normalize();
         keys
+    }
+
+    /// Rows the loaded ones point to and that are not loaded yet: a
+    /// conversation's task, a task's agent, offer and queue. The writer loads
+    /// these in a second round.
+    pub fn derived(snapshot: &Snapshot) -> Self {
+        let mut keys = Self::default();
+        for c in snapshot.conversations.values() {
+            if let Some(t) = c.task_id.filter(|t| !snapshot.tasks.contains_key(t)) {
+                keys.tasks.push(t);
+            }
+        }
+        for t in snapshot.tasks.values() {
+            keys.agents.extend(t.agent_id.filter(|a| !snapshot.agents.contains_key(a)));
+            keys.offers.extend(t.offer_id.filter(|o| !snapshot.offers.contains_key(o)));
+            for step in &t.route {
+                if !snapshot.queues.contains_key(&step.queue) {
+                    keys.queues.push(step.queue);
+                }
+            }
+            if !snapshot.conversations.contains_key(&t.conversation_id) {
+                keys.conversations.push(t.conversation_id);
+            }
+        }
+        keys.normalize();
+        keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+            && self.participants.is_empty()
+            && self.client_tokens.is_empty()
+            && self.timers.is_empty()
+            && self.agents.is_empty()
+            && self.tasks.is_empty()
+            && self.offers.is_empty()
+            && self.queues.is_empty()
+    }
+
+    fn normalize(&mut self) {
+        fn sort<T: Ord>(v: &mut Vec<T>) {
+            v.sort_unstable();
+            v.dedup();
+        }
+        sort(&mut self.conversations);
+        sort(&mut self.participants);
+        sort(&mut self.agents);
+        sort(&mut self.tasks);
+        sort(&mut self.offers);
+        sort(&mut self.queues);
+        self.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.client_tokens.dedup();
     }
 }
 
@@ -202,6 +368,15 @@ pub struct Plan {
     pub delete_timers: Vec<TimerKey>,
     /// Conversations whose timers all go (ended).
     pub clear_timers: Vec<ConversationId>,
+    /// Agents whose row changed (written whole).
+    pub agents: Vec<Agent>,
+    pub new_tasks: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub new_offers: Vec<Offer>,
+    pub offers: Vec<Offer>,
+    pub task_history: Vec<TaskHistory>,
+    /// What to tell agents and routers once committed.
+    pub notices: Vec<Notice>,
 }
 
 impl Plan {
@@ -215,6 +390,11 @@ impl Plan {
             && self.set_timers.is_empty()
             && self.delete_timers.is_empty()
             && self.clear_timers.is_empty()
+            && self.agents.is_empty()
+            && self.new_tasks.is_empty()
+            && self.tasks.is_empty()
+            && self.new_offers.is_empty()
+            && self.offers.is_empty()
     }
 }
 

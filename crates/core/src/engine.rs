@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bus::{Bus, Notice, Subscription};
+use crate::bus::{Bus, Notice, Subscription, Topic};
 use crate::clock::{Clock, Timestamp};
 use crate::command::{AttributePatch, Author, ClientToken, Command, NewConversation, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
@@ -12,10 +12,13 @@ use crate::event::{ContentType, Event, EventKind, LeaveReason};
 use crate::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
 use crate::model::{Attributes, Conversation, ConversationState, IdleSettings, Participant, Role};
 use crate::rate::RateLimiter;
+use crate::routing::model::Agent;
 use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod admin;
+pub mod router;
+pub mod routing;
 mod timers;
 
 /// Size and rate limits, with their defaults.
@@ -52,6 +55,8 @@ pub enum Caller {
     Admin { workspace: WorkspaceId },
     /// A participant token: its own conversation only.
     Participant(Participant),
+    /// An agent token: the agent's own chats, offers and presence.
+    Agent(Agent),
 }
 
 /// What starting a chat hands back to the customer.
@@ -94,6 +99,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     limits: Limits,
     sends: RateLimiter<ParticipantId>,
+    /// Open agent sockets on this node, per agent (presence).
+    sockets: std::sync::Mutex<std::collections::HashMap<crate::ids::AgentId, usize>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -105,7 +112,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let sends = RateLimiter::new(limits.sends_per_second, limits.sends_per_second.saturating_mul(2));
-        Self { store, bus, clock, limits, sends }
+        Self { store, bus, clock, limits, sends, sockets: Default::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -124,9 +131,16 @@ impl Engine {
     pub async fn authenticate(&self, secret: &str) -> Result<Caller> {
         let unknown = || Error::unauthenticated("unknown or revoked credentials");
         let hash = SecretHash::of(secret);
-        if SecretKind::of(secret) == Some(SecretKind::Participant) {
-            let p = self.store.participant_by_token(&hash).await?.ok_or_else(unknown)?;
-            return Ok(Caller::Participant(p));
+        match SecretKind::of(secret) {
+            Some(SecretKind::Participant) => {
+                let p = self.store.participant_by_token(&hash).await?.ok_or_else(unknown)?;
+                return Ok(Caller::Participant(p));
+            }
+            Some(SecretKind::Agent) => {
+                let a = self.store.agent_by_token(&hash).await?.filter(|a| a.enabled).ok_or_else(unknown)?;
+                return Ok(Caller::Agent(a));
+            }
+            _ => {}
         }
         // Generated API keys start with `sbk_`; a key the operator chose may not.
         let key = self.store.api_key_by_token(&hash).await?.ok_or_else(unknown)?;
@@ -160,10 +174,27 @@ impl Engine {
             previous_conversation_id: None,
             idle: ep.idle,
         };
-        let customer =
-            NewParticipant { id: ParticipantId::new(), role: Role::Customer, display_name, token: Some(token.hash()) };
+        let customer = NewParticipant {
+            id: ParticipantId::new(),
+            role: Role::Customer,
+            display_name,
+            token: Some(token.hash()),
+            agent_id: None,
+        };
         let (cid, pid) = (conversation.id, customer.id);
-        let events = self.store.apply(Command::Create { conversation, participants: vec![customer] }).await?;
+        let mut events = self.store.apply(Command::Create { conversation, participants: vec![customer] }).await?;
+        let conversation =
+            self.store.conversation(cid).await?.ok_or_else(|| Error::internal("created conversation not found"))?;
+        // The chat is open whatever routing makes of it; a failure to route
+        // is logged and the chat can be routed again through the API.
+        match self.route_by_workflow(&conversation).await {
+            Ok(Some(_)) => {
+                let after = events.last().map_or(0, |e| e.seq);
+                events.extend(self.store.events(cid, EventRange::after(after, 16)).await?);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(conversation = %cid, error = %e, "chat could not be routed"),
+        }
         let conversation =
             self.store.conversation(cid).await?.ok_or_else(|| Error::internal("created conversation not found"))?;
         let participant =
@@ -205,7 +236,22 @@ impl Engine {
             Caller::Admin { .. } => Err(Error::not_found("conversation")),
             Caller::Participant(p) if p.conversation_id == id => Ok(c),
             Caller::Participant(_) => Err(Error::forbidden("this token belongs to another conversation")),
+            Caller::Agent(a) if a.workspace_id != c.workspace_id => Err(Error::not_found("conversation")),
+            Caller::Agent(a) => {
+                self.agent_participant(a, id).await?;
+                Ok(c)
+            }
         }
+    }
+
+    /// The agent's participant in a conversation it was assigned (it may
+    /// have left since); agents see only the chats routed to them.
+    pub(crate) async fn agent_participant(&self, agent: &Agent, id: ConversationId) -> Result<Participant> {
+        let mut mine: Vec<Participant> =
+            self.store.participants(id).await?.into_iter().filter(|p| p.agent_id == Some(agent.id)).collect();
+        // The active one if any, else the latest.
+        mine.sort_by_key(|p| (p.is_active(), p.joined_at));
+        mine.pop().ok_or_else(|| Error::forbidden("this conversation is not assigned to you"))
     }
 
     pub async fn conversations(&self, caller: &Caller, mut query: ConversationQuery) -> Result<Vec<Conversation>> {
@@ -236,7 +282,11 @@ impl Engine {
     /// Ends the conversation; a participant may end its own, a workspace any of its own.
     pub async fn end_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Event> {
         self.conversation(caller, id).await?;
-        let by = author_of(caller);
+        let by = match caller {
+            Caller::Admin { .. } => Author::System,
+            Caller::Participant(p) => Author::Participant(p.id),
+            Caller::Agent(a) => Author::Participant(self.agent_participant(a, id).await?.id),
+        };
         let events = self.store.apply(Command::End { conversation: id, by }).await?;
         last(events)
     }
@@ -258,7 +308,8 @@ impl Engine {
         admin_workspace(caller)?;
         let display_name = self.display_name(display_name, role_default_name(role))?;
         let token = Secret::generate(SecretKind::Participant);
-        let np = NewParticipant { id: ParticipantId::new(), role, display_name, token: Some(token.hash()) };
+        let np =
+            NewParticipant { id: ParticipantId::new(), role, display_name, token: Some(token.hash()), agent_id: None };
         let pid = np.id;
         let events = self.store.apply(Command::Join { conversation: id, participant: np }).await?;
         let p = self.store.participant(pid).await?.ok_or_else(|| Error::internal("added participant not found"))?;
@@ -278,6 +329,8 @@ impl Engine {
             Caller::Participant(_) => {
                 return Err(Error::forbidden("a participant can only remove itself"));
             }
+            Caller::Agent(a) if self.agent_participant(a, id).await?.id == who => LeaveReason::Left,
+            Caller::Agent(_) => return Err(Error::forbidden("an agent can only remove itself")),
             Caller::Admin { .. } => LeaveReason::Removed,
         };
         let events = self.store.apply(Command::Leave { conversation: id, participant: who, reason }).await?;
@@ -320,10 +373,12 @@ impl Engine {
 
     /// Tells the other participants that the caller is typing; nothing is stored.
     pub async fn typing(&self, caller: &Caller, id: ConversationId) -> Result<()> {
-        let Caller::Participant(p) = caller else {
-            return Err(Error::forbidden("only participants type"));
-        };
         let c = self.conversation(caller, id).await?;
+        let p = match caller {
+            Caller::Participant(p) => p.clone(),
+            Caller::Agent(a) => self.agent_participant(a, id).await?,
+            Caller::Admin { .. } => return Err(Error::forbidden("only participants type")),
+        };
         if c.state == ConversationState::Ended {
             return Err(Error::conversation_ended());
         }
@@ -356,7 +411,7 @@ impl Engine {
             order: Order::Ascending,
         };
         // Subscribe before reading, so an event committed in between is not missed.
-        let mut sub = self.bus.subscribe(id);
+        let mut sub = self.bus.subscribe(Topic::Conversation(id));
         let events = self.store.events(id, range).await?;
         if !events.is_empty() || wait.is_zero() {
             return Ok(events);
@@ -379,9 +434,14 @@ impl Engine {
         }
     }
 
+    /// Notices on any topic (an agent's socket, supervisors). Check access first.
+    pub fn bus_subscribe(&self, topic: Topic) -> Subscription {
+        self.bus.subscribe(topic)
+    }
+
     /// Notices about one conversation, for streaming readers. Check access first.
     pub fn subscribe(&self, id: ConversationId) -> Subscription {
-        self.bus.subscribe(id)
+        self.bus.subscribe(Topic::Conversation(id))
     }
 
     /// Issues a new token for a participant (workspace keys only).
@@ -431,6 +491,16 @@ impl Engine {
                 self.conversation(caller, id).await?;
                 Ok(as_participant.map_or(Author::System, Author::Participant))
             }
+            Caller::Agent(a) => {
+                let p = self.agent_participant(a, id).await?;
+                if as_participant.is_some_and(|x| x != p.id) {
+                    return Err(Error::forbidden("an agent can only send as itself").with_field("as_participant"));
+                }
+                if let Err(wait) = self.sends.check(p.id, self.now()) {
+                    return Err(Error::rate_limited(wait));
+                }
+                Ok(Author::Participant(p.id))
+            }
         }
     }
 
@@ -478,14 +548,7 @@ impl Engine {
 fn admin_workspace(caller: &Caller) -> Result<WorkspaceId> {
     match caller {
         Caller::Admin { workspace } => Ok(*workspace),
-        Caller::Participant(_) => Err(Error::forbidden("this needs a workspace API key")),
-    }
-}
-
-fn author_of(caller: &Caller) -> Author {
-    match caller {
-        Caller::Admin { .. } => Author::System,
-        Caller::Participant(p) => Author::Participant(p.id),
+        Caller::Participant(_) | Caller::Agent(_) => Err(Error::forbidden("this needs a workspace API key")),
     }
 }
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{ConversationId, EventId, ParticipantId};
+use crate::ids::{AgentId, ConversationId, EventId, ParticipantId, QueueId, TaskId};
 use crate::model::{Attributes, Role};
 
 /// The media types a message may have.
@@ -84,6 +84,17 @@ pub enum EventKind {
     ConversationUpdated { attributes: Attributes, record_id: Option<String> },
     #[serde(rename = "conversation.ended")]
     ConversationEnded { reason: EndReason },
+    /// The chat waits for an agent in a queue.
+    #[serde(rename = "conversation.queued")]
+    Queued { task_id: TaskId, queue_id: QueueId },
+    /// The chat was moved to another queue or a named agent.
+    #[serde(rename = "conversation.transferred")]
+    Transferred {
+        task_id: TaskId,
+        queue_id: QueueId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<AgentId>,
+    },
 }
 
 /// The payload could not be read back; the log is damaged or from a newer version.
@@ -110,6 +121,8 @@ impl EventKind {
             Self::ParticipantAutoDisconnected { .. } => "participant.autodisconnection",
             Self::ConversationUpdated { .. } => "conversation.updated",
             Self::ConversationEnded { .. } => "conversation.ended",
+            Self::Queued { .. } => "conversation.queued",
+            Self::Transferred { .. } => "conversation.transferred",
         }
     }
 
@@ -189,6 +202,8 @@ mod tests {
             EventKind::ParticipantAutoDisconnected { participant_id: p },
             EventKind::ConversationUpdated { attributes: attrs, record_id: Some("500xx".into()) },
             EventKind::ConversationEnded { reason: EndReason::Abandoned },
+            EventKind::Queued { task_id: TaskId::new(), queue_id: QueueId::new() },
+            EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
         ]
     }
 

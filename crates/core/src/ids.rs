@@ -117,6 +117,22 @@ typed_id!(
     /// One entry of a conversation's log.
     EventId, "evt", "event"
 );
+typed_id!(
+    /// A person who answers chats.
+    AgentId, "agt", "agent"
+);
+typed_id!(
+    /// Where waiting chats wait for an agent.
+    QueueId, "que", "queue"
+);
+typed_id!(
+    /// A chat that needs an agent.
+    TaskId, "tsk", "task"
+);
+typed_id!(
+    /// An offer of a task to one agent.
+    OfferId, "ofr", "offer"
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod model;
 pub mod plan;
 pub mod rate;
+pub mod routing;
 pub mod store;
 pub mod timer;
 pub mod token;

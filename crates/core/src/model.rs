@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
+use crate::ids::{AgentId, ApiKeyId, ConversationId, EntryPointId, ParticipantId, TaskId, WorkspaceId};
 
 /// Free-form JSON attributes (an object at the top level).
 pub type Attributes = Map<String, Value>;
@@ -106,6 +106,8 @@ pub struct Conversation {
     pub last_seq: i64,
     /// Participants who have joined and not left.
     pub active_participants: i64,
+    /// Its routing task, once it has asked for an agent (the latest one).
+    pub task_id: Option<TaskId>,
     pub created_at: Timestamp,
     pub ended_at: Option<Timestamp>,
 }
@@ -151,6 +153,8 @@ pub struct Participant {
     pub left_at: Option<Timestamp>,
     /// Marked idle by the inactivity timer and not active since.
     pub idle: bool,
+    /// For an agent who joined through routing: which agent.
+    pub agent_id: Option<AgentId>,
 }
 
 impl Participant {

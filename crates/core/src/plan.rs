@@ -12,8 +12,9 @@ use crate::clock::Timestamp;
 use crate::command::{AttributePatch, Author, Command, Committed, NewParticipant, Plan, Snapshot};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::{EndReason, Event, EventKind};
-use crate::ids::{ConversationId, EventId, ParticipantId};
+use crate::ids::{AgentId, ConversationId, EventId, OfferId, ParticipantId, QueueId, TaskId};
 use crate::model::{Conversation, ConversationState, Participant, Role};
+use crate::routing::model::{Agent, Offer, Queue, Task};
 use crate::timer::{InactivityStage, Timer, TimerKind};
 
 /// Plans `commands` against `snapshot` at time `now`. Returns the plan and one
@@ -30,10 +31,19 @@ struct Planner {
     participants: HashMap<ParticipantId, Participant>,
     sent: HashMap<(ConversationId, String), Event>,
     timers: HashMap<crate::timer::TimerKey, Timer>,
+    agents: HashMap<AgentId, Agent>,
+    tasks: HashMap<TaskId, Task>,
+    offers: HashMap<OfferId, Offer>,
+    queues: HashMap<QueueId, Queue>,
     new_conversations: HashSet<ConversationId>,
     new_participants: HashSet<ParticipantId>,
+    new_tasks: HashSet<TaskId>,
+    new_offers: HashSet<OfferId>,
     touched_conversations: HashSet<ConversationId>,
     touched_participants: HashSet<ParticipantId>,
+    touched_agents: HashSet<AgentId>,
+    touched_tasks: HashSet<TaskId>,
+    touched_offers: HashSet<OfferId>,
     plan: Plan,
 }
 
@@ -45,10 +55,19 @@ impl Planner {
             participants: s.participants,
             sent: s.sent,
             timers: s.timers,
+            agents: s.agents,
+            tasks: s.tasks,
+            offers: s.offers,
+            queues: s.queues,
             new_conversations: HashSet::new(),
             new_participants: HashSet::new(),
+            new_tasks: HashSet::new(),
+            new_offers: HashSet::new(),
             touched_conversations: HashSet::new(),
             touched_participants: HashSet::new(),
+            touched_agents: HashSet::new(),
+            touched_tasks: HashSet::new(),
+            touched_offers: HashSet::new(),
             plan: Plan::default(),
         }
     }
@@ -72,6 +91,7 @@ impl Planner {
                     idle: conversation.idle,
                     last_seq: 0,
                     active_participants: 0,
+                    task_id: None,
                     created_at: self.now,
                     ended_at: None,
                 };
@@ -137,6 +157,25 @@ impl Planner {
                 Ok(vec![self.end(*conversation, by.participant(), EndReason::Ended)])
             }
             Command::Fire { timer } => Ok(self.fire(timer)),
+            Command::Enqueue { conversation, task, route, priority } => {
+                self.enqueue(*conversation, *task, route, *priority)
+            }
+            Command::Offer { conversation, task, agent, offer, timeout_secs } => {
+                self.offer(*conversation, *task, *agent, *offer, *timeout_secs)
+            }
+            Command::Accept { conversation, offer, task, agent, participant } => {
+                self.accept(*conversation, *offer, *task, *agent, participant)
+            }
+            Command::Decline { conversation, offer, task, agent } => self.decline(*conversation, *offer, *task, *agent),
+            Command::Skip { conversation, task, step } => self.skip(*conversation, *task, *step),
+            Command::Transfer { conversation, task, to, by, agent_participant } => {
+                self.transfer(*conversation, *task, to, *by, *agent_participant)
+            }
+            Command::SetActivity { agent, activity, if_unseen_since } => {
+                self.set_activity(*agent, activity, *if_unseen_since)
+            }
+            Command::UpdateAgent { agent, patch } => self.update_agent(*agent, patch),
+            Command::Seen { agents } => self.seen(agents),
         }
     }
 
@@ -211,6 +250,7 @@ impl Planner {
             joined_at: self.now,
             left_at: None,
             idle: false,
+            agent_id: np.agent_id,
         };
         self.participants.insert(p.id, p.clone());
         self.new_participants.insert(p.id);
@@ -239,6 +279,7 @@ impl Planner {
         author: Author,
     ) -> Vec<Event> {
         let now = self.now;
+        self.agent_left(conversation, who);
         self.participant_mut(who).left_at = Some(now);
         self.disarm_inactivity(conversation, who);
         let c = self.conversation_mut(conversation);
@@ -259,7 +300,9 @@ impl Planner {
         self.plan.clear_timers.push(conversation);
         self.timers.retain(|k, _| k.conversation_id != conversation);
         self.plan.set_timers.retain(|t| t.conversation_id != conversation);
-        self.emit(conversation, by, EventKind::ConversationEnded { reason }, None)
+        let e = self.emit(conversation, by, EventKind::ConversationEnded { reason }, None);
+        self.conversation_ended(conversation);
+        e
     }
 
     fn update(&mut self, conversation: ConversationId, patch: &AttributePatch) -> Event {
@@ -332,6 +375,9 @@ impl Planner {
         if self.timers.get(&timer.key()) != Some(timer) {
             return Vec::new();
         }
+        if !matches!(timer.kind, TimerKind::Inactivity { .. }) {
+            return self.fire_routing(timer);
+        }
         let (conversation, who) = (timer.conversation_id, timer.participant_id);
         let live =
             self.writable(conversation).is_ok() && who.is_some_and(|p| self.active_member(conversation, p).is_ok());
@@ -359,6 +405,7 @@ impl Planner {
                 let kind = EventKind::ParticipantAutoDisconnected { participant_id: who };
                 self.leave(conversation, who, kind, Author::System)
             }
+            TimerKind::OfferExpiry { .. } | TimerKind::TaskStep { .. } | TimerKind::WrapUp { .. } => Vec::new(),
         }
     }
 
@@ -376,6 +423,27 @@ impl Planner {
         for id in &self.touched_participants {
             self.plan.participants.push(self.participants[id].clone());
         }
+        for id in &self.touched_agents {
+            self.plan.agents.push(self.agents[id].clone());
+        }
+        for id in &self.new_tasks {
+            self.plan.new_tasks.push(self.tasks[id].clone());
+        }
+        for id in &self.touched_tasks {
+            self.plan.tasks.push(self.tasks[id].clone());
+        }
+        for id in &self.new_offers {
+            self.plan.new_offers.push(self.offers[id].clone());
+        }
+        for id in &self.touched_offers {
+            self.plan.offers.push(self.offers[id].clone());
+        }
+        // One routing wake-up per workspace is enough.
+        let mut woken = HashSet::new();
+        self.plan.notices.retain(|n| match n {
+            crate::bus::Notice::Routing { workspace } => woken.insert(*workspace),
+            _ => true,
+        });
         // A timer set and later deleted in the same batch is only deleted.
         let deleted: HashSet<_> = self.plan.delete_timers.iter().cloned().collect();
         self.plan.set_timers.retain(|t| !deleted.contains(&t.key()));
@@ -384,6 +452,9 @@ impl Planner {
         self.plan
     }
 }
+
+#[path = "plan_routing.rs"]
+mod routing;
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

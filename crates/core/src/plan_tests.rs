@@ -16,27 +16,32 @@ use crate::timer::{InactivityStage, Timer, TimerKey, TimerKind};
 
 /// An in-memory stand-in for the store: enough to run batches back to back.
 #[derive(Default)]
-struct World {
-    conversations: HashMap<ConversationId, Conversation>,
-    participants: HashMap<ParticipantId, Participant>,
-    events: Vec<Event>,
-    timers: HashMap<TimerKey, Timer>,
+pub(super) struct World {
+    pub conversations: HashMap<ConversationId, Conversation>,
+    pub participants: HashMap<ParticipantId, Participant>,
+    pub events: Vec<Event>,
+    pub timers: HashMap<TimerKey, Timer>,
+    pub agents: HashMap<crate::ids::AgentId, crate::routing::model::Agent>,
+    pub tasks: HashMap<crate::ids::TaskId, crate::routing::model::Task>,
+    pub offers: HashMap<crate::ids::OfferId, crate::routing::model::Offer>,
+    pub queues: HashMap<crate::ids::QueueId, crate::routing::model::Queue>,
 }
 
 impl World {
-    fn run(&mut self, commands: &[Command], now: i64) -> Vec<crate::Result<Vec<Event>>> {
-        let keys = SnapshotKeys::of(commands);
-        let mut snap = Snapshot::default();
-        for id in keys.conversations {
-            if let Some(c) = self.conversations.get(&id) {
-                snap.conversations.insert(id, c.clone());
+    fn load(&self, keys: SnapshotKeys, snap: &mut Snapshot) {
+        fn copy<K: std::hash::Hash + Eq + Copy, V: Clone>(ids: Vec<K>, from: &HashMap<K, V>, to: &mut HashMap<K, V>) {
+            for id in ids {
+                if let Some(v) = from.get(&id) {
+                    to.insert(id, v.clone());
+                }
             }
         }
-        for id in keys.participants {
-            if let Some(p) = self.participants.get(&id) {
-                snap.participants.insert(id, p.clone());
-            }
-        }
+        copy(keys.conversations, &self.conversations, &mut snap.conversations);
+        copy(keys.participants, &self.participants, &mut snap.participants);
+        copy(keys.agents, &self.agents, &mut snap.agents);
+        copy(keys.tasks, &self.tasks, &mut snap.tasks);
+        copy(keys.offers, &self.offers, &mut snap.offers);
+        copy(keys.queues, &self.queues, &mut snap.queues);
         for (c, t) in keys.client_tokens {
             if let Some(e) =
                 self.events.iter().find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
@@ -49,7 +54,29 @@ impl World {
                 snap.timers.insert(k, t.clone());
             }
         }
+    }
+
+    pub(super) fn run(&mut self, commands: &[Command], now: i64) -> Vec<crate::Result<Vec<Event>>> {
+        let mut snap = Snapshot::default();
+        self.load(SnapshotKeys::of(commands), &mut snap);
+        // As the store does: follow what the loaded rows point to.
+        for _ in 0..3 {
+            let more = SnapshotKeys::derived(&snap);
+            if more.is_empty() {
+                break;
+            }
+            self.load(more, &mut snap);
+        }
         let (p, outcomes) = plan(commands, snap, Timestamp(now));
+        for a in p.agents {
+            self.agents.insert(a.id, a);
+        }
+        for t in p.new_tasks.into_iter().chain(p.tasks) {
+            self.tasks.insert(t.id, t);
+        }
+        for o in p.new_offers.into_iter().chain(p.offers) {
+            self.offers.insert(o.id, o);
+        }
         for c in p.new_conversations.into_iter().chain(p.conversations) {
             self.conversations.insert(c.id, c);
         }
@@ -69,20 +96,26 @@ impl World {
         outcomes
     }
 
-    fn log(&self, c: ConversationId) -> Vec<&Event> {
+    pub(super) fn log(&self, c: ConversationId) -> Vec<&Event> {
         self.events.iter().filter(|e| e.conversation_id == c).collect()
     }
 
-    fn types(&self, c: ConversationId) -> Vec<&'static str> {
+    pub(super) fn types(&self, c: ConversationId) -> Vec<&'static str> {
         self.log(c).iter().map(|e| e.kind.type_name()).collect()
     }
 }
 
-fn create(idle: IdleSettings, roles: &[Role]) -> (Command, ConversationId, Vec<ParticipantId>) {
+pub(super) fn create(idle: IdleSettings, roles: &[Role]) -> (Command, ConversationId, Vec<ParticipantId>) {
     let id = ConversationId::new();
     let ps: Vec<NewParticipant> = roles
         .iter()
-        .map(|r| NewParticipant { id: ParticipantId::new(), role: *r, display_name: r.as_str().into(), token: None })
+        .map(|r| NewParticipant {
+            id: ParticipantId::new(),
+            role: *r,
+            display_name: r.as_str().into(),
+            token: None,
+            agent_id: None,
+        })
         .collect();
     let ids = ps.iter().map(|p| p.id).collect();
     let c = NewConversation {
@@ -311,3 +344,6 @@ proptest! {
         }
     }
 }
+
+#[path = "plan_routing_tests.rs"]
+mod routing;

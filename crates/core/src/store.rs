@@ -11,8 +11,11 @@ use crate::clock::Timestamp;
 use crate::command::{Command, Committed};
 use crate::error::Result;
 use crate::event::Event;
-use crate::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
+use crate::ids::{
+    AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+};
 use crate::model::{ApiKey, Conversation, ConversationState, EntryPoint, Participant, Workspace};
+use crate::routing::model::{Activity, Agent, Offer, Queue, Task, TaskHistory};
 use crate::timer::Timer;
 use crate::token::SecretHash;
 
@@ -46,6 +49,16 @@ pub struct ConversationQuery {
     /// Only conversations with ids below this one (the next page).
     pub before: Option<ConversationId>,
     pub limit: u32,
+}
+
+/// A workspace's workflow as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredWorkflow {
+    pub source: String,
+    /// The parsed workflow, as JSON.
+    pub document: String,
+    pub version: i64,
+    pub updated_at: Timestamp,
 }
 
 /// Counters the store keeps about its own writes, for `/metrics`.
@@ -92,6 +105,55 @@ pub trait Store: Send + Sync + 'static {
     async fn update_entry_point(&self, entry_point: &EntryPoint) -> Result<()>;
     async fn entry_point(&self, id: EntryPointId) -> Result<Option<EntryPoint>>;
     async fn entry_points(&self, workspace: WorkspaceId) -> Result<Vec<EntryPoint>>;
+
+    // Routing: agents and their credentials. Changes to an agent's routing
+    // state go through `apply`; these are creation and credentials.
+
+    /// Creates an agent; a login already taken in the workspace is a conflict.
+    async fn create_agent(&self, agent: &Agent, password_hash: Option<&str>) -> Result<()>;
+    async fn agent(&self, id: AgentId) -> Result<Option<Agent>>;
+    async fn agents(&self, workspace: WorkspaceId) -> Result<Vec<Agent>>;
+    /// The agent with this console login, and its password hash.
+    async fn agent_by_login(&self, workspace: WorkspaceId, login: &str) -> Result<Option<(Agent, Option<String>)>>;
+    async fn set_agent_password(&self, agent: AgentId, password_hash: Option<&str>) -> Result<()>;
+    async fn add_agent_token(&self, agent: AgentId, token: &SecretHash, name: &str, at: Timestamp) -> Result<()>;
+    async fn agent_by_token(&self, token: &SecretHash) -> Result<Option<Agent>>;
+    async fn revoke_agent_tokens(&self, agent: AgentId, at: Timestamp) -> Result<u64>;
+
+    // Routing: definitions.
+
+    /// The workspace's own activities (the built-in ones are not stored).
+    async fn activities(&self, workspace: WorkspaceId) -> Result<Vec<Activity>>;
+    async fn create_activity(&self, workspace: WorkspaceId, activity: &Activity, at: Timestamp) -> Result<()>;
+    /// Deletes an activity no agent is in; returns whether it existed.
+    async fn delete_activity(&self, workspace: WorkspaceId, name: &str) -> Result<bool>;
+    async fn create_queue(&self, queue: &Queue) -> Result<()>;
+    async fn update_queue(&self, queue: &Queue) -> Result<()>;
+    async fn queue(&self, id: QueueId) -> Result<Option<Queue>>;
+    async fn queues(&self, workspace: WorkspaceId) -> Result<Vec<Queue>>;
+    /// Every queue of every workspace (the router's view).
+    async fn all_queues(&self) -> Result<Vec<Queue>>;
+    /// The workflow as written and as parsed (JSON), with its version.
+    async fn workflow(&self, workspace: WorkspaceId) -> Result<Option<StoredWorkflow>>;
+    /// Replaces the workflow; returns the new version.
+    async fn put_workflow(&self, workspace: WorkspaceId, source: &str, document: &str, at: Timestamp) -> Result<i64>;
+
+    // Routing: reads.
+
+    async fn task(&self, id: TaskId) -> Result<Option<Task>>;
+    async fn task_history(&self, id: TaskId) -> Result<Vec<TaskHistory>>;
+    /// Waiting tasks of every workspace, best first (priority, then time in line).
+    async fn waiting_tasks(&self, limit: u32) -> Result<Vec<Task>>;
+    /// A workspace's tasks that are waiting, offered, assigned or in wrap-up.
+    async fn live_tasks(&self, workspace: WorkspaceId) -> Result<Vec<Task>>;
+    /// The chats an agent has: assigned or in wrap-up.
+    async fn agent_tasks(&self, agent: AgentId) -> Result<Vec<Task>>;
+    /// Enabled agents in an activity that receives chats, in every workspace.
+    async fn present_agents(&self) -> Result<Vec<Agent>>;
+    /// Present agents not seen on a socket since `before`.
+    async fn unseen_agents(&self, before: Timestamp) -> Result<Vec<Agent>>;
+    async fn offer(&self, id: OfferId) -> Result<Option<Offer>>;
+    async fn pending_offers(&self, agent: AgentId) -> Result<Vec<Offer>>;
 
     // Timers.
 

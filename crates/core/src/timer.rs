@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{ConversationId, ParticipantId};
+use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, TaskId};
 
 /// The two steps of the customer inactivity timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,12 +25,21 @@ pub enum InactivityStage {
 pub enum TimerKind {
     /// The customer has been silent since `since`.
     Inactivity { since: Timestamp, stage: InactivityStage },
+    /// An offer lapses unless the agent answers first.
+    OfferExpiry { offer: OfferId, task: TaskId, agent: AgentId },
+    /// A task has waited in route step `step` as long as the step allows.
+    TaskStep { task: TaskId, step: u32 },
+    /// An agent's wrap-up after a chat ends; its slot frees when this fires.
+    WrapUp { task: TaskId, agent: AgentId },
 }
 
 impl TimerKind {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Inactivity { .. } => "inactivity",
+            Self::OfferExpiry { .. } => "offer",
+            Self::TaskStep { .. } => "task_step",
+            Self::WrapUp { .. } => "wrap_up",
         }
     }
 }

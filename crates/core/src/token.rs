@@ -20,6 +20,8 @@ pub enum SecretKind {
     Participant,
     /// A workspace API key (server to server, admin).
     ApiKey,
+    /// An agent's API or console session token.
+    Agent,
 }
 
 impl SecretKind {
@@ -27,6 +29,7 @@ impl SecretKind {
         match self {
             SecretKind::Participant => "sbp",
             SecretKind::ApiKey => "sbk",
+            SecretKind::Agent => "sba",
         }
     }
 
@@ -36,6 +39,8 @@ impl SecretKind {
             Some(SecretKind::Participant)
         } else if secret.starts_with("sbk_") {
             Some(SecretKind::ApiKey)
+        } else if secret.starts_with("sba_") {
+            Some(SecretKind::Agent)
         } else {
             None
         }

@@ -96,6 +96,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEARTBEAT_SECS", default_value_t = 20)]
     pub heartbeat_secs: u64,
 
+    /// Seconds after an available agent's last socket closed before it is
+    /// set offline (its chats stay its own).
+    #[arg(long, env = "SWITCHBOARD_PRESENCE_GRACE_SECS", default_value_t = 60)]
+    pub presence_grace_secs: u64,
+
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

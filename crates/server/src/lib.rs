@@ -17,12 +17,15 @@ use switchboard_api::{AppState, router};
 use switchboard_core::bus::LocalBus;
 use switchboard_core::clock::SystemClock;
 use switchboard_core::engine::Engine;
+use switchboard_core::engine::router::PresenceSettings;
+use switchboard_core::model::Workspace;
 use switchboard_core::token::Secret;
 use switchboard_store::StoreConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub mod cli;
 pub mod config;
 
 pub use config::Config;
@@ -61,19 +64,13 @@ pub async fn serve(
             .context("opening the database")?;
     let engine = Arc::new(Engine::new(store.clone(), bus, clock, config.limits()));
 
-    let admin = config.admin_key.clone().map(Secret::from_operator);
-    let boot = engine.bootstrap(admin).await.map_err(|e| anyhow::anyhow!("{e}")).context("setting up the workspace")?;
-    if let Some(ep) = &boot.entry_point {
-        tracing::info!(entry_point = %ep.id, "created the default workspace and entry point");
-    }
-    if let Some(key) = &boot.generated_key {
-        let path = config.storage.data_dir.join("admin-key");
-        write_secret(&path, key.expose()).with_context(|| format!("writing {}", path.display()))?;
-        println!("Admin API key (shown once; also saved to {}):\n  {}", path.display(), key.expose());
-    }
+    bootstrap(&engine, config.admin_key.clone(), &config.storage.data_dir).await?;
 
     let stop = CancellationToken::new();
     let timers = tokio::spawn(engine.clone().run_timers(stop.clone().cancelled_owned()));
+    let router_loop = tokio::spawn(engine.clone().run_router(stop.clone().cancelled_owned()));
+    let presence = PresenceSettings { grace: std::time::Duration::from_secs(config.presence_grace_secs.max(1)) };
+    let presence_loop = tokio::spawn(engine.clone().run_presence(presence, stop.clone().cancelled_owned()));
     let tasks = TaskTracker::new();
     let state =
         AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone(), tasks: tasks.clone() };
@@ -92,10 +89,26 @@ pub async fn serve(
     if tokio::time::timeout(SOCKET_CLOSE_GRACE, tasks.wait()).await.is_err() {
         tracing::warn!(open = tasks.len(), "some sockets did not close in time");
     }
-    let _ = timers.await;
+    let _ = tokio::join!(timers, router_loop, presence_loop);
     store.close().await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Makes sure the workspace and an admin key exist; a generated key is
+/// printed once and written to DATA_DIR/admin-key.
+pub async fn bootstrap(engine: &Engine, admin_key: Option<String>, data_dir: &Path) -> anyhow::Result<Workspace> {
+    let admin = admin_key.map(Secret::from_operator);
+    let boot = engine.bootstrap(admin).await.map_err(|e| anyhow::anyhow!("{e}")).context("setting up the workspace")?;
+    if let Some(ep) = &boot.entry_point {
+        tracing::info!(entry_point = %ep.id, "created the default workspace and entry point");
+    }
+    if let Some(key) = &boot.generated_key {
+        let path = data_dir.join("admin-key");
+        write_secret(&path, key.expose()).with_context(|| format!("writing {}", path.display()))?;
+        println!("Admin API key (shown once; also saved to {}):\n  {}", path.display(), key.expose());
+    }
+    Ok(boot.workspace)
 }
 
 /// Writes a secret readable by its owner only.

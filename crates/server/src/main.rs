@@ -17,6 +17,12 @@ enum Command {
     Serve(Box<Config>),
     /// Brings the database schema up to date and exits.
     Migrate(StorageConfig),
+    /// Agents: create, list, update, disable, issue tokens.
+    Agent(switchboard::cli::Admin<switchboard::cli::AgentCommand>),
+    /// Queues: create, list, update.
+    Queue(switchboard::cli::Admin<switchboard::cli::QueueCommand>),
+    /// The routing workflow: apply a YAML file, show the one in force.
+    Workflow(switchboard::cli::Admin<switchboard::cli::WorkflowCommand>),
     /// Prints the version and the schema version.
     Version,
 }
@@ -48,6 +54,18 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("migrating {}: {e}", redact(&url)))?;
             println!("schema is at version {}", switchboard_store::latest_version());
             Ok(())
+        }
+        Command::Agent(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::agent(cmd).await
+        }
+        Command::Queue(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::queue(cmd).await
+        }
+        Command::Workflow(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::workflow(cmd).await
         }
         Command::Version => {
             println!("switchboard {} (schema {})", env!("CARGO_PKG_VERSION"), switchboard_store::latest_version());

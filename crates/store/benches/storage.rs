@@ -150,7 +150,7 @@ async fn through_store(store: Arc<dyn Store>, n: usize, writers: usize, batches:
             previous_conversation_id: None,
             idle: IdleSettings::default(),
         };
-        let p = NewParticipant { id: who, role: Role::Agent, display_name: "a".into(), token: None };
+        let p = NewParticipant { id: who, role: Role::Agent, display_name: "a".into(), token: None, agent_id: None };
         store.apply(Command::Create { conversation: c, participants: vec![p] }).await.unwrap();
         chats.push((id, who));
     }

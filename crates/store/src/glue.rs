@@ -17,7 +17,9 @@ macro_rules! sql_backend {
         use switchboard_core::clock::Timestamp;
         use switchboard_core::command::{Command, Committed, Snapshot, SnapshotKeys};
         use switchboard_core::event::Event;
-        use switchboard_core::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
+        use switchboard_core::ids::{
+            AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+        };
         use switchboard_core::model::{ApiKey, Conversation, EntryPoint, Participant, Workspace};
         use switchboard_core::store::{ConversationQuery, EventRange, Store};
         use switchboard_core::timer::Timer;
@@ -25,6 +27,7 @@ macro_rules! sql_backend {
 
         use crate::db_error;
         use crate::sql::{self, Cols, Stmt, Val};
+        use crate::sql_routing as r;
         use crate::writer::{BatchCommit, Writer};
 
         impl Cols for $row {
@@ -90,11 +93,7 @@ macro_rules! sql_backend {
 
         #[async_trait]
         impl BatchCommit for PoolWriter {
-            async fn commit(
-                &mut self,
-                commands: &[Command],
-                now: Timestamp,
-            ) -> Result<(Vec<Event>, Vec<Result<Committed>>)> {
+            async fn commit(&mut self, commands: &[Command], now: Timestamp) -> Result<crate::writer::Batch> {
                 let result = self.transact(commands, now).await;
                 if let Some(cache) = &mut self.cache {
                     match &result {
@@ -102,7 +101,7 @@ macro_rules! sql_backend {
                         Err(_) => cache.forget(),
                     }
                 }
-                result.map(|(plan, outcomes)| (plan.events, outcomes))
+                result.map(|(plan, outcomes)| (plan.events, plan.notices, outcomes))
             }
         }
 
@@ -119,31 +118,21 @@ macro_rules! sql_backend {
                 if let Some(cache) = &self.cache {
                     cache.fill(&mut keys, &mut snap);
                 }
-                let [conversations, participants, sent, timers] = sql::snapshot_reads(&keys, $lock);
-                for stmt in conversations.into_iter().flatten() {
-                    for row in fetch_all(&mut *tx, &stmt).await? {
-                        let c = sql::conversation(&row)?;
-                        snap.conversations.insert(c.id, c);
-                    }
-                }
-                for stmt in participants.into_iter().flatten() {
-                    for row in fetch_all(&mut *tx, &stmt).await? {
-                        let p = sql::participant(&row)?;
-                        snap.participants.insert(p.id, p);
-                    }
-                }
-                for stmt in sent.into_iter().flatten() {
-                    for row in fetch_all(&mut *tx, &stmt).await? {
-                        let e = sql::event(&row)?;
-                        if let Some(t) = e.client_token.clone() {
-                            snap.sent.insert((e.conversation_id, t), e);
+                // Rows point to rows (a conversation to its task, a task to its
+                // agent and offer): load what the commands name, then what the
+                // loaded rows name, until nothing new turns up.
+                for _round in 0..3 {
+                    for (loads, stmt) in sql::snapshot_reads(&keys, $lock) {
+                        for row in fetch_all(&mut *tx, &stmt).await? {
+                            load_row(&mut snap, loads, &row)?;
                         }
                     }
-                }
-                for stmt in timers.into_iter().flatten() {
-                    for row in fetch_all(&mut *tx, &stmt).await? {
-                        let t = sql::timer(&row)?;
-                        snap.timers.insert(t.key(), t);
+                    keys = SnapshotKeys::derived(&snap);
+                    if let Some(cache) = &self.cache {
+                        cache.fill(&mut keys, &mut snap);
+                    }
+                    if keys.is_empty() {
+                        break;
                     }
                 }
                 let (plan, outcomes) = switchboard_core::plan::plan(commands, snap, now);
@@ -153,6 +142,47 @@ macro_rules! sql_backend {
                 tx.commit().await.map_err(db_error)?;
                 Ok((plan, outcomes))
             }
+        }
+
+        fn load_row(snap: &mut Snapshot, loads: sql::Loads, row: &$row) -> Result<()> {
+            use crate::sql_routing as r;
+            match loads {
+                sql::Loads::Conversations => {
+                    let c = sql::conversation(row)?;
+                    snap.conversations.insert(c.id, c);
+                }
+                sql::Loads::Participants => {
+                    let p = sql::participant(row)?;
+                    snap.participants.insert(p.id, p);
+                }
+                sql::Loads::Sent => {
+                    let e = sql::event(row)?;
+                    if let Some(t) = e.client_token.clone() {
+                        snap.sent.insert((e.conversation_id, t), e);
+                    }
+                }
+                sql::Loads::Timers => {
+                    let t = sql::timer(row)?;
+                    snap.timers.insert(t.key(), t);
+                }
+                sql::Loads::Tasks => {
+                    let t = r::task(row)?;
+                    snap.tasks.insert(t.id, t);
+                }
+                sql::Loads::Offers => {
+                    let o = r::offer(row)?;
+                    snap.offers.insert(o.id, o);
+                }
+                sql::Loads::Agents => {
+                    let a = r::agent(row)?;
+                    snap.agents.insert(a.id, a);
+                }
+                sql::Loads::Queues => {
+                    let q = r::queue(row)?;
+                    snap.queues.insert(q.id, q);
+                }
+            }
+            Ok(())
         }
 
         /// The store: a pool for reads and rare writes, and the group-commit writer for conversation logs.
@@ -251,6 +281,162 @@ macro_rules! sql_backend {
 
             async fn entry_points(&self, w: WorkspaceId) -> Result<Vec<EntryPoint>> {
                 all(fetch_all(&self.pool, &sql::entry_points_of(w)).await?, sql::entry_point)
+            }
+
+            async fn create_agent(
+                &self,
+                a: &switchboard_core::routing::model::Agent,
+                hash: Option<&str>,
+            ) -> Result<()> {
+                execute(&self.pool, &r::insert_agent(a, hash)).await.map(drop)
+            }
+
+            async fn agent(&self, id: AgentId) -> Result<Option<switchboard_core::routing::model::Agent>> {
+                one(fetch_optional(&self.pool, &r::agent_by_id(id)).await?, r::agent)
+            }
+
+            async fn agents(&self, w: WorkspaceId) -> Result<Vec<switchboard_core::routing::model::Agent>> {
+                all(fetch_all(&self.pool, &r::agents_of(w)).await?, r::agent)
+            }
+
+            async fn agent_by_login(
+                &self,
+                w: WorkspaceId,
+                login: &str,
+            ) -> Result<Option<(switchboard_core::routing::model::Agent, Option<String>)>> {
+                match fetch_optional(&self.pool, &r::agent_by_login(w, login)).await? {
+                    Some(row) => Ok(Some((r::agent(&row)?, row.opt_text("password_hash")?))),
+                    None => Ok(None),
+                }
+            }
+
+            async fn set_agent_password(&self, a: AgentId, hash: Option<&str>) -> Result<()> {
+                execute(&self.pool, &r::set_agent_password(a, hash)).await.map(drop)
+            }
+
+            async fn add_agent_token(&self, a: AgentId, token: &SecretHash, name: &str, at: Timestamp) -> Result<()> {
+                execute(&self.pool, &r::insert_agent_token(a, token.as_str(), name, at)).await.map(drop)
+            }
+
+            async fn agent_by_token(
+                &self,
+                token: &SecretHash,
+            ) -> Result<Option<switchboard_core::routing::model::Agent>> {
+                one(fetch_optional(&self.pool, &r::agent_by_token(token.as_str())).await?, r::agent)
+            }
+
+            async fn revoke_agent_tokens(&self, a: AgentId, at: Timestamp) -> Result<u64> {
+                execute(&self.pool, &r::revoke_agent_tokens(a, at)).await
+            }
+
+            async fn activities(&self, w: WorkspaceId) -> Result<Vec<switchboard_core::routing::model::Activity>> {
+                all(fetch_all(&self.pool, &r::activities_of(w)).await?, r::activity)
+            }
+
+            async fn create_activity(
+                &self,
+                w: WorkspaceId,
+                a: &switchboard_core::routing::model::Activity,
+                at: Timestamp,
+            ) -> Result<()> {
+                execute(&self.pool, &r::insert_activity(w, a, at)).await.map(drop)
+            }
+
+            async fn delete_activity(&self, w: WorkspaceId, name: &str) -> Result<bool> {
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let used = match fetch_optional(&mut *tx, &r::agents_in_activity(w, name)).await? {
+                    Some(row) => row.int("n")?,
+                    None => 0,
+                };
+                if used > 0 {
+                    return Err(switchboard_core::Error::new(
+                        switchboard_core::ErrorCode::Conflict,
+                        format!("{used} agent(s) are in this activity; move them first"),
+                    ));
+                }
+                let n = execute(&mut *tx, &r::delete_activity(w, name)).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(n > 0)
+            }
+
+            async fn create_queue(&self, q: &switchboard_core::routing::model::Queue) -> Result<()> {
+                execute(&self.pool, &r::insert_queue(q)).await.map(drop)
+            }
+
+            async fn update_queue(&self, q: &switchboard_core::routing::model::Queue) -> Result<()> {
+                execute(&self.pool, &r::update_queue(q)).await.map(drop)
+            }
+
+            async fn queue(&self, id: QueueId) -> Result<Option<switchboard_core::routing::model::Queue>> {
+                one(fetch_optional(&self.pool, &r::queue_by_id(id)).await?, r::queue)
+            }
+
+            async fn queues(&self, w: WorkspaceId) -> Result<Vec<switchboard_core::routing::model::Queue>> {
+                all(fetch_all(&self.pool, &r::queues_of(w)).await?, r::queue)
+            }
+
+            async fn all_queues(&self) -> Result<Vec<switchboard_core::routing::model::Queue>> {
+                all(fetch_all(&self.pool, &r::all_queues()).await?, r::queue)
+            }
+
+            async fn workflow(&self, w: WorkspaceId) -> Result<Option<switchboard_core::store::StoredWorkflow>> {
+                let row = fetch_optional(&self.pool, &r::workflow_of(w)).await?;
+                row.map(|row| {
+                    Ok(switchboard_core::store::StoredWorkflow {
+                        source: row.text("source")?,
+                        document: row.text("document")?,
+                        version: row.int("version")?,
+                        updated_at: Timestamp(row.int("updated_at")?),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_workflow(&self, w: WorkspaceId, source: &str, document: &str, at: Timestamp) -> Result<i64> {
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                execute(&mut *tx, &r::put_workflow(w, source, document, at)).await?;
+                let version = match fetch_optional(&mut *tx, &r::workflow_of(w)).await? {
+                    Some(row) => row.int("version")?,
+                    None => 0,
+                };
+                tx.commit().await.map_err(db_error)?;
+                Ok(version)
+            }
+
+            async fn task(&self, id: TaskId) -> Result<Option<switchboard_core::routing::model::Task>> {
+                one(fetch_optional(&self.pool, &r::task_by_id(id)).await?, r::task)
+            }
+
+            async fn task_history(&self, id: TaskId) -> Result<Vec<switchboard_core::routing::model::TaskHistory>> {
+                all(fetch_all(&self.pool, &r::history_of(id)).await?, r::history)
+            }
+
+            async fn waiting_tasks(&self, limit: u32) -> Result<Vec<switchboard_core::routing::model::Task>> {
+                all(fetch_all(&self.pool, &r::waiting_tasks(limit)).await?, r::task)
+            }
+
+            async fn live_tasks(&self, w: WorkspaceId) -> Result<Vec<switchboard_core::routing::model::Task>> {
+                all(fetch_all(&self.pool, &r::live_tasks_of(w)).await?, r::task)
+            }
+
+            async fn agent_tasks(&self, a: AgentId) -> Result<Vec<switchboard_core::routing::model::Task>> {
+                all(fetch_all(&self.pool, &r::tasks_of_agent(a)).await?, r::task)
+            }
+
+            async fn present_agents(&self) -> Result<Vec<switchboard_core::routing::model::Agent>> {
+                all(fetch_all(&self.pool, &r::present_agents()).await?, r::agent)
+            }
+
+            async fn unseen_agents(&self, before: Timestamp) -> Result<Vec<switchboard_core::routing::model::Agent>> {
+                all(fetch_all(&self.pool, &r::unseen_agents(before)).await?, r::agent)
+            }
+
+            async fn offer(&self, id: OfferId) -> Result<Option<switchboard_core::routing::model::Offer>> {
+                one(fetch_optional(&self.pool, &r::offer_by_id(id)).await?, r::offer)
+            }
+
+            async fn pending_offers(&self, a: AgentId) -> Result<Vec<switchboard_core::routing::model::Offer>> {
+                all(fetch_all(&self.pool, &r::pending_offers_of_agent(a)).await?, r::offer)
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {

@@ -18,6 +18,7 @@ mod glue;
 mod migrations;
 mod postgres;
 mod sql;
+mod sql_routing;
 mod sqlite;
 mod writer;
 

@@ -9,8 +9,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(1, "conversations", include_str!("../migrations/sqlite/0001_conversations.sql"))];
-const POSTGRES: &[Source] = &[(1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql"))];
+const SQLITE: &[Source] = &[
+    (1, "conversations", include_str!("../migrations/sqlite/0001_conversations.sql")),
+    (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
+];
+const POSTGRES: &[Source] = &[
+    (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
+    (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources

@@ -10,7 +10,9 @@
 use switchboard_core::clock::Timestamp;
 use switchboard_core::command::{Plan, SnapshotKeys};
 use switchboard_core::event::{Event, EventKind};
-use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
+use switchboard_core::ids::{
+    AgentId, ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, TaskId, WorkspaceId,
+};
 use switchboard_core::model::{
     ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Role, Workspace,
 };
@@ -89,18 +91,18 @@ impl Stmt {
         self
     }
 
-    fn push(&mut self, sql: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
         self
     }
 
-    fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
+    pub(crate) fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
         self
     }
 
     /// Appends `(?, ?), (?, ?), …`: one tuple of `width` per row.
-    fn tuples<T>(&mut self, rows: &[T], width: usize, mut bind: impl FnMut(&mut Self, &T)) -> &mut Self {
+    pub(crate) fn tuples<T>(&mut self, rows: &[T], width: usize, mut bind: impl FnMut(&mut Self, &T)) -> &mut Self {
         self.persistent = false;
         let tuple = format!("({})", vec!["?"; width].join(", "));
         for (i, row) in rows.iter().enumerate() {
@@ -143,15 +145,19 @@ pub(crate) trait Cols {
     fn boolean(&self, col: &str) -> Result<bool>;
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("stored {what} could not be read: {e}"))
 }
 
-fn id<T>(r: &impl Cols, col: &str, parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>) -> Result<T> {
+pub(crate) fn id<T>(
+    r: &impl Cols,
+    col: &str,
+    parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>,
+) -> Result<T> {
     parse(&r.text(col)?).map_err(|e| corrupt(col, e))
 }
 
-fn opt_id<T>(
+pub(crate) fn opt_id<T>(
     r: &impl Cols,
     col: &str,
     parse: fn(&str) -> Result<T, switchboard_core::ids::IdError>,
@@ -162,11 +168,11 @@ fn opt_id<T>(
     }
 }
 
-fn ts(r: &impl Cols, col: &str) -> Result<Timestamp> {
+pub(crate) fn ts(r: &impl Cols, col: &str) -> Result<Timestamp> {
     r.int(col).map(Timestamp)
 }
 
-fn opt_ts(r: &impl Cols, col: &str) -> Result<Option<Timestamp>> {
+pub(crate) fn opt_ts(r: &impl Cols, col: &str) -> Result<Option<Timestamp>> {
     Ok(r.opt_int(col)?.map(Timestamp))
 }
 
@@ -174,7 +180,7 @@ fn secs(v: Option<i64>) -> Option<u32> {
     v.and_then(|s| u32::try_from(s).ok())
 }
 
-fn json<T: serde::de::DeserializeOwned>(r: &impl Cols, col: &str) -> Result<T> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(r: &impl Cols, col: &str) -> Result<T> {
     serde_json::from_str(&r.text(col)?).map_err(|e| corrupt(col, e))
 }
 
@@ -280,7 +286,8 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
 // Conversations.
 
 const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attributes, record_id, \
-     previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at";
+     previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at, \
+     task_id";
 
 pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
     Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
@@ -329,6 +336,7 @@ pub(crate) fn conversation(r: &impl Cols) -> Result<Conversation> {
         active_participants: r.int("active_participants")?,
         created_at: ts(r, "created_at")?,
         ended_at: opt_ts(r, "ended_at")?,
+        task_id: opt_id(r, "task_id", TaskId::parse)?,
     })
 }
 
@@ -338,7 +346,7 @@ fn attributes_text(c: &Conversation) -> String {
 
 fn insert_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
-    s.tuples(rows, 13, |s, c| {
+    s.tuples(rows, 14, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.workspace_id.to_string())
             .arg(c.entry_point_id.map(|e| e.to_string()))
@@ -351,7 +359,8 @@ fn insert_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.last_seq)
             .arg(c.active_participants)
             .arg(c.created_at)
-            .arg(c.ended_at);
+            .arg(c.ended_at)
+            .arg(c.task_id.map(|t| t.to_string()));
     });
     s
 }
@@ -360,16 +369,17 @@ fn insert_conversations(rows: &[Conversation]) -> Stmt {
 fn update_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(
         "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
-         last_seq = v.column5, active_participants = v.column6, ended_at = v.column7 FROM (VALUES ",
+         last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8 FROM (VALUES ",
     );
-    s.tuples(rows, 7, |s, c| {
+    s.tuples(rows, 8, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.state.as_str())
             .arg(attributes_text(c))
             .arg(c.record_id.clone())
             .arg(c.last_seq)
             .arg(c.active_participants)
-            .arg(c.ended_at);
+            .arg(c.ended_at)
+            .arg(c.task_id.map(|t| t.to_string()));
     });
     s.push(") AS v WHERE conversations.id = v.column1");
     s
@@ -377,7 +387,7 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
 
 // Participants and their tokens.
 
-const PARTICIPANT_COLS: &str = "id, conversation_id, role, display_name, joined_at, left_at, idle";
+const PARTICIPANT_COLS: &str = "id, conversation_id, role, display_name, joined_at, left_at, idle, agent_id";
 
 pub(crate) fn participant_by_id(p: ParticipantId) -> Stmt {
     Stmt::new(format!("SELECT {PARTICIPANT_COLS} FROM participants WHERE id = ?")).bind(p.to_string())
@@ -396,7 +406,7 @@ pub(crate) fn participants_of(c: ConversationId) -> Stmt {
 
 pub(crate) fn participant_by_token(hash: &str) -> Stmt {
     Stmt::new(
-        "SELECT p.id, p.conversation_id, p.role, p.display_name, p.joined_at, p.left_at, p.idle \
+        "SELECT p.id, p.conversation_id, p.role, p.display_name, p.joined_at, p.left_at, p.idle, p.agent_id \
          FROM participant_tokens t JOIN participants p ON p.id = t.participant_id \
          WHERE t.token_hash = ? AND t.revoked_at IS NULL",
     )
@@ -413,19 +423,21 @@ pub(crate) fn participant(r: &impl Cols) -> Result<Participant> {
         joined_at: ts(r, "joined_at")?,
         left_at: opt_ts(r, "left_at")?,
         idle: r.boolean("idle")?,
+        agent_id: opt_id(r, "agent_id", AgentId::parse)?,
     })
 }
 
 fn insert_participants(rows: &[Participant]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO participants ({PARTICIPANT_COLS}) VALUES "));
-    s.tuples(rows, 7, |s, p| {
+    s.tuples(rows, 8, |s, p| {
         s.arg(p.id.to_string())
             .arg(p.conversation_id.to_string())
             .arg(p.role.as_str())
             .arg(p.display_name.as_str())
             .arg(p.joined_at)
             .arg(p.left_at)
-            .arg(p.idle);
+            .arg(p.idle)
+            .arg(p.agent_id.map(|a| a.to_string()));
     });
     s
 }
@@ -502,7 +514,7 @@ pub(crate) fn events_by_client_tokens(pairs: &[(ConversationId, String)]) -> Stm
 }
 
 /// `a, b` → `t.a, t.b`.
-fn qualified(table: &str, cols: &str) -> String {
+pub(crate) fn qualified(table: &str, cols: &str) -> String {
     cols.split(", ").map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -599,7 +611,7 @@ fn clear_timers(ids: &[ConversationId]) -> Stmt {
     s
 }
 
-fn in_list(s: &mut Stmt, items: impl Iterator<Item = String>) {
+pub(crate) fn in_list(s: &mut Stmt, items: impl Iterator<Item = String>) {
     s.persistent = false;
     s.push("(");
     for (i, item) in items.enumerate() {
@@ -608,16 +620,35 @@ fn in_list(s: &mut Stmt, items: impl Iterator<Item = String>) {
     s.push(")");
 }
 
-/// The reads that load a batch's snapshot, in order: conversations,
-/// participants, client tokens, timers (each absent when there is nothing to load).
-pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> [Option<Vec<Stmt>>; 4] {
-    let some = |v: Vec<Stmt>| if v.is_empty() { None } else { Some(v) };
-    [
-        some(keys.conversations.chunks(CHUNK).map(|c| conversations_by_ids(c, lock)).collect()),
-        some(keys.participants.chunks(CHUNK).map(participants_by_ids).collect()),
-        some(keys.client_tokens.chunks(CHUNK).map(events_by_client_tokens).collect()),
-        some(keys.timers.chunks(CHUNK).map(timers_by_keys).collect()),
-    ]
+/// Which table a snapshot read loads, so the caller knows how to decode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loads {
+    Conversations,
+    Participants,
+    Sent,
+    Timers,
+    Tasks,
+    Offers,
+    Agents,
+    Queues,
+}
+
+/// The reads that load a batch's snapshot. Locked rows (PostgreSQL) are
+/// taken table by table in one order — conversations, tasks, offers, agents —
+/// and by id within a table, so writers on several nodes do not deadlock.
+pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stmt)> {
+    use crate::sql_routing as r;
+    let mut out = Vec::new();
+    let mut add = |loads: Loads, stmts: Vec<Stmt>| out.extend(stmts.into_iter().map(|s| (loads, s)));
+    add(Loads::Conversations, keys.conversations.chunks(CHUNK).map(|c| conversations_by_ids(c, lock)).collect());
+    add(Loads::Participants, keys.participants.chunks(CHUNK).map(participants_by_ids).collect());
+    add(Loads::Sent, keys.client_tokens.chunks(CHUNK).map(events_by_client_tokens).collect());
+    add(Loads::Timers, keys.timers.chunks(CHUNK).map(timers_by_keys).collect());
+    add(Loads::Tasks, keys.tasks.chunks(CHUNK).map(|c| r::tasks_by_ids(c, lock)).collect());
+    add(Loads::Offers, keys.offers.chunks(CHUNK).map(|c| r::offers_by_ids(c, lock)).collect());
+    add(Loads::Agents, keys.agents.chunks(CHUNK).map(|c| r::agents_by_ids(c, lock)).collect());
+    add(Loads::Queues, keys.queues.chunks(CHUNK).map(r::queues_by_ids).collect());
+    out
 }
 
 /// The statements that write a plan, in an order that respects its
@@ -635,6 +666,12 @@ pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
         .chain(chunked(&plan.clear_timers, clear_timers))
         .chain(chunked(&plan.delete_timers, delete_timers))
         .chain(chunked(&plan.set_timers, upsert_timers))
+        .chain(chunked(&plan.new_tasks, crate::sql_routing::upsert_tasks))
+        .chain(chunked(&plan.tasks, crate::sql_routing::upsert_tasks))
+        .chain(chunked(&plan.new_offers, crate::sql_routing::upsert_offers))
+        .chain(chunked(&plan.offers, crate::sql_routing::upsert_offers))
+        .chain(chunked(&plan.agents, crate::sql_routing::upsert_agents))
+        .chain(chunked(&plan.task_history, crate::sql_routing::insert_history))
         .collect()
 }
 

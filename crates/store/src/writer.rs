@@ -24,12 +24,16 @@ use switchboard_core::model::{Conversation, Participant};
 use switchboard_core::store::CommitObserver;
 use switchboard_core::{Error, Result};
 
+/// What a committed batch hands back.
+pub(crate) type Batch = (Vec<Event>, Vec<Notice>, Vec<Result<Committed>>);
+
 /// One backend's way to commit a batch in one transaction.
 #[async_trait]
 pub(crate) trait BatchCommit: Send + 'static {
     /// Loads, plans and writes `commands` in one transaction. Returns every
-    /// event written (in log order) and one outcome per command.
-    async fn commit(&mut self, commands: &[Command], now: Timestamp) -> Result<(Vec<Event>, Vec<Result<Committed>>)>;
+    /// event written (in log order), the notices to publish after them, and
+    /// one outcome per command.
+    async fn commit(&mut self, commands: &[Command], now: Timestamp) -> Result<Batch>;
 }
 
 /// The conversation and participant rows as last committed, kept by a writer
@@ -149,11 +153,14 @@ async fn commit_jobs(backend: &mut impl BatchCommit, jobs: &mut Vec<Job>, parts:
     let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
     let started = Instant::now();
     match backend.commit(&commands, parts.clock.now()).await {
-        Ok((events, outcomes)) => {
+        Ok((events, notices, outcomes)) => {
             if let Some(o) = &parts.observer {
                 o.batch_committed(commands.len(), events.len(), started.elapsed().as_micros() as u64);
             }
             publish(parts.bus.as_ref(), events);
+            for n in notices {
+                parts.bus.publish(n);
+            }
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
                 let _ = job.reply.send(outcome);
             }

@@ -108,6 +108,7 @@ fn person(role: Role, token: Option<&Secret>) -> NewParticipant {
         role,
         display_name: role.as_str().into(),
         token: token.map(Secret::hash),
+        agent_id: None,
     }
 }
 
@@ -306,7 +307,7 @@ async fn participant_tokens_resolve_and_revoke<F: Future<Output = Subject>>(open
 async fn committed_events_are_published_in_order<F: Future<Output = Subject>>(open: Open<F>) {
     let s = open(Arc::new(SystemClock)).await;
     let (c, customer, _) = chat(s.store.as_ref(), IdleSettings::default()).await;
-    let mut sub = s.bus.subscribe(c);
+    let mut sub = s.bus.subscribe(switchboard_core::bus::Topic::Conversation(c));
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..30 {
         let store = s.store.clone();
@@ -320,7 +321,7 @@ async fn committed_events_are_published_in_order<F: Future<Output = Subject>>(op
                 assert_eq!(events.last().unwrap().seq, last_seq);
                 seen.extend(events.iter().map(|e| e.seq));
             }
-            Notice::Typing { .. } => {}
+            other => panic!("a conversation topic carried {other:?}"),
         }
     }
     assert_eq!(seen, (4..=33).collect::<Vec<_>>(), "notices arrive in commit order with no gap");

@@ -121,5 +121,8 @@ pub async fn me(Auth(caller): Auth) -> axum::Json<Me> {
             Me { kind: "workspace".into(), workspace_id: Some(workspace.to_string()), participant: None }
         }
         Caller::Participant(p) => Me { kind: "participant".into(), workspace_id: None, participant: Some(p.into()) },
+        Caller::Agent(a) => {
+            Me { kind: "agent".into(), workspace_id: Some(a.workspace_id.to_string()), participant: None }
+        }
     })
 }

@@ -1,7 +1,9 @@
 //! The native API's handlers, one file per resource.
 
+pub mod agents;
 pub mod conversations;
 pub mod entry_points;
 pub mod log;
 pub mod participants;
+pub mod routing;
 pub mod system;

@@ -6,3 +6,4 @@ mod durability;
 mod fuzz;
 mod harness;
 mod http;
+mod routing;

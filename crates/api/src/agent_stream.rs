@@ -1,0 +1,500 @@
+//! GET /api/v1/stream with an agent token — one socket for all of an
+//! agent's work (protocol: docs/stream.md, "Agent sockets").
+//!
+//! It carries the agent's offers, the events of every conversation assigned
+//! to it, presence changes and composer prefills, and takes the agent's
+//! sends, receipts, accepts, declines and activity changes. Each assigned
+//! conversation has its own cursor, kept like a participant socket's: a
+//! notice that continues the cursor is delivered from memory, a gap is read
+//! from the store. The socket also vouches for the agent's presence while it
+//! is open.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_core::Error;
+use switchboard_core::bus::{AgentChange, Notice, Topic};
+use switchboard_core::engine::{Caller, Receipt, SendMessage};
+use switchboard_core::event::Event;
+use switchboard_core::ids::{ConversationId, OfferId};
+use switchboard_core::routing::model::Agent;
+use switchboard_core::store::EventRange;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+use crate::routes::log::{client_token, content_type, message_id};
+use crate::state::AppState;
+use crate::stream::{Closed, Inbound, OpenGauge, close, configure, error_frame, finish, inbound, write};
+use crate::wire_routing::{AgentView, OfferView};
+
+const CATCH_UP_PAGE: u32 = 500;
+const WORKER_QUEUE: usize = 64;
+
+/// Where to resume: `cnv_…:SEQ,cnv_…:SEQ`.
+fn parse_after(raw: Option<&str>) -> Result<HashMap<ConversationId, i64>, Error> {
+    let mut out = HashMap::new();
+    for part in raw.unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+        let bad = || Error::invalid("after", "a list of conversation:seq pairs, e.g. cnv_…:12,cnv_…:40");
+        let (c, n) = part.split_once(':').ok_or_else(bad)?;
+        let seq: i64 = n.parse().map_err(|_| bad())?;
+        if seq < 0 || out.len() >= 1000 {
+            return Err(bad());
+        }
+        out.insert(ConversationId::parse(c).map_err(|_| bad())?, seq);
+    }
+    Ok(out)
+}
+
+pub(crate) fn open(
+    s: AppState,
+    agent: Agent,
+    after: Option<&str>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let after = parse_after(after)?;
+    let upgrade = configure(&s, upgrade)?;
+    let tasks = s.tasks.clone();
+    Ok(upgrade.on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            let _open = OpenGauge::new(&s);
+            let mut socket = socket;
+            let result = Box::pin(run(&s, agent, after, &mut socket)).await;
+            finish(&s, &mut socket, result).await;
+        })
+    }))
+}
+
+/// Frames an agent sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentFrame {
+    Send {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        conversation_id: String,
+        content_type: Option<String>,
+        content: String,
+        client_token: Option<String>,
+    },
+    Receipt {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        conversation_id: String,
+        receipt: String,
+        message_id: String,
+    },
+    Typing {
+        conversation_id: String,
+    },
+    Accept {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        offer_id: String,
+    },
+    Decline {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        offer_id: String,
+    },
+    Activity {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        activity: String,
+    },
+    Ping {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+}
+
+pub fn parse_agent_frame(text: &str) -> Result<AgentFrame, Error> {
+    serde_json::from_str(text).map_err(|e| Error::malformed(format!("unreadable frame: {e}")))
+}
+
+/// A conversation the socket follows.
+#[derive(Debug, Serialize)]
+struct Followed {
+    conversation_id: String,
+    last_seq: i64,
+}
+
+/// Frames the server sends an agent.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Out<'a> {
+    Hello {
+        agent: Box<AgentView>,
+        conversations: Vec<Followed>,
+        offers: Vec<OfferView>,
+        heartbeat_secs: u64,
+    },
+    Event {
+        event: &'a Event,
+    },
+    Offer {
+        offer: OfferView,
+    },
+    OfferClosed {
+        offer: OfferView,
+        state: &'static str,
+    },
+    Assigned {
+        conversation_id: String,
+    },
+    Released {
+        conversation_id: String,
+    },
+    Presence {
+        activity: String,
+        available: bool,
+    },
+    AgentInput {
+        conversation_id: String,
+        text: String,
+    },
+    Typing {
+        conversation_id: String,
+        participant_id: String,
+    },
+    Ack {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        result: Value,
+    },
+    Pong {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+}
+
+fn frame(out: &Out<'_>) -> Message {
+    Message::Text(serde_json::to_string(out).unwrap_or_default().into())
+}
+
+/// What the per-conversation forwarders pass on.
+enum Forwarded {
+    Notice(Notice),
+    Lagged,
+}
+
+/// Follows one conversation: its cursor and the task forwarding its notices.
+struct Feed {
+    cursor: i64,
+    forwarder: JoinHandle<()>,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
+struct Feeds<'a> {
+    s: &'a AppState,
+    tx: mpsc::Sender<(ConversationId, Forwarded)>,
+    feeds: HashMap<ConversationId, Feed>,
+}
+
+impl Feeds<'_> {
+    /// Starts following a conversation from `cursor`, then catches up.
+    async fn follow(&mut self, socket: &mut WebSocket, c: ConversationId, cursor: i64) -> Closed {
+        if self.feeds.contains_key(&c) {
+            return Ok(());
+        }
+        // Subscribe before reading, so nothing committed in between is missed.
+        let mut sub = self.s.engine.subscribe(c);
+        let tx = self.tx.clone();
+        let forwarder = tokio::spawn(async move {
+            loop {
+                let item = match sub.recv().await {
+                    Ok(n) => Forwarded::Notice(n),
+                    Err(broadcast::error::RecvError::Lagged(_)) => Forwarded::Lagged,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if tx.send((c, item)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.feeds.insert(c, Feed { cursor, forwarder });
+        self.catch_up(socket, c).await
+    }
+
+    async fn deliver(&mut self, socket: &mut WebSocket, c: ConversationId, events: &[Event]) -> Closed {
+        let Some(feed) = self.feeds.get_mut(&c) else { return Ok(()) };
+        let fresh: Vec<&Event> = events.iter().filter(|e| e.seq > feed.cursor).collect();
+        let Some(last) = fresh.last().map(|e| e.seq) else { return Ok(()) };
+        write(socket, fresh.iter().map(|e| frame(&Out::Event { event: e })).collect()).await?;
+        feed.cursor = last;
+        Ok(())
+    }
+
+    async fn catch_up(&mut self, socket: &mut WebSocket, c: ConversationId) -> Closed {
+        loop {
+            let Some(cursor) = self.feeds.get(&c).map(|f| f.cursor) else { return Ok(()) };
+            let page = self.s.engine.store().events(c, EventRange::after(cursor, CATCH_UP_PAGE)).await?;
+            self.deliver(socket, c, &page).await?;
+            if (page.len() as u32) < CATCH_UP_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn on_notice(&mut self, socket: &mut WebSocket, me: &Agent, c: ConversationId, n: Forwarded) -> Closed {
+        let Some(cursor) = self.feeds.get(&c).map(|f| f.cursor) else { return Ok(()) };
+        match n {
+            Forwarded::Notice(Notice::Committed { last_seq, .. }) if last_seq <= cursor => Ok(()),
+            Forwarded::Notice(Notice::Committed { events, .. })
+                if events.first().is_some_and(|e| e.seq <= cursor + 1) =>
+            {
+                self.deliver(socket, c, &events).await
+            }
+            Forwarded::Notice(Notice::Typing { participant, .. }) => {
+                let mine = self.s.engine.store().participant(participant).await?.and_then(|p| p.agent_id);
+                if mine == Some(me.id) {
+                    return Ok(());
+                }
+                let out = Out::Typing { conversation_id: c.to_string(), participant_id: participant.to_string() };
+                write(socket, vec![frame(&out)]).await
+            }
+            Forwarded::Notice(_) | Forwarded::Lagged => self.catch_up(socket, c).await,
+        }
+    }
+
+    /// Delivers what is left of a conversation and stops following it.
+    async fn release(&mut self, socket: &mut WebSocket, c: ConversationId) -> Closed {
+        self.catch_up(socket, c).await?;
+        self.feeds.remove(&c);
+        Ok(())
+    }
+}
+
+async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, socket: &mut WebSocket) -> Closed {
+    let caller = Caller::Agent(agent.clone());
+    let mut notices = s.engine.bus_subscribe(Topic::Agent(agent.id));
+    let _presence = s.engine.agent_connected(agent.id).await?;
+    let agent = s.engine.store().agent(agent.id).await?.ok_or_else(|| Error::not_found("agent"))?;
+    let tasks = s.engine.store().agent_tasks(agent.id).await?;
+    let offers = s.engine.store().pending_offers(agent.id).await?;
+    let mut followed = Vec::new();
+    for t in &tasks {
+        let c = s.engine.store().conversation(t.conversation_id).await?;
+        let last_seq = c.map_or(0, |c| c.last_seq);
+        followed.push((t.conversation_id, after.get(&t.conversation_id).copied().unwrap_or(last_seq).min(last_seq)));
+    }
+    let heartbeat = s.config.heartbeat;
+    let hello = Out::Hello {
+        agent: Box::new(agent.clone().into()),
+        conversations: followed
+            .iter()
+            .map(|(c, seq)| Followed { conversation_id: c.to_string(), last_seq: *seq })
+            .collect(),
+        offers: offers.into_iter().map(Into::into).collect(),
+        heartbeat_secs: heartbeat.as_secs(),
+    };
+    write(socket, vec![frame(&hello)]).await?;
+    let (tx, mut forwarded) = mpsc::channel(256);
+    let mut feeds = Feeds { s, tx, feeds: HashMap::new() };
+    for (c, cursor) in followed {
+        feeds.follow(socket, c, cursor).await?;
+    }
+
+    let (work_tx, replies) = spawn_worker(s.clone(), caller.clone());
+    let mut replies = replies;
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            () = s.shutdown.cancelled() => return close(socket, close_code::AWAY, "server shutting down").await,
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                let text = match inbound(socket, incoming).await? {
+                    Inbound::End => return Ok(()),
+                    Inbound::Nothing => continue,
+                    Inbound::Text(t) => t,
+                };
+                match parse_agent_frame(text.as_str()) {
+                    Err(e) => write(socket, vec![error_frame(None, &e)]).await?,
+                    Ok(AgentFrame::Ping { reference }) => write(socket, vec![frame(&Out::Pong { reference })]).await?,
+                    Ok(AgentFrame::Typing { conversation_id }) => {
+                        let r = async {
+                            let c = ConversationId::parse(&conversation_id)?;
+                            s.engine.typing(&caller, c).await
+                        }.await;
+                        if let Err(e) = r {
+                            write(socket, vec![error_frame(None, &e)]).await?;
+                        }
+                    }
+                    Ok(f) => {
+                        // Waiting here when the queue is full stops reading: backpressure.
+                        if work_tx.send(f).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            notice = notices.recv() => match notice {
+                Ok(Notice::Agent { change, .. }) => on_change(socket, &mut feeds, change).await?,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Offers or assignments may have been missed: the client
+                    // reconnects and gets them in its hello.
+                    return close(socket, close_code::AGAIN, "fell behind; reconnect").await;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            Some((c, n)) = forwarded.recv() => feeds.on_notice(socket, &agent, c, n).await?,
+            Some(reply) = replies.recv() => write(socket, vec![reply]).await?,
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > heartbeat * 3 / 2 {
+                    return close(socket, close_code::POLICY, "no heartbeat").await;
+                }
+                write(socket, vec![Message::Ping(Default::default())]).await?;
+            }
+        }
+    }
+}
+
+async fn on_change(socket: &mut WebSocket, feeds: &mut Feeds<'_>, change: AgentChange) -> Closed {
+    let out = match change {
+        AgentChange::Offered(offer) => Out::Offer { offer: (*offer).into() },
+        AgentChange::OfferClosed { offer, state } => Out::OfferClosed { offer: (*offer).into(), state: state.as_str() },
+        AgentChange::Assigned { conversation } => {
+            write(socket, vec![frame(&Out::Assigned { conversation_id: conversation.to_string() })]).await?;
+            // A new chat: its whole log so far, then everything after.
+            return feeds.follow(socket, conversation, 0).await;
+        }
+        AgentChange::Released { conversation } => {
+            feeds.release(socket, conversation).await?;
+            Out::Released { conversation_id: conversation.to_string() }
+        }
+        AgentChange::Presence { activity, available } => Out::Presence { activity, available },
+        AgentChange::Input { conversation, text } => {
+            Out::AgentInput { conversation_id: conversation.to_string(), text }
+        }
+    };
+    write(socket, vec![frame(&out)]).await
+}
+
+/// Commits an agent's frames one after another, in arrival order.
+fn spawn_worker(s: AppState, caller: Caller) -> (mpsc::Sender<AgentFrame>, mpsc::Receiver<Message>) {
+    let (tx, mut rx) = mpsc::channel::<AgentFrame>(WORKER_QUEUE);
+    let (reply_tx, reply_rx) = mpsc::channel(WORKER_QUEUE);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            if reply_tx.send(commit(&s, &caller, f).await).await.is_err() {
+                return;
+            }
+        }
+    });
+    (tx, reply_rx)
+}
+
+async fn commit(s: &AppState, caller: &Caller, f: AgentFrame) -> Message {
+    let (reference, result): (Option<Value>, Result<Value, Error>) = match f {
+        AgentFrame::Send { reference, conversation_id, content_type: ct, content, client_token: token } => {
+            let r = async {
+                let msg = SendMessage {
+                    content_type: content_type(ct.as_deref())?,
+                    content,
+                    client_token: client_token(token.as_deref())?,
+                    as_participant: None,
+                };
+                let e = s.engine.send_message(caller, ConversationId::parse(&conversation_id)?, msg).await?;
+                Ok(serde_json::json!({"seq": e.seq, "id": e.id, "at": e.at.to_rfc3339()}))
+            };
+            (reference, r.await)
+        }
+        AgentFrame::Receipt { reference, conversation_id, receipt, message_id: id } => {
+            let r = async {
+                let receipt = match receipt.as_str() {
+                    "delivered" => Receipt::Delivered,
+                    "read" => Receipt::Read,
+                    _ => return Err(Error::invalid("receipt", "must be delivered or read")),
+                };
+                let c = ConversationId::parse(&conversation_id)?;
+                let e = s.engine.send_receipt(caller, c, receipt, message_id(Some(&id))?, None).await?;
+                Ok(serde_json::json!({"seq": e.seq, "id": e.id, "at": e.at.to_rfc3339()}))
+            };
+            (reference, r.await)
+        }
+        AgentFrame::Accept { reference, offer_id } => {
+            let r = async {
+                let (offer, _) = s.engine.accept_offer(caller, OfferId::parse(&offer_id)?).await?;
+                Ok(serde_json::to_value(OfferView::from(offer)).unwrap_or_default())
+            };
+            (reference, r.await)
+        }
+        AgentFrame::Decline { reference, offer_id } => {
+            let r = async {
+                let offer = s.engine.decline_offer(caller, OfferId::parse(&offer_id)?).await?;
+                Ok(serde_json::to_value(OfferView::from(offer)).unwrap_or_default())
+            };
+            (reference, r.await)
+        }
+        AgentFrame::Activity { reference, activity } => {
+            let r = async {
+                let Caller::Agent(me) = caller else { return Err(Error::forbidden("not an agent")) };
+                let a = s.engine.set_activity(caller, me.id, &activity).await?;
+                Ok(serde_json::to_value(AgentView::from(a)).unwrap_or_default())
+            };
+            (reference, r.await)
+        }
+        AgentFrame::Typing { .. } | AgentFrame::Ping { .. } => {
+            return error_frame(None, &Error::malformed("not a command"));
+        }
+    };
+    match result {
+        Ok(result) => frame(&Out::Ack { reference, result }),
+        Err(e) => error_frame(reference, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_agent_frames_and_refuses_junk() {
+        assert!(matches!(
+            parse_agent_frame(r#"{"type":"accept","ref":1,"offer_id":"ofr_x"}"#),
+            Ok(AgentFrame::Accept { .. })
+        ));
+        assert!(matches!(
+            parse_agent_frame(r#"{"type":"activity","activity":"away"}"#),
+            Ok(AgentFrame::Activity { .. })
+        ));
+        for bad in ["", "{}", r#"{"type":"send","content":"x"}"#, r#"{"type":"accept"}"#, "[1]"] {
+            assert_eq!(
+                parse_agent_frame(bad).unwrap_err().code,
+                switchboard_core::ErrorCode::MalformedRequest,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_resume_points() {
+        let c = ConversationId::new();
+        let m = parse_after(Some(&format!("{c}:12"))).unwrap();
+        assert_eq!(m[&c], 12);
+        assert!(parse_after(None).unwrap().is_empty());
+        for bad in ["x", "cnv_x:1", &format!("{c}:-1"), &format!("{c}:a")] {
+            assert!(parse_after(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agent_frame_parser_never_panics(s in ".{0,256}") {
+            let _ = parse_agent_frame(&s);
+            let _ = parse_after(Some(&s));
+        }
+    }
+}

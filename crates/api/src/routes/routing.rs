@@ -1,0 +1,197 @@
+//! Queues, the workflow, putting chats in line, offers, transfers and the
+//! agent toolkit's pushes.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use switchboard_core::Error;
+use switchboard_core::engine::routing::{QueueSpec, Target};
+use switchboard_core::ids::{AgentId, ConversationId, OfferId, QueueId};
+
+use crate::error::{ApiResult, ErrorResponse};
+use crate::extract::{Auth, Json};
+use crate::state::AppState;
+use crate::wire::EventDoc;
+use crate::wire_routing::{
+    AgentInputRequest, OfferView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
+};
+
+fn queue_spec(req: QueueRequest) -> QueueSpec {
+    QueueSpec {
+        name: req.name,
+        expression: req.expression,
+        ordering: req.ordering,
+        offer_timeout_secs: req.offer_timeout_secs,
+        wrap_up_secs: req.wrap_up_secs,
+    }
+}
+
+fn target(req: &RouteRequest) -> ApiResult<Target> {
+    let agent = req
+        .agent_id
+        .as_deref()
+        .map(AgentId::parse)
+        .transpose()
+        .map_err(|e| Error::invalid("agent_id", e.to_string()))?;
+    Ok(Target { queue: req.queue.clone(), agent })
+}
+
+/// POST /api/v1/queues — creates a queue.
+#[utoipa::path(post, path = "/api/v1/queues", tag = "routing", request_body = QueueRequest, security(("bearer" = [])),
+    responses((status = 201, body = QueueView), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+pub async fn create_queue(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Json(req): Json<QueueRequest>,
+) -> ApiResult<(StatusCode, axum::Json<QueueView>)> {
+    let q = s.engine.create_queue(&caller, queue_spec(req)).await?;
+    Ok((StatusCode::CREATED, axum::Json(q.into())))
+}
+
+/// GET /api/v1/queues — lists the workspace's queues.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "routing", security(("bearer" = [])),
+    responses((status = 200, body = Vec<QueueView>)))]
+pub async fn list_queues(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<QueueView>>> {
+    Ok(axum::Json(s.engine.queues(&caller).await?.into_iter().map(Into::into).collect()))
+}
+
+/// GET /api/v1/queues/{id}
+#[utoipa::path(get, path = "/api/v1/queues/{id}", tag = "routing", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = QueueView), (status = 404, body = ErrorResponse)))]
+pub async fn get_queue(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<QueueView>> {
+    Ok(axum::Json(s.engine.queue(&caller, QueueId::parse(&id)?).await?.into()))
+}
+
+/// PATCH /api/v1/queues/{id} — changes the given fields.
+#[utoipa::path(patch, path = "/api/v1/queues/{id}", tag = "routing", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = QueueRequest,
+    responses((status = 200, body = QueueView), (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+pub async fn update_queue(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<QueueRequest>,
+) -> ApiResult<axum::Json<QueueView>> {
+    Ok(axum::Json(s.engine.update_queue(&caller, QueueId::parse(&id)?, queue_spec(req)).await?.into()))
+}
+
+/// PUT /api/v1/workflow — replaces the workflow with a YAML (or JSON)
+/// document; new chats follow it at once. Errors name the line and field.
+#[utoipa::path(put, path = "/api/v1/workflow", tag = "routing", security(("bearer" = [])),
+    request_body(content = String, content_type = "application/yaml"),
+    responses((status = 200, body = WorkflowView), (status = 422, body = ErrorResponse)))]
+pub async fn put_workflow(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    body: String,
+) -> ApiResult<axum::Json<WorkflowView>> {
+    let applied = s.engine.apply_workflow(&caller, &body).await?;
+    let workflow = serde_json::to_value(&applied.workflow).map_err(Error::internal)?;
+    Ok(axum::Json(WorkflowView { version: applied.version, source: body, workflow }))
+}
+
+/// GET /api/v1/workflow — the workflow in force.
+#[utoipa::path(get, path = "/api/v1/workflow", tag = "routing", security(("bearer" = [])),
+    responses((status = 200, body = WorkflowView), (status = 404, body = ErrorResponse)))]
+pub async fn get_workflow(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<WorkflowView>> {
+    let stored = s.engine.workflow(&caller).await?.ok_or_else(|| Error::not_found("workflow"))?;
+    let workflow = serde_json::from_str(&stored.document).map_err(Error::internal)?;
+    Ok(axum::Json(WorkflowView { version: stored.version, source: stored.source, workflow }))
+}
+
+/// POST /api/v1/conversations/{id}/route — puts the chat in line for an
+/// agent: in a queue, for a named agent, or (neither) along the workflow.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/route", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RouteRequest,
+    responses((status = 201, body = TaskView), (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+pub async fn route(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<RouteRequest>,
+) -> ApiResult<(StatusCode, axum::Json<TaskView>)> {
+    let task = s.engine.route_conversation(&caller, ConversationId::parse(&id)?, target(&req)?, req.priority).await?;
+    Ok((StatusCode::CREATED, axum::Json(TaskView::new(task, None))))
+}
+
+/// GET /api/v1/conversations/{id}/task — the chat's routing task and its history.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/task", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = TaskView), (status = 404, body = ErrorResponse)))]
+pub async fn task(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<TaskView>> {
+    let (task, history) = s.engine.conversation_task(&caller, ConversationId::parse(&id)?).await?;
+    Ok(axum::Json(TaskView::new(task, Some(history))))
+}
+
+/// POST /api/v1/conversations/{id}/transfer — moves the chat to a queue or
+/// a named agent; the agent who had it leaves and its slot frees.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/transfer", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RouteRequest,
+    responses((status = 200, body = TaskView), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn transfer(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<RouteRequest>,
+) -> ApiResult<axum::Json<TaskView>> {
+    if req.priority.is_some() {
+        return Err(Error::invalid("priority", "a transfer keeps the chat's priority").into());
+    }
+    let task = s.engine.transfer(&caller, ConversationId::parse(&id)?, target(&req)?).await?;
+    Ok(axum::Json(TaskView::new(task, None)))
+}
+
+/// POST /api/v1/conversations/{id}/agent-input — prefills the assigned
+/// agent's composer (`setAgentInput`); delivered to that agent's console
+/// only, never logged.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/agent-input", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = AgentInputRequest,
+    responses((status = 202), (status = 409, body = ErrorResponse)))]
+pub async fn agent_input(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<AgentInputRequest>,
+) -> ApiResult<StatusCode> {
+    s.engine.set_agent_input(&caller, ConversationId::parse(&id)?, req.text).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// GET /api/v1/offers — the calling agent's pending offers.
+#[utoipa::path(get, path = "/api/v1/offers", tag = "routing", security(("bearer" = [])),
+    responses((status = 200, body = Vec<OfferView>)))]
+pub async fn offers(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<OfferView>>> {
+    Ok(axum::Json(s.engine.pending_offers(&caller).await?.into_iter().map(Into::into).collect()))
+}
+
+/// POST /api/v1/offers/{id}/accept — takes the chat; answers with the
+/// events committed (the agent's `participant.joined`).
+#[utoipa::path(post, path = "/api/v1/offers/{id}/accept", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<EventDoc>), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn accept(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<switchboard_core::event::Event>>> {
+    let (_, events) = s.engine.accept_offer(&caller, OfferId::parse(&id)?).await?;
+    Ok(axum::Json(events))
+}
+
+/// POST /api/v1/offers/{id}/decline — passes; the chat goes to the next agent.
+#[utoipa::path(post, path = "/api/v1/offers/{id}/decline", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = OfferView), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn decline(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OfferView>> {
+    Ok(axum::Json(s.engine.decline_offer(&caller, OfferId::parse(&id)?).await?.into()))
+}

@@ -1,0 +1,287 @@
+//! Wire shapes of routing: agents, activities, queues, the workflow, tasks
+//! and offers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    #[schema(example = "agt_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub login: Option<String>,
+    /// Skills, level, languages, …: what queue expressions see as `agent`.
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// Concurrent chats.
+    pub capacity: u32,
+    pub enabled: bool,
+    pub activity: String,
+    /// Whether the current activity receives chats.
+    pub available: bool,
+    /// Slots held: pending offers, assigned chats, chats in wrap-up.
+    pub load: u32,
+    pub idle_since: String,
+    pub created_at: String,
+}
+
+impl From<Agent> for AgentView {
+    fn from(a: Agent) -> Self {
+        Self {
+            id: a.id.to_string(),
+            workspace_id: a.workspace_id.to_string(),
+            name: a.name,
+            login: a.login,
+            attributes: a.attributes,
+            capacity: a.capacity,
+            enabled: a.enabled,
+            activity: a.activity,
+            available: a.available,
+            load: a.load,
+            idle_since: a.idle_since.to_rfc3339(),
+            created_at: a.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A new agent, or the fields to change (PATCH).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRequest {
+    pub name: Option<String>,
+    /// Console login, unique in the workspace (cannot be changed later).
+    pub login: Option<String>,
+    /// Console password (8 characters or more); stored as an argon2 hash.
+    pub password: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    /// Concurrent chats, 1 to 1000 (default 1).
+    pub capacity: Option<i64>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTokenRequest {
+    /// A label for the token (default `api`).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentTokenResponse {
+    pub agent: AgentView,
+    /// `sba_…`, shown once.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityRequest {
+    /// An activity name: `available`, `away`, `offline` or one of the workspace's own.
+    pub activity: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityView {
+    pub name: String,
+    /// Whether agents in it receive chats.
+    pub available: bool,
+}
+
+impl From<Activity> for ActivityView {
+    fn from(a: Activity) -> Self {
+        Self { name: a.name, available: a.available }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    #[schema(example = "que_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub name: String,
+    /// Which agents serve it: a CEL expression over `agent`, e.g.
+    /// `"billing" in agent.skills && agent.level >= 2`. None: every agent.
+    pub expression: Option<String>,
+    /// `longest_idle` or `least_busy`.
+    pub ordering: String,
+    pub offer_timeout_secs: u32,
+    pub wrap_up_secs: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Queue> for QueueView {
+    fn from(q: Queue) -> Self {
+        Self {
+            id: q.id.to_string(),
+            name: q.name,
+            expression: q.expression,
+            ordering: q.ordering.as_str().into(),
+            offer_timeout_secs: q.offer_timeout_secs,
+            wrap_up_secs: q.wrap_up_secs,
+            created_at: q.created_at.to_rfc3339(),
+            updated_at: q.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A new queue, or the fields to change. `"expression": null` removes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<String>)]
+    pub expression: Option<Option<String>>,
+    pub ordering: Option<String>,
+    /// 1 to 86400 (default 30).
+    pub offer_timeout_secs: Option<i64>,
+    /// 0 to 86400 (default 0).
+    pub wrap_up_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowView {
+    pub version: i64,
+    /// The document as written.
+    pub source: String,
+    /// The parsed document.
+    #[schema(value_type = Object)]
+    pub workflow: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteStepView {
+    pub queue_id: String,
+    pub agents: Option<String>,
+    pub timeout_secs: Option<u32>,
+    pub skip_if_nobody_available: bool,
+    pub agent_id: Option<String>,
+}
+
+impl From<RouteStep> for RouteStepView {
+    fn from(s: RouteStep) -> Self {
+        Self {
+            queue_id: s.queue.to_string(),
+            agents: s.agents,
+            timeout_secs: s.timeout_secs,
+            skip_if_nobody_available: s.skip_if_nobody_available,
+            agent_id: s.agent.map(|a| a.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub at: String,
+    pub what: String,
+    pub agent_id: Option<String>,
+    pub queue_id: Option<String>,
+}
+
+impl From<TaskHistory> for HistoryView {
+    fn from(h: TaskHistory) -> Self {
+        Self {
+            at: h.at.to_rfc3339(),
+            what: h.what,
+            agent_id: h.agent_id.map(|a| a.to_string()),
+            queue_id: h.queue_id.map(|q| q.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    #[schema(example = "tsk_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub conversation_id: String,
+    /// `waiting`, `offered`, `assigned`, `wrap_up`, `completed` or `canceled`.
+    pub state: String,
+    pub queue_id: Option<String>,
+    pub step: u32,
+    pub route: Vec<RouteStepView>,
+    pub priority: i32,
+    pub enqueued_at: String,
+    pub agent_id: Option<String>,
+    pub offer_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryView>>,
+}
+
+impl TaskView {
+    pub fn new(t: Task, history: Option<Vec<TaskHistory>>) -> Self {
+        Self {
+            id: t.id.to_string(),
+            conversation_id: t.conversation_id.to_string(),
+            state: t.state.as_str().into(),
+            queue_id: t.queue().map(|q| q.to_string()),
+            step: t.step,
+            route: t.route.into_iter().map(Into::into).collect(),
+            priority: t.priority,
+            enqueued_at: t.enqueued_at.to_rfc3339(),
+            agent_id: t.agent_id.map(|a| a.to_string()),
+            offer_id: t.offer_id.map(|o| o.to_string()),
+            history: history.map(|h| h.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+/// Where to route or transfer a chat: a queue (id or name), an agent, or
+/// neither (route: along the workflow).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRequest {
+    pub queue: Option<String>,
+    pub agent_id: Option<String>,
+    /// -1000 to 1000; higher is served first (default 0).
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferView {
+    #[schema(example = "ofr_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub task_id: String,
+    pub conversation_id: String,
+    pub agent_id: String,
+    pub queue_id: String,
+    /// `pending`, `accepted`, `declined`, `expired` or `revoked`.
+    pub state: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub decided_at: Option<String>,
+}
+
+impl From<Offer> for OfferView {
+    fn from(o: Offer) -> Self {
+        Self {
+            id: o.id.to_string(),
+            task_id: o.task_id.to_string(),
+            conversation_id: o.conversation_id.to_string(),
+            agent_id: o.agent_id.to_string(),
+            queue_id: o.queue_id.to_string(),
+            state: o.state.as_str().into(),
+            created_at: o.created_at.to_rfc3339(),
+            expires_at: o.expires_at.to_rfc3339(),
+            decided_at: o.decided_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentInputRequest {
+    /// Text to prefill the assigned agent's composer with.
+    pub text: String,
+}

@@ -1,0 +1,467 @@
+//! Routing rules of the planner: offers, accepts, declines, expiry,
+//! presence, transfers and wrap-up, and a property test that random
+//! routing traffic never over-fills an agent or assigns a chat twice.
+
+use proptest::prelude::*;
+
+use super::World;
+use crate::clock::Timestamp;
+use crate::command::{Author, Command, NewConversation, NewParticipant};
+use crate::error::ErrorCode;
+use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
+use crate::model::{Attributes, IdleSettings, Role};
+use crate::routing::model::{Activity, Agent, OfferState, Ordering, Queue, RouteStep, TaskState};
+use crate::timer::{Timer, TimerKind};
+
+struct Setup {
+    w: World,
+    ws: WorkspaceId,
+    queue: QueueId,
+}
+
+impl Setup {
+    fn new(wrap_up_secs: u32) -> Self {
+        let ws = WorkspaceId::new();
+        let queue = QueueId::new();
+        let mut w = World::default();
+        w.queues.insert(
+            queue,
+            Queue {
+                id: queue,
+                workspace_id: ws,
+                name: "general".into(),
+                expression: None,
+                ordering: Ordering::LongestIdle,
+                offer_timeout_secs: 30,
+                wrap_up_secs,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            },
+        );
+        Self { w, ws, queue }
+    }
+
+    fn agent(&mut self, capacity: u32, available: bool) -> AgentId {
+        let id = AgentId::new();
+        let a = Agent {
+            id,
+            workspace_id: self.ws,
+            name: "A".into(),
+            login: None,
+            attributes: Attributes::new(),
+            capacity,
+            enabled: true,
+            activity: if available { "available" } else { "offline" }.into(),
+            available,
+            activity_at: Timestamp(0),
+            load: 0,
+            offers: Vec::new(),
+            idle_since: Timestamp(0),
+            last_seen_at: None,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        };
+        self.w.agents.insert(id, a);
+        id
+    }
+
+    /// A chat with a customer, put in line.
+    fn chat(&mut self, now: i64) -> (ConversationId, TaskId, ParticipantId) {
+        let c = ConversationId::new();
+        let customer = ParticipantId::new();
+        let conversation = NewConversation {
+            id: c,
+            workspace_id: self.ws,
+            entry_point_id: None,
+            attributes: Attributes::new(),
+            record_id: None,
+            previous_conversation_id: None,
+            idle: IdleSettings::default(),
+        };
+        let p = NewParticipant {
+            id: customer,
+            role: Role::Customer,
+            display_name: "C".into(),
+            token: None,
+            agent_id: None,
+        };
+        let task = TaskId::new();
+        let step = step(self.queue);
+        let out = self.w.run(
+            &[
+                Command::Create { conversation, participants: vec![p] },
+                Command::Enqueue { conversation: c, task, route: vec![step], priority: 0 },
+            ],
+            now,
+        );
+        assert!(out.iter().all(Result::is_ok), "{out:?}");
+        (c, task, customer)
+    }
+
+    fn offer(&mut self, c: ConversationId, task: TaskId, agent: AgentId, now: i64) -> crate::Result<OfferId> {
+        let offer = OfferId::new();
+        let out = self.w.run(&[Command::Offer { conversation: c, task, agent, offer, timeout_secs: 30 }], now);
+        out.into_iter().next().unwrap().map(|_| offer)
+    }
+
+    fn accept(&mut self, c: ConversationId, offer: OfferId, agent: AgentId, now: i64) -> crate::Result<()> {
+        let task = self.w.offers.get(&offer).map_or_else(TaskId::new, |o| o.task_id);
+        let participant = NewParticipant {
+            id: ParticipantId::new(),
+            role: Role::Agent,
+            display_name: "A".into(),
+            token: None,
+            agent_id: None,
+        };
+        let out = self.w.run(&[Command::Accept { conversation: c, offer, task, agent, participant }], now);
+        out.into_iter().next().unwrap().map(drop)
+    }
+
+    fn fire_offer_timer(&mut self, c: ConversationId, now: i64) {
+        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer" };
+        let timer = self.w.timers.get(&key).cloned().expect("an offer timer");
+        self.w.run(&[Command::Fire { timer }], now);
+    }
+
+    fn load(&self, a: AgentId) -> u32 {
+        self.w.agents[&a].load
+    }
+
+    /// Every agent's load is what its offers and chats hold, and within capacity.
+    fn check(&self) {
+        for a in self.w.agents.values() {
+            let pending =
+                self.w.offers.values().filter(|o| o.agent_id == a.id && o.state == OfferState::Pending).count();
+            let held = self
+                .w
+                .tasks
+                .values()
+                .filter(|t| t.agent_id == Some(a.id) && matches!(t.state, TaskState::Assigned | TaskState::WrapUp))
+                .count();
+            assert_eq!(a.load as usize, pending + held, "agent load out of step with its offers and chats");
+            assert!(a.load <= a.capacity, "agent over capacity: {} > {}", a.load, a.capacity);
+            assert_eq!(a.offers.len(), pending);
+        }
+        for t in self.w.tasks.values() {
+            let accepted =
+                self.w.offers.values().filter(|o| o.task_id == t.id && o.state == OfferState::Accepted).count();
+            let pending =
+                self.w.offers.values().filter(|o| o.task_id == t.id && o.state == OfferState::Pending).count();
+            assert!(pending <= 1, "a task with two pending offers");
+            assert_eq!(pending == 1, t.state == TaskState::Offered);
+            let agents_in = self
+                .w
+                .participants
+                .values()
+                .filter(|p| p.conversation_id == t.conversation_id && p.role == Role::Agent && p.is_active())
+                .count();
+            assert!(agents_in <= 1, "a chat assigned to two agents at once");
+            // An accepted offer per assignment; transfers may add more over time.
+            assert!(accepted <= self.w.offers.values().filter(|o| o.task_id == t.id).count());
+        }
+    }
+}
+
+fn step(queue: QueueId) -> RouteStep {
+    RouteStep { queue, agents: None, timeout_secs: None, skip_if_nobody_available: false, agent: None }
+}
+
+#[test]
+fn an_accepted_offer_makes_the_agent_a_participant_and_holds_its_slot() {
+    let mut s = Setup::new(0);
+    let a = s.agent(2, true);
+    let (c, task, _) = s.chat(0);
+    assert_eq!(s.w.types(c), ["conversation.created", "participant.joined", "conversation.queued"]);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    assert_eq!(s.load(a), 1);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Offered);
+    s.accept(c, offer, a, 2).unwrap();
+    assert_eq!(s.w.tasks[&task].state, TaskState::Assigned);
+    assert_eq!(s.load(a), 1);
+    assert_eq!(s.w.types(c).last(), Some(&"participant.joined"));
+    let joined = s.w.participants.values().find(|p| p.role == Role::Agent).unwrap();
+    assert_eq!(joined.agent_id, Some(a));
+    s.check();
+}
+
+#[test]
+fn a_task_is_offered_once_and_an_agent_never_past_capacity() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let b = s.agent(1, true);
+    let (c1, t1, _) = s.chat(0);
+    let (c2, t2, _) = s.chat(0);
+    s.offer(c1, t1, a, 1).unwrap();
+    assert_eq!(s.offer(c1, t1, b, 1).unwrap_err().code, ErrorCode::Conflict, "offered twice");
+    assert_eq!(s.offer(c2, t2, a, 1).unwrap_err().code, ErrorCode::Conflict, "past capacity");
+    // Both proposals in one batch: the planner sees the first before the second.
+    let (o1, o2) = (OfferId::new(), OfferId::new());
+    let out = s.w.run(
+        &[
+            Command::Offer { conversation: c2, task: t2, agent: b, offer: o1, timeout_secs: 30 },
+            Command::Offer { conversation: c2, task: t2, agent: b, offer: o2, timeout_secs: 30 },
+        ],
+        2,
+    );
+    assert!(out[0].is_ok());
+    assert_eq!(out[1].as_ref().unwrap_err().code, ErrorCode::Conflict);
+    s.check();
+}
+
+#[test]
+fn accepting_twice_or_someone_elses_or_an_expired_offer_is_refused() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let b = s.agent(1, true);
+    let (c, task, _) = s.chat(0);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    assert_eq!(s.accept(c, offer, b, 2).unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(s.accept(c, offer, a, 31_001).unwrap_err().code, ErrorCode::Conflict, "expired by the clock");
+    s.accept(c, offer, a, 3).unwrap();
+    assert_eq!(s.accept(c, offer, a, 4).unwrap_err().code, ErrorCode::Conflict, "accepted twice");
+    s.check();
+}
+
+#[test]
+fn decline_and_expiry_return_the_task_to_its_place_and_free_the_slot() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let (c, task, _) = s.chat(5);
+    let offer = s.offer(c, task, a, 6).unwrap();
+    let task_id = task;
+    let out = s.w.run(&[Command::Decline { conversation: c, offer, task, agent: a }], 7);
+    assert!(out[0].is_ok());
+    assert_eq!(s.w.tasks[&task_id].state, TaskState::Waiting);
+    assert_eq!(s.w.tasks[&task_id].enqueued_at, Timestamp(5), "keeps its place in line");
+    assert_eq!(s.w.tasks[&task_id].passed, vec![a]);
+    assert_eq!(s.load(a), 0);
+    let offer = s.offer(c, task, a, 8).unwrap();
+    s.fire_offer_timer(c, 30_008);
+    assert_eq!(s.w.offers[&offer].state, OfferState::Expired);
+    assert_eq!(s.w.tasks[&task_id].state, TaskState::Waiting);
+    assert_eq!(s.load(a), 0);
+    s.check();
+}
+
+#[test]
+fn going_away_expires_pending_offers_at_once() {
+    let mut s = Setup::new(0);
+    let a = s.agent(2, true);
+    let (c, task, _) = s.chat(0);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    let away = Activity { name: "away".into(), available: false };
+    s.w.run(&[Command::SetActivity { agent: a, activity: away, if_unseen_since: None }], 2);
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer" };
+    assert_eq!(s.w.timers[&key].due_at, Timestamp(2), "the offer lapses now, not in 30 s");
+    s.fire_offer_timer(c, 2);
+    assert_eq!(s.w.offers[&offer].state, OfferState::Expired);
+    assert_eq!(s.load(a), 0);
+    assert_eq!(s.offer(c, task, a, 3).unwrap_err().code, ErrorCode::Conflict, "away agents get no offers");
+    s.check();
+}
+
+#[test]
+fn the_presence_sweep_yields_to_a_socket_seen_since() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    s.w.run(&[Command::Seen { agents: vec![a] }], 100);
+    let offline = Activity { name: "offline".into(), available: false };
+    s.w.run(&[Command::SetActivity { agent: a, activity: offline.clone(), if_unseen_since: Some(Timestamp(50)) }], 101);
+    assert!(s.w.agents[&a].available, "seen at 100, after the sweep's cut-off");
+    s.w.run(&[Command::SetActivity { agent: a, activity: offline, if_unseen_since: Some(Timestamp(150)) }], 151);
+    assert!(!s.w.agents[&a].available);
+}
+
+#[test]
+fn ending_a_chat_frees_the_slot_after_wrap_up_exactly_once() {
+    let mut s = Setup::new(10);
+    let a = s.agent(1, true);
+    let (c, task, customer) = s.chat(0);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    s.accept(c, offer, a, 2).unwrap();
+    s.w.run(&[Command::End { conversation: c, by: Author::Participant(customer) }], 3);
+    assert_eq!(s.w.tasks[&task].state, TaskState::WrapUp);
+    assert_eq!(s.load(a), 1, "held during wrap-up");
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up" };
+    let timer = s.w.timers[&key].clone();
+    assert_eq!(timer.due_at, Timestamp(10_003));
+    s.w.run(&[Command::Fire { timer: timer.clone() }, Command::Fire { timer }], 10_003);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Completed);
+    assert_eq!(s.load(a), 0, "freed once even though the timer fired twice");
+    s.check();
+}
+
+#[test]
+fn ending_a_waiting_or_offered_chat_cancels_its_task() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let (c, task, customer) = s.chat(0);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    s.w.run(&[Command::End { conversation: c, by: Author::Participant(customer) }], 2);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Canceled);
+    assert_eq!(s.w.offers[&offer].state, OfferState::Revoked);
+    assert_eq!(s.load(a), 0);
+    s.check();
+}
+
+#[test]
+fn a_transfer_frees_the_old_agent_and_waits_for_the_named_one() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let b = s.agent(1, true);
+    let (c, task, _) = s.chat(0);
+    let offer = s.offer(c, task, a, 1).unwrap();
+    s.accept(c, offer, a, 2).unwrap();
+    let pa = s.w.participants.values().find(|p| p.agent_id == Some(a)).unwrap().id;
+    let to = RouteStep { agent: Some(b), ..step(s.queue) };
+    let out = s.w.run(
+        &[Command::Transfer { conversation: c, task, to, by: Author::Participant(pa), agent_participant: Some(pa) }],
+        3,
+    );
+    assert!(out[0].is_ok(), "{out:?}");
+    assert_eq!(s.load(a), 0);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Waiting);
+    assert!(!s.w.participants[&pa].is_active());
+    assert_eq!(s.offer(c, task, a, 4).unwrap_err().code, ErrorCode::Conflict, "waits for the named agent");
+    let offer = s.offer(c, task, b, 5).unwrap();
+    s.accept(c, offer, b, 6).unwrap();
+    assert_eq!(s.w.types(c).iter().filter(|t| **t == "conversation.transferred").count(), 1);
+    s.check();
+}
+
+#[test]
+fn a_step_timeout_moves_the_task_on_and_the_last_step_keeps_it() {
+    let mut s = Setup::new(0);
+    let (c, _, _) = s.chat(0);
+    let task = TaskId::new();
+    let c2 = ConversationId::new();
+    let _ = c;
+    let conversation = NewConversation {
+        id: c2,
+        workspace_id: s.ws,
+        entry_point_id: None,
+        attributes: Attributes::new(),
+        record_id: None,
+        previous_conversation_id: None,
+        idle: IdleSettings::default(),
+    };
+    let second = QueueId::new();
+    let route = vec![RouteStep { timeout_secs: Some(5), ..step(s.queue) }, step(second)];
+    s.w.run(
+        &[
+            Command::Create { conversation, participants: vec![] },
+            Command::Enqueue { conversation: c2, task, route, priority: 0 },
+        ],
+        0,
+    );
+    let key = crate::timer::TimerKey { conversation_id: c2, participant_id: None, kind: "task_step" };
+    let timer = s.w.timers[&key].clone();
+    assert_eq!(timer.kind, TimerKind::TaskStep { task, step: 0 });
+    s.w.run(&[Command::Fire { timer }], 5_000);
+    assert_eq!(s.w.tasks[&task].step, 1);
+    assert_eq!(s.w.tasks[&task].queue(), Some(second));
+    assert!(!s.w.timers.contains_key(&key), "the last step waits for ever");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Arrive,
+    Offer { task: usize, agent: usize },
+    Accept { offer: usize, as_agent: usize },
+    Decline { offer: usize },
+    Expire { offer: usize },
+    Away { agent: usize },
+    Back { agent: usize },
+    End { task: usize },
+    Wrap { task: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => Just(Op::Arrive),
+        4 => (0..20usize, 0..4usize).prop_map(|(task, agent)| Op::Offer { task, agent }),
+        3 => (0..20usize, 0..4usize).prop_map(|(offer, as_agent)| Op::Accept { offer, as_agent }),
+        1 => (0..20usize).prop_map(|offer| Op::Decline { offer }),
+        1 => (0..20usize).prop_map(|offer| Op::Expire { offer }),
+        1 => (0..4usize).prop_map(|agent| Op::Away { agent }),
+        1 => (0..4usize).prop_map(|agent| Op::Back { agent }),
+        1 => (0..20usize).prop_map(|task| Op::End { task }),
+        1 => (0..20usize).prop_map(|task| Op::Wrap { task }),
+    ]
+}
+
+proptest! {
+    /// Random arrivals, offers (including ones that lose races), accepts by
+    /// the right and the wrong agent, declines, expiries, presence changes,
+    /// ends and wrap-ups, cut into random batches: no agent ever holds more
+    /// than its capacity, its load always equals what it holds, and no chat
+    /// has two agents.
+    #[test]
+    fn capacity_holds_and_no_chat_is_assigned_twice(ops in proptest::collection::vec(op(), 1..120), cuts in proptest::collection::vec(1..6usize, 1..60)) {
+        let mut s = Setup::new(3);
+        let agents: Vec<AgentId> = (0..4).map(|i| s.agent(1 + i % 3, true)).collect();
+        let mut chats: Vec<(ConversationId, TaskId, ParticipantId)> = Vec::new();
+        let mut offers: Vec<OfferId> = Vec::new();
+        let mut now = 0;
+        let mut i = 0;
+        let mut cut = cuts.iter().cycle();
+        while i < ops.len() {
+            let n = (*cut.next().unwrap()).min(ops.len() - i);
+            let mut batch = Vec::new();
+            for op in &ops[i..i + n] {
+                match op.clone() {
+                    Op::Arrive => {
+                        let (c, t, p) = s.chat(now);
+                        chats.push((c, t, p));
+                    }
+                    Op::Offer { task, agent } if !chats.is_empty() => {
+                        let (c, t, _) = chats[task % chats.len()];
+                        let offer = OfferId::new();
+                        offers.push(offer);
+                        batch.push(Command::Offer { conversation: c, task: t, agent: agents[agent], offer, timeout_secs: 30 });
+                    }
+                    Op::Accept { offer, as_agent } if !offers.is_empty() => {
+                        let id = offers[offer % offers.len()];
+                        if let Some(o) = s.w.offers.get(&id) {
+                            let participant = NewParticipant { id: ParticipantId::new(), role: Role::Agent, display_name: "A".into(), token: None, agent_id: None };
+                            batch.push(Command::Accept { conversation: o.conversation_id, offer: id, task: o.task_id, agent: agents[as_agent], participant });
+                        }
+                    }
+                    Op::Decline { offer } if !offers.is_empty() => {
+                        let id = offers[offer % offers.len()];
+                        if let Some(o) = s.w.offers.get(&id) {
+                            batch.push(Command::Decline { conversation: o.conversation_id, offer: id, task: o.task_id, agent: o.agent_id });
+                        }
+                    }
+                    Op::Expire { offer } if !offers.is_empty() => {
+                        let id = offers[offer % offers.len()];
+                        if let Some(o) = s.w.offers.get(&id) {
+                            let key = crate::timer::TimerKey { conversation_id: o.conversation_id, participant_id: None, kind: "offer" };
+                            if let Some(timer) = s.w.timers.get(&key) {
+                                batch.push(Command::Fire { timer: Timer { due_at: timer.due_at, ..timer.clone() } });
+                            }
+                        }
+                    }
+                    Op::Away { agent } => batch.push(Command::SetActivity { agent: agents[agent], activity: Activity { name: "away".into(), available: false }, if_unseen_since: None }),
+                    Op::Back { agent } => batch.push(Command::SetActivity { agent: agents[agent], activity: Activity { name: "available".into(), available: true }, if_unseen_since: None }),
+                    Op::End { task } if !chats.is_empty() => {
+                        let (c, _, p) = chats[task % chats.len()];
+                        batch.push(Command::End { conversation: c, by: Author::Participant(p) });
+                    }
+                    Op::Wrap { task } if !chats.is_empty() => {
+                        let (c, _, _) = chats[task % chats.len()];
+                        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up" };
+                        if let Some(timer) = s.w.timers.get(&key) {
+                            batch.push(Command::Fire { timer: timer.clone() });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            now += 1;
+            s.w.run(&batch, now);
+            s.check();
+            i += n;
+        }
+    }
+}

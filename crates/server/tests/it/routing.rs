@@ -1,0 +1,392 @@
+//! Routing end to end: agents on real sockets get offers, accept, decline
+//! and let them lapse; queues, the workflow, transfers, presence, restarts,
+//! and every bad request answered with a clear 4xx.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::{ADMIN_KEY, Backend, TestApp, Ws};
+
+/// An agent with a token, and its socket once connected.
+struct AgentClient {
+    id: String,
+    token: String,
+}
+
+async fn queue(app: &TestApp, name: &str, body: Value) -> String {
+    let mut body = body;
+    body["name"] = json!(name);
+    app.admin(Method::POST, "/api/v1/queues", Some(body)).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn agent(app: &TestApp, name: &str, capacity: i64, attributes: Value) -> AgentClient {
+    let a = app
+        .admin(
+            Method::POST,
+            "/api/v1/agents",
+            Some(json!({"name": name, "capacity": capacity, "attributes": attributes})),
+        )
+        .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let t = app.admin(Method::POST, &format!("/api/v1/agents/{id}/tokens"), Some(json!({}))).await;
+    AgentClient { id, token: t["token"].as_str().unwrap().to_owned() }
+}
+
+/// Connects the agent's socket and makes it available.
+async fn online(app: &TestApp, a: &AgentClient) -> Ws {
+    let mut ws = app.ws(&a.token, None).await;
+    ws.send(json!({"type": "activity", "ref": "on", "activity": "available"})).await;
+    let ack = ws.frame_of("ack").await;
+    assert_eq!(ack["result"]["available"], true, "{ack}");
+    ws
+}
+
+/// A conversation with a customer, put in `queue`.
+async fn waiting_chat(app: &TestApp, queue: &str) -> (String, String) {
+    let chat = app.admin(Method::POST, "/api/v1/conversations", Some(json!({}))).await;
+    let id = chat["id"].as_str().unwrap().to_owned();
+    let customer = app
+        .admin(Method::POST, &format!("/api/v1/conversations/{id}/participants"), Some(json!({"role": "customer"})))
+        .await;
+    let task =
+        app.admin(Method::POST, &format!("/api/v1/conversations/{id}/route"), Some(json!({"queue": queue}))).await;
+    assert_eq!(task["state"], "waiting", "{task}");
+    (id, customer["token"].as_str().unwrap().to_owned())
+}
+
+async fn offer_for(ws: &mut Ws, conversation: &str) -> String {
+    let f = ws.frame_of("offer").await;
+    assert_eq!(f["offer"]["conversation_id"], conversation, "{f}");
+    f["offer"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn agent_view(app: &TestApp, id: &str) -> Value {
+    app.admin(Method::GET, &format!("/api/v1/agents/{id}"), None).await
+}
+
+async fn offer_accept_and_chat(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 2, json!({})).await;
+    let mut ws = online(&app, &a).await;
+    let (chat, customer) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut ws, &chat).await;
+    ws.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    assert_eq!(ws.frame_of("assigned").await["conversation_id"], chat);
+    // The whole log so far arrives on assignment, the agent's join last.
+    let mut seen = Vec::new();
+    loop {
+        let e = ws.event().await;
+        seen.push(e["type"].as_str().unwrap().to_owned());
+        if e["type"] == "participant.joined" && e["role"] == "agent" {
+            break;
+        }
+    }
+    assert_eq!(seen, ["conversation.created", "participant.joined", "conversation.queued", "participant.joined"]);
+    // Both ways: the customer's message reaches the agent's socket, and the agent's reaches the customer.
+    let mut cws = app.ws(&customer, Some(0)).await;
+    app.say(&chat, &customer, "hello", None).await;
+    assert_eq!(ws.event().await["content"], "hello");
+    ws.send(json!({"type": "send", "ref": "s", "conversation_id": chat, "content": "hi, Ann here"})).await;
+    assert!(ws.frame_of("ack").await["result"]["seq"].as_i64().is_some());
+    loop {
+        let e = cws.event().await;
+        if e["type"] == "message" && e["content"] == "hi, Ann here" {
+            break;
+        }
+    }
+    assert_eq!(agent_view(&app, &a.id).await["load"], 1);
+    let task = app.admin(Method::GET, &format!("/api/v1/conversations/{chat}/task"), None).await;
+    assert_eq!(task["state"], "assigned");
+    let history: Vec<&str> = task["history"].as_array().unwrap().iter().map(|h| h["what"].as_str().unwrap()).collect();
+    assert_eq!(history, ["queued", "offered", "accepted"]);
+}
+
+async fn decline_timeout_and_longest_idle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({"offer_timeout_secs": 1})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let b = agent(&app, "Bob", 1, json!({})).await;
+    // Ann became available first: she has waited longest and is offered first.
+    let mut wa = online(&app, &a).await;
+    let mut wb = online(&app, &b).await;
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &chat).await;
+    wa.send(json!({"type": "decline", "ref": 1, "offer_id": offer})).await;
+    assert_eq!(wa.frame_of("ack").await["result"]["state"], "declined");
+    // Declined: Bob next. Bob lets it lapse: back to Ann.
+    let offer_b = offer_for(&mut wb, &chat).await;
+    let closed = wb.frame_of("offer_closed").await;
+    assert_eq!((closed["offer"]["id"].as_str(), closed["state"].as_str()), (Some(offer_b.as_str()), Some("expired")));
+    let again = offer_for(&mut wa, &chat).await;
+    assert_ne!(again, offer);
+    let (status, body) =
+        app.call(Method::POST, &format!("/api/v1/offers/{offer_b}/accept"), Some(&b.token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an expired offer cannot be accepted: {body}");
+    let (status, _) = app.call(Method::POST, &format!("/api/v1/offers/{again}/accept"), Some(&b.token), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another agent's offer");
+    let (status, _) = app.call(Method::POST, &format!("/api/v1/offers/{again}/accept"), Some(&a.token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call(Method::POST, &format!("/api/v1/offers/{again}/accept"), Some(&a.token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "accepted twice");
+    assert_eq!(agent_view(&app, &b.id).await["load"], 0);
+    assert_eq!(agent_view(&app, &a.id).await["load"], 1);
+}
+
+async fn going_away_reroutes_a_pending_offer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let b = agent(&app, "Bob", 1, json!({})).await;
+    let mut wa = online(&app, &a).await;
+    let mut wb = online(&app, &b).await;
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &chat).await;
+    wa.send(json!({"type": "activity", "ref": 2, "activity": "away"})).await;
+    let closed = wa.frame_of("offer_closed").await;
+    assert_eq!((closed["offer"]["id"].as_str(), closed["state"].as_str()), (Some(offer.as_str()), Some("expired")));
+    offer_for(&mut wb, &chat).await;
+}
+
+async fn capacity_is_never_exceeded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 2, json!({})).await;
+    let mut ws = online(&app, &a).await;
+    let mut chats = Vec::new();
+    for _ in 0..5 {
+        chats.push(waiting_chat(&app, &q).await.0);
+    }
+    // Two offers (capacity 2), accepted concurrently, and twice each.
+    let o1 = ws.frame_of("offer").await["offer"]["id"].as_str().unwrap().to_owned();
+    let o2 = ws.frame_of("offer").await["offer"]["id"].as_str().unwrap().to_owned();
+    let accept = |o: String| {
+        let app = &app;
+        let token = a.token.clone();
+        async move { app.call(Method::POST, &format!("/api/v1/offers/{o}/accept"), Some(&token), None).await.0 }
+    };
+    let results =
+        futures_util::future::join_all([accept(o1.clone()), accept(o2.clone()), accept(o1), accept(o2)]).await;
+    assert_eq!(results.iter().filter(|s| **s == StatusCode::OK).count(), 2, "{results:?}");
+    assert_eq!(results.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 2, "{results:?}");
+    let view = agent_view(&app, &a.id).await;
+    assert_eq!(view["load"], 2);
+    let waiting = {
+        let mut n = 0;
+        for c in &chats {
+            let t = app.admin(Method::GET, &format!("/api/v1/conversations/{c}/task"), None).await;
+            n += usize::from(t["state"] == "waiting");
+        }
+        n
+    };
+    assert_eq!(waiting, 3, "the rest wait: nobody has a free slot");
+}
+
+async fn workflow_routes_and_step_timeout_falls_through(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    queue(&app, "experts", json!({"expression": "agent.level >= 3"})).await;
+    queue(&app, "general", json!({})).await;
+    let yaml = "filters:\n  - name: vip\n    if: chat.attributes.vip == true\n    priority: 5\n    steps:\n      - queue: experts\n        timeout: 1\n      - queue: general\ndefault:\n  queue: general\n";
+    let res = app.http.put(app.url("/api/v1/workflow")).bearer_auth(ADMIN_KEY).body(yaml).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let a = agent(&app, "Junior", 1, json!({"level": 1})).await;
+    let mut ws = online(&app, &a).await;
+    let ep = app.admin(Method::GET, "/api/v1/entry-points", None).await[0]["id"].as_str().unwrap().to_owned();
+    let (status, started) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/entry-points/{ep}/chats"),
+            None,
+            Some(json!({"attributes": {"vip": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let chat = started["conversation"]["id"].as_str().unwrap().to_owned();
+    // Nobody in `experts` qualifies; after its 1 s the chat falls through to `general`.
+    let offer = ws.frame_of("offer").await;
+    assert_eq!(offer["offer"]["conversation_id"], chat);
+    let task = app.admin(Method::GET, &format!("/api/v1/conversations/{chat}/task"), None).await;
+    assert_eq!(task["step"], 1, "{task}");
+    assert_eq!(task["priority"], 5);
+    let history: Vec<&str> = task["history"].as_array().unwrap().iter().map(|h| h["what"].as_str().unwrap()).collect();
+    assert_eq!(history, ["queued", "step", "offered"]);
+}
+
+async fn a_restart_resumes_waiting_chats_and_pending_offers(backend: Backend) {
+    // A short grace period, so that Ann (whose socket is gone) goes offline soon after the restart.
+    let app = TestApp::spawn_with(backend, |c| c.presence_grace_secs = 1).await;
+    let q = queue(&app, "general", json!({"offer_timeout_secs": 2})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let b = agent(&app, "Bob", 2, json!({})).await;
+    let mut wa = online(&app, &a).await;
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &chat).await;
+    let (second, _) = waiting_chat(&app, &q).await;
+    drop(wa);
+    let app = app.restart().await;
+    // The offer pending at the restart lapses afterwards, and both chats -
+    // the offered one and the one that waited through the restart - reach
+    // Bob, who comes online after it.
+    let mut wb = online(&app, &b).await;
+    let mut offered = std::collections::HashMap::new();
+    while offered.len() < 2 {
+        let f = wb.frame_of("offer").await;
+        offered.insert(
+            f["offer"]["conversation_id"].as_str().unwrap().to_owned(),
+            f["offer"]["id"].as_str().unwrap().to_owned(),
+        );
+    }
+    assert!(offered.contains_key(&second));
+    assert_ne!(offered[&chat], offer, "a new offer, not the one from before the restart");
+    wb.send(json!({"type": "accept", "ref": 1, "offer_id": offered[&chat]})).await;
+    assert_eq!(wb.frame_of("assigned").await["conversation_id"], chat);
+    assert_eq!(agent_view(&app, &a.id).await["activity"], "offline", "no socket for longer than the grace period");
+}
+
+async fn transfer_to_a_named_agent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let b = agent(&app, "Bob", 1, json!({"level": 9})).await;
+    let mut wa = online(&app, &a).await;
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &chat).await;
+    let mut wb = online(&app, &b).await;
+    wa.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    wa.frame_of("assigned").await;
+    let (status, task) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{chat}/transfer"),
+            Some(&a.token),
+            Some(json!({"agent_id": b.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    assert_eq!(wa.frame_of("released").await["conversation_id"], chat);
+    assert_eq!(agent_view(&app, &a.id).await["load"], 0);
+    let offer = offer_for(&mut wb, &chat).await;
+    wb.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    wb.frame_of("assigned").await;
+    let types: Vec<String> =
+        app.transcript(&chat).await.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+    assert!(types.iter().any(|t| t == "conversation.transferred"), "{types:?}");
+    // Ann is out of the chat now: her toolkit calls are refused.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{chat}/messages"),
+            Some(&a.token),
+            Some(json!({"content": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "Ann has left the conversation");
+}
+
+async fn toolkit_is_for_the_assigned_agent_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let other = agent(&app, "Eve", 1, json!({})).await;
+    let mut wa = online(&app, &a).await;
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &chat).await;
+    wa.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    wa.frame_of("assigned").await;
+    let conv = format!("/api/v1/conversations/{chat}");
+    for (path, body) in [
+        (format!("{conv}/messages"), json!({"content": "x"})),
+        (format!("{conv}/agent-input"), json!({"text": "x"})),
+        (format!("{conv}/end"), json!({})),
+        (format!("{conv}/transfer"), json!({"queue": "general"})),
+    ] {
+        let (status, body) = app.call(Method::POST, &path, Some(&other.token), Some(body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    // setAgentInput reaches Ann's socket only, and is not logged.
+    let before = app.transcript(&chat).await.len();
+    app.call(Method::POST, &format!("{conv}/agent-input"), Some(ADMIN_KEY), Some(json!({"text": "Try a refund"})))
+        .await;
+    assert_eq!(wa.frame_of("agent_input").await["text"], "Try a refund");
+    assert_eq!(app.transcript(&chat).await.len(), before);
+    // endChat by the agent; afterwards every toolkit call is a clear 409.
+    let (status, _) = app.call(Method::POST, &format!("{conv}/end"), Some(&a.token), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, body) in
+        [(format!("{conv}/messages"), json!({"content": "x"})), (format!("{conv}/agent-input"), json!({"text": "x"}))]
+    {
+        let (status, body) = app.call(Method::POST, &path, Some(&a.token), Some(body)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+    }
+    assert_eq!(agent_view(&app, &a.id).await["load"], 0, "no wrap-up: the slot is free");
+}
+
+async fn bad_routing_input_is_refused_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let cases = [
+        ("/api/v1/queues", json!({"name": "x", "expression": "agent.level +"}), "expression"),
+        ("/api/v1/queues", json!({"name": "x", "expression": "agent.level + 1"}), "expression"),
+        ("/api/v1/queues", json!({"name": "x", "ordering": "random"}), "ordering"),
+        ("/api/v1/queues", json!({"name": "x", "offer_timeout_secs": 0}), "offer_timeout_secs"),
+        ("/api/v1/agents", json!({"name": "x", "capacity": 0}), "capacity"),
+        ("/api/v1/agents", json!({"name": "x", "capacity": "two"}), ""),
+        ("/api/v1/agents", json!({"name": "x", "login": "x", "password": "short"}), "password"),
+    ];
+    for (path, body, field) in cases {
+        let (status, err) = app.call(Method::POST, path, Some(ADMIN_KEY), Some(body.clone())).await;
+        assert!(status.is_client_error(), "{path} {body}: {status}");
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{err}");
+        }
+    }
+    assert_eq!(app.admin(Method::GET, "/api/v1/queues", None).await.as_array().unwrap().len(), 1);
+    assert!(app.admin(Method::GET, "/api/v1/agents", None).await.as_array().unwrap().is_empty());
+    let (chat, _) = waiting_chat(&app, &q).await;
+    let (status, err) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{chat}/route"),
+            Some(ADMIN_KEY),
+            Some(json!({"queue": "general"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "already routed: {err}");
+    let other =
+        app.admin(Method::POST, "/api/v1/conversations", Some(json!({}))).await["id"].as_str().unwrap().to_owned();
+    let (status, err) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{other}/route"),
+            Some(ADMIN_KEY),
+            Some(json!({"queue": "nope"})),
+        )
+        .await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("queue")));
+    // A workflow with a typo names the line; one with an unknown queue names the queue.
+    for (yaml, needle) in [
+        ("filters:\n  - name: a\n    steps:\n      - queue: general\n        timout: 5\n", "line 5"),
+        ("default:\n  queue: missing\n", "missing"),
+        ("filters:\n  - name: a\n    if: chat.attributes.x +\n    steps:\n      - queue: general\n", "filters[0].if"),
+    ] {
+        let res = app.http.put(app.url("/api/v1/workflow")).bearer_auth(ADMIN_KEY).body(yaml).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = res.text().await.unwrap();
+        assert!(text.contains(needle), "{needle} not in {text}");
+    }
+    let (status, _) = app.call(Method::GET, "/api/v1/workflow", Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no bad workflow was stored");
+}
+
+both_backends!(
+    offer_accept_and_chat,
+    decline_timeout_and_longest_idle,
+    going_away_reroutes_a_pending_offer,
+    capacity_is_never_exceeded,
+    workflow_routes_and_step_timeout_falls_through,
+    a_restart_resumes_waiting_chats_and_pending_offers,
+    transfer_to_a_named_agent,
+    toolkit_is_for_the_assigned_agent_only,
+    bad_routing_input_is_refused_and_changes_nothing,
+);

@@ -1,0 +1,113 @@
+-- Routing: agents and their presence, queues, the workflow, tasks, offers
+-- and the history of each task. An agent's `load` counts pending offers,
+-- assigned chats and chats in wrap-up; the writer changes it in the same
+-- transaction as the task or offer it belongs to.
+
+ALTER TABLE conversations ADD COLUMN task_id TEXT;
+ALTER TABLE participants ADD COLUMN agent_id TEXT;
+CREATE INDEX participants_by_agent ON participants (agent_id, conversation_id) WHERE agent_id IS NOT NULL;
+
+CREATE TABLE agents (
+    id             TEXT PRIMARY KEY,
+    workspace_id   TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    login          TEXT,
+    password_hash  TEXT,           -- argon2 PHC string
+    attributes     TEXT NOT NULL,  -- JSON object
+    capacity       INTEGER NOT NULL,
+    enabled        INTEGER NOT NULL,
+    activity       TEXT NOT NULL,
+    available      INTEGER NOT NULL,
+    activity_at    INTEGER NOT NULL,
+    load           INTEGER NOT NULL,
+    offers         TEXT NOT NULL,  -- JSON array of pending offers
+    idle_since     INTEGER NOT NULL,
+    last_seen_at   INTEGER,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX agents_by_login ON agents (workspace_id, login);
+CREATE INDEX agents_present ON agents (workspace_id) WHERE available AND enabled;
+
+CREATE TABLE agent_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX agent_tokens_by_agent ON agent_tokens (agent_id);
+
+CREATE TABLE activities (
+    workspace_id  TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    available     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, name)
+);
+
+CREATE TABLE queues (
+    id                  TEXT PRIMARY KEY,
+    workspace_id        TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    expression          TEXT,
+    ordering            TEXT NOT NULL,
+    offer_timeout_secs  INTEGER NOT NULL,
+    wrap_up_secs        INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX queues_by_name ON queues (workspace_id, name);
+
+-- One workflow per workspace: the YAML as written and its parsed form.
+CREATE TABLE workflows (
+    workspace_id  TEXT PRIMARY KEY,
+    source        TEXT NOT NULL,
+    document      TEXT NOT NULL,  -- JSON
+    version       INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+
+CREATE TABLE tasks (
+    id               TEXT PRIMARY KEY,
+    workspace_id     TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    route            TEXT NOT NULL,  -- JSON array of steps
+    step             INTEGER NOT NULL,
+    priority         INTEGER NOT NULL,
+    enqueued_at      INTEGER NOT NULL,
+    step_at          INTEGER NOT NULL,
+    agent_id         TEXT,
+    offer_id         TEXT,
+    passed           TEXT NOT NULL,  -- JSON array of agent ids
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX tasks_waiting ON tasks (priority, enqueued_at) WHERE state = 'waiting';
+CREATE INDEX tasks_by_agent ON tasks (agent_id, state);
+CREATE INDEX tasks_by_conversation ON tasks (conversation_id);
+
+CREATE TABLE offers (
+    id               TEXT PRIMARY KEY,
+    task_id          TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL,
+    workspace_id     TEXT NOT NULL,
+    agent_id         TEXT NOT NULL,
+    queue_id         TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    decided_at       INTEGER
+);
+CREATE INDEX offers_by_task ON offers (task_id);
+CREATE INDEX offers_pending_by_agent ON offers (agent_id) WHERE state = 'pending';
+
+CREATE TABLE task_history (
+    task_id   TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    what      TEXT NOT NULL,
+    agent_id  TEXT,
+    queue_id  TEXT
+);
+CREATE INDEX task_history_by_task ON task_history (task_id, at);
