@@ -43,7 +43,8 @@ pub enum Notice {
 }
 
 /// What an agent's socket hears about, beside its conversations' events.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
 pub enum AgentChange {
     Offered(Box<Offer>),
     /// An offer stopped being pending (accepted, declined, expired, revoked).

@@ -96,6 +96,15 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEARTBEAT_SECS", default_value_t = 20)]
     pub heartbeat_secs: u64,
 
+    /// NATS server joining this node to others on the same database
+    /// (`nats://HOST:4222`). Without it, notices stay in this process: one node.
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// The NATS subject the nodes of one installation share.
+    #[arg(long, env = "SWITCHBOARD_NATS_SUBJECT", default_value = "switchboard.notices")]
+    pub nats_subject: String,
+
     /// Seconds after an available agent's last socket closed before it is
     /// set offline (its chats stay its own).
     #[arg(long, env = "SWITCHBOARD_PRESENCE_GRACE_SECS", default_value_t = 60)]

@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod cli;
 pub mod config;
+pub mod nats;
 
 pub use config::Config;
 
@@ -55,7 +56,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let bus = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let local = Arc::new(LocalBus::new(BUS_CAPACITY));
+    let bus: Arc<dyn switchboard_core::bus::Bus> = match &config.nats_url {
+        Some(url) => nats::NatsBus::connect(url, &config.nats_subject, local).await?,
+        None => local,
+    };
     let clock = Arc::new(SystemClock);
     let store =
         switchboard_store::open(&store_config(&config.storage, Some(metrics.clone())), bus.clone(), clock.clone())

@@ -390,3 +390,124 @@ both_backends!(
     toolkit_is_for_the_assigned_agent_only,
     bad_routing_input_is_refused_and_changes_nothing,
 );
+
+/// Two servers, each with its own router, on one PostgreSQL database and
+/// joined through NATS. Agents connect to either; chats arrive through
+/// either; every offer is accepted over the agent's socket and, at the same
+/// moment, over REST on the other server, or declined. Whatever the
+/// interleaving: one accept wins, no agent is ever over capacity, and every
+/// chat ends up with exactly one agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set SWITCHBOARD_TEST_POSTGRES_URL to run")]
+async fn two_routers_on_one_postgres_never_double_assign() {
+    let subject = format!("switchboard.test.{}", std::process::id() as u128 * 1_000_000 + rand_suffix());
+    let nats = |c: &mut switchboard::Config| {
+        c.nats_url = Some("nats://127.0.0.1:4222".into());
+        c.nats_subject = subject.clone();
+    };
+    let one = TestApp::spawn_with(Backend::Postgres, nats).await;
+    let url = one.config.storage.database_url.clone();
+    let two = TestApp::spawn_with(Backend::Postgres, |c| {
+        nats(c);
+        c.storage.database_url = url;
+    })
+    .await;
+    let apps = [&one, &two];
+    let q = queue(&one, "general", json!({"offer_timeout_secs": 2})).await;
+    const CHATS: usize = 40;
+    let mut agents = Vec::new();
+    for i in 0..6 {
+        agents.push((agent(&one, &format!("agent {i}"), 1 + (i % 3), json!({})).await, 1 + (i % 3)));
+    }
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut drivers = Vec::new();
+    for (i, (a, _)) in agents.iter().enumerate() {
+        let (home, other) = if i % 2 == 0 { (apps[0], apps[1]) } else { (apps[1], apps[0]) };
+        let mut ws = online(home, a).await;
+        let (token, other_base, http) = (a.token.clone(), other.url(""), other.http.clone());
+        let done = done_tx.clone();
+        let mut seed = 0x9E37_79B9u64.wrapping_mul(i as u64 + 1);
+        drivers.push(tokio::spawn(async move {
+            loop {
+                let f = ws.frame().await;
+                match f["type"].as_str() {
+                    Some("offer") => {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        let id = f["offer"]["id"].as_str().unwrap().to_owned();
+                        if seed >> 60 < 3 {
+                            ws.send(json!({"type": "decline", "ref": id, "offer_id": id})).await;
+                        } else {
+                            // The same accept on both servers at once.
+                            ws.send(json!({"type": "accept", "ref": id, "offer_id": id})).await;
+                            let rest = http
+                                .post(format!("{other_base}/api/v1/offers/{id}/accept"))
+                                .bearer_auth(&token)
+                                .send()
+                                .await
+                                .unwrap()
+                                .status();
+                            assert!(rest == StatusCode::OK || rest == StatusCode::CONFLICT, "{rest}");
+                        }
+                    }
+                    Some("assigned") => {
+                        let c = f["conversation_id"].as_str().unwrap().to_owned();
+                        let res = http
+                            .post(format!("{other_base}/api/v1/conversations/{c}/end"))
+                            .bearer_auth(ADMIN_KEY)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(res.status(), StatusCode::OK);
+                        let _ = done.send(c);
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    let mut chats = Vec::new();
+    for i in 0..CHATS {
+        chats.push(waiting_chat(apps[i % 2], &q).await.0);
+    }
+    let mut finished = std::collections::HashSet::new();
+    while finished.len() < CHATS {
+        let Ok(Some(c)) = tokio::time::timeout(std::time::Duration::from_secs(20), done_rx.recv()).await else {
+            let agents = one.admin(Method::GET, "/api/v1/agents", None).await;
+            let mut states = Vec::new();
+            for c in &chats {
+                let t = one.admin(Method::GET, &format!("/api/v1/conversations/{c}/task"), None).await;
+                states.push(format!("{} {}", t["state"], t["history"]));
+            }
+            panic!("only {} chats reached an agent; agents {agents:#}; tasks {states:#?}", finished.len());
+        };
+        assert!(finished.insert(c.clone()), "{c} assigned twice");
+        for app in apps {
+            for a in app.admin(Method::GET, "/api/v1/agents", None).await.as_array().unwrap() {
+                assert!(a["load"].as_u64() <= a["capacity"].as_u64(), "over capacity: {a}");
+            }
+        }
+    }
+    for d in drivers {
+        d.abort();
+    }
+    for c in &chats {
+        let task = one.admin(Method::GET, &format!("/api/v1/conversations/{c}/task"), None).await;
+        let accepted = task["history"].as_array().unwrap().iter().filter(|h| h["what"] == "accepted").count();
+        assert_eq!(accepted, 1, "{task}");
+        let agents_joined = one
+            .transcript(c)
+            .await
+            .iter()
+            .filter(|e| e["type"] == "participant.joined" && e["role"] == "agent")
+            .count();
+        assert_eq!(agents_joined, 1, "{c}");
+    }
+    for a in one.admin(Method::GET, "/api/v1/agents", None).await.as_array().unwrap() {
+        assert_eq!(a["load"], 0, "every slot given back: {a}");
+    }
+}
+
+/// A number unlikely to repeat between test runs (subjects must not collide).
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() % 1_000_000).unwrap_or(0)
+}
