@@ -263,6 +263,7 @@ impl Feeds<'_> {
                 let out = Out::Typing { conversation_id: c.to_string(), participant_id: participant.to_string() };
                 write(socket, vec![frame(&out)]).await
             }
+            Forwarded::Notice(Notice::QueuePosition { .. }) => Ok(()),
             Forwarded::Notice(_) | Forwarded::Lagged => self.catch_up(socket, c).await,
         }
     }

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/poll"), get(log::poll))
         .route(&format!("{conversation}/route"), post(routing::route))
         .route(&format!("{conversation}/task"), get(routing::task))
+        .route(&format!("{conversation}/queue-position"), get(routing::queue_position))
         .route(&format!("{conversation}/transfer"), post(routing::transfer))
         .route(&format!("{conversation}/agent-input"), post(routing::agent_input))
         .route("/api/v1/agents", get(agents::list).post(agents::create))

@@ -28,7 +28,7 @@ use crate::{error, stream, wire};
         agents::create, agents::list, agents::get, agents::update, agents::issue_token, agents::revoke_tokens,
         agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
         routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
-        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::transfer,
+        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::queue_position, routing::transfer,
         routing::agent_input, routing::offers, routing::accept, routing::decline,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),

@@ -204,6 +204,11 @@ pub(crate) enum ServerFrame<'a> {
     Typing {
         participant_id: String,
     },
+    /// A waiting chat's place in line (1: next); not logged.
+    QueuePosition {
+        position: u32,
+        estimated_wait_secs: Option<u32>,
+    },
     Ack {
         #[serde(rename = "ref")]
         reference: Option<Value>,
@@ -311,6 +316,9 @@ impl Feed {
             Notice::Typing { participant, .. } if participant != p.id => {
                 write(socket, vec![text(&ServerFrame::Typing { participant_id: participant.to_string() })]).await
             }
+            Notice::QueuePosition { position, estimated_wait_secs, .. } => {
+                write(socket, vec![text(&ServerFrame::QueuePosition { position, estimated_wait_secs })]).await
+            }
             // Agent and routing notices travel on other topics.
             Notice::Typing { .. } | Notice::Agent { .. } | Notice::Routing { .. } => Ok(()),
         }
@@ -336,6 +344,10 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
     feed.catch_up(s, socket, &p).await?;
     if already_ended {
         return close(socket, close_code::NORMAL, "conversation ended").await;
+    }
+    if let Some(q) = s.engine.queue_position(&caller, p.conversation_id).await? {
+        let frame = ServerFrame::QueuePosition { position: q.position, estimated_wait_secs: q.estimated_wait_secs };
+        write(socket, vec![text(&frame)]).await?;
     }
 
     let mut worker: Option<Worker> = None;

@@ -285,3 +285,12 @@ pub struct AgentInputRequest {
     /// Text to prefill the assigned agent's composer with.
     pub text: String,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuePositionView {
+    /// 1: the next chat to be offered.
+    pub position: u32,
+    /// From how fast chats left the queue in the last ten minutes; absent
+    /// until that is known.
+    pub estimated_wait_secs: Option<u32>,
+}

@@ -37,6 +37,8 @@ pub enum Notice {
     Typing { conversation: ConversationId, participant: ParticipantId },
     /// Something changed for one agent.
     Agent { agent: AgentId, change: AgentChange },
+    /// A waiting chat's place in line changed (derived, not logged).
+    QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
     /// Routing in a workspace changed (a task waits, an agent freed a slot):
     /// routers look again, supervisors refresh.
     Routing { workspace: WorkspaceId },
@@ -74,9 +76,9 @@ pub enum AgentChange {
 impl Notice {
     pub fn topic(&self) -> Topic {
         match self {
-            Self::Committed { conversation, .. } | Self::Typing { conversation, .. } => {
-                Topic::Conversation(*conversation)
-            }
+            Self::Committed { conversation, .. }
+            | Self::Typing { conversation, .. }
+            | Self::QueuePosition { conversation, .. } => Topic::Conversation(*conversation),
             Self::Agent { agent, .. } => Topic::Agent(*agent),
             Self::Routing { .. } => Topic::Routing,
         }

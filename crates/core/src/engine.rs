@@ -101,6 +101,8 @@ pub struct Engine {
     sends: RateLimiter<ParticipantId>,
     /// Open agent sockets on this node, per agent (presence).
     sockets: std::sync::Mutex<std::collections::HashMap<crate::ids::AgentId, usize>>,
+    /// Queue positions last published, and recent departures (estimates).
+    positions: std::sync::Mutex<crate::routing::position::PositionBook>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -112,7 +114,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let sends = RateLimiter::new(limits.sends_per_second, limits.sends_per_second.saturating_mul(2));
-        Self { store, bus, clock, limits, sends, sockets: Default::default() }
+        Self { store, bus, clock, limits, sends, sockets: Default::default(), positions: Default::default() }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

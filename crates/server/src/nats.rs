@@ -25,6 +25,7 @@ enum Wire {
     Committed { conversation: ConversationId, last_seq: i64 },
     Typing { conversation: ConversationId, participant: ParticipantId },
     Agent { agent: AgentId, change: AgentChange },
+    QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
     Routing { workspace: WorkspaceId },
 }
 
@@ -45,6 +46,11 @@ impl From<&Notice> for Wire {
                 Wire::Typing { conversation: *conversation, participant: *participant }
             }
             Notice::Agent { agent, change } => Wire::Agent { agent: *agent, change: change.clone() },
+            Notice::QueuePosition { conversation, position, estimated_wait_secs } => Wire::QueuePosition {
+                conversation: *conversation,
+                position: *position,
+                estimated_wait_secs: *estimated_wait_secs,
+            },
             Notice::Routing { workspace } => Wire::Routing { workspace: *workspace },
         }
     }
@@ -58,6 +64,9 @@ impl From<Wire> for Notice {
             }
             Wire::Typing { conversation, participant } => Notice::Typing { conversation, participant },
             Wire::Agent { agent, change } => Notice::Agent { agent, change },
+            Wire::QueuePosition { conversation, position, estimated_wait_secs } => {
+                Notice::QueuePosition { conversation, position, estimated_wait_secs }
+            }
             Wire::Routing { workspace } => Notice::Routing { workspace },
         }
     }

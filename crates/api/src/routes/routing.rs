@@ -12,7 +12,7 @@ use crate::extract::{Auth, Json};
 use crate::state::AppState;
 use crate::wire::EventDoc;
 use crate::wire_routing::{
-    AgentInputRequest, OfferView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
+    AgentInputRequest, OfferView, QueuePositionView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
 };
 
 fn queue_spec(req: QueueRequest) -> QueueSpec {
@@ -127,6 +127,21 @@ pub async fn task(
 ) -> ApiResult<axum::Json<TaskView>> {
     let (task, history) = s.engine.conversation_task(&caller, ConversationId::parse(&id)?).await?;
     Ok(axum::Json(TaskView::new(task, Some(history))))
+}
+
+/// GET /api/v1/conversations/{id}/queue-position — where the waiting chat
+/// stands in its queue (the customer may ask with its own token).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/queue-position", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = QueuePositionView), (status = 404, body = ErrorResponse)))]
+pub async fn queue_position(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<QueuePositionView>> {
+    let q = s.engine.queue_position(&caller, ConversationId::parse(&id)?).await?;
+    let q = q.ok_or_else(|| Error::not_found("a waiting chat"))?;
+    Ok(axum::Json(QueuePositionView { position: q.position, estimated_wait_secs: q.estimated_wait_secs }))
 }
 
 /// POST /api/v1/conversations/{id}/transfer — moves the chat to a queue or

@@ -23,6 +23,7 @@ use crate::error::{ErrorCode, Result};
 use crate::ids::{AgentId, OfferId};
 use crate::routing::matcher::{self, Eligibility, Proposal, ReadyQueue};
 use crate::routing::model::{Activity, OFFLINE};
+use crate::routing::position::{QueuePosition, positions};
 
 /// The longest a waiting task waits for a pass when no notice comes.
 const IDLE_PASS: Duration = Duration::from_secs(1);
@@ -90,11 +91,46 @@ pub struct Pass {
 }
 
 impl Engine {
-    /// One routing pass over every workspace.
+    /// One routing pass over every workspace, then the queue positions of
+    /// the chats still waiting.
     pub async fn route_once(&self, eligibility: &mut Eligibility) -> Result<Pass> {
+        let (pass, waiting) = self.pass(eligibility).await?;
+        let changed = {
+            let mut book = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            book.update(&waiting, self.now())
+        };
+        for p in changed {
+            self.bus.publish(crate::bus::Notice::QueuePosition {
+                conversation: p.conversation,
+                position: p.position,
+                estimated_wait_secs: p.estimated_wait_secs,
+            });
+        }
+        Ok(pass)
+    }
+
+    /// Where a waiting chat stands, if it waits.
+    pub async fn queue_position(
+        &self,
+        caller: &super::Caller,
+        id: crate::ids::ConversationId,
+    ) -> Result<Option<QueuePosition>> {
+        let c = self.conversation(caller, id).await?;
+        let Some(task) = c.task_id else { return Ok(None) };
+        let waiting = self.store.waiting_tasks(PASS_TASKS).await?;
+        let found = positions(&waiting).into_iter().find(|p| p.0 == task);
+        Ok(found.map(|(task, conversation, queue, position)| {
+            let book = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            let estimated_wait_secs = book.estimate(queue, position, self.now());
+            QueuePosition { conversation, task, queue, position, estimated_wait_secs }
+        }))
+    }
+
+    /// Proposes and submits; returns what it did and the tasks left waiting.
+    async fn pass(&self, eligibility: &mut Eligibility) -> Result<(Pass, Vec<crate::routing::model::Task>)> {
         let tasks = self.store.waiting_tasks(PASS_TASKS).await?;
         if tasks.is_empty() {
-            return Ok(Pass::default());
+            return Ok((Pass::default(), tasks));
         }
         let agents = self.store.present_agents().await?;
         let queues: HashMap<_, _> =
@@ -109,21 +145,29 @@ impl Engine {
                 }
                 Proposal::Skip { conversation, task, step } => Command::Skip { conversation, task, step },
             };
-            let is_offer = matches!(command, Command::Offer { .. });
-            set.spawn(async move { (is_offer, store.apply(command).await) });
+            let task = match &command {
+                Command::Offer { task, .. } => Some(*task),
+                _ => None,
+            };
+            set.spawn(async move { (task, store.apply(command).await) });
         }
         let mut pass = Pass::default();
+        let mut offered = std::collections::HashSet::new();
         while let Some(done) = set.join_next().await {
             match done {
-                Ok((true, Ok(_))) => pass.offered += 1,
-                Ok((false, Ok(_))) => pass.skipped += 1,
+                Ok((Some(task), Ok(_))) => {
+                    pass.offered += 1;
+                    offered.insert(task);
+                }
+                Ok((None, Ok(_))) => pass.skipped += 1,
                 Ok((_, Err(e))) if matches!(e.code, ErrorCode::Conflict | ErrorCode::NotFound) => pass.refused += 1,
                 Ok((_, Err(e))) if e.code == ErrorCode::ConversationEnded => pass.refused += 1,
                 Ok((_, Err(e))) => return Err(e),
                 Err(e) => return Err(crate::Error::internal(e.to_string())),
             }
         }
-        Ok(pass)
+        let waiting = tasks.into_iter().filter(|t| !offered.contains(&t.id)).collect();
+        Ok((pass, waiting))
     }
 
     /// Routes until `shutdown` completes.

@@ -9,4 +9,5 @@
 pub mod expr;
 pub mod matcher;
 pub mod model;
+pub mod position;
 pub mod workflow;

@@ -379,7 +379,60 @@ async fn bad_routing_input_is_refused_and_changes_nothing(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND, "no bad workflow was stored");
 }
 
+/// Waits until the customer's socket says the chat stands at `n`.
+async fn position_becomes(ws: &mut Ws, n: u64) {
+    loop {
+        if ws.frame_of("queue_position").await["position"].as_u64() == Some(n) {
+            return;
+        }
+    }
+}
+
+async fn queue_positions_move_up_as_chats_ahead_are_taken(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let mut customers = Vec::new();
+    for _ in 0..3 {
+        let (chat, token) = waiting_chat(&app, &q).await;
+        customers.push((chat, app.ws(&token, None).await, token));
+    }
+    for (i, (_, ws, _)) in customers.iter_mut().enumerate() {
+        position_becomes(ws, i as u64 + 1).await;
+    }
+    // Ann comes online: the first chat is offered, the others move up.
+    let mut wa = online(&app, &a).await;
+    let offer = offer_for(&mut wa, &customers[0].0).await;
+    position_becomes(&mut customers[1].1, 1).await;
+    position_becomes(&mut customers[2].1, 2).await;
+    wa.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    wa.frame_of("assigned").await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/conversations/{}/queue-position", customers[0].0),
+            Some(&customers[0].2),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an assigned chat waits no more");
+    // Ann ends her chat: the next is offered to her and the last moves up again.
+    app.admin(Method::POST, &format!("/api/v1/conversations/{}/end", customers[0].0), Some(json!({}))).await;
+    offer_for(&mut wa, &customers[1].0).await;
+    position_becomes(&mut customers[2].1, 1).await;
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/conversations/{}/queue-position", customers[2].0),
+            Some(&customers[2].2),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["position"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
+}
+
 both_backends!(
+    queue_positions_move_up_as_chats_ahead_are_taken,
     offer_accept_and_chat,
     decline_timeout_and_longest_idle,
     going_away_reroutes_a_pending_offer,
