@@ -19,7 +19,7 @@ use serde_json::Value;
 use switchboard_core::Error;
 use switchboard_core::bus::{AgentChange, Notice, Topic};
 use switchboard_core::engine::{Caller, Receipt, SendMessage};
-use switchboard_core::event::Event;
+use switchboard_core::event::{Event, Screen};
 use switchboard_core::ids::{ConversationId, OfferId};
 use switchboard_core::routing::model::Agent;
 use switchboard_core::store::EventRange;
@@ -187,6 +187,8 @@ enum Forwarded {
 struct Feed {
     cursor: i64,
     forwarder: JoinHandle<()>,
+    /// Silent monitors are not shown to agents.
+    screen: Screen,
 }
 
 impl Drop for Feed {
@@ -197,6 +199,7 @@ impl Drop for Feed {
 
 struct Feeds<'a> {
     s: &'a AppState,
+    caller: Caller,
     tx: mpsc::Sender<(ConversationId, Forwarded)>,
     feeds: HashMap<ConversationId, Feed>,
 }
@@ -222,7 +225,8 @@ impl Feeds<'_> {
                 }
             }
         });
-        self.feeds.insert(c, Feed { cursor, forwarder });
+        let screen = self.s.engine.screen_for(&self.caller, c).await?;
+        self.feeds.insert(c, Feed { cursor, forwarder, screen });
         self.catch_up(socket, c).await
     }
 
@@ -230,7 +234,11 @@ impl Feeds<'_> {
         let Some(feed) = self.feeds.get_mut(&c) else { return Ok(()) };
         let fresh: Vec<&Event> = events.iter().filter(|e| e.seq > feed.cursor).collect();
         let Some(last) = fresh.last().map(|e| e.seq) else { return Ok(()) };
-        write(socket, fresh.iter().map(|e| frame(&Out::Event { event: e })).collect()).await?;
+        let frames: Vec<Message> =
+            fresh.into_iter().filter(|e| feed.screen.admit(e)).map(|e| frame(&Out::Event { event: e })).collect();
+        if !frames.is_empty() {
+            write(socket, frames).await?;
+        }
         feed.cursor = last;
         Ok(())
     }
@@ -301,7 +309,7 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
     };
     write(socket, vec![frame(&hello)]).await?;
     let (tx, mut forwarded) = mpsc::channel(256);
-    let mut feeds = Feeds { s, tx, feeds: HashMap::new() };
+    let mut feeds = Feeds { s, caller: caller.clone(), tx, feeds: HashMap::new() };
     for (c, cursor) in followed {
         feeds.follow(socket, c, cursor).await?;
     }

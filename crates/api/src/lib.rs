@@ -24,12 +24,13 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod stream;
+pub mod supervisor_stream;
 pub mod wire;
 pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{agents, conversations, entry_points, log, participants, routing, system};
+use routes::{agents, conversations, entry_points, log, participants, routing, supervisor, system};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -64,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues", get(routing::list_queues).post(routing::create_queue))
         .route("/api/v1/queues/{id}", get(routing::get_queue).patch(routing::update_queue))
         .route("/api/v1/workflow", get(routing::get_workflow).put(routing::put_workflow))
+        .route("/api/v1/supervisor/queues", get(supervisor::queues))
+        .route("/api/v1/supervisor/conversations", get(supervisor::conversations))
         .route("/api/v1/offers", get(routing::offers))
         .route("/api/v1/offers/{id}/accept", post(routing::accept))
         .route("/api/v1/offers/{id}/decline", post(routing::decline))

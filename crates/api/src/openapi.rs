@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, conversations, entry_points, log, participants, routing};
+use crate::routes::{agents, conversations, entry_points, log, participants, routing, supervisor};
 use crate::{error, stream, wire};
 
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use crate::{error, stream, wire};
         routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
         routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::queue_position, routing::transfer,
         routing::agent_input, routing::offers, routing::accept, routing::decline,
+        supervisor::queues, supervisor::conversations,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),
@@ -42,6 +43,7 @@ use crate::{error, stream, wire};
         (name = "entry points", description = "Public ways into chat"),
         (name = "agents", description = "Agents, their credentials and presence"),
         (name = "routing", description = "Queues, the workflow, tasks, offers and transfers"),
+        (name = "supervisor", description = "Queue statistics, live chats, monitoring and barging in"),
     )
 )]
 struct ApiDoc;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_core::bus::Notice;
 use switchboard_core::engine::{Caller, Receipt, SendMessage};
-use switchboard_core::event::{Event, EventKind};
+use switchboard_core::event::{Event, EventKind, Screen};
 use switchboard_core::ids::ConversationId;
 use switchboard_core::model::{ConversationState, Participant};
 use switchboard_core::store::EventRange;
@@ -83,6 +83,9 @@ async fn open(
     let caller = s.engine.authenticate(&secret).await?;
     if let Caller::Agent(agent) = caller {
         return crate::agent_stream::open(s, agent, q.after.as_deref(), upgrade);
+    }
+    if let Caller::Admin { workspace } = caller {
+        return crate::supervisor_stream::open(s, workspace, upgrade);
     }
     if q.after.is_some() {
         return Err(Error::invalid("after", "is for agent sockets; a participant resumes with after_seq").into());
@@ -274,6 +277,8 @@ struct Feed {
     cursor: i64,
     /// Set once `conversation.ended` went out.
     ended: bool,
+    /// What this reader does not see (silent monitors).
+    screen: Screen,
 }
 
 impl Feed {
@@ -282,14 +287,15 @@ impl Feed {
         let mut frames = Vec::new();
         let (mut cursor, mut ended) = (self.cursor, self.ended);
         for e in events.iter().filter(|e| e.seq > self.cursor) {
-            frames.push(text(&ServerFrame::Event { event: e }));
+            if self.screen.admit(e) {
+                frames.push(text(&ServerFrame::Event { event: e }));
+            }
             cursor = e.seq;
             ended |= matches!(e.kind, EventKind::ConversationEnded { .. });
         }
-        if frames.is_empty() {
-            return Ok(());
+        if !frames.is_empty() {
+            write(socket, frames).await?;
         }
-        write(socket, frames).await?;
         (self.cursor, self.ended) = (cursor, ended);
         Ok(())
     }
@@ -340,7 +346,8 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
         heartbeat_secs: heartbeat.as_secs(),
     };
     write(socket, vec![text(&hello)]).await?;
-    let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false };
+    let screen = s.engine.screen_for(&caller, p.conversation_id).await?;
+    let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false, screen };
     feed.catch_up(s, socket, &p).await?;
     if already_ended {
         return close(socket, close_code::NORMAL, "conversation ended").await;

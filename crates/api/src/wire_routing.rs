@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use switchboard_core::engine::supervisor::{LiveChat, QueueStats};
 use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use utoipa::ToSchema;
 
@@ -293,4 +294,70 @@ pub struct QueuePositionView {
     /// From how fast chats left the queue in the last ten minutes; absent
     /// until that is known.
     pub estimated_wait_secs: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStatsView {
+    pub queue_id: String,
+    pub name: String,
+    /// Chats in line, not yet offered.
+    pub waiting: u32,
+    /// Chats offered to an agent who has not answered yet.
+    pub offered: u32,
+    /// Chats with an agent (assigned or in wrap-up).
+    pub assigned: u32,
+    pub longest_wait_secs: u64,
+    pub average_wait_secs: u64,
+    /// Eligible agents that receive chats and have a free slot.
+    pub agents_available: u32,
+    /// Eligible agents that receive chats with every slot taken.
+    pub agents_busy: u32,
+    /// Eligible agents in an activity that does not receive chats (not offline).
+    pub agents_away: u32,
+}
+
+impl From<QueueStats> for QueueStatsView {
+    fn from(s: QueueStats) -> Self {
+        Self {
+            queue_id: s.queue.id.to_string(),
+            name: s.queue.name,
+            waiting: s.waiting,
+            offered: s.offered,
+            assigned: s.assigned,
+            longest_wait_secs: s.longest_wait_secs,
+            average_wait_secs: s.average_wait_secs,
+            agents_available: s.agents_available,
+            agents_busy: s.agents_busy,
+            agents_away: s.agents_away,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveChatView {
+    pub conversation_id: String,
+    pub task_id: String,
+    /// `waiting`, `offered`, `assigned` or `wrap_up`.
+    pub state: String,
+    pub queue_id: Option<String>,
+    pub priority: i32,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    /// Since the chat got in line.
+    pub waiting_secs: u64,
+}
+
+impl From<LiveChat> for LiveChatView {
+    fn from(c: LiveChat) -> Self {
+        Self {
+            conversation_id: c.conversation_id.to_string(),
+            task_id: c.task_id.to_string(),
+            state: c.state.as_str().into(),
+            queue_id: c.queue_id.map(|q| q.to_string()),
+            priority: c.priority,
+            agent_id: c.agent_id.map(|a| a.to_string()),
+            agent_name: c.agent_name,
+            waiting_secs: c.waiting_secs,
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::token::{Secret, SecretHash, SecretKind};
 pub mod admin;
 pub mod router;
 pub mod routing;
+pub mod supervisor;
 mod timers;
 
 /// Size and rate limits, with their defaults.
@@ -244,6 +245,22 @@ impl Engine {
                 Ok(c)
             }
         }
+    }
+
+    /// What the caller must not see of a conversation's log: silent
+    /// monitors are hidden from customers and agents (supervisors and
+    /// workspace keys see everything).
+    pub async fn screen_for(&self, caller: &Caller, id: ConversationId) -> Result<crate::event::Screen> {
+        let sees_all = match caller {
+            Caller::Admin { .. } => true,
+            Caller::Participant(p) => matches!(p.role, Role::Supervisor | Role::Monitor),
+            Caller::Agent(_) => false,
+        };
+        if sees_all {
+            return Ok(crate::event::Screen::open());
+        }
+        let monitors = self.store.participants(id).await?.into_iter().filter(|p| p.role == Role::Monitor);
+        Ok(crate::event::Screen::hiding(monitors.map(|p| p.id)))
     }
 
     /// The agent's participant in a conversation it was assigned (it may
@@ -559,7 +576,7 @@ fn role_default_name(role: Role) -> &'static str {
         Role::Customer => "Customer",
         Role::Agent => "Agent",
         Role::System => "System",
-        Role::Supervisor => "Supervisor",
+        Role::Supervisor | Role::Monitor => "Supervisor",
     }
 }
 

@@ -161,6 +161,40 @@ impl EventKind {
     }
 }
 
+/// What one reader of a log must not see: silent monitors (role `monitor`),
+/// hidden from customers and agents — nothing they did and nothing about
+/// them. It learns of monitors who join as the log goes by. The reader's
+/// cursor still moves past hidden events.
+#[derive(Debug, Clone, Default)]
+pub struct Screen {
+    hides: bool,
+    hidden: std::collections::HashSet<ParticipantId>,
+}
+
+impl Screen {
+    /// For a reader that sees everything.
+    pub fn open() -> Self {
+        Self::default()
+    }
+
+    /// For a reader that must not see monitors, knowing `hidden` already.
+    pub fn hiding(hidden: impl IntoIterator<Item = ParticipantId>) -> Self {
+        Self { hides: true, hidden: hidden.into_iter().collect() }
+    }
+
+    /// Whether the reader sees `e`.
+    pub fn admit(&mut self, e: &Event) -> bool {
+        if !self.hides {
+            return true;
+        }
+        if let EventKind::ParticipantJoined { participant_id, role: Role::Monitor, .. } = &e.kind {
+            self.hidden.insert(*participant_id);
+        }
+        let hidden = |p: Option<ParticipantId>| p.is_some_and(|p| self.hidden.contains(&p));
+        !(hidden(e.participant_id) || hidden(e.kind.subject()))
+    }
+}
+
 fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }

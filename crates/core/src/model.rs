@@ -119,6 +119,9 @@ pub enum Role {
     Agent,
     System,
     Supervisor,
+    /// A supervisor watching silently: reads everything, sends nothing, and
+    /// is not shown to customers or agents.
+    Monitor,
 }
 
 impl Role {
@@ -128,6 +131,7 @@ impl Role {
             Self::Agent => "agent",
             Self::System => "system",
             Self::Supervisor => "supervisor",
+            Self::Monitor => "monitor",
         }
     }
 
@@ -137,6 +141,7 @@ impl Role {
             "agent" => Some(Self::Agent),
             "system" => Some(Self::System),
             "supervisor" => Some(Self::Supervisor),
+            "monitor" => Some(Self::Monitor),
             _ => None,
         }
     }
@@ -160,5 +165,12 @@ pub struct Participant {
 impl Participant {
     pub fn is_active(&self) -> bool {
         self.left_at.is_none()
+    }
+
+    /// Whether this participant keeps the conversation going: everyone but a
+    /// silent monitor (a chat whose customer and agent have gone ends, even
+    /// if a supervisor still watches).
+    pub fn counts(&self) -> bool {
+        self.role != Role::Monitor
     }
 }

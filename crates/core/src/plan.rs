@@ -120,6 +120,9 @@ impl Planner {
                     Author::Participant(p) => Some(self.active_member(*conversation, *p)?.role),
                     Author::System => None,
                 };
+                if author_role == Some(Role::Monitor) {
+                    return Err(Error::forbidden("a monitoring supervisor sends nothing; barge in to take part"));
+                }
                 let mut out = Vec::new();
                 if author_role == Some(Role::Customer) && matches!(kind, EventKind::Message { .. }) {
                     let pid = author.participant().expect("customer author is a participant");
@@ -151,8 +154,10 @@ impl Planner {
             }
             Command::End { conversation, by } => {
                 self.writable(*conversation)?;
-                if let Author::Participant(p) = by {
-                    self.active_member(*conversation, *p)?;
+                if let Author::Participant(p) = by
+                    && self.active_member(*conversation, *p)?.role == Role::Monitor
+                {
+                    return Err(Error::forbidden("a monitoring supervisor cannot end the chat; barge in first"));
                 }
                 Ok(vec![self.end(*conversation, by.participant(), EndReason::Ended)])
             }
@@ -258,7 +263,9 @@ impl Planner {
         if let Some(hash) = &np.token {
             self.plan.tokens.push((hash.clone(), np.id));
         }
-        self.conversation_mut(conversation).active_participants += 1;
+        if np.role != Role::Monitor {
+            self.conversation_mut(conversation).active_participants += 1;
+        }
         if np.role == Role::Customer {
             self.arm_inactivity(conversation, np.id);
         }
@@ -282,8 +289,11 @@ impl Planner {
         self.agent_left(conversation, who);
         self.participant_mut(who).left_at = Some(now);
         self.disarm_inactivity(conversation, who);
+        let counted = self.participants.get(&who).is_some_and(Participant::counts);
         let c = self.conversation_mut(conversation);
-        c.active_participants -= 1;
+        if counted {
+            c.active_participants -= 1;
+        }
         let nobody_left = c.active_participants <= 0;
         let mut out = vec![self.emit(conversation, author.participant(), kind, None)];
         if nobody_left {

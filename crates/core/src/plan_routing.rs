@@ -180,6 +180,8 @@ impl Planner {
             change: AgentChange::OfferClosed { offer: Box::new(offer), state: OfferState::Accepted },
         });
         self.plan.notices.push(Notice::Agent { agent: agent_id, change: AgentChange::Assigned { conversation } });
+        let workspace = self.tasks[&task_id].workspace_id;
+        self.plan.notices.push(Notice::Routing { workspace });
         let np = NewParticipant { role: Role::Agent, agent_id: Some(agent_id), ..participant.clone() };
         Ok(self.join(conversation, &np))
     }

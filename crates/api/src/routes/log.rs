@@ -123,13 +123,17 @@ pub async fn transcript(
     };
     let limit = q.limit.unwrap_or(100).clamp(1, s.engine.limits().page_max);
     let range = EventRange { after: q.after_seq, before: q.before_seq, limit, order };
-    let events = s.engine.transcript(&caller, ConversationId::parse(&id)?, range).await?;
+    let id = ConversationId::parse(&id)?;
+    let mut events = s.engine.transcript(&caller, id, range).await?;
+    // Cursors come from the page as read, before silent monitors are hidden.
     let full = events.len() as u32 == limit;
     let last = events.last().map(|e| e.seq);
     let (next_after_seq, next_before_seq) = match order {
         Order::Ascending => (full.then_some(last).flatten(), None),
         Order::Descending => (None, full.then_some(last).flatten()),
     };
+    let mut screen = s.engine.screen_for(&caller, id).await?;
+    events.retain(|e| screen.admit(e));
     Ok(axum::Json(TranscriptPage { events, next_after_seq, next_before_seq }))
 }
 
@@ -169,7 +173,10 @@ pub async fn poll(
     match events.last() {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(last) => {
+            // The cursor moves past hidden events too, so they are not polled again.
             let last_seq = last.seq;
+            let mut screen = s.engine.screen_for(&caller, id).await?;
+            let events = events.into_iter().filter(|e| screen.admit(e)).collect();
             Ok(axum::Json(PollResponse { events, last_seq }).into_response())
         }
     }

@@ -6,4 +6,5 @@ pub mod entry_points;
 pub mod log;
 pub mod participants;
 pub mod routing;
+pub mod supervisor;
 pub mod system;

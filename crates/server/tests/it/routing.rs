@@ -431,7 +431,84 @@ async fn queue_positions_move_up_as_chats_ahead_are_taken(backend: Backend) {
     assert_eq!((status, body["position"].as_u64()), (StatusCode::OK, Some(1)), "{body}");
 }
 
+async fn supervisors_see_queues_and_monitor_silently(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let general = queue(&app, "general", json!({})).await;
+    queue(&app, "experts", json!({"expression": "agent.level >= 3"})).await;
+    let ann = agent(&app, "Ann", 1, json!({"level": 1})).await;
+    let bob = agent(&app, "Bob", 1, json!({"level": 5})).await;
+    app.admin(Method::PUT, &format!("/api/v1/agents/{}/activity", bob.id), Some(json!({"activity": "away"}))).await;
+    let mut wa = online(&app, &ann).await;
+    let (first, customer) = waiting_chat(&app, &general).await;
+    let offer = offer_for(&mut wa, &first).await;
+    let (second, _) = waiting_chat(&app, &general).await;
+    let mut sup = app.ws(ADMIN_KEY, None).await;
+    let stats = app.admin(Method::GET, "/api/v1/supervisor/queues", None).await;
+    let by_name = |name: &str| stats.as_array().unwrap().iter().find(|q| q["name"] == name).unwrap().clone();
+    let g = by_name("general");
+    assert_eq!((g["waiting"].as_u64(), g["offered"].as_u64()), (Some(1), Some(1)), "{g}");
+    assert_eq!(
+        (g["agents_available"].as_u64(), g["agents_busy"].as_u64(), g["agents_away"].as_u64()),
+        (Some(0), Some(1), Some(1))
+    );
+    let e = by_name("experts");
+    assert_eq!(
+        (e["agents_busy"].as_u64(), e["agents_away"].as_u64()),
+        (Some(0), Some(1)),
+        "only Bob is an expert: {e}"
+    );
+    // The supervisor's stream follows: after Ann accepts, a frame shows the chat assigned.
+    wa.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    loop {
+        let f = sup.frame_of("stats").await;
+        let q = f["queues"].as_array().unwrap().iter().find(|q| q["name"] == "general").unwrap().clone();
+        if q["assigned"] == 1 {
+            let live = f["conversations"].as_array().unwrap();
+            assert_eq!(live.len(), 2);
+            let mine = live.iter().find(|c| c["conversation_id"] == first).unwrap();
+            assert_eq!((mine["state"].as_str(), mine["agent_name"].as_str()), (Some("assigned"), Some("Ann")));
+            assert!(live.iter().any(|c| c["conversation_id"] == second && c["state"] == "waiting"));
+            break;
+        }
+    }
+    // A monitor joins silently: it reads everything, sends nothing, and
+    // neither the customer nor the agent sees it.
+    let m = app
+        .admin(Method::POST, &format!("/api/v1/conversations/{first}/participants"), Some(json!({"role": "monitor"})))
+        .await;
+    let monitor = m["token"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{first}/messages"),
+            Some(&monitor),
+            Some(json!({"content": "psst"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let roles = |events: &Value| -> Vec<String> {
+        events["events"].as_array().unwrap().iter().filter_map(|e| e["role"].as_str().map(str::to_owned)).collect()
+    };
+    let path = format!("/api/v1/conversations/{first}/transcript");
+    let (_, seen_by_monitor) = app.call(Method::GET, &path, Some(&monitor), None).await;
+    let (_, seen_by_customer) = app.call(Method::GET, &path, Some(&customer), None).await;
+    let (_, seen_by_agent) = app.call(Method::GET, &path, Some(&ann.token), None).await;
+    assert!(roles(&seen_by_monitor).contains(&"monitor".to_owned()));
+    assert!(!roles(&seen_by_customer).contains(&"monitor".to_owned()), "{seen_by_customer}");
+    assert!(!roles(&seen_by_agent).contains(&"monitor".to_owned()), "{seen_by_agent}");
+    // Barging in is visible.
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/conversations/{first}/participants"),
+        Some(json!({"role": "supervisor"})),
+    )
+    .await;
+    let (_, seen_by_customer) = app.call(Method::GET, &path, Some(&customer), None).await;
+    assert!(roles(&seen_by_customer).contains(&"supervisor".to_owned()));
+}
+
 both_backends!(
+    supervisors_see_queues_and_monitor_silently,
     queue_positions_move_up_as_chats_ahead_are_taken,
     offer_accept_and_chat,
     decline_timeout_and_longest_idle,
