@@ -55,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/queue-position"), get(routing::queue_position))
         .route(&format!("{conversation}/transfer"), post(routing::transfer))
         .route(&format!("{conversation}/agent-input"), post(routing::agent_input))
+        .route(&format!("{conversation}/file-requests"), get(routing::file_requests).post(routing::request_file))
+        .route(&format!("{conversation}/file-requests/{{request_id}}/cancel"), post(routing::cancel_file_request))
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route("/api/v1/agents/login", post(agents::login))
         .route("/api/v1/agents/{id}", get(agents::get).patch(agents::update))

@@ -30,7 +30,10 @@ const THROTTLE: Duration = Duration::from_millis(250);
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Out {
-    Hello { workspace_id: String, heartbeat_secs: u64 },
+    Hello {
+        workspace_id: String,
+        heartbeat_secs: u64,
+    },
     Stats {
         queues: Vec<QueueStatsView>,
         conversations: Vec<LiveChatView>,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_core::engine::supervisor::{LiveChat, QueueStats};
+use switchboard_core::model::FileRequest;
 use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use utoipa::ToSchema;
 
@@ -360,4 +361,46 @@ impl From<LiveChat> for LiveChatView {
             waiting_secs: c.waiting_secs,
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileRequestView {
+    #[schema(example = "frq_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub conversation_id: String,
+    pub requested_by: Option<String>,
+    pub record_id: Option<String>,
+    /// `requested`, `canceled`, `fulfilled` or `failed`.
+    pub state: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<FileRequest> for FileRequestView {
+    fn from(f: FileRequest) -> Self {
+        Self {
+            id: f.id.to_string(),
+            conversation_id: f.conversation_id.to_string(),
+            requested_by: f.requested_by.map(|p| p.to_string()),
+            record_id: f.record_id,
+            state: f.state.as_str().into(),
+            created_at: f.created_at.to_rfc3339(),
+            updated_at: f.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileRequestRequest {
+    /// The record the file is to be attached to once uploaded.
+    pub record_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileRequestCreated {
+    pub request: FileRequestView,
+    /// The `file.requested` event, as the customer receives it.
+    #[schema(value_type = crate::wire::EventDoc)]
+    pub event: switchboard_core::event::Event,
 }

@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use crate::bus::Notice;
 use crate::clock::Timestamp;
 use crate::event::{Event, EventKind, LeaveReason};
-use crate::ids::{AgentId, ConversationId, EntryPointId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
-use crate::model::{Attributes, Conversation, IdleSettings, Participant, Role};
+use crate::ids::{
+    AgentId, ConversationId, EntryPointId, FileRequestId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+};
+use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Role};
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use crate::timer::{Timer, TimerKey, TimerKind};
 use crate::token::SecretHash;
@@ -182,6 +184,18 @@ pub enum Command {
         agent: AgentId,
         patch: AgentPatch,
     },
+    /// Asks the customer for a file (`initFileTransfer`).
+    RequestFile {
+        conversation: ConversationId,
+        request: FileRequestId,
+        by: Author,
+        record_id: Option<String>,
+    },
+    CancelFileRequest {
+        conversation: ConversationId,
+        request: FileRequestId,
+        by: Author,
+    },
     /// Records that agents' sockets are open (presence heartbeat).
     Seen {
         agents: Vec<AgentId>,
@@ -212,7 +226,9 @@ impl Command {
             | Self::Accept { conversation, .. }
             | Self::Decline { conversation, .. }
             | Self::Skip { conversation, .. }
-            | Self::Transfer { conversation, .. } => Some(*conversation),
+            | Self::Transfer { conversation, .. }
+            | Self::RequestFile { conversation, .. }
+            | Self::CancelFileRequest { conversation, .. } => Some(*conversation),
             Self::Fire { timer } => Some(timer.conversation_id),
             Self::SetActivity { .. } | Self::UpdateAgent { .. } | Self::Seen { .. } => None,
         }
@@ -231,6 +247,7 @@ pub struct Snapshot {
     pub tasks: HashMap<TaskId, Task>,
     pub offers: HashMap<OfferId, Offer>,
     pub queues: HashMap<QueueId, Queue>,
+    pub file_requests: HashMap<FileRequestId, FileRequest>,
 }
 
 /// What a batch needs loaded before it can be planned.
@@ -244,6 +261,7 @@ pub struct SnapshotKeys {
     pub tasks: Vec<TaskId>,
     pub offers: Vec<OfferId>,
     pub queues: Vec<QueueId>,
+    pub file_requests: Vec<FileRequestId>,
 }
 
 impl SnapshotKeys {
@@ -293,6 +311,11 @@ impl SnapshotKeys {
                 }
                 Command::SetActivity { agent, .. } | Command::UpdateAgent { agent, .. } => keys.agents.push(*agent),
                 Command::Seen { agents } => keys.agents.extend(agents),
+                Command::RequestFile { by, .. } => keys.participants.extend(by.participant()),
+                Command::CancelFileRequest { request, by, .. } => {
+                    keys.file_requests.push(*request);
+                    keys.participants.extend(by.participant());
+                }
                 Command::Create { .. } | Command::Join { .. } | Command::Update { .. } => {}
             }
         }
@@ -335,6 +358,7 @@ impl SnapshotKeys {
             && self.tasks.is_empty()
             && self.offers.is_empty()
             && self.queues.is_empty()
+            && self.file_requests.is_empty()
     }
 
     fn normalize(&mut self) {
@@ -348,6 +372,7 @@ impl SnapshotKeys {
         sort(&mut self.tasks);
         sort(&mut self.offers);
         sort(&mut self.queues);
+        sort(&mut self.file_requests);
         self.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.client_tokens.dedup();
     }
@@ -375,6 +400,8 @@ pub struct Plan {
     pub new_offers: Vec<Offer>,
     pub offers: Vec<Offer>,
     pub task_history: Vec<TaskHistory>,
+    /// File requests created or changed (written whole).
+    pub file_requests: Vec<FileRequest>,
     /// What to tell agents and routers once committed.
     pub notices: Vec<Notice>,
 }
@@ -395,6 +422,7 @@ impl Plan {
             && self.tasks.is_empty()
             && self.new_offers.is_empty()
             && self.offers.is_empty()
+            && self.file_requests.is_empty()
     }
 }
 

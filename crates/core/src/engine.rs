@@ -21,6 +21,7 @@ pub mod router;
 pub mod routing;
 pub mod supervisor;
 mod timers;
+mod toolkit;
 
 /// Size and rate limits, with their defaults.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, EventId, ParticipantId, QueueId, TaskId};
+use crate::ids::{AgentId, ConversationId, EventId, FileRequestId, ParticipantId, QueueId, TaskId};
 use crate::model::{Attributes, Role};
 
 /// The media types a message may have.
@@ -87,6 +87,16 @@ pub enum EventKind {
     /// The chat waits for an agent in a queue.
     #[serde(rename = "conversation.queued")]
     Queued { task_id: TaskId, queue_id: QueueId },
+    /// The customer is asked for a file (its widget shows an upload prompt);
+    /// once uploaded it is linked to the conversation and to `record_id`.
+    #[serde(rename = "file.requested")]
+    FileRequested {
+        request_id: FileRequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record_id: Option<String>,
+    },
+    #[serde(rename = "file.request_canceled")]
+    FileRequestCanceled { request_id: FileRequestId },
     /// The chat was moved to another queue or a named agent.
     #[serde(rename = "conversation.transferred")]
     Transferred {
@@ -122,6 +132,8 @@ impl EventKind {
             Self::ConversationUpdated { .. } => "conversation.updated",
             Self::ConversationEnded { .. } => "conversation.ended",
             Self::Queued { .. } => "conversation.queued",
+            Self::FileRequested { .. } => "file.requested",
+            Self::FileRequestCanceled { .. } => "file.request_canceled",
             Self::Transferred { .. } => "conversation.transferred",
         }
     }
@@ -237,6 +249,8 @@ mod tests {
             EventKind::ConversationUpdated { attributes: attrs, record_id: Some("500xx".into()) },
             EventKind::ConversationEnded { reason: EndReason::Abandoned },
             EventKind::Queued { task_id: TaskId::new(), queue_id: QueueId::new() },
+            EventKind::FileRequested { request_id: FileRequestId::new(), record_id: Some("500xx".into()) },
+            EventKind::FileRequestCanceled { request_id: FileRequestId::new() },
             EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
         ]
     }

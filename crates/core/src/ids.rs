@@ -133,6 +133,10 @@ typed_id!(
     /// An offer of a task to one agent.
     OfferId, "ofr", "offer"
 );
+typed_id!(
+    /// A request to the customer for a file.
+    FileRequestId, "frq", "file request"
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ApiKeyId, ConversationId, EntryPointId, ParticipantId, TaskId, WorkspaceId};
+use crate::ids::{AgentId, ApiKeyId, ConversationId, EntryPointId, FileRequestId, ParticipantId, TaskId, WorkspaceId};
 
 /// Free-form JSON attributes (an object at the top level).
 pub type Attributes = Map<String, Value>;
@@ -173,4 +173,44 @@ impl Participant {
     pub fn counts(&self) -> bool {
         self.role != Role::Monitor
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRequestState {
+    /// Waiting for the customer's upload.
+    Requested,
+    Canceled,
+    /// The file arrived (set by the file upload, which the files issue adds).
+    Fulfilled,
+    Failed,
+}
+
+impl FileRequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Canceled => "canceled",
+            Self::Fulfilled => "fulfilled",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Requested, Self::Canceled, Self::Fulfilled, Self::Failed].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A request to the customer for a file (the toolkit's `initFileTransfer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRequest {
+    pub id: FileRequestId,
+    pub conversation_id: ConversationId,
+    /// Who asked: an agent's or supervisor's participant; none for the API or a flow.
+    pub requested_by: Option<ParticipantId>,
+    /// The record the file is to be attached to.
+    pub record_id: Option<String>,
+    pub state: FileRequestState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }

@@ -35,6 +35,7 @@ struct Planner {
     tasks: HashMap<TaskId, Task>,
     offers: HashMap<OfferId, Offer>,
     queues: HashMap<QueueId, Queue>,
+    file_requests: HashMap<crate::ids::FileRequestId, crate::model::FileRequest>,
     new_conversations: HashSet<ConversationId>,
     new_participants: HashSet<ParticipantId>,
     new_tasks: HashSet<TaskId>,
@@ -59,6 +60,7 @@ impl Planner {
             tasks: s.tasks,
             offers: s.offers,
             queues: s.queues,
+            file_requests: s.file_requests,
             new_conversations: HashSet::new(),
             new_participants: HashSet::new(),
             new_tasks: HashSet::new(),
@@ -181,6 +183,12 @@ impl Planner {
             }
             Command::UpdateAgent { agent, patch } => self.update_agent(*agent, patch),
             Command::Seen { agents } => self.seen(agents),
+            Command::RequestFile { conversation, request, by, record_id } => {
+                self.request_file(*conversation, *request, *by, record_id.clone())
+            }
+            Command::CancelFileRequest { conversation, request, by } => {
+                self.cancel_file_request(*conversation, *request, *by)
+            }
         }
     }
 
@@ -465,6 +473,9 @@ impl Planner {
 
 #[path = "plan_routing.rs"]
 mod routing;
+
+#[path = "plan_toolkit.rs"]
+mod toolkit;
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

@@ -25,6 +25,7 @@ pub(super) struct World {
     pub tasks: HashMap<crate::ids::TaskId, crate::routing::model::Task>,
     pub offers: HashMap<crate::ids::OfferId, crate::routing::model::Offer>,
     pub queues: HashMap<crate::ids::QueueId, crate::routing::model::Queue>,
+    pub file_requests: HashMap<crate::ids::FileRequestId, crate::model::FileRequest>,
 }
 
 impl World {
@@ -42,6 +43,7 @@ impl World {
         copy(keys.tasks, &self.tasks, &mut snap.tasks);
         copy(keys.offers, &self.offers, &mut snap.offers);
         copy(keys.queues, &self.queues, &mut snap.queues);
+        copy(keys.file_requests, &self.file_requests, &mut snap.file_requests);
         for (c, t) in keys.client_tokens {
             if let Some(e) =
                 self.events.iter().find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
@@ -76,6 +78,9 @@ impl World {
         }
         for o in p.new_offers.into_iter().chain(p.offers) {
             self.offers.insert(o.id, o);
+        }
+        for f in p.file_requests {
+            self.file_requests.insert(f.id, f);
         }
         for c in p.new_conversations.into_iter().chain(p.conversations) {
             self.conversations.insert(c.id, c);

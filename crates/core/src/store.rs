@@ -155,6 +155,9 @@ pub trait Store: Send + Sync + 'static {
     async fn offer(&self, id: OfferId) -> Result<Option<Offer>>;
     async fn pending_offers(&self, agent: AgentId) -> Result<Vec<Offer>>;
 
+    /// A conversation's file requests, oldest first.
+    async fn file_requests(&self, conversation: ConversationId) -> Result<Vec<crate::model::FileRequest>>;
+
     // Timers.
 
     /// Timers due at or before `now`, oldest first.

@@ -181,6 +181,10 @@ macro_rules! sql_backend {
                     let q = r::queue(row)?;
                     snap.queues.insert(q.id, q);
                 }
+                sql::Loads::FileRequests => {
+                    let f = r::file_request(row)?;
+                    snap.file_requests.insert(f.id, f);
+                }
             }
             Ok(())
         }
@@ -437,6 +441,10 @@ macro_rules! sql_backend {
 
             async fn pending_offers(&self, a: AgentId) -> Result<Vec<switchboard_core::routing::model::Offer>> {
                 all(fetch_all(&self.pool, &r::pending_offers_of_agent(a)).await?, r::offer)
+            }
+
+            async fn file_requests(&self, c: ConversationId) -> Result<Vec<switchboard_core::model::FileRequest>> {
+                all(fetch_all(&self.pool, &r::file_requests_of(c)).await?, r::file_request)
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {

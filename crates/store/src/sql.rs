@@ -631,6 +631,7 @@ pub(crate) enum Loads {
     Offers,
     Agents,
     Queues,
+    FileRequests,
 }
 
 /// The reads that load a batch's snapshot. Locked rows (PostgreSQL) are
@@ -648,6 +649,7 @@ pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stm
     add(Loads::Offers, keys.offers.chunks(CHUNK).map(|c| r::offers_by_ids(c, lock)).collect());
     add(Loads::Agents, keys.agents.chunks(CHUNK).map(|c| r::agents_by_ids(c, lock)).collect());
     add(Loads::Queues, keys.queues.chunks(CHUNK).map(r::queues_by_ids).collect());
+    add(Loads::FileRequests, keys.file_requests.chunks(CHUNK).map(|c| r::file_requests_by_ids(c, lock)).collect());
     out
 }
 
@@ -672,6 +674,7 @@ pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
         .chain(chunked(&plan.offers, crate::sql_routing::upsert_offers))
         .chain(chunked(&plan.agents, crate::sql_routing::upsert_agents))
         .chain(chunked(&plan.task_history, crate::sql_routing::insert_history))
+        .chain(chunked(&plan.file_requests, crate::sql_routing::upsert_file_requests))
         .collect()
 }
 

@@ -7,7 +7,10 @@
 
 use switchboard_core::Result;
 use switchboard_core::clock::Timestamp;
-use switchboard_core::ids::{AgentId, ConversationId, OfferId, QueueId, TaskId, WorkspaceId};
+use switchboard_core::ids::{
+    AgentId, ConversationId, FileRequestId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+};
+use switchboard_core::model::{FileRequest, FileRequestState};
 use switchboard_core::routing::model::{
     Activity, Agent, Offer, OfferState, Ordering, Queue, Task, TaskHistory, TaskState,
 };
@@ -433,4 +436,45 @@ pub(crate) fn history(r: &impl Cols) -> Result<TaskHistory> {
         agent_id: opt_id(r, "agent_id", AgentId::parse)?,
         queue_id: opt_id(r, "queue_id", QueueId::parse)?,
     })
+}
+
+// File requests (the toolkit's `initFileTransfer`).
+
+const FILE_REQUEST_COLS: &str = "id, conversation_id, requested_by, record_id, state, created_at, updated_at";
+
+pub(crate) fn file_request(r: &impl Cols) -> Result<FileRequest> {
+    let state = r.text("state")?;
+    Ok(FileRequest {
+        id: id(r, "id", FileRequestId::parse)?,
+        conversation_id: id(r, "conversation_id", ConversationId::parse)?,
+        requested_by: opt_id(r, "requested_by", ParticipantId::parse)?,
+        record_id: r.opt_text("record_id")?,
+        state: FileRequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+pub(crate) fn upsert_file_requests(rows: &[FileRequest]) -> Stmt {
+    let mut s = Stmt::new(format!("INSERT INTO file_requests ({FILE_REQUEST_COLS}) VALUES "));
+    s.tuples(rows, 7, |s, f| {
+        s.arg(f.id.to_string())
+            .arg(f.conversation_id.to_string())
+            .arg(f.requested_by.map(|p| p.to_string()))
+            .arg(f.record_id.clone())
+            .arg(f.state.as_str())
+            .arg(f.created_at)
+            .arg(f.updated_at);
+    });
+    s.push(" ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at");
+    s
+}
+
+pub(crate) fn file_requests_by_ids(ids: &[FileRequestId], lock: bool) -> Stmt {
+    by_ids(FILE_REQUEST_COLS, "file_requests", ids.iter().map(ToString::to_string), lock)
+}
+
+pub(crate) fn file_requests_of(c: ConversationId) -> Stmt {
+    Stmt::new(format!("SELECT {FILE_REQUEST_COLS} FROM file_requests WHERE conversation_id = ? ORDER BY id"))
+        .bind(c.to_string())
 }

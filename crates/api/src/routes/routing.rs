@@ -5,14 +5,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use switchboard_core::Error;
 use switchboard_core::engine::routing::{QueueSpec, Target};
-use switchboard_core::ids::{AgentId, ConversationId, OfferId, QueueId};
+use switchboard_core::ids::{AgentId, ConversationId, FileRequestId, OfferId, QueueId};
 
 use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json};
 use crate::state::AppState;
 use crate::wire::EventDoc;
 use crate::wire_routing::{
-    AgentInputRequest, OfferView, QueuePositionView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
+    AgentInputRequest, FileRequestCreated, FileRequestRequest, FileRequestView, OfferView, QueuePositionView,
+    QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
 };
 
 fn queue_spec(req: QueueRequest) -> QueueSpec {
@@ -176,6 +177,48 @@ pub async fn agent_input(
 ) -> ApiResult<StatusCode> {
     s.engine.set_agent_input(&caller, ConversationId::parse(&id)?, req.text).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// POST /api/v1/conversations/{id}/file-requests — asks the customer for a
+/// file (`initFileTransfer`): a `file.requested` event in the log, naming
+/// the record the file is for. Agents in the chat, supervisors or a
+/// workspace key.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/file-requests", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = FileRequestRequest,
+    responses((status = 201, body = FileRequestCreated), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn request_file(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<FileRequestRequest>,
+) -> ApiResult<(StatusCode, axum::Json<FileRequestCreated>)> {
+    let (request, event) = s.engine.request_file(&caller, ConversationId::parse(&id)?, req.record_id).await?;
+    Ok((StatusCode::CREATED, axum::Json(FileRequestCreated { request: request.into(), event })))
+}
+
+/// GET /api/v1/conversations/{id}/file-requests — the chat's file requests and their states.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/file-requests", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Vec<FileRequestView>)))]
+pub async fn file_requests(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<FileRequestView>>> {
+    let list = s.engine.file_requests(&caller, ConversationId::parse(&id)?).await?;
+    Ok(axum::Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// POST /api/v1/conversations/{id}/file-requests/{request_id}/cancel — withdraws a pending request.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/file-requests/{request_id}/cancel", tag = "routing",
+    security(("bearer" = [])), params(("id" = String, Path), ("request_id" = String, Path)),
+    responses((status = 200, body = EventDoc), (status = 409, body = ErrorResponse)))]
+pub async fn cancel_file_request(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, request)): Path<(String, String)>,
+) -> ApiResult<axum::Json<switchboard_core::event::Event>> {
+    let request = FileRequestId::parse(&request)?;
+    Ok(axum::Json(s.engine.cancel_file_request(&caller, ConversationId::parse(&id)?, request).await?))
 }
 
 /// GET /api/v1/offers — the calling agent's pending offers.

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::{Caller, Engine, admin_workspace};
-use crate::bus::{AgentChange, Notice};
+use crate::bus::Notice;
 use crate::command::{AgentPatch, Author, Command, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
@@ -520,7 +520,7 @@ impl Engine {
         Ok(offer)
     }
 
-    // Transfers and the toolkit.
+    // Transfers.
 
     /// Moves a chat to another queue or agent. The assigned agent (or a
     /// workspace key) may transfer; the log keeps everything.
@@ -551,30 +551,6 @@ impl Engine {
         };
         self.store.apply(Command::Transfer { conversation: id, task: task.id, to, by, agent_participant }).await?;
         self.store.task(task.id).await?.ok_or_else(|| Error::internal("transferred task not found"))
-    }
-
-    /// Prefills the assigned agent's composer (not logged): the agent itself
-    /// or a workspace key (a flow) may push it.
-    pub async fn set_agent_input(&self, caller: &Caller, id: ConversationId, text: String) -> Result<AgentId> {
-        if text.len() > self.limits.message_bytes {
-            return Err(Error::too_large("text", self.limits.message_bytes));
-        }
-        let c = self.conversation(caller, id).await?;
-        if c.state == ConversationState::Ended {
-            return Err(Error::conversation_ended());
-        }
-        let (task, _) = self.conversation_task(caller, id).await?;
-        let agent = match (task.state, task.agent_id) {
-            (rm::TaskState::Assigned, Some(a)) => a,
-            _ => return Err(Error::new(ErrorCode::Conflict, "no agent has this chat yet")),
-        };
-        if let Caller::Agent(me) = caller
-            && me.id != agent
-        {
-            return Err(Error::forbidden("this conversation is not assigned to you"));
-        }
-        self.bus.publish(Notice::Agent { agent, change: AgentChange::Input { conversation: id, text } });
-        Ok(agent)
     }
 
     fn workspace_of(&self, caller: &Caller) -> Result<crate::ids::WorkspaceId> {

@@ -304,6 +304,28 @@ async fn toolkit_is_for_the_assigned_agent_only(backend: Backend) {
         let (status, body) = app.call(Method::POST, &path, Some(&other.token), Some(body)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
     }
+    // initFileTransfer: the customer's log gets the request naming the record; it has a state.
+    let (status, created) = app
+        .call(Method::POST, &format!("{conv}/file-requests"), Some(&a.token), Some(json!({"record_id": "500Kx0001"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        (created["event"]["type"].as_str(), created["event"]["record_id"].as_str()),
+        (Some("file.requested"), Some("500Kx0001"))
+    );
+    let request = created["request"]["id"].as_str().unwrap().to_owned();
+    let log = app.transcript(&chat).await;
+    assert!(log.iter().any(|e| e["type"] == "file.requested" && e["request_id"] == request.as_str()));
+    let (status, _) =
+        app.call(Method::POST, &format!("{conv}/file-requests"), Some(&other.token), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not Eve's chat");
+    let cancel = format!("{conv}/file-requests/{request}/cancel");
+    let (status, _) = app.call(Method::POST, &cancel, Some(&a.token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call(Method::POST, &cancel, Some(&a.token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "canceled already");
+    let (_, list) = app.call(Method::GET, &format!("{conv}/file-requests"), Some(&a.token), None).await;
+    assert_eq!(list[0]["state"], "canceled", "{list}");
     // setAgentInput reaches Ann's socket only, and is not logged.
     let before = app.transcript(&chat).await.len();
     app.call(Method::POST, &format!("{conv}/agent-input"), Some(ADMIN_KEY), Some(json!({"text": "Try a refund"})))
@@ -313,9 +335,11 @@ async fn toolkit_is_for_the_assigned_agent_only(backend: Backend) {
     // endChat by the agent; afterwards every toolkit call is a clear 409.
     let (status, _) = app.call(Method::POST, &format!("{conv}/end"), Some(&a.token), Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK);
-    for (path, body) in
-        [(format!("{conv}/messages"), json!({"content": "x"})), (format!("{conv}/agent-input"), json!({"text": "x"}))]
-    {
+    for (path, body) in [
+        (format!("{conv}/messages"), json!({"content": "x"})),
+        (format!("{conv}/agent-input"), json!({"text": "x"})),
+        (format!("{conv}/file-requests"), json!({"record_id": "500Kx0001"})),
+    ] {
         let (status, body) = app.call(Method::POST, &path, Some(&a.token), Some(body)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
     }

@@ -1,7 +1,7 @@
--- Routing: agents and their presence, queues, the workflow, tasks, offers
--- and the history of each task. An agent's `load` counts pending offers,
--- assigned chats and chats in wrap-up; the writer changes it in the same
--- transaction as the task or offer it belongs to.
+-- Routing: agents and their presence, queues, the workflow, tasks, offers,
+-- the history of each task, and the toolkit's file requests. An agent's
+-- `load` counts pending offers, assigned chats and chats in wrap-up; the
+-- writer changes it in the same transaction as the task or offer it belongs to.
 
 ALTER TABLE conversations ADD COLUMN task_id TEXT;
 ALTER TABLE participants ADD COLUMN agent_id TEXT;
@@ -111,3 +111,15 @@ CREATE TABLE task_history (
     queue_id  TEXT
 );
 CREATE INDEX task_history_by_task ON task_history (task_id, at);
+
+-- The toolkit's requests to the customer for a file.
+CREATE TABLE file_requests (
+    id               TEXT PRIMARY KEY,
+    conversation_id  TEXT NOT NULL,
+    requested_by     TEXT,
+    record_id        TEXT,
+    state            TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
+);
+CREATE INDEX file_requests_by_conversation ON file_requests (conversation_id);

@@ -1,0 +1,83 @@
+//! The agent toolkit beside sending and ending (which are the plain
+//! message and end operations): `setAgentInput` and `initFileTransfer`.
+//! Each is one call usable with an agent token or a workspace key, so a
+//! flow step can make it later.
+
+use super::{Caller, Engine};
+use crate::bus::{AgentChange, Notice};
+use crate::command::{Author, Command};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::Event;
+use crate::ids::{AgentId, ConversationId, FileRequestId};
+use crate::model::{ConversationState, FileRequest};
+use crate::routing::model::TaskState;
+
+impl Engine {
+    /// Prefills the assigned agent's composer (not logged): the agent itself
+    /// or a workspace key (a flow) may push it.
+    pub async fn set_agent_input(&self, caller: &Caller, id: ConversationId, text: String) -> Result<AgentId> {
+        if text.len() > self.limits.message_bytes {
+            return Err(Error::too_large("text", self.limits.message_bytes));
+        }
+        let c = self.conversation(caller, id).await?;
+        if c.state == ConversationState::Ended {
+            return Err(Error::conversation_ended());
+        }
+        let (task, _) = self.conversation_task(caller, id).await?;
+        let agent = match (task.state, task.agent_id) {
+            (TaskState::Assigned, Some(a)) => a,
+            _ => return Err(Error::new(ErrorCode::Conflict, "no agent has this chat yet")),
+        };
+        if let Caller::Agent(me) = caller
+            && me.id != agent
+        {
+            return Err(Error::forbidden("this conversation is not assigned to you"));
+        }
+        self.bus.publish(Notice::Agent { agent, change: AgentChange::Input { conversation: id, text } });
+        Ok(agent)
+    }
+
+    /// Asks the customer for a file, to be linked to `record_id` once uploaded.
+    pub async fn request_file(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        record_id: Option<String>,
+    ) -> Result<(FileRequest, Event)> {
+        let by = self.toolkit_author(caller, id).await?;
+        let record_id = record_id.map(|r| self.check_record_id(r)).transpose()?;
+        let request = FileRequestId::new();
+        let events = self.store.apply(Command::RequestFile { conversation: id, request, by, record_id }).await?;
+        let event = events.into_iter().last().ok_or_else(|| Error::internal("file request committed no event"))?;
+        let stored = self.store.file_requests(id).await?.into_iter().find(|r| r.id == request);
+        Ok((stored.ok_or_else(|| Error::internal("file request not found"))?, event))
+    }
+
+    pub async fn cancel_file_request(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        request: FileRequestId,
+    ) -> Result<Event> {
+        let by = self.toolkit_author(caller, id).await?;
+        let events = self.store.apply(Command::CancelFileRequest { conversation: id, request, by }).await?;
+        events.into_iter().last().ok_or_else(|| Error::internal("cancel committed no event"))
+    }
+
+    /// A conversation's file requests (anyone who may see the conversation).
+    pub async fn file_requests(&self, caller: &Caller, id: ConversationId) -> Result<Vec<FileRequest>> {
+        self.conversation(caller, id).await?;
+        self.store.file_requests(id).await
+    }
+
+    /// Who a toolkit call acts as: the agent's participant (it must be in
+    /// the chat), a participant token's own participant, or the system.
+    async fn toolkit_author(&self, caller: &Caller, id: ConversationId) -> Result<Author> {
+        self.conversation(caller, id).await?;
+        Ok(match caller {
+            Caller::Admin { .. } => Author::System,
+            Caller::Participant(p) => Author::Participant(p.id),
+            Caller::Agent(a) => Author::Participant(self.agent_participant(a, id).await?.id),
+        })
+    }
+}
