@@ -27,24 +27,24 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct StorageConfig {
     /// Directory for the embedded database, the generated admin key and files.
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./data")]
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// `sqlite://PATH` or `postgres://USER@HOST/DB`; the backend follows the
     /// scheme. Default: `sqlite://DATA_DIR/switchboard.db`.
-    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    #[arg(long, global = true, env = "SWITCHBOARD_DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// SQLite durability.
-    #[arg(long, env = "SWITCHBOARD_SQLITE_SYNC", value_enum, default_value = "full")]
+    #[arg(long, global = true, env = "SWITCHBOARD_SQLITE_SYNC", value_enum, default_value = "full")]
     pub sqlite_sync: Durability,
 
     /// Database connections for reads.
-    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 4)]
+    #[arg(long, global = true, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 4)]
     pub db_pool_size: u32,
 
     /// Most commands one group-commit transaction takes.
-    #[arg(long, env = "SWITCHBOARD_MAX_BATCH", default_value_t = 1024)]
+    #[arg(long, global = true, env = "SWITCHBOARD_MAX_BATCH", default_value_t = 1024)]
     pub max_batch: usize,
 }
 
