@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, OpenGauge, close, configure, error_frame, finish, inbound, write};
+use crate::stream::{Closed, Inbound, close, error_frame, inbound, serve_socket, write};
 use crate::wire_routing::{AgentView, OfferView};
 
 const CATCH_UP_PAGE: u32 = 500;
@@ -58,16 +58,10 @@ pub(crate) fn open(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let after = parse_after(after)?;
-    let upgrade = configure(&s, upgrade)?;
-    let tasks = s.tasks.clone();
-    Ok(upgrade.on_upgrade(move |socket| {
-        tasks.track_future(async move {
-            let _open = OpenGauge::new(&s);
-            let mut socket = socket;
-            let result = Box::pin(run(&s, agent, after, &mut socket)).await;
-            finish(&s, &mut socket, result).await;
-        })
-    }))
+    serve_socket(s, upgrade, move |s, mut socket| async move {
+        let result = Box::pin(run(&s, agent, after, &mut socket)).await;
+        (socket, result)
+    })
 }
 
 /// Frames an agent sends.

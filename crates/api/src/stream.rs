@@ -97,13 +97,29 @@ async fn open(
     if q.after_seq.is_some_and(|n| n < 0) {
         return Err(Error::invalid("after_seq", "must not be negative").into());
     }
+    serve_socket(s, upgrade, move |s, mut socket| async move {
+        let result = Box::pin(run(&s, participant, q.after_seq, &mut socket)).await;
+        (socket, result)
+    })
+}
+
+/// Upgrades and runs `session` on the socket as a tracked task (shutdown
+/// waits for it), counting it while it is open and ending it as [`finish`] says.
+pub(crate) fn serve_socket<F, Fut>(
+    s: AppState,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    session: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(AppState, WebSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = (WebSocket, Closed)> + Send + 'static,
+{
     let upgrade = configure(&s, upgrade)?;
     let tasks = s.tasks.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         tasks.track_future(async move {
             let _open = OpenGauge::new(&s);
-            let mut socket = socket;
-            let result = Box::pin(run(&s, participant, q.after_seq, &mut socket)).await;
+            let (mut socket, result) = session(s.clone(), socket).await;
             finish(&s, &mut socket, result).await;
         })
     }))
@@ -111,7 +127,7 @@ async fn open(
 
 /// Ends a socket's task: logs why, and when the server (not the socket)
 /// failed, tells the client to come back.
-pub(crate) async fn finish(s: &AppState, socket: &mut WebSocket, result: Closed) {
+async fn finish(s: &AppState, socket: &mut WebSocket, result: Closed) {
     match result {
         Ok(()) => {}
         Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
@@ -128,7 +144,7 @@ pub(crate) async fn finish(s: &AppState, socket: &mut WebSocket, result: Closed)
 }
 
 /// Checks the upgrade and sets the socket's buffer and frame limits.
-pub(crate) fn configure(
+fn configure(
     s: &AppState,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<WebSocketUpgrade, ApiError> {
@@ -143,10 +159,10 @@ pub(crate) fn configure(
 }
 
 /// Counts open sockets for as long as it lives.
-pub(crate) struct OpenGauge(prometheus_client::metrics::gauge::Gauge);
+struct OpenGauge(prometheus_client::metrics::gauge::Gauge);
 
 impl OpenGauge {
-    pub(crate) fn new(s: &AppState) -> Self {
+    fn new(s: &AppState) -> Self {
         s.metrics.websocket_connections.inc();
         Self(s.metrics.websocket_connections.clone())
     }

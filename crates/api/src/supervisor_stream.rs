@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, OpenGauge, close, configure, error_frame, finish, inbound, write};
+use crate::stream::{Closed, Inbound, close, error_frame, inbound, serve_socket, write};
 use crate::wire_routing::{LiveChatView, QueueStatsView};
 
 /// The shortest time between two stats frames.
@@ -53,16 +53,10 @@ pub(crate) fn open(
     workspace: WorkspaceId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = configure(&s, upgrade)?;
-    let tasks = s.tasks.clone();
-    Ok(upgrade.on_upgrade(move |socket| {
-        tasks.track_future(async move {
-            let _open = OpenGauge::new(&s);
-            let mut socket = socket;
-            let result = Box::pin(run(&s, workspace, &mut socket)).await;
-            finish(&s, &mut socket, result).await;
-        })
-    }))
+    serve_socket(s, upgrade, move |s, mut socket| async move {
+        let result = Box::pin(run(&s, workspace, &mut socket)).await;
+        (socket, result)
+    })
 }
 
 async fn stats(s: &AppState, caller: &Caller) -> Result<Message, Error> {

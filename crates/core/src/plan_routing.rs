@@ -39,22 +39,7 @@ impl Planner {
         let Some(first) = route.first() else {
             return Err(Error::invalid("route", "a route needs at least one step"));
         };
-        let task = Task {
-            id,
-            workspace_id: c.workspace_id,
-            conversation_id: conversation,
-            state: TaskState::Waiting,
-            route: route.to_vec(),
-            step: 0,
-            priority,
-            enqueued_at: self.now,
-            step_at: self.now,
-            agent_id: None,
-            offer_id: None,
-            passed: Vec::new(),
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let task = Task::waiting(id, c.workspace_id, conversation, route.to_vec(), priority, self.now);
         let (queue, workspace) = (first.queue, task.workspace_id);
         self.arm_step(&task);
         self.tasks.insert(id, task);

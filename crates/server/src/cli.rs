@@ -68,38 +68,46 @@ pub enum AgentCommand {
     },
 }
 
+/// A queue's settings, for `create` (name required) and `update`.
+#[derive(Debug, Args)]
+pub struct QueueFields {
+    #[arg(long)]
+    name: Option<String>,
+    /// Which agents serve it, e.g. '"billing" in agent.skills && agent.level >= 2'.
+    #[arg(long)]
+    expression: Option<String>,
+    /// longest_idle or least_busy.
+    #[arg(long)]
+    ordering: Option<String>,
+    #[arg(long)]
+    offer_timeout_secs: Option<i64>,
+    #[arg(long)]
+    wrap_up_secs: Option<i64>,
+}
+
+impl From<QueueFields> for QueueSpec {
+    fn from(f: QueueFields) -> Self {
+        QueueSpec {
+            name: f.name,
+            expression: f.expression.map(Some),
+            ordering: f.ordering,
+            offer_timeout_secs: f.offer_timeout_secs,
+            wrap_up_secs: f.wrap_up_secs,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
-    /// Creates a queue.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Which agents serve it, e.g. '"billing" in agent.skills && agent.level >= 2'.
-        #[arg(long)]
-        expression: Option<String>,
-        /// longest_idle or least_busy.
-        #[arg(long)]
-        ordering: Option<String>,
-        #[arg(long)]
-        offer_timeout_secs: Option<i64>,
-        #[arg(long)]
-        wrap_up_secs: Option<i64>,
-    },
+    /// Creates a queue (`--name` required).
+    Create(QueueFields),
     /// Lists queues.
     List,
     /// Changes a queue.
     Update {
         id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        expression: Option<String>,
-        #[arg(long)]
-        ordering: Option<String>,
-        #[arg(long)]
-        offer_timeout_secs: Option<i64>,
-        #[arg(long)]
-        wrap_up_secs: Option<i64>,
+        #[command(flatten)]
+        fields: QueueFields,
     },
 }
 
@@ -228,15 +236,8 @@ pub async fn queue(cmd: Admin<QueueCommand>) -> anyhow::Result<()> {
     let (engine, caller) = engine(&cmd.storage).await?;
     let result = async {
         match cmd.command {
-            QueueCommand::Create { name, expression, ordering, offer_timeout_secs, wrap_up_secs } => {
-                let spec = QueueSpec {
-                    name: Some(name),
-                    expression: Some(expression),
-                    ordering,
-                    offer_timeout_secs,
-                    wrap_up_secs,
-                };
-                let q = engine.create_queue(&caller, spec).await.map_err(failed)?;
+            QueueCommand::Create(fields) => {
+                let q = engine.create_queue(&caller, fields.into()).await.map_err(failed)?;
                 println!("{}  {}", q.id, q.name);
             }
             QueueCommand::List => {
@@ -244,10 +245,8 @@ pub async fn queue(cmd: Admin<QueueCommand>) -> anyhow::Result<()> {
                     println!("{}  {:<24} {}", q.id, q.name, q.expression.as_deref().unwrap_or("(every agent)"));
                 }
             }
-            QueueCommand::Update { id, name, expression, ordering, offer_timeout_secs, wrap_up_secs } => {
-                let spec =
-                    QueueSpec { name, expression: expression.map(Some), ordering, offer_timeout_secs, wrap_up_secs };
-                let q = engine.update_queue(&caller, QueueId::parse(&id)?, spec).await.map_err(failed)?;
+            QueueCommand::Update { id, fields } => {
+                let q = engine.update_queue(&caller, QueueId::parse(&id)?, fields.into()).await.map_err(failed)?;
                 println!("{}  {}", q.id, q.name);
             }
         }

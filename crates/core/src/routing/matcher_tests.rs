@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::ids::WorkspaceId;
-use crate::routing::model::{RouteStep, TaskState};
+use crate::routing::model::RouteStep;
 
 fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> ReadyQueue {
     ReadyQueue::new(Queue {
@@ -45,22 +45,7 @@ fn agent(ws: WorkspaceId, idle_since: i64, capacity: u32, load: u32, attributes:
 }
 
 fn task(ws: WorkspaceId, route: Vec<RouteStep>) -> Task {
-    Task {
-        id: TaskId::new(),
-        workspace_id: ws,
-        conversation_id: ConversationId::new(),
-        state: TaskState::Waiting,
-        route,
-        step: 0,
-        priority: 0,
-        enqueued_at: Timestamp(0),
-        step_at: Timestamp(0),
-        agent_id: None,
-        offer_id: None,
-        passed: Vec::new(),
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    Task::waiting(TaskId::new(), ws, ConversationId::new(), route, 0, Timestamp(0))
 }
 
 fn step(q: &ReadyQueue) -> RouteStep {

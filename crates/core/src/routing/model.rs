@@ -216,6 +216,33 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task just put in line along `route`.
+    pub fn waiting(
+        id: TaskId,
+        workspace_id: WorkspaceId,
+        conversation_id: ConversationId,
+        route: Vec<RouteStep>,
+        priority: i32,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            workspace_id,
+            conversation_id,
+            state: TaskState::Waiting,
+            route,
+            step: 0,
+            priority,
+            enqueued_at: now,
+            step_at: now,
+            agent_id: None,
+            offer_id: None,
+            passed: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn current(&self) -> Option<&RouteStep> {
         self.route.get(self.step as usize)
     }

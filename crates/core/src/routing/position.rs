@@ -94,31 +94,11 @@ impl PositionBook {
 mod tests {
     use super::*;
     use crate::ids::WorkspaceId;
-    use crate::routing::model::{RouteStep, TaskState};
+    use crate::routing::model::RouteStep;
 
     fn task(queue: QueueId) -> Task {
-        Task {
-            id: TaskId::new(),
-            workspace_id: WorkspaceId::new(),
-            conversation_id: ConversationId::new(),
-            state: TaskState::Waiting,
-            route: vec![RouteStep {
-                queue,
-                agents: None,
-                timeout_secs: None,
-                skip_if_nobody_available: false,
-                agent: None,
-            }],
-            step: 0,
-            priority: 0,
-            enqueued_at: Timestamp(0),
-            step_at: Timestamp(0),
-            agent_id: None,
-            offer_id: None,
-            passed: Vec::new(),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-        }
+        let step = RouteStep { queue, agents: None, timeout_secs: None, skip_if_nobody_available: false, agent: None };
+        Task::waiting(TaskId::new(), WorkspaceId::new(), ConversationId::new(), vec![step], 0, Timestamp(0))
     }
 
     #[test]
