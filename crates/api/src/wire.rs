@@ -75,12 +75,14 @@ pub struct ParticipantView {
     #[schema(example = "prt_01JDZ3Q5W7Y3J8M2V6X4T9R0PB")]
     pub id: String,
     pub conversation_id: String,
-    /// `customer`, `agent`, `system` or `supervisor`.
+    /// `customer`, `agent`, `system`, `supervisor` or `monitor` (a supervisor watching silently).
     pub role: String,
     pub display_name: String,
     pub joined_at: String,
     pub left_at: Option<String>,
     pub idle: bool,
+    /// For an agent who joined through routing: which agent.
+    pub agent_id: Option<String>,
 }
 
 impl From<Participant> for ParticipantView {
@@ -93,6 +95,7 @@ impl From<Participant> for ParticipantView {
             joined_at: p.joined_at.to_rfc3339(),
             left_at: p.left_at.map(|t| t.to_rfc3339()),
             idle: p.idle,
+            agent_id: p.agent_id.map(|a| a.to_string()),
         }
     }
 }
@@ -199,7 +202,7 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> R
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParticipantRequest {
-    /// `customer`, `agent`, `system` or `supervisor`.
+    /// `customer`, `agent`, `system`, `supervisor` or `monitor` (a supervisor watching silently, hidden from customers and agents).
     #[schema(example = "agent")]
     pub role: String,
     pub display_name: Option<String>,

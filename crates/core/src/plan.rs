@@ -294,7 +294,7 @@ impl Planner {
         author: Author,
     ) -> Vec<Event> {
         let now = self.now;
-        self.agent_left(conversation, who);
+        let requeued = self.agent_left(conversation, who);
         self.participant_mut(who).left_at = Some(now);
         self.disarm_inactivity(conversation, who);
         let counted = self.participants.get(&who).is_some_and(Participant::counts);
@@ -304,6 +304,9 @@ impl Planner {
         }
         let nobody_left = c.active_participants <= 0;
         let mut out = vec![self.emit(conversation, author.participant(), kind, None)];
+        if let Some(queued) = requeued {
+            out.push(self.emit(conversation, None, queued, None));
+        }
         if nobody_left {
             out.push(self.end(conversation, None, EndReason::Abandoned));
         }

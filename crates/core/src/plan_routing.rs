@@ -374,16 +374,31 @@ impl Planner {
         }
     }
 
-    /// An assigned agent left the conversation: its slot goes to wrap-up.
-    pub(super) fn agent_left(&mut self, conversation: ConversationId, who: ParticipantId) {
-        let agent = self.participants.get(&who).and_then(|p| p.agent_id);
-        let task = self.conversations.get(&conversation).and_then(|c| c.task_id);
-        if let (Some(agent), Some(task)) = (agent, task)
-            && self.tasks.get(&task).is_some_and(|t| t.state == TaskState::Assigned && t.agent_id == Some(agent))
-        {
-            self.plan.notices.push(Notice::Agent { agent, change: AgentChange::Released { conversation } });
+    /// An assigned agent is leaving the conversation. If others stay (the
+    /// customer), the chat goes back in line at its place, so it is not
+    /// left without an agent, and its slot frees at once; returns the event
+    /// that says so, to log after the agent's leave. If nobody stays, the
+    /// chat is about to end and the slot goes to wrap-up.
+    pub(super) fn agent_left(&mut self, conversation: ConversationId, who: ParticipantId) -> Option<EventKind> {
+        let agent = self.participants.get(&who).and_then(|p| p.agent_id)?;
+        let c = self.conversations.get(&conversation)?;
+        let (task, others_stay) = (c.task_id?, c.active_participants > 1);
+        let t = self.tasks.get(&task).filter(|t| t.state == TaskState::Assigned && t.agent_id == Some(agent))?;
+        let queue = t.queue()?;
+        self.plan.notices.push(Notice::Agent { agent, change: AgentChange::Released { conversation } });
+        if !others_stay {
             self.wrap_up(task);
+            return None;
         }
+        self.free_slot(agent);
+        let t = self.task_mut(task);
+        t.state = TaskState::Waiting;
+        t.agent_id = None;
+        t.passed = vec![agent];
+        let workspace = t.workspace_id;
+        self.history(task, "requeued", Some(agent));
+        self.plan.notices.push(Notice::Routing { workspace });
+        Some(EventKind::Queued { task_id: task, queue_id: queue })
     }
 
     fn wrap_up(&mut self, task: TaskId) {

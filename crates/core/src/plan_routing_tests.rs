@@ -292,6 +292,22 @@ fn ending_a_chat_frees_the_slot_after_wrap_up_exactly_once() {
 }
 
 #[test]
+fn an_agent_who_leaves_a_chat_the_customer_is_still_in_puts_it_back_in_line() {
+    let mut s = Setup::new(30);
+    let a = s.agent(1, true);
+    let (c, task, _) = s.chat(7);
+    let offer = s.offer(c, task, a, 8).unwrap();
+    s.accept(c, offer, a, 9).unwrap();
+    let pa = s.w.participants.values().find(|p| p.agent_id == Some(a)).unwrap().id;
+    s.w.run(&[Command::Leave { conversation: c, participant: pa, reason: crate::event::LeaveReason::Left }], 10);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Waiting);
+    assert_eq!(s.w.tasks[&task].enqueued_at, Timestamp(7), "back at its place");
+    assert_eq!(s.load(a), 0, "no wrap-up while the chat goes on");
+    assert_eq!(s.w.types(c).iter().rev().take(2).collect::<Vec<_>>(), [&"conversation.queued", &"participant.left"]);
+    s.check();
+}
+
+#[test]
 fn ending_a_waiting_or_offered_chat_cancels_its_task() {
     let mut s = Setup::new(0);
     let a = s.agent(1, true);

@@ -302,7 +302,7 @@ pub struct TaskHistory {
     pub task_id: TaskId,
     pub at: Timestamp,
     /// `queued`, `offered`, `accepted`, `declined`, `expired`, `revoked`,
-    /// `step`, `transferred`, `wrap_up`, `completed`, `canceled`.
+    /// `step`, `transferred`, `requeued`, `wrap_up`, `completed`, `canceled`.
     pub what: String,
     pub agent_id: Option<AgentId>,
     pub queue_id: Option<QueueId>,
