@@ -87,8 +87,11 @@ pub async fn update_queue(
 pub async fn put_workflow(
     State(s): State<AppState>,
     Auth(caller): Auth,
-    body: String,
+    body: axum::body::Bytes,
 ) -> ApiResult<axum::Json<WorkflowView>> {
+    let body = std::str::from_utf8(&body)
+        .map_err(|e| Error::malformed(format!("the workflow is not UTF-8 text: {e}")))?
+        .to_owned();
     let applied = s.engine.apply_workflow(&caller, &body).await?;
     let workflow = serde_json::to_value(&applied.workflow).map_err(Error::internal)?;
     Ok(axum::Json(WorkflowView { version: applied.version, source: body, workflow }))

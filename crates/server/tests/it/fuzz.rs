@@ -32,6 +32,12 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
                     Just("attributes".to_owned()),
                     Just("client_token".to_owned()),
                     Just("message_id".to_owned()),
+                    Just("name".to_owned()),
+                    Just("queue".to_owned()),
+                    Just("expression".to_owned()),
+                    Just("capacity".to_owned()),
+                    Just("activity".to_owned()),
+                    Just("offer_id".to_owned()),
                     "[a-z_]{1,10}"
                 ],
                 inner,
@@ -64,7 +70,86 @@ fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
     (0..n).map(|_| strategy.new_tree(&mut runner).unwrap().current()).collect()
 }
 
-crate::both_backends!(no_body_or_query_makes_a_5xx, no_frame_breaks_a_socket);
+crate::both_backends!(
+    no_body_or_query_makes_a_5xx,
+    no_frame_breaks_a_socket,
+    no_routing_input_makes_a_5xx,
+    no_frame_breaks_an_agent_socket
+);
+
+/// An agent with a token, in the admin's workspace.
+async fn agent_token(app: &TestApp) -> (String, String) {
+    let a = app.admin(Method::POST, "/api/v1/agents", Some(json!({"name": "Fuzz", "capacity": 2}))).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let t = app.admin(Method::POST, &format!("/api/v1/agents/{id}/tokens"), Some(json!({}))).await;
+    (id, t["token"].as_str().unwrap().to_owned())
+}
+
+async fn no_routing_input_makes_a_5xx(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = app.admin(Method::POST, "/api/v1/queues", Some(json!({"name": "general"}))).await;
+    let q = q["id"].as_str().unwrap().to_owned();
+    let (agent, token) = agent_token(&app).await;
+    let chat = app.chat().await;
+    let c = &chat.id;
+    let admin = ADMIN_KEY.to_owned();
+    let calls = [
+        (Method::POST, "/api/v1/queues".to_owned(), admin.clone()),
+        (Method::PATCH, format!("/api/v1/queues/{q}"), admin.clone()),
+        (Method::POST, "/api/v1/agents".to_owned(), admin.clone()),
+        (Method::PATCH, format!("/api/v1/agents/{agent}"), admin.clone()),
+        (Method::PUT, "/api/v1/agents/me/activity".to_owned(), token.clone()),
+        (Method::POST, "/api/v1/activities".to_owned(), admin.clone()),
+        (Method::PUT, "/api/v1/workflow".to_owned(), admin.clone()),
+        (Method::POST, "/api/v1/agents/login".to_owned(), String::new()),
+        (Method::POST, format!("/api/v1/conversations/{c}/route"), admin.clone()),
+        (Method::POST, format!("/api/v1/conversations/{c}/transfer"), token.clone()),
+        (Method::POST, format!("/api/v1/conversations/{c}/agent-input"), admin.clone()),
+        (Method::POST, format!("/api/v1/conversations/{c}/file-requests"), chat.agent.clone()),
+        (Method::POST, "/api/v1/offers/ofr_01JDZ3Q5W7Y3J8M2V6X4T9R0PA/accept".to_owned(), token.clone()),
+    ];
+    for (bytes, i) in samples((body(), 0..calls.len()), 96) {
+        let (method, path, bearer) = &calls[i];
+        let mut req = app.http.request(method.clone(), app.url(path)).header("content-type", "application/json");
+        req = req.body(bytes.clone());
+        if !bearer.is_empty() {
+            req = req.bearer_auth(bearer);
+        }
+        check(req.send().await.unwrap(), path, &bytes).await;
+    }
+    // The queue still routes: a chat put in line reaches the agent.
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let agents = app.admin(Method::GET, "/api/v1/agents", None).await;
+    for a in agents.as_array().unwrap() {
+        assert!(a["load"].as_u64() <= a["capacity"].as_u64(), "{a}");
+    }
+}
+
+async fn no_frame_breaks_an_agent_socket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = agent_token(&app).await;
+    let mut ws = app.ws(&token, None).await;
+    for f in samples(body(), 64) {
+        let msg = match String::from_utf8(f) {
+            Ok(t) => Message::Text(t.into()),
+            Err(e) => Message::Binary(e.into_bytes().into()),
+        };
+        ws.stream.send(msg).await.unwrap();
+    }
+    // Still answering commands in order after all that.
+    ws.send(json!({"type": "activity", "ref": "last", "activity": "away"})).await;
+    loop {
+        let f = ws.frame().await;
+        if f["type"] == "ack" && f["ref"] == "last" {
+            assert_eq!(f["result"]["activity"], "away");
+            break;
+        }
+        if f["type"] == "error" {
+            assert!(f["error"]["code"].is_string());
+        }
+    }
+}
 
 async fn no_body_or_query_makes_a_5xx(backend: Backend) {
     let app = TestApp::spawn(backend).await;
