@@ -246,7 +246,8 @@ impl Planner {
         t.step_at = now;
         t.agent_id = None;
         t.offer_id = None;
-        t.passed.clear();
+        // The agent who handed it on gets it back only if nobody else can take it.
+        t.passed = holder.filter(|_| state == TaskState::Assigned).into_iter().collect();
         let (workspace, snapshot) = (t.workspace_id, t.clone());
         self.arm_step(&snapshot);
         self.history(task_id, "transferred", to.agent);

@@ -531,7 +531,50 @@ async fn supervisors_see_queues_and_monitor_silently(backend: Backend) {
     assert!(roles(&seen_by_customer).contains(&"supervisor".to_owned()));
 }
 
+async fn wrap_up_holds_the_slot_then_frees_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "general", json!({"wrap_up_secs": 1})).await;
+    let other = queue(&app, "billing", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let mut wa = online(&app, &a).await;
+    let (first, _) = waiting_chat(&app, &q).await;
+    let offer = offer_for(&mut wa, &first).await;
+    wa.send(json!({"type": "accept", "ref": 1, "offer_id": offer})).await;
+    wa.frame_of("assigned").await;
+    let (second, _) = waiting_chat(&app, &q).await;
+    app.admin(Method::POST, &format!("/api/v1/conversations/{first}/end"), Some(json!({}))).await;
+    let task = app.admin(Method::GET, &format!("/api/v1/conversations/{first}/task"), None).await;
+    assert_eq!(task["state"], "wrap_up", "{task}");
+    assert_eq!(agent_view(&app, &a.id).await["load"], 1, "the slot is held during wrap-up");
+    // When wrap-up ends the slot frees and the waiting chat is offered.
+    let offer = offer_for(&mut wa, &second).await;
+    let task = app.admin(Method::GET, &format!("/api/v1/conversations/{first}/task"), None).await;
+    assert_eq!(task["state"], "completed");
+    // A transfer to another queue: the agent is released, the chat waits there.
+    wa.send(json!({"type": "accept", "ref": 2, "offer_id": offer})).await;
+    wa.frame_of("assigned").await;
+    let (status, task) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{second}/transfer"),
+            Some(&a.token),
+            Some(json!({"queue": "billing"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    assert_eq!((task["state"].as_str(), task["queue_id"].as_str()), (Some("waiting"), Some(other.as_str())));
+    assert_eq!(wa.frame_of("released").await["conversation_id"], second);
+    // Ann's slot came back at once (no wrap-up on a transfer): as the only
+    // agent, she is offered the chat again in its new queue.
+    let again = wa.frame_of("offer").await;
+    assert_eq!(
+        (again["offer"]["conversation_id"].as_str(), again["offer"]["queue_id"].as_str()),
+        (Some(second.as_str()), Some(other.as_str()))
+    );
+}
+
 both_backends!(
+    wrap_up_holds_the_slot_then_frees_it,
     supervisors_see_queues_and_monitor_silently,
     queue_positions_move_up_as_chats_ahead_are_taken,
     offer_accept_and_chat,
