@@ -148,8 +148,9 @@ pub trait Store: Send + Sync + 'static {
     async fn live_tasks(&self, workspace: WorkspaceId) -> Result<Vec<Task>>;
     /// The chats an agent has: assigned or in wrap-up.
     async fn agent_tasks(&self, agent: AgentId) -> Result<Vec<Task>>;
-    /// Enabled agents in an activity that receives chats, in every workspace.
-    async fn present_agents(&self) -> Result<Vec<Agent>>;
+    /// Enabled agents in an activity that receives chats, in every workspace,
+    /// longest idle first. `Some(n)`: only those with a free slot, at most `n`.
+    async fn present_agents(&self, free_only: Option<u32>) -> Result<Vec<Agent>>;
     /// Present agents not seen on a socket since `before`.
     async fn unseen_agents(&self, before: Timestamp) -> Result<Vec<Agent>>;
     async fn offer(&self, id: OfferId) -> Result<Option<Offer>>;

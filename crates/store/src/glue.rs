@@ -427,8 +427,11 @@ macro_rules! sql_backend {
                 all(fetch_all(&self.pool, &r::tasks_of_agent(a)).await?, r::task)
             }
 
-            async fn present_agents(&self) -> Result<Vec<switchboard_core::routing::model::Agent>> {
-                all(fetch_all(&self.pool, &r::present_agents()).await?, r::agent)
+            async fn present_agents(
+                &self,
+                free_only: Option<u32>,
+            ) -> Result<Vec<switchboard_core::routing::model::Agent>> {
+                all(fetch_all(&self.pool, &r::present_agents(free_only)).await?, r::agent)
             }
 
             async fn unseen_agents(&self, before: Timestamp) -> Result<Vec<switchboard_core::routing::model::Agent>> {

@@ -130,9 +130,19 @@ pub(crate) fn set_agent_password(a: AgentId, hash: Option<&str>) -> Stmt {
     Stmt::new("UPDATE agents SET password_hash = ? WHERE id = ?").bind(hash.map(str::to_owned)).bind(a.to_string())
 }
 
-/// Agents who may be offered chats, in every workspace (the router's view).
-pub(crate) fn present_agents() -> Stmt {
-    Stmt::new(format!("SELECT {AGENT_COLS} FROM agents WHERE available AND enabled ORDER BY idle_since, id"))
+/// Agents who may be offered chats, in every workspace (the router's view),
+/// longest idle first. With `free_only`, only those with a free slot, at most `limit`.
+pub(crate) fn present_agents(free_only: Option<u32>) -> Stmt {
+    match free_only {
+        None => {
+            Stmt::new(format!("SELECT {AGENT_COLS} FROM agents WHERE available AND enabled ORDER BY idle_since, id"))
+        }
+        Some(limit) => Stmt::new(format!(
+            "SELECT {AGENT_COLS} FROM agents WHERE available AND enabled AND load < capacity \
+             ORDER BY idle_since, id LIMIT ?"
+        ))
+        .bind(i64::from(limit)),
+    }
 }
 
 /// Present agents no socket has vouched for since `before`.

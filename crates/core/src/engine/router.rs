@@ -22,7 +22,7 @@ use crate::command::Command;
 use crate::error::{ErrorCode, Result};
 use crate::ids::{AgentId, OfferId};
 use crate::routing::matcher::{self, Eligibility, Proposal, ReadyQueue};
-use crate::routing::model::{Activity, OFFLINE};
+use crate::routing::model::{Activity, OFFLINE, Ordering};
 use crate::routing::position::{QueuePosition, positions};
 
 /// The longest a waiting task waits for a pass when no notice comes.
@@ -132,10 +132,25 @@ impl Engine {
         if tasks.is_empty() {
             return Ok((Pass::default(), tasks));
         }
-        let agents = self.store.present_agents().await?;
         let queues: HashMap<_, _> =
             self.store.all_queues().await?.into_iter().map(|q| (q.id, ReadyQueue::new(q))).collect();
-        let proposals = matcher::propose(&tasks, &agents, &queues, eligibility);
+        // Reading every present agent costs the most in a pass. When no
+        // waiting chat needs the whole picture (a step that skips when
+        // nobody is there, a least-busy queue), the longest-idle agents with
+        // a free slot are enough; only if some chat then finds nobody among
+        // them is everyone read.
+        let needs_all = tasks.iter().any(|t| {
+            t.current().is_some_and(|s| s.skip_if_nobody_available)
+                || t.queue().and_then(|q| queues.get(&q)).is_some_and(|q| q.queue.ordering == Ordering::LeastBusy)
+        });
+        let page = (tasks.len() as u32).saturating_mul(8).saturating_add(32);
+        let mut agents = self.store.present_agents((!needs_all).then_some(page)).await?;
+        let mut proposals = matcher::propose(&tasks, &agents, &queues, eligibility);
+        let offered = proposals.iter().filter(|p| matches!(p, Proposal::Offer { .. })).count();
+        if !needs_all && agents.len() as u32 == page && offered < tasks.len() {
+            agents = self.store.present_agents(None).await?;
+            proposals = matcher::propose(&tasks, &agents, &queues, eligibility);
+        }
         let mut set = tokio::task::JoinSet::new();
         for p in proposals {
             let store = Arc::clone(&self.store);
