@@ -2,10 +2,12 @@
 //! bare relay baseline this binary also contains) and reports throughput, latency
 //! and the server's memory and CPU cost.
 //!
-//! This file only parses the command line and dispatches; `chat`, `idle` and
-//! `relay` hold the three modes, `setup`/`verify` the REST calls, `client` the
-//! per-socket driver and `report` the figures and output.
+//! This file only parses the command line and dispatches; `chat`, `idle`,
+//! `relay` and `routing` hold the four modes, `setup`/`verify` the REST calls,
+//! `client` the per-socket driver (`agent` the agent socket's, for `routing`)
+//! and `report` the figures and output.
 
+mod agent;
 mod chat;
 mod client;
 mod idle;
@@ -13,6 +15,7 @@ mod idle;
 mod mock_tests;
 mod relay;
 mod report;
+mod routing;
 mod setup;
 mod verify;
 
@@ -21,7 +24,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// Shown under `chat --help` and `idle --help`: every socket costs a file
+/// Shown under `chat --help`, `idle --help` and `routing --help`: every socket costs a file
 /// descriptor on both ends, and raising the limit from inside the process would
 /// need libc calls this crate does not make.
 const FD_NOTE: &str = "Each WebSocket uses one file descriptor here and one in the server. For thousands of \
@@ -29,7 +32,8 @@ const FD_NOTE: &str = "Each WebSocket uses one file descriptor here and one in t
 
 /// Exit statuses, so scripts can tell a bad result from a broken run.
 const EXIT_NOTE: &str = "Exit status: 0 clean run; 3 the run finished but found lost, duplicated, refused or \
-                         undelivered messages (or dropped sockets); 1 error or timeout; 2 bad arguments.";
+                         undelivered messages (or dropped sockets), or chats assigned twice, to the wrong agent \
+                         or over an agent's capacity; 1 error or timeout; 2 bad arguments.";
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +61,10 @@ enum Command {
     /// Open many idle sockets and measure the server's memory per connection.
     #[command(after_help = FD_NOTE)]
     Idle(idle::IdleArgs),
+    /// Agents online on their sockets and chats routed to them at a fixed rate; measures
+    /// chat created → offer on the agent's socket and assignments/s, then checks the tasks.
+    #[command(after_help = FD_NOTE)]
+    Routing(routing::RoutingArgs),
     /// Run the bare WebSocket relay (baseline B0: same protocol subset, no storage).
     Relay(relay::RelayArgs),
 }
@@ -69,6 +77,7 @@ async fn main() -> ExitCode {
         Command::Relay(args) => relay::run(args).await.map(|()| true),
         Command::Chat(args) => bounded(limit, chat::run(args)).await,
         Command::Idle(args) => bounded(limit, idle::run(args)).await,
+        Command::Routing(args) => bounded(limit, routing::run(args)).await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! from `/proc`, the once-a-second progress line on stderr, and the final
 //! report (human-readable lines, then one `RESULT {json}` line for scripts).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -79,6 +80,7 @@ pub fn round(x: f64, places: i32) -> f64 {
 pub struct Latency {
     pub samples: u64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
@@ -103,6 +105,7 @@ impl Latency {
         Self {
             samples: hist.len(),
             p50_ms: ms(hist.value_at_quantile(0.5)),
+            p90_ms: ms(hist.value_at_quantile(0.9)),
             p99_ms: ms(hist.value_at_quantile(0.99)),
             p999_ms: ms(hist.value_at_quantile(0.999)),
             max_ms: ms(hist.max()),
@@ -328,6 +331,190 @@ impl IdleSummary {
         println!("verdict         {}", if self.ok { "OK" } else { "FAILED" });
         result_line(self);
     }
+}
+
+/// What the server process cost while chats were routed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RoutingCost {
+    pub rss_before_mib: f64,
+    pub rss_after_mib: f64,
+    pub rss_peak_mib: f64,
+    pub cpu_secs: f64,
+    /// Server CPU per accepted chat: its route call, the offer, the accept
+    /// and the end call together. Null when nothing was accepted.
+    pub cpu_ms_per_assignment: Option<f64>,
+}
+
+impl RoutingCost {
+    pub fn between(before: ProcSample, after: ProcSample, assignments: u64) -> Self {
+        let cpu_secs = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / clock_ticks();
+        Self {
+            rss_before_mib: mib(before.rss_kib),
+            rss_after_mib: mib(after.rss_kib),
+            rss_peak_mib: mib(after.hwm_kib),
+            cpu_secs: round(cpu_secs, 2),
+            cpu_ms_per_assignment: (assignments > 0).then(|| round(cpu_secs * 1000.0 / assignments as f64, 3)),
+        }
+    }
+}
+
+/// The routing mode's read-back of the server's own records (see `routing`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoutingVerify {
+    /// Chats whose task was read back (all, or a sample).
+    pub chats_checked: u64,
+    /// Their tasks' final states, e.g. `completed`: 10000.
+    pub task_states: BTreeMap<String, u64>,
+    /// Accepted chats whose task is neither `assigned` nor `completed`.
+    pub not_assigned: u64,
+    /// Checked chats whose history has other than one `accepted` line
+    /// (none for a chat the run saw accepted, or more than one).
+    pub accepted_lines_wrong: u64,
+    /// Accepted chats whose task names another agent than the one told so.
+    pub wrong_agent: u64,
+    /// Chats (all of them, not a sample) whose accept was acknowledged to
+    /// more than one agent, or more than once.
+    pub double_assigned: u64,
+    pub agents_checked: u64,
+    /// Agents whose load exceeds their capacity.
+    pub agents_over_capacity: u64,
+    /// Agents still holding slots after every chat ended (reported, not a
+    /// violation by itself: a slot freed late is not an overbooking).
+    pub agents_with_load_left: u64,
+}
+
+impl RoutingVerify {
+    pub fn clean(&self) -> bool {
+        self.not_assigned == 0
+            && self.accepted_lines_wrong == 0
+            && self.wrong_agent == 0
+            && self.double_assigned == 0
+            && self.agents_over_capacity == 0
+    }
+}
+
+/// The routing mode's report; serialized as the `RESULT` line.
+#[derive(Debug, Serialize)]
+pub struct RoutingSummary {
+    pub mode: &'static str,
+    pub ok: bool,
+    /// Every chat was accepted before the run stopped.
+    pub finished: bool,
+    pub stop_reason: Option<String>,
+    pub agents: u32,
+    pub capacity: u32,
+    pub chats: u32,
+    pub hold_ms: u64,
+    pub rate_offered: f64,
+    /// Route calls sent per second, first to last.
+    pub rate_achieved: f64,
+    pub routed: u64,
+    pub route_errors: u64,
+    pub offers: u64,
+    pub reoffers: u64,
+    pub unknown_offers: u64,
+    /// Accepts acknowledged.
+    pub accepted: u64,
+    /// Chats with an acknowledged accept.
+    pub chats_accepted: u64,
+    pub conflicts: u64,
+    pub accept_errors: u64,
+    pub over_capacity_offers: u64,
+    pub ended: u64,
+    pub end_errors: u64,
+    pub broken_sockets: u64,
+    /// First route call sent to last accept acknowledged.
+    pub elapsed_secs: f64,
+    pub assignments_per_sec: f64,
+    /// Route call sent → first offer on an agent's socket.
+    pub offer_latency: Latency,
+    /// The same from when the schedule wanted the route call sent; differs
+    /// from `offer_latency` only when the load generator fell behind.
+    pub offer_latency_from_schedule: Latency,
+    /// Route call sent → its 201 answer.
+    pub route_call: Latency,
+    /// How late route calls went out against the schedule (the load
+    /// generator's own lag: large values mean the offered rate was not met).
+    pub arrival_lag: Latency,
+    pub server: Option<RoutingCost>,
+    /// The load generator's own CPU over the same span: near one second per
+    /// second means it, not the server, may have set the pace.
+    pub loadgen_cpu_secs: Option<f64>,
+    pub verify: Option<RoutingVerify>,
+    pub first_error: Option<String>,
+}
+
+impl RoutingSummary {
+    pub fn print(&self) {
+        println!("mode            {}", self.mode);
+        println!(
+            "setup           {} agents x capacity {}, {} chats, hold {} ms",
+            self.agents, self.capacity, self.chats, self.hold_ms
+        );
+        println!(
+            "arrivals        offered {} chats/s, achieved {:.1}/s; routed {}  route errors {}",
+            self.rate_offered, self.rate_achieved, self.routed, self.route_errors
+        );
+        println!(
+            "offers          {} received ({} re-offers, {} unknown)  accepted {} ({} chats)  conflicts {}  \
+             accept errors {}  overbooked {}",
+            self.offers,
+            self.reoffers,
+            self.unknown_offers,
+            self.accepted,
+            self.chats_accepted,
+            self.conflicts,
+            self.accept_errors,
+            self.over_capacity_offers
+        );
+        println!(
+            "ended           {}  end errors {}  broken sockets {}",
+            self.ended, self.end_errors, self.broken_sockets
+        );
+        println!("elapsed         {:.2} s", self.elapsed_secs);
+        println!("assignments     {:.1}/s", self.assignments_per_sec);
+        print_latency("offer latency", &self.offer_latency);
+        print_latency("  from schedule", &self.offer_latency_from_schedule);
+        print_latency("route call", &self.route_call);
+        print_latency("arrival lag", &self.arrival_lag);
+        if let Some(s) = &self.server {
+            let per = s.cpu_ms_per_assignment.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
+            println!(
+                "server          RSS {:.1} MiB -> {:.1} MiB (peak {:.1})  CPU {:.2} s  ({per} CPU-ms per assignment)",
+                s.rss_before_mib, s.rss_after_mib, s.rss_peak_mib, s.cpu_secs
+            );
+        }
+        if let Some(cpu) = self.loadgen_cpu_secs {
+            println!("load generator  CPU {cpu:.2} s");
+        }
+        if let Some(v) = &self.verify {
+            let states: Vec<String> = v.task_states.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("verify          {} chats: {}", v.chats_checked, states.join(", "));
+            println!(
+                "verify          not assigned {}  accepted lines wrong {}  wrong agent {}  double assigned {}",
+                v.not_assigned, v.accepted_lines_wrong, v.wrong_agent, v.double_assigned
+            );
+            println!(
+                "verify          {} agents: over capacity {}  still holding slots {}",
+                v.agents_checked, v.agents_over_capacity, v.agents_with_load_left
+            );
+        }
+        if let Some(why) = &self.stop_reason {
+            println!("stopped         {why}");
+        }
+        if let Some(e) = &self.first_error {
+            println!("first error     {e}");
+        }
+        println!("verdict         {}", if self.ok { "OK" } else { "FAILED" });
+        result_line(self);
+    }
+}
+
+fn print_latency(label: &str, l: &Latency) {
+    println!(
+        "{label:<16}p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples)",
+        l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms, l.samples
+    );
 }
 
 /// The single line scripts look for.

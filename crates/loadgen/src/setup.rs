@@ -64,7 +64,7 @@ impl Api {
         Ok(Self { http, base: format!("{}/api/v1", url.trim_end_matches('/')), auth: format!("Bearer {admin_key}") })
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
             .http
@@ -77,7 +77,7 @@ impl Api {
         decode(response, "POST", &url).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
             .http
