@@ -343,6 +343,9 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
                 }
             }
             notice = notices.recv() => match notice {
+                Ok(Notice::Agent { change: AgentChange::SignedOut, .. }) => {
+                    return close(socket, close_code::POLICY, "signed out: the agent was disabled or its tokens revoked").await;
+                }
                 Ok(Notice::Agent { change, .. }) => on_change(socket, &mut feeds, change).await?,
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -381,6 +384,8 @@ async fn on_change(socket: &mut WebSocket, feeds: &mut Feeds<'_>, change: AgentC
         AgentChange::Input { conversation, text } => {
             Out::AgentInput { conversation_id: conversation.to_string(), text }
         }
+        // Handled by the socket's loop, which closes.
+        AgentChange::SignedOut => return Ok(()),
     };
     write(socket, vec![frame(&out)]).await
 }

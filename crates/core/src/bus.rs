@@ -71,6 +71,8 @@ pub enum AgentChange {
         conversation: ConversationId,
         text: String,
     },
+    /// The agent was disabled or its tokens revoked: its sockets close.
+    SignedOut,
 }
 
 impl Notice {

@@ -313,6 +313,7 @@ impl Planner {
         let (enabled, workspace) = (a.enabled, a.workspace_id);
         if !enabled {
             self.expire_offers_now(agent_id);
+            self.plan.notices.push(Notice::Agent { agent: agent_id, change: AgentChange::SignedOut });
         }
         self.plan.notices.push(Notice::Routing { workspace });
         Ok(Vec::new())

@@ -208,7 +208,10 @@ impl Engine {
     pub async fn revoke_agent_tokens(&self, caller: &Caller, id: AgentId) -> Result<u64> {
         admin_workspace(caller)?;
         self.agent(caller, id).await?;
-        self.store.revoke_agent_tokens(id, self.now()).await
+        let revoked = self.store.revoke_agent_tokens(id, self.now()).await?;
+        // Sockets opened with those tokens close too.
+        self.bus.publish(Notice::Agent { agent: id, change: crate::bus::AgentChange::SignedOut });
+        Ok(revoked)
     }
 
     /// Console login: a login and password for a session token. Unknown

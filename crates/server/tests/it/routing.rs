@@ -147,6 +147,11 @@ async fn going_away_reroutes_a_pending_offer(backend: Backend) {
     let closed = wa.frame_of("offer_closed").await;
     assert_eq!((closed["offer"]["id"].as_str(), closed["state"].as_str()), (Some(offer.as_str()), Some("expired")));
     offer_for(&mut wb, &chat).await;
+    // Revoking Ann's tokens closes her open socket (policy violation, 1008).
+    app.admin(Method::DELETE, &format!("/api/v1/agents/{}/tokens", a.id), None).await;
+    assert_eq!(wa.closed().await, Some(1008));
+    let (status, _) = app.call(Method::GET, "/api/v1/offers", Some(&a.token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 async fn capacity_is_never_exceeded(backend: Backend) {
