@@ -28,13 +28,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::intake::{Command, FLOODING_REASON, Flooding, Intake, Worker};
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, close, error_frame, inbound, serve_socket, write};
+use crate::stream::{Closed, Inbound, close, close_now, error_frame, inbound, serve_socket, write};
 use crate::wire_routing::{AgentView, OfferView};
 
 const CATCH_UP_PAGE: u32 = 500;
-const WORKER_QUEUE: usize = 64;
 
 /// Where to resume: `cnv_…:SEQ,cnv_…:SEQ`.
 fn parse_after(raw: Option<&str>) -> Result<HashMap<ConversationId, i64>, Error> {
@@ -105,6 +105,24 @@ pub enum AgentFrame {
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+}
+
+impl Command for AgentFrame {
+    fn is_ping(&self) -> bool {
+        matches!(self, Self::Ping { .. })
+    }
+
+    fn reference(&self) -> Option<Value> {
+        match self {
+            Self::Send { reference, .. }
+            | Self::Receipt { reference, .. }
+            | Self::Accept { reference, .. }
+            | Self::Decline { reference, .. }
+            | Self::Activity { reference, .. }
+            | Self::Ping { reference } => reference.clone(),
+            Self::Typing { .. } => None,
+        }
+    }
 }
 
 pub fn parse_agent_frame(text: &str) -> Result<AgentFrame, Error> {
@@ -308,8 +326,15 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
         feeds.follow(socket, c, cursor).await?;
     }
 
-    let (work_tx, replies) = spawn_worker(s.clone(), caller.clone());
-    let mut replies = replies;
+    // An agent works several chats at once: its limits grow with its capacity.
+    let mut intake = Intake::new(s.engine.limits().sends_per_second, agent.capacity);
+    let mut worker = {
+        let (s, caller) = (s.clone(), caller.clone());
+        Worker::spawn(move |f| {
+            let (s, caller) = (s.clone(), caller.clone());
+            async move { commit(&s, &caller, f).await }
+        })
+    };
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     loop {
@@ -322,24 +347,10 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
                     Inbound::Nothing => continue,
                     Inbound::Text(t) => t,
                 };
-                match parse_agent_frame(text.as_str()) {
-                    Err(e) => write(socket, vec![error_frame(None, &e)]).await?,
-                    Ok(AgentFrame::Ping { reference }) => write(socket, vec![frame(&Out::Pong { reference })]).await?,
-                    Ok(AgentFrame::Typing { conversation_id }) => {
-                        let r = async {
-                            let c = ConversationId::parse(&conversation_id)?;
-                            s.engine.typing(&caller, c).await
-                        }.await;
-                        if let Err(e) = r {
-                            write(socket, vec![error_frame(None, &e)]).await?;
-                        }
-                    }
-                    Ok(f) => {
-                        // Waiting here when the queue is full stops reading: backpressure.
-                        if work_tx.send(f).await.is_err() {
-                            return Ok(());
-                        }
-                    }
+                match on_frame(s, &caller, text.as_str(), &mut intake, &mut worker).await {
+                    Ok(Some(reply)) => write(socket, vec![reply]).await?,
+                    Ok(None) => {}
+                    Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
                 }
             }
             notice = notices.recv() => match notice {
@@ -356,10 +367,10 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
             Some((c, n)) = forwarded.recv() => feeds.on_notice(socket, &agent, c, n).await?,
-            Some(reply) = replies.recv() => write(socket, vec![reply]).await?,
+            Some(answer) = worker.answer() => write(socket, vec![answer]).await?,
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
-                    return close(socket, close_code::POLICY, "no heartbeat").await;
+                    return close_now(socket, close_code::POLICY, "no heartbeat").await;
                 }
                 write(socket, vec![Message::Ping(Default::default())]).await?;
             }
@@ -390,18 +401,28 @@ async fn on_change(socket: &mut WebSocket, feeds: &mut Feeds<'_>, change: AgentC
     write(socket, vec![frame(&out)]).await
 }
 
-/// Commits an agent's frames one after another, in arrival order.
-fn spawn_worker(s: AppState, caller: Caller) -> (mpsc::Sender<AgentFrame>, mpsc::Receiver<Message>) {
-    let (tx, mut rx) = mpsc::channel::<AgentFrame>(WORKER_QUEUE);
-    let (reply_tx, reply_rx) = mpsc::channel(WORKER_QUEUE);
-    tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
-            if reply_tx.send(commit(&s, &caller, f).await).await.is_err() {
-                return;
-            }
+/// Handles one agent frame. Pings and typing are answered here; the rest
+/// goes to the socket's worker, which answers later. Never waits on the worker.
+async fn on_frame(
+    s: &AppState,
+    caller: &Caller,
+    raw: &str,
+    intake: &mut Intake,
+    worker: &mut Worker<AgentFrame>,
+) -> Result<Option<Message>, Flooding> {
+    let now = s.engine.now();
+    let f = match intake.screen(now, parse_agent_frame(raw))? {
+        Ok(f) => f,
+        Err(answer) => return Ok(Some(answer)),
+    };
+    match f {
+        AgentFrame::Ping { reference } => Ok(Some(frame(&Out::Pong { reference }))),
+        AgentFrame::Typing { conversation_id } => {
+            let typed = async { s.engine.typing(caller, ConversationId::parse(&conversation_id)?).await };
+            Ok(typed.await.err().map(|e| error_frame(None, &e)))
         }
-    });
-    (tx, reply_rx)
+        f => intake.hand_over(now, worker, f),
+    }
 }
 
 async fn commit(s: &AppState, caller: &Caller, f: AgentFrame) -> Message {

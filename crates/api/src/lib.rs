@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 pub mod agent_stream;
 pub mod error;
 pub mod extract;
+mod intake;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

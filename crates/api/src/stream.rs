@@ -6,7 +6,8 @@
 //! the notice continues the cursor, from the store when there is a gap
 //! (resume, lag). Sends are handed to a per-socket worker so that a commit in
 //! progress never holds up delivery, while the socket's own frames still
-//! commit in the order they arrived.
+//! commit in the order they arrived; the loop never waits on that worker
+//! (see [`crate::intake`]).
 
 use std::time::Duration;
 
@@ -25,19 +26,20 @@ use switchboard_core::ids::ConversationId;
 use switchboard_core::model::{ConversationState, Participant};
 use switchboard_core::store::EventRange;
 use switchboard_core::{Error, ErrorCode};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Query, bearer};
+use crate::intake::{Command, FLOODING_REASON, Flooding, Intake, Worker, next_answer};
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
 use crate::wire::{ConversationView, ParticipantView};
 
 /// How long one write to a socket may take before the peer counts as dead.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Frames a socket may have waiting for the worker before reading pauses.
-const WORKER_QUEUE: usize = 64;
+/// How long a closing socket waits for the peer's own close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// Events read from the store per page while catching up.
 const CATCH_UP_PAGE: u32 = 500;
 
@@ -200,6 +202,22 @@ pub enum ClientFrame {
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+}
+
+impl Command for ClientFrame {
+    fn is_ping(&self) -> bool {
+        matches!(self, Self::Ping { .. })
+    }
+
+    fn reference(&self) -> Option<Value> {
+        match self {
+            Self::Send { reference, .. }
+            | Self::Receipt { reference, .. }
+            | Self::Ping { reference }
+            | Self::DeepHeartbeat { reference } => reference.clone(),
+            Self::Typing => None,
+        }
+    }
 }
 
 /// Reads one client frame; never panics, whatever the input.
@@ -373,8 +391,8 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
         write(socket, vec![text(&frame)]).await?;
     }
 
-    let mut worker: Option<Worker> = None;
-    let mut replies_rx: Option<mpsc::Receiver<Message>> = None;
+    let mut intake = Intake::new(s.engine.limits().sends_per_second, 1);
+    let mut worker: Option<Worker<ClientFrame>> = None;
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     while !feed.ended {
@@ -387,12 +405,11 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 match inbound(socket, incoming).await? {
                     Inbound::End => return Ok(()),
                     Inbound::Nothing => {}
-                    Inbound::Text(t) => {
-                        let reply = on_frame(s, &caller, t.as_str(), &mut worker, &mut replies_rx).await;
-                        if let Some(reply) = reply {
-                            write(socket, vec![reply]).await?;
-                        }
-                    }
+                    Inbound::Text(t) => match on_frame(s, &p, t.as_str(), &mut intake, &mut worker).await {
+                        Ok(Some(reply)) => write(socket, vec![reply]).await?,
+                        Ok(None) => {}
+                        Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
+                    },
                 }
             }
             notice = notices.recv() => match notice {
@@ -400,24 +417,21 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 Err(broadcast::error::RecvError::Lagged(_)) => feed.catch_up(s, socket, &p).await?,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
-            Some(reply) = recv_reply(&mut replies_rx) => write(socket, vec![reply]).await?,
+            Some(answer) = next_answer(&mut worker) => write(socket, vec![answer]).await?,
             _ = ticker.tick() => {
                 // Silent for more than one and a half intervals at a tick means
                 // silent through two pings: dropped at most two intervals after
                 // the last sign of life.
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
-                    return close(socket, close_code::POLICY, "no heartbeat").await;
+                    return close_now(socket, close_code::POLICY, "no heartbeat").await;
                 }
                 write(socket, vec![Message::Ping(Default::default())]).await?;
             }
         }
     }
     // Let the answers to frames already taken go out before closing.
-    drop(worker);
-    if let Some(mut rx) = replies_rx {
-        while let Some(reply) = rx.recv().await {
-            write(socket, vec![reply]).await?;
-        }
+    if let Some(w) = worker {
+        write(socket, w.finish().await).await?;
     }
     close(socket, close_code::NORMAL, "conversation ended").await
 }
@@ -448,14 +462,24 @@ pub(crate) async fn inbound(
     }
 }
 
-pub(crate) async fn recv_reply(rx: &mut Option<mpsc::Receiver<Message>>) -> Option<Message> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+/// Sends a close frame, then reads (and drops) what the peer still sends
+/// until its own close frame, for at most [`CLOSE_LINGER`]: a peer that is
+/// still writing would otherwise get a reset connection instead of our code.
+pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
+    close_now(socket, code, reason).await?;
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                return;
+            }
+        }
+    })
+    .await;
+    Ok(())
 }
 
-pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
+/// Sends a close frame and lets go: for a peer that has stopped answering.
+pub(crate) async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     write(socket, vec![Message::Close(Some(frame))]).await
 }
@@ -476,58 +500,37 @@ pub(crate) fn error_frame(reference: Option<Value>, e: &Error) -> Message {
     text(&ServerFrame::Error { reference, error: ErrorBody::of(e) })
 }
 
-/// Handles one client frame. Quick ones are answered here; sends and
-/// receipts go to the socket's worker, which answers through `replies`.
+/// Handles one client frame. Pings and typing are answered here; sends,
+/// receipts and deep heartbeats go to the socket's worker, which answers
+/// later. Never waits on the worker.
 async fn on_frame(
     s: &AppState,
-    caller: &Caller,
+    p: &Participant,
     raw: &str,
-    worker: &mut Option<Worker>,
-    replies: &mut Option<mpsc::Receiver<Message>>,
-) -> Option<Message> {
-    let frame = match parse_frame(raw) {
+    intake: &mut Intake,
+    worker: &mut Option<Worker<ClientFrame>>,
+) -> Result<Option<Message>, Flooding> {
+    let now = s.engine.now();
+    let frame = match intake.screen(now, parse_frame(raw))? {
         Ok(f) => f,
-        Err(e) => return Some(error_frame(None, &e)),
+        Err(answer) => return Ok(Some(answer)),
     };
-    let Caller::Participant(p) = caller else { return None };
+    let caller = Caller::Participant(p.clone());
     match frame {
-        ClientFrame::Typing => match s.engine.typing(caller, p.conversation_id).await {
-            Ok(()) => None,
-            Err(e) => Some(error_frame(None, &e)),
-        },
-        ClientFrame::Ping { reference } => Some(text(&ServerFrame::Pong { reference })),
-        ClientFrame::DeepHeartbeat { reference } => {
-            let status = if s.engine.store().ping().await.is_ok() { "ok" } else { "failed" };
-            Some(text(&ServerFrame::DeepHeartbeat { reference, status }))
+        ClientFrame::Ping { reference } => Ok(Some(text(&ServerFrame::Pong { reference }))),
+        ClientFrame::Typing => {
+            Ok(s.engine.typing(&caller, p.conversation_id).await.err().map(|e| error_frame(None, &e)))
         }
-        frame @ (ClientFrame::Send { .. } | ClientFrame::Receipt { .. }) => {
+        frame => {
             let w = worker.get_or_insert_with(|| {
-                let (w, rx) = Worker::spawn(s.clone(), caller.clone(), p.conversation_id);
-                *replies = Some(rx);
-                w
+                let (s, conversation) = (s.clone(), p.conversation_id);
+                Worker::spawn(move |f| {
+                    let (s, caller) = (s.clone(), caller.clone());
+                    async move { commit(&s, &caller, conversation, f).await }
+                })
             });
-            // Waiting here when the queue is full stops reading: backpressure.
-            w.0.send(frame).await.err().map(|_| error_frame(None, &Error::unavailable("socket is closing")))
+            intake.hand_over(now, w, frame)
         }
-    }
-}
-
-/// Commits a socket's sends one after another, in arrival order.
-struct Worker(mpsc::Sender<ClientFrame>);
-
-impl Worker {
-    fn spawn(s: AppState, caller: Caller, conversation: ConversationId) -> (Self, mpsc::Receiver<Message>) {
-        let (tx, mut rx) = mpsc::channel::<ClientFrame>(WORKER_QUEUE);
-        let (reply_tx, reply_rx) = mpsc::channel(WORKER_QUEUE);
-        tokio::spawn(async move {
-            while let Some(frame) = rx.recv().await {
-                let reply = commit(&s, &caller, conversation, frame).await;
-                if reply_tx.send(reply).await.is_err() {
-                    return;
-                }
-            }
-        });
-        (Self(tx), reply_rx)
     }
 }
 
@@ -558,7 +561,11 @@ async fn commit(s: &AppState, caller: &Caller, conversation: ConversationId, fra
             .await;
             (reference, result)
         }
-        _ => return error_frame(None, &Error::malformed("not a send")),
+        ClientFrame::DeepHeartbeat { reference } => {
+            let status = if s.engine.store().ping().await.is_ok() { "ok" } else { "failed" };
+            return text(&ServerFrame::DeepHeartbeat { reference, status });
+        }
+        ClientFrame::Ping { .. } | ClientFrame::Typing => return error_frame(None, &Error::malformed("not a command")),
     };
     match result {
         Ok(e) => text(&ServerFrame::Ack { reference, seq: e.seq, id: e.id.to_string(), at: e.at.to_rfc3339() }),

@@ -20,8 +20,9 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::intake::{Cost, FLOODING_REASON, Flooding, Intake};
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, close, error_frame, inbound, serve_socket, write};
+use crate::stream::{Closed, Inbound, close, close_now, inbound, serve_socket, write};
 use crate::wire_routing::{LiveChatView, QueueStatsView};
 
 /// The shortest time between two stats frames.
@@ -76,6 +77,7 @@ async fn run(s: &AppState, workspace: WorkspaceId, socket: &mut WebSocket) -> Cl
     // When a change came in and a frame is owed.
     let mut owed: Option<Instant> = None;
     let mut sent = Instant::now();
+    let mut intake = Intake::new(s.engine.limits().sends_per_second, 1);
     loop {
         let due = owed.map(|_| sent + THROTTLE);
         tokio::select! {
@@ -85,13 +87,10 @@ async fn run(s: &AppState, workspace: WorkspaceId, socket: &mut WebSocket) -> Cl
                 match inbound(socket, incoming).await? {
                     Inbound::End => return Ok(()),
                     Inbound::Nothing => {}
-                    Inbound::Text(t) => {
-                        let reply = match serde_json::from_str::<Value>(t.as_str()) {
-                            Ok(v) if v["type"] == "ping" => frame(&Out::Pong { reference: v.get("ref").cloned() }),
-                            _ => error_frame(None, &Error::malformed("a supervisor stream takes only ping frames")),
-                        };
-                        write(socket, vec![reply]).await?;
-                    }
+                    Inbound::Text(t) => match on_frame(s, t.as_str(), &mut intake) {
+                        Ok(reply) => write(socket, vec![reply]).await?,
+                        Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
+                    },
                 }
             }
             notice = notices.recv() => match notice {
@@ -107,11 +106,26 @@ async fn run(s: &AppState, workspace: WorkspaceId, socket: &mut WebSocket) -> Cl
             }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
-                    return close(socket, close_code::POLICY, "no heartbeat").await;
+                    return close_now(socket, close_code::POLICY, "no heartbeat").await;
                 }
                 write(socket, vec![Message::Ping(Default::default())]).await?;
             }
         }
+    }
+}
+
+/// Answers a ping; anything else is refused (and counted against the client).
+fn on_frame(s: &AppState, raw: &str, intake: &mut Intake) -> Result<Message, Flooding> {
+    let now = s.engine.now();
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v) if v["type"] == "ping" => {
+            let reference = v.get("ref").cloned();
+            match intake.admit(now, Cost::Light) {
+                Ok(()) => Ok(frame(&Out::Pong { reference })),
+                Err(e) => intake.refuse(now, reference, &e),
+            }
+        }
+        _ => intake.refuse(now, None, &Error::malformed("a supervisor stream takes only ping frames")),
     }
 }
 

@@ -127,11 +127,13 @@ impl From<EntryPoint> for EntryPointView {
 /// One entry of a conversation's log. Besides the fields below it carries the
 /// fields of its `type`: `message` has `content_type` and `content`;
 /// `message.delivered` / `message.read` have `message_id`;
-/// `participant.joined` has `participant_id`, `role`, `display_name`;
-/// `participant.left` has `participant_id`, `reason`; `participant.idle`,
+/// `participant.joined` has `member_id`, `role`, `display_name`;
+/// `participant.left` has `member_id`, `reason`; `participant.idle`,
 /// `participant.returned`, `participant.autodisconnection` have
-/// `participant_id`; `conversation.created` / `conversation.updated` have
-/// `attributes` (and `record_id`); `conversation.ended` has `reason`.
+/// `member_id` (the participant the event is about; `participant_id` is who
+/// caused it, `null` for the system); `conversation.created` /
+/// `conversation.updated` have `attributes` (and `record_id`);
+/// `conversation.ended` has `reason`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Event)]
 pub struct EventDoc {

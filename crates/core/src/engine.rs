@@ -17,6 +17,7 @@ use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod admin;
+mod permit;
 pub mod router;
 pub mod routing;
 pub mod supervisor;

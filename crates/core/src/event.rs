@@ -2,7 +2,8 @@
 //!
 //! An event is stored as its `type` and a JSON payload holding the rest of
 //! its fields; on the wire it is one flat JSON object (`seq`, `id`, `at`,
-//! `participant_id`, `type`, and the fields of its kind).
+//! `participant_id`, `type`, and the fields of its kind), so no kind may have
+//! a field named like one of [`Event`]'s.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,16 +71,39 @@ pub enum EventKind {
     Delivered { message_id: EventId },
     #[serde(rename = "message.read")]
     Read { message_id: EventId },
+    // In the `participant.*` kinds `member_id` is who the event is about (who
+    // joined, left, went idle, …); the event's own `participant_id` is who
+    // caused it. It is not called `participant_id` so that the flat wire
+    // object has no key twice; payloads stored by earlier versions call it
+    // that, and the alias reads them.
     #[serde(rename = "participant.joined")]
-    ParticipantJoined { participant_id: ParticipantId, role: Role, display_name: String },
+    ParticipantJoined {
+        #[serde(alias = "participant_id")]
+        member_id: ParticipantId,
+        role: Role,
+        display_name: String,
+    },
     #[serde(rename = "participant.left")]
-    ParticipantLeft { participant_id: ParticipantId, reason: LeaveReason },
+    ParticipantLeft {
+        #[serde(alias = "participant_id")]
+        member_id: ParticipantId,
+        reason: LeaveReason,
+    },
     #[serde(rename = "participant.idle")]
-    ParticipantIdle { participant_id: ParticipantId },
+    ParticipantIdle {
+        #[serde(alias = "participant_id")]
+        member_id: ParticipantId,
+    },
     #[serde(rename = "participant.returned")]
-    ParticipantReturned { participant_id: ParticipantId },
+    ParticipantReturned {
+        #[serde(alias = "participant_id")]
+        member_id: ParticipantId,
+    },
     #[serde(rename = "participant.autodisconnection")]
-    ParticipantAutoDisconnected { participant_id: ParticipantId },
+    ParticipantAutoDisconnected {
+        #[serde(alias = "participant_id")]
+        member_id: ParticipantId,
+    },
     #[serde(rename = "conversation.updated")]
     ConversationUpdated { attributes: Attributes, record_id: Option<String> },
     #[serde(rename = "conversation.ended")]
@@ -163,11 +187,11 @@ impl EventKind {
     /// The participant this event is about, when it is about one.
     pub fn subject(&self) -> Option<ParticipantId> {
         match self {
-            Self::ParticipantJoined { participant_id, .. }
-            | Self::ParticipantLeft { participant_id, .. }
-            | Self::ParticipantIdle { participant_id }
-            | Self::ParticipantReturned { participant_id }
-            | Self::ParticipantAutoDisconnected { participant_id } => Some(*participant_id),
+            Self::ParticipantJoined { member_id, .. }
+            | Self::ParticipantLeft { member_id, .. }
+            | Self::ParticipantIdle { member_id }
+            | Self::ParticipantReturned { member_id }
+            | Self::ParticipantAutoDisconnected { member_id } => Some(*member_id),
             _ => None,
         }
     }
@@ -199,8 +223,8 @@ impl Screen {
         if !self.hides {
             return true;
         }
-        if let EventKind::ParticipantJoined { participant_id, role: Role::Monitor, .. } = &e.kind {
-            self.hidden.insert(*participant_id);
+        if let EventKind::ParticipantJoined { member_id, role: Role::Monitor, .. } = &e.kind {
+            self.hidden.insert(*member_id);
         }
         let hidden = |p: Option<ParticipantId>| p.is_some_and(|p| self.hidden.contains(&p));
         !(hidden(e.participant_id) || hidden(e.kind.subject()))
@@ -241,11 +265,11 @@ mod tests {
             EventKind::Message { content_type: ContentType::TextMarkdown, content: "hi \"there\" }{".into() },
             EventKind::Delivered { message_id: EventId::new() },
             EventKind::Read { message_id: EventId::new() },
-            EventKind::ParticipantJoined { participant_id: p, role: Role::Agent, display_name: "Ann".into() },
-            EventKind::ParticipantLeft { participant_id: p, reason: LeaveReason::Left },
-            EventKind::ParticipantIdle { participant_id: p },
-            EventKind::ParticipantReturned { participant_id: p },
-            EventKind::ParticipantAutoDisconnected { participant_id: p },
+            EventKind::ParticipantJoined { member_id: p, role: Role::Agent, display_name: "Ann".into() },
+            EventKind::ParticipantLeft { member_id: p, reason: LeaveReason::Left },
+            EventKind::ParticipantIdle { member_id: p },
+            EventKind::ParticipantReturned { member_id: p },
+            EventKind::ParticipantAutoDisconnected { member_id: p },
             EventKind::ConversationUpdated { attributes: attrs, record_id: Some("500xx".into()) },
             EventKind::ConversationEnded { reason: EndReason::Abandoned },
             EventKind::Queued { task_id: TaskId::new(), queue_id: QueueId::new() },
@@ -253,6 +277,43 @@ mod tests {
             EventKind::FileRequestCanceled { request_id: FileRequestId::new() },
             EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
         ]
+    }
+
+    /// Every `type` the enum has, as serde lists them when it refuses an
+    /// unknown one: a variant added later is in this list on its own, so
+    /// it cannot be left out of `all_kinds`.
+    fn every_type_name() -> std::collections::BTreeSet<String> {
+        let err = serde_json::from_str::<EventKind>(r#"{"type":"?"}"#).unwrap_err().to_string();
+        let names: std::collections::BTreeSet<String> = err.split('`').skip(3).step_by(2).map(str::to_owned).collect();
+        assert!(names.contains("message") && names.contains("participant.joined"), "unexpected serde error: {err}");
+        names
+    }
+
+    #[test]
+    fn all_kinds_has_every_kind() {
+        let listed: std::collections::BTreeSet<String> = all_kinds().iter().map(|k| k.type_name().to_owned()).collect();
+        assert_eq!(listed, every_type_name(), "add the new kind to `all_kinds`");
+    }
+
+    /// No object the server writes may repeat a key: strict JSON parsers
+    /// refuse it. An event is one flat object of its own fields and its kind's.
+    #[test]
+    fn wire_form_of_every_kind_has_no_repeated_key() {
+        for kind in all_kinds() {
+            let e = Event {
+                conversation_id: ConversationId::new(),
+                seq: 3,
+                id: EventId::new(),
+                at: Timestamp(0),
+                participant_id: Some(ParticipantId::new()),
+                kind,
+                client_token: Some("t".into()),
+            };
+            let text = serde_json::to_string(&e).unwrap();
+            let strict = crate::strict_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
+            assert_eq!(strict["type"], e.kind.type_name());
+            assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e, "{text}");
+        }
     }
 
     #[test]
@@ -280,6 +341,37 @@ mod tests {
         assert_eq!(v["content"], "x");
         assert_eq!(v["seq"], 7);
         assert_eq!(serde_json::from_value::<Event>(v).unwrap(), e);
+    }
+
+    #[test]
+    fn payloads_stored_with_the_old_field_name_read_back() {
+        let p = ParticipantId::new();
+        let joined = format!(r#"{{"participant_id":"{p}","role":"agent","display_name":"Ann"}}"#);
+        assert_eq!(
+            EventKind::from_stored("participant.joined", &joined).unwrap(),
+            EventKind::ParticipantJoined { member_id: p, role: Role::Agent, display_name: "Ann".into() }
+        );
+        let left = format!(r#"{{"participant_id":"{p}","reason":"removed"}}"#);
+        assert_eq!(
+            EventKind::from_stored("participant.left", &left).unwrap(),
+            EventKind::ParticipantLeft { member_id: p, reason: LeaveReason::Removed }
+        );
+        let old = format!(r#"{{"participant_id":"{p}"}}"#);
+        assert_eq!(
+            EventKind::from_stored("participant.idle", &old).unwrap(),
+            EventKind::ParticipantIdle { member_id: p }
+        );
+        assert_eq!(
+            EventKind::from_stored("participant.returned", &old).unwrap(),
+            EventKind::ParticipantReturned { member_id: p }
+        );
+        assert_eq!(
+            EventKind::from_stored("participant.autodisconnection", &old).unwrap(),
+            EventKind::ParticipantAutoDisconnected { member_id: p }
+        );
+        // What this version stores uses the new name.
+        let (_, payload) = EventKind::ParticipantIdle { member_id: p }.to_stored();
+        assert_eq!(payload, format!(r#"{{"member_id":"{p}"}}"#));
     }
 
     #[test]

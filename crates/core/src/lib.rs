@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod bus;
 pub mod clock;
 pub mod command;
@@ -21,6 +22,8 @@ pub mod plan;
 pub mod rate;
 pub mod routing;
 pub mod store;
+#[doc(hidden)]
+pub mod strict_json;
 pub mod timer;
 pub mod token;
 

@@ -147,7 +147,7 @@ impl Planner {
             Command::Leave { conversation, participant, reason } => {
                 self.writable(*conversation)?;
                 self.active_member(*conversation, *participant)?;
-                let kind = EventKind::ParticipantLeft { participant_id: *participant, reason: *reason };
+                let kind = EventKind::ParticipantLeft { member_id: *participant, reason: *reason };
                 Ok(self.leave(*conversation, *participant, kind, Author::Participant(*participant)))
             }
             Command::Update { conversation, patch } => {
@@ -277,11 +277,8 @@ impl Planner {
         if np.role == Role::Customer {
             self.arm_inactivity(conversation, np.id);
         }
-        let kind = EventKind::ParticipantJoined {
-            participant_id: np.id,
-            role: np.role,
-            display_name: np.display_name.clone(),
-        };
+        let kind =
+            EventKind::ParticipantJoined { member_id: np.id, role: np.role, display_name: np.display_name.clone() };
         vec![self.emit(conversation, Some(np.id), kind, None)]
     }
 
@@ -350,7 +347,7 @@ impl Planner {
         let mut out = Vec::new();
         if self.participants.get(&who).is_some_and(|p| p.idle) {
             self.participant_mut(who).idle = false;
-            out.push(self.emit(conversation, Some(who), EventKind::ParticipantReturned { participant_id: who }, None));
+            out.push(self.emit(conversation, Some(who), EventKind::ParticipantReturned { member_id: who }, None));
         }
         self.arm_inactivity(conversation, who);
         out
@@ -410,7 +407,7 @@ impl Planner {
         match timer.kind {
             TimerKind::Inactivity { since, stage: InactivityStage::Idle } => {
                 self.participant_mut(who).idle = true;
-                let e = self.emit(conversation, None, EventKind::ParticipantIdle { participant_id: who }, None);
+                let e = self.emit(conversation, None, EventKind::ParticipantIdle { member_id: who }, None);
                 match self.conversations[&conversation].idle.disconnect_after_secs {
                     Some(m) => self.set_timer(Timer {
                         conversation_id: conversation,
@@ -423,7 +420,7 @@ impl Planner {
                 vec![e]
             }
             TimerKind::Inactivity { stage: InactivityStage::Disconnect, .. } => {
-                let kind = EventKind::ParticipantAutoDisconnected { participant_id: who };
+                let kind = EventKind::ParticipantAutoDisconnected { member_id: who };
                 self.leave(conversation, who, kind, Author::System)
             }
             TimerKind::OfferExpiry { .. } | TimerKind::TaskStep { .. } | TimerKind::WrapUp { .. } => Vec::new(),

@@ -235,7 +235,7 @@ impl Planner {
             self.plan.notices.push(Notice::Agent { agent, change: AgentChange::Released { conversation } });
             self.participant_mut(p).left_at = Some(self.now);
             self.conversation_mut(conversation).active_participants -= 1;
-            let kind = EventKind::ParticipantLeft { participant_id: p, reason: LeaveReason::Removed };
+            let kind = EventKind::ParticipantLeft { member_id: p, reason: LeaveReason::Removed };
             out.push(self.emit(conversation, by.participant(), kind, None));
         }
         let now = self.now;

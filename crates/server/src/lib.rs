@@ -3,7 +3,7 @@
 //!
 //! [`serve`] takes an already-bound listener and a shutdown future, so a test
 //! binds port 0, spawns it, and stops it when it likes; two servers can run in
-//! one process.
+//! one process, though not on one SQLite database file (see [`lock`]).
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod cli;
 pub mod config;
+pub mod lock;
 pub mod nats;
 
 pub use config::Config;
@@ -55,6 +56,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // On SQLite, one process per database file: held until this returns.
+    let _lock = lock::lock(&config.storage, &lock::Holder::this_process("serve", Some(listener.local_addr()?)))?;
     let metrics = Arc::new(Metrics::new());
     let local = Arc::new(LocalBus::new(BUS_CAPACITY));
     let bus: Arc<dyn switchboard_core::bus::Bus> = match &config.nats_url {

@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(storage) => {
             init_logs(LogFormat::Text);
             let url = storage.database_url();
+            let _lock = switchboard::lock::lock(&storage, &switchboard::lock::Holder::this_process("migrate", None))?;
             switchboard_store::migrate(&switchboard::store_config(&storage, None))
                 .await
                 .map_err(|e| anyhow::anyhow!("migrating {}: {e}", redact(&url)))?;

@@ -342,7 +342,7 @@ async fn inactivity_timers_are_stored_and_fire<F: Future<Output = Subject>>(open
 
     clock.advance_secs(30);
     let fired = store.apply(Command::Fire { timer: due[0].clone() }).await.unwrap();
-    assert_eq!(fired[0].kind, EventKind::ParticipantIdle { participant_id: customer });
+    assert_eq!(fired[0].kind, EventKind::ParticipantIdle { member_id: customer });
     assert!(store.participant(customer).await.unwrap().unwrap().idle);
     assert_eq!(store.next_timer_due().await.unwrap(), Some(Timestamp(1_090_000)));
     // A second firing of the same (now moved) timer does nothing.
@@ -351,7 +351,7 @@ async fn inactivity_timers_are_stored_and_fire<F: Future<Output = Subject>>(open
     clock.advance_secs(60);
     let due = store.due_timers(clock.now(), 10).await.unwrap();
     let fired = store.apply(Command::Fire { timer: due[0].clone() }).await.unwrap();
-    assert_eq!(fired[0].kind, EventKind::ParticipantAutoDisconnected { participant_id: customer });
+    assert_eq!(fired[0].kind, EventKind::ParticipantAutoDisconnected { member_id: customer });
     assert!(store.next_timer_due().await.unwrap().is_none());
     assert_eq!(store.conversation(c).await.unwrap().unwrap().active_participants, 1);
 }

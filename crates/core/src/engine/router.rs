@@ -115,7 +115,7 @@ impl Engine {
         caller: &super::Caller,
         id: crate::ids::ConversationId,
     ) -> Result<Option<QueuePosition>> {
-        let c = self.conversation(caller, id).await?;
+        let c = self.permit_chat(caller, crate::access::Action::QueuePosition, id).await?;
         let Some(task) = c.task_id else { return Ok(None) };
         let waiting = self.store.waiting_tasks(PASS_TASKS).await?;
         let found = positions(&waiting).into_iter().find(|p| p.0 == task);

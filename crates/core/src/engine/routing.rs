@@ -6,7 +6,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Caller, Engine, admin_workspace};
+use super::permit::agent_of;
+use super::{Caller, Engine};
+use crate::access::Action;
 use crate::bus::Notice;
 use crate::command::{AgentPatch, Author, Command, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
@@ -99,18 +101,11 @@ fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn agent_of(caller: &Caller) -> Result<&Agent> {
-    match caller {
-        Caller::Agent(a) => Ok(a),
-        _ => Err(Error::forbidden("this needs an agent token")),
-    }
-}
-
 impl Engine {
     // Agents.
 
     pub async fn create_agent(&self, caller: &Caller, spec: AgentSpec) -> Result<Agent> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageAgents, None)?;
         let name = name_field("name", spec.name.as_deref().ok_or_else(|| Error::invalid("name", "is required"))?, 200)?;
         let login = spec.login.as_deref().map(|l| name_field("login", l, 200)).transpose()?;
         let hash = match &spec.password {
@@ -153,22 +148,17 @@ impl Engine {
 
     /// An agent of the caller's workspace (an agent may read itself).
     pub async fn agent(&self, caller: &Caller, id: AgentId) -> Result<Agent> {
+        let workspace = self.permit(caller, Action::ReadAgent, Some(id))?;
         let found = self.store.agent(id).await?;
-        match caller {
-            Caller::Agent(a) if a.id == id => found.ok_or_else(|| Error::not_found("agent")),
-            Caller::Agent(_) | Caller::Participant(_) => Err(Error::forbidden("this needs a workspace API key")),
-            Caller::Admin { workspace } => {
-                found.filter(|a| a.workspace_id == *workspace).ok_or_else(|| Error::not_found("agent"))
-            }
-        }
+        found.filter(|a| a.workspace_id == workspace).ok_or_else(|| Error::not_found("agent"))
     }
 
     pub async fn agents(&self, caller: &Caller) -> Result<Vec<Agent>> {
-        self.store.agents(admin_workspace(caller)?).await
+        self.store.agents(self.permit(caller, Action::ManageAgents, None)?).await
     }
 
     pub async fn update_agent(&self, caller: &Caller, id: AgentId, spec: AgentSpec) -> Result<Agent> {
-        admin_workspace(caller)?;
+        self.permit(caller, Action::ManageAgents, None)?;
         let current = self.agent(caller, id).await?;
         if spec.login.is_some() {
             return Err(Error::invalid("login", "a login cannot be changed; create another agent"));
@@ -197,7 +187,7 @@ impl Engine {
 
     /// Issues an API token for an agent (workspace keys only).
     pub async fn issue_agent_token(&self, caller: &Caller, id: AgentId, name: Option<String>) -> Result<Secret> {
-        admin_workspace(caller)?;
+        self.permit(caller, Action::ManageAgents, None)?;
         self.agent(caller, id).await?;
         let name = name.as_deref().map(|n| name_field("name", n, 200)).transpose()?.unwrap_or_else(|| "api".into());
         let token = Secret::generate(SecretKind::Agent);
@@ -206,7 +196,7 @@ impl Engine {
     }
 
     pub async fn revoke_agent_tokens(&self, caller: &Caller, id: AgentId) -> Result<u64> {
-        admin_workspace(caller)?;
+        self.permit(caller, Action::ManageAgents, None)?;
         self.agent(caller, id).await?;
         let revoked = self.store.revoke_agent_tokens(id, self.now()).await?;
         // Sockets opened with those tokens close too.
@@ -238,14 +228,14 @@ impl Engine {
 
     /// Every activity the workspace offers: the built-in ones, then its own.
     pub async fn activities(&self, caller: &Caller) -> Result<Vec<Activity>> {
-        let workspace = self.workspace_of(caller)?;
+        let workspace = self.permit(caller, Action::ListActivities, None)?;
         let mut all: Vec<Activity> = Activity::builtin().into();
         all.extend(self.store.activities(workspace).await?);
         Ok(all)
     }
 
     pub async fn create_activity(&self, caller: &Caller, name: &str, available: bool) -> Result<Activity> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageActivities, None)?;
         let name = name_field("name", name, 64)?;
         if Activity::builtin().iter().any(|a| a.name == name) {
             return Err(Error::new(ErrorCode::Conflict, "a built-in activity has this name").with_field("name"));
@@ -256,7 +246,7 @@ impl Engine {
     }
 
     pub async fn delete_activity(&self, caller: &Caller, name: &str) -> Result<()> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageActivities, None)?;
         if Activity::builtin().iter().any(|a| a.name == name) {
             return Err(Error::new(ErrorCode::Conflict, "built-in activities cannot be deleted"));
         }
@@ -268,7 +258,13 @@ impl Engine {
 
     /// Sets an agent's activity: the agent itself, or a workspace key for any agent.
     pub async fn set_activity(&self, caller: &Caller, id: AgentId, name: &str) -> Result<Agent> {
-        let agent = self.agent(caller, id).await?;
+        let workspace = self.permit(caller, Action::SetActivity, Some(id))?;
+        let agent = self
+            .store
+            .agent(id)
+            .await?
+            .filter(|a| a.workspace_id == workspace)
+            .ok_or_else(|| Error::not_found("agent"))?;
         let activity = self
             .activities(caller)
             .await?
@@ -285,7 +281,7 @@ impl Engine {
     // Queues.
 
     pub async fn create_queue(&self, caller: &Caller, spec: QueueSpec) -> Result<Queue> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageQueues, None)?;
         if spec.name.is_none() {
             return Err(Error::invalid("name", "is required"));
         }
@@ -316,12 +312,12 @@ impl Engine {
     }
 
     pub async fn queue(&self, caller: &Caller, id: QueueId) -> Result<Queue> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageQueues, None)?;
         self.store.queue(id).await?.filter(|q| q.workspace_id == workspace).ok_or_else(|| Error::not_found("queue"))
     }
 
     pub async fn queues(&self, caller: &Caller) -> Result<Vec<Queue>> {
-        self.store.queues(admin_workspace(caller)?).await
+        self.store.queues(self.permit(caller, Action::ManageQueues, None)?).await
     }
 
     /// A queue of the workspace by id or name.
@@ -338,7 +334,7 @@ impl Engine {
     /// Replaces the workspace's workflow with a YAML (or JSON) document.
     /// Every queue it names must exist; new chats follow it at once.
     pub async fn apply_workflow(&self, caller: &Caller, source: &str) -> Result<AppliedWorkflow> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::ManageWorkflow, None)?;
         let wf = workflow::parse_yaml(source)?;
         let queues = self.store.queues(workspace).await?;
         for (i, f) in wf.filters.iter().enumerate() {
@@ -359,7 +355,7 @@ impl Engine {
     }
 
     pub async fn workflow(&self, caller: &Caller) -> Result<Option<StoredWorkflow>> {
-        self.store.workflow(admin_workspace(caller)?).await
+        self.store.workflow(self.permit(caller, Action::ManageWorkflow, None)?).await
     }
 
     /// Routes a chat by its workspace's workflow, if it has one and a filter
@@ -408,8 +404,8 @@ impl Engine {
         target: Target,
         priority: Option<i64>,
     ) -> Result<Task> {
-        let workspace = admin_workspace(caller)?;
-        let c = self.conversation(caller, id).await?;
+        let workspace = self.permit(caller, Action::Route, None)?;
+        let c = self.permit_chat(caller, Action::Route, id).await?;
         if c.state == ConversationState::Ended {
             return Err(Error::conversation_ended());
         }
@@ -466,25 +462,32 @@ impl Engine {
 
     /// A conversation's current routing task, if it has one.
     pub async fn conversation_task(&self, caller: &Caller, id: ConversationId) -> Result<(Task, Vec<TaskHistory>)> {
-        let c = self.conversation(caller, id).await?;
+        let c = self.permit_chat(caller, Action::ReadTask, id).await?;
+        let task = self.task_of(&c).await?;
+        let history = self.store.task_history(task.id).await?;
+        Ok((task, history))
+    }
+
+    /// The chat's current task (no access check: the caller's was made).
+    pub(crate) async fn task_of(&self, c: &Conversation) -> Result<Task> {
         let task = match c.task_id {
             Some(t) => self.store.task(t).await?,
             None => None,
         };
-        let task = task.ok_or_else(|| Error::not_found("task"))?;
-        let history = self.store.task_history(task.id).await?;
-        Ok((task, history))
+        task.ok_or_else(|| Error::not_found("task"))
     }
 
     // Offers.
 
     pub async fn pending_offers(&self, caller: &Caller) -> Result<Vec<Offer>> {
+        self.permit(caller, Action::AnswerOffers, None)?;
         let agent = agent_of(caller)?;
         self.store.pending_offers(agent.id).await
     }
 
     /// The agent accepts an offer: it joins the conversation, which is now its.
     pub async fn accept_offer(&self, caller: &Caller, id: OfferId) -> Result<(Offer, Vec<Event>)> {
+        self.permit(caller, Action::AnswerOffers, None)?;
         let agent = agent_of(caller)?;
         let offer = self.my_offer(agent, id).await?;
         let participant = NewParticipant {
@@ -506,6 +509,7 @@ impl Engine {
     }
 
     pub async fn decline_offer(&self, caller: &Caller, id: OfferId) -> Result<Offer> {
+        self.permit(caller, Action::AnswerOffers, None)?;
         let agent = agent_of(caller)?;
         let offer = self.my_offer(agent, id).await?;
         let command =
@@ -528,18 +532,12 @@ impl Engine {
     /// Moves a chat to another queue or agent. The assigned agent (or a
     /// workspace key) may transfer; the log keeps everything.
     pub async fn transfer(&self, caller: &Caller, id: ConversationId, target: Target) -> Result<Task> {
-        let c = self.conversation(caller, id).await?;
-        let (task, _) = self.conversation_task(caller, id).await?;
+        let c = self.permit_chat(caller, Action::Transfer, id).await?;
+        let task = self.task_of(&c).await?;
         let by = match caller {
             Caller::Admin { .. } => Author::System,
-            Caller::Agent(a) => {
-                let p = self.agent_participant(a, id).await?;
-                if task.agent_id != Some(a.id) || !p.is_active() {
-                    return Err(Error::forbidden("only the agent who has the chat can transfer it"));
-                }
-                Author::Participant(p.id)
-            }
-            Caller::Participant(_) => return Err(Error::forbidden("customers cannot transfer")),
+            Caller::Agent(a) => Author::Participant(self.agent_participant(a, id).await?.id),
+            Caller::Participant(p) => Author::Participant(p.id),
         };
         let to = self.target_step(c.workspace_id, &target).await?;
         let agent_participant = match (task.state, task.agent_id) {
@@ -554,14 +552,6 @@ impl Engine {
         };
         self.store.apply(Command::Transfer { conversation: id, task: task.id, to, by, agent_participant }).await?;
         self.store.task(task.id).await?.ok_or_else(|| Error::internal("transferred task not found"))
-    }
-
-    fn workspace_of(&self, caller: &Caller) -> Result<crate::ids::WorkspaceId> {
-        match caller {
-            Caller::Admin { workspace } => Ok(*workspace),
-            Caller::Agent(a) => Ok(a.workspace_id),
-            Caller::Participant(_) => Err(Error::forbidden("this needs a workspace API key or an agent token")),
-        }
     }
 
     /// Tells routers to look again (a queue changed).

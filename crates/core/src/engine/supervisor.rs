@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{Caller, Engine, admin_workspace};
+use super::{Caller, Engine};
+use crate::access::Action;
 use crate::error::Result;
 use crate::ids::{AgentId, ConversationId, QueueId, TaskId};
 use crate::routing::matcher::{ReadyQueue, agent_variable};
@@ -47,7 +48,7 @@ pub struct LiveChat {
 
 impl Engine {
     pub async fn queue_stats(&self, caller: &Caller) -> Result<Vec<QueueStats>> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::Supervise, None)?;
         let queues = self.store.queues(workspace).await?;
         let tasks = self.store.live_tasks(workspace).await?;
         let agents = self.store.agents(workspace).await?;
@@ -91,7 +92,7 @@ impl Engine {
 
     /// Every chat of the workspace that waits for or has an agent, longest waiting first.
     pub async fn live_chats(&self, caller: &Caller) -> Result<Vec<LiveChat>> {
-        let workspace = admin_workspace(caller)?;
+        let workspace = self.permit(caller, Action::Supervise, None)?;
         let tasks = self.store.live_tasks(workspace).await?;
         let names: HashMap<AgentId, String> =
             self.store.agents(workspace).await?.into_iter().map(|a| (a.id, a.name)).collect();

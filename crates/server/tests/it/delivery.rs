@@ -176,7 +176,7 @@ async fn shutdown_closes_sockets_with_going_away(backend: Backend) {
 }
 
 /// Open WebSocket connections, as the server's metrics count them.
-async fn open_sockets(app: &TestApp) -> i64 {
+pub(crate) async fn open_sockets(app: &TestApp) -> i64 {
     let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("switchboard_websocket_connections "))

@@ -125,8 +125,11 @@ impl TestApp {
         let res = req.send().await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
-        let json =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            parse_json(&text, &format!("{path}: {status}")).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
@@ -182,8 +185,9 @@ pub async fn create_chat(http: &reqwest::Client, base: &str) -> Chat {
         let req = http.post(format!("{base}{path}")).bearer_auth(ADMIN_KEY).json(&body);
         async move {
             let res = req.send().await.unwrap();
-            assert!(res.status().is_success(), "{path}: {}", res.status());
-            res.json::<Value>().await.unwrap()
+            let status = res.status();
+            assert!(status.is_success(), "{path}: {status}");
+            json_body(&res.text().await.unwrap(), &path)
         }
     };
     let c = post("/api/v1/conversations".into(), json!({})).await;
@@ -205,15 +209,46 @@ pub async fn read_transcript(http: &reqwest::Client, base: &str, chat: &str) -> 
     let mut after = 0;
     loop {
         let url = format!("{base}/api/v1/conversations/{chat}/transcript?after_seq={after}&limit=500");
-        let res = http.get(url).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        let res = http.get(&url).bearer_auth(ADMIN_KEY).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let page: Value = res.json().await.unwrap();
+        let page = json_body(&res.text().await.unwrap(), &url);
         out.extend(page["events"].as_array().unwrap().iter().cloned());
         match page["next_after_seq"].as_i64() {
             Some(n) => after = n,
             None => return out,
         }
     }
+}
+
+/// Parses JSON the server wrote, refusing an object that repeats a key (at
+/// any depth): strict parsers reject those, so the server must never write
+/// one. Panics naming the key and showing `text`; `None` if `text` is not
+/// JSON at all. `what` says where it came from.
+pub fn parse_json(text: &str, what: &str) -> Option<Value> {
+    match switchboard_core::strict_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(e) if serde_json::from_str::<Value>(text).is_ok() => {
+            panic!("{what}: the server wrote JSON with a repeated key: {e}\n{text}")
+        }
+        Err(_) => None,
+    }
+}
+
+/// Like [`parse_json`], but the body must be JSON.
+pub fn json_body(text: &str, what: &str) -> Value {
+    parse_json(text, what).unwrap_or_else(|| panic!("{what}: not JSON: {text}"))
+}
+
+#[test]
+#[should_panic(expected = "duplicate key `participant_id`")]
+fn a_repeated_key_fails_the_test() {
+    json_body(r#"{"event":{"participant_id":"prt_1","type":"participant.joined","participant_id":"prt_2"}}"#, "frame");
+}
+
+#[test]
+fn bodies_that_are_not_json_are_kept_as_text() {
+    assert_eq!(parse_json("ok", "body"), None);
+    assert_eq!(parse_json(r#"{"a":{"a":1}}"#, "body"), Some(json!({"a": {"a": 1}})));
 }
 
 pub struct Ws {
@@ -230,7 +265,7 @@ impl Ws {
                 .expect("socket closed")
                 .expect("socket error");
             match msg {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+                Message::Text(t) => return json_body(t.as_str(), "websocket frame"),
                 Message::Close(c) => panic!("socket closed: {c:?}"),
                 _ => {}
             }

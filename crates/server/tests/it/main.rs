@@ -1,9 +1,12 @@
 //! Integration tests against the real server: random ports, real sockets,
 //! both backends (PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 
+mod access;
 mod delivery;
 mod durability;
 mod fuzz;
 mod harness;
 mod http;
+mod lock;
 mod routing;
+mod sockets;
