@@ -36,6 +36,10 @@ pub struct ErrorBody {
     pub message: String,
     /// The request field at fault, when one is.
     pub field: Option<String>,
+    /// For `rate_limited` and `unavailable`: when to try again (REST also
+    /// sends it as `Retry-After`; a WebSocket error frame has only this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -47,9 +51,19 @@ impl ErrorBody {
     pub fn of(e: &Error) -> Self {
         if e.code == ErrorCode::Internal {
             tracing::error!(error = %e, "internal error");
-            return Self { code: e.code.as_str(), message: "internal error".into(), field: None };
+            return Self {
+                code: e.code.as_str(),
+                message: "internal error".into(),
+                field: None,
+                retry_after_secs: None,
+            };
         }
-        Self { code: e.code.as_str(), message: e.message.clone(), field: e.field.clone() }
+        Self {
+            code: e.code.as_str(),
+            message: e.message.clone(),
+            field: e.field.clone(),
+            retry_after_secs: e.retry_after_secs,
+        }
     }
 }
 

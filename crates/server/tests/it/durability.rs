@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::process::{Child, Command};
 
 use crate::harness::{ADMIN_KEY, Backend, PROMPTLY, TestApp, create_chat, read_transcript};
@@ -170,7 +170,8 @@ async fn acknowledged_messages_survive_kill_9(backend: Backend) {
                     if res.status() != StatusCode::CREATED {
                         return;
                     }
-                    let Ok(event) = res.json::<Value>().await else { return };
+                    let Ok(text) = res.text().await else { return };
+                    let Some(event) = crate::harness::parse_json(&text, "message") else { return };
                     let _ = tx.send((chat_id.clone(), token_id, event["seq"].as_i64().unwrap()));
                 }
             });

@@ -196,7 +196,9 @@ async fn check(res: reqwest::Response, path: &str, input: &[u8]) {
     let status = res.status();
     assert!(!status.is_server_error(), "{path} answered {status} to {:?}", String::from_utf8_lossy(input));
     if status.is_client_error() {
-        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{path} {status}: error body is not JSON: {e}"));
+        let text = res.text().await.unwrap();
+        let body = crate::harness::parse_json(&text, path)
+            .unwrap_or_else(|| panic!("{path} {status}: error body is not JSON: {text}"));
         assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{path}: {body}");
     }
 }

@@ -43,7 +43,7 @@ async fn long_poll_answers_204_then_wakes_at_once(backend: Backend) {
     let sent = app.say(&chat.id, &chat.agent, "wake up", None).await;
     let res = tokio::time::timeout(PROMPTLY, poll).await.expect("poll woke up").unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
+    let body = crate::harness::json_body(&res.text().await.unwrap(), "response");
     assert_eq!(body["events"][0]["id"], sent["id"]);
     assert_eq!(body["last_seq"], 4);
 
@@ -125,7 +125,7 @@ async fn every_error_status_from_a_real_request(backend: Backend) {
         let req = app.http.post(app.url(&msgs)).bearer_auth(&chat.customer).header("content-type", ct).body(body);
         async move {
             let res = req.send().await.unwrap();
-            (res.status(), res.json::<Value>().await.unwrap())
+            (res.status(), crate::harness::json_body(&res.text().await.unwrap(), "response"))
         }
     };
     let check = |(status, body): (StatusCode, Value), want: u16, code: &str| {
@@ -198,7 +198,7 @@ async fn every_error_status_from_a_real_request(backend: Backend) {
     let res = limited.expect("the rate limit answered 429");
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+    assert_eq!(crate::harness::json_body(&res.text().await.unwrap(), "response")["error"]["code"], "rate_limited");
 
     // 409: the conversation has ended.
     app.admin(Method::POST, &format!("/api/v1/conversations/{}/end", chat.id), None).await;
@@ -229,7 +229,7 @@ async fn starting_a_chat_honours_allowed_origins(backend: Backend) {
         }
         async move {
             let res = req.send().await.unwrap();
-            (res.status(), res.json::<Value>().await.unwrap())
+            (res.status(), crate::harness::json_body(&res.text().await.unwrap(), "response"))
         }
     };
     let (status, body) = post(Some("https://evil.example")).await;

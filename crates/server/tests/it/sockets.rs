@@ -41,6 +41,8 @@ struct Answers {
     acked: HashMap<String, i64>,
     /// Per `ref`: the error code.
     refused: HashMap<String, String>,
+    /// The `retry_after_secs` of each `rate_limited` answer.
+    retry_after: Vec<i64>,
     pongs: Vec<String>,
     /// The close code, once the server closed (None: no code, or not closed).
     closed: Option<Option<u16>>,
@@ -68,6 +70,9 @@ impl Answers {
             Some("error") if !f["ref"].is_null() => {
                 *self.count.entry(reference.clone()).or_default() += 1;
                 self.refused.insert(reference, f["error"]["code"].as_str().unwrap_or("").to_owned());
+                if f["error"]["code"] == "rate_limited" {
+                    self.retry_after.push(f["error"]["retry_after_secs"].as_i64().unwrap_or(0));
+                }
             }
             Some("pong") => self.pongs.push(reference),
             _ => {}
@@ -141,7 +146,12 @@ async fn check_stored(app: &TestApp, chat: &str, answers: &Answers, token_of: im
 }
 
 fn send(i: usize) -> Value {
-    json!({"type": "send", "ref": format!("s{i}"), "content": format!("burst {i}"), "client_token": format!("tok-s{i}")})
+    send_as(&format!("s{i}"))
+}
+
+/// A send whose `ref` is `reference` and whose client token is `tok-` and the `ref`.
+fn send_as(reference: &str) -> Value {
+    json!({"type": "send", "ref": reference, "content": format!("message {reference}"), "client_token": format!("tok-{reference}")})
 }
 
 /// The client token a `ref` of [`send`] carried.
@@ -163,6 +173,7 @@ pub(crate) async fn a_burst_of_sends_is_answered_and_the_socket_keeps_serving() 
     assert!(!answers.refused.is_empty(), "300 at once is over the limit");
     assert!(answers.refused.values().all(|c| c == "rate_limited"), "{:?}", answers.refused);
     check_stored(&app, &chat.id, &answers, token).await;
+    assert!(answers.retry_after.iter().all(|s| *s >= 1), "a refusal says when to retry: {:?}", answers.retry_after);
     // Still serving: a ping now is answered at once.
     burst(&mut tx, [json!({"type": "ping", "ref": "P2"})]).await;
     assert!(read_until(&mut rx, &mut answers, PROMPTLY, |a| a.ponged("P2")).await);
@@ -279,6 +290,8 @@ pub(crate) async fn clients_that_vanish_mid_burst_are_released() {
 #[derive(Debug, Clone)]
 enum Step {
     Send,
+    /// This many sends at once, without a pause.
+    Burst(usize),
     /// A receipt for the n-th acknowledged message (or a made-up id).
     Receipt(usize),
     Typing,
@@ -295,6 +308,7 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => Just(Step::Send),
+        1 => (50usize..400).prop_map(Step::Burst),
         2 => (0usize..50).prop_map(Step::Receipt),
         2 => Just(Step::Typing),
         2 => Just(Step::Ping),
@@ -350,6 +364,14 @@ async fn play(app: &TestApp, raw: Raw, conversation: Option<&str>, steps: &[Step
     for (i, s) in steps.iter().enumerate() {
         let message = match s {
             Step::Send => Message::Text(with(send(i)).into()),
+            Step::Burst(n) => {
+                for k in 0..*n {
+                    if tx.feed(Message::Text(with(send_as(&format!("b{i}.{k}"))).into())).await.is_err() {
+                        break;
+                    }
+                }
+                continue;
+            }
             Step::Receipt(n) => {
                 let id = ids_rx.borrow().get(*n).cloned().unwrap_or_else(|| "evt_01JD0000000000000000000000".into());
                 Message::Text(
