@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use switchboard_api::metrics::Metrics;
 use switchboard_api::{AppState, router};
 use switchboard_core::bus::LocalBus;
@@ -91,6 +92,13 @@ pub async fn serve(
         signal.cancel();
     });
     let graceful = stop.clone();
+    // Frames are small and answered at once (an ack right after an event):
+    // Nagle's algorithm would hold each one back for the previous one's ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(async move { graceful.cancelled().await }).await?;
     tracing::info!("stopped taking requests; closing sockets and finishing commits");
     tasks.close();
