@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_core::Error;
 use switchboard_core::bus::{AgentChange, Notice, Topic};
-use switchboard_core::engine::{Caller, Receipt, SendMessage};
+use switchboard_core::engine::Caller;
 use switchboard_core::event::{Event, Screen};
 use switchboard_core::ids::{ConversationId, OfferId};
 use switchboard_core::routing::model::Agent;
@@ -28,10 +28,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
-use crate::intake::{Command, FLOODING_REASON, Flooding, Intake, Worker};
-use crate::routes::log::{client_token, content_type, message_id};
+use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered};
+use crate::routes::log::message_id;
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, close, close_now, error_frame, inbound, serve_socket, write};
+use crate::stream::{
+    Closed, Inbound, answer_when_durable, close, close_now, error_frame, inbound, message_of, receipt_of, serve_socket,
+    write,
+};
 use crate::wire_routing::{AgentView, OfferView};
 
 const CATCH_UP_PAGE: u32 = 500;
@@ -332,7 +335,7 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
         let (s, caller) = (s.clone(), caller.clone());
         Worker::spawn(move |f| {
             let (s, caller) = (s.clone(), caller.clone());
-            async move { commit(&s, &caller, f).await }
+            async move { submit(&s, &caller, f).await }
         })
     };
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
@@ -425,33 +428,29 @@ async fn on_frame(
     }
 }
 
-async fn commit(s: &AppState, caller: &Caller, f: AgentFrame) -> Message {
+/// The `result` of an agent's acknowledged send or receipt.
+fn logged(reference: Option<Value>, e: Event) -> Message {
+    let result = serde_json::json!({"seq": e.seq, "id": e.id, "at": e.at.to_rfc3339()});
+    frame(&Out::Ack { reference, result })
+}
+
+/// Queues an agent's send or receipt (answered once durable); handles its
+/// other commands in turn.
+async fn submit(s: &AppState, caller: &Caller, f: AgentFrame) -> Answer {
     let (reference, result): (Option<Value>, Result<Value, Error>) = match f {
         AgentFrame::Send { reference, conversation_id, content_type: ct, content, client_token: token } => {
-            let r = async {
-                let msg = SendMessage {
-                    content_type: content_type(ct.as_deref())?,
-                    content,
-                    client_token: client_token(token.as_deref())?,
-                    as_participant: None,
-                };
-                let e = s.engine.send_message(caller, ConversationId::parse(&conversation_id)?, msg).await?;
-                Ok(serde_json::json!({"seq": e.seq, "id": e.id, "at": e.at.to_rfc3339()}))
+            let queued = async {
+                let msg = message_of(ct.as_deref(), content, token.as_deref())?;
+                s.engine.submit_message(caller, ConversationId::parse(&conversation_id)?, msg).await
             };
-            (reference, r.await)
+            return answer_when_durable(reference, queued.await, logged);
         }
         AgentFrame::Receipt { reference, conversation_id, receipt, message_id: id } => {
-            let r = async {
-                let receipt = match receipt.as_str() {
-                    "delivered" => Receipt::Delivered,
-                    "read" => Receipt::Read,
-                    _ => return Err(Error::invalid("receipt", "must be delivered or read")),
-                };
-                let c = ConversationId::parse(&conversation_id)?;
-                let e = s.engine.send_receipt(caller, c, receipt, message_id(Some(&id))?, None).await?;
-                Ok(serde_json::json!({"seq": e.seq, "id": e.id, "at": e.at.to_rfc3339()}))
+            let queued = async {
+                let (receipt, c) = (receipt_of(&receipt)?, ConversationId::parse(&conversation_id)?);
+                s.engine.submit_receipt(caller, c, receipt, message_id(Some(&id))?, None).await
             };
-            (reference, r.await)
+            return answer_when_durable(reference, queued.await, logged);
         }
         AgentFrame::Accept { reference, offer_id } => {
             let r = async {
@@ -476,13 +475,13 @@ async fn commit(s: &AppState, caller: &Caller, f: AgentFrame) -> Message {
             (reference, r.await)
         }
         AgentFrame::Typing { .. } | AgentFrame::Ping { .. } => {
-            return error_frame(None, &Error::malformed("not a command"));
+            return answered(error_frame(None, &Error::malformed("not a command")));
         }
     };
-    match result {
+    answered(match result {
         Ok(result) => frame(&Out::Ack { reference, result }),
         Err(e) => error_frame(reference, &e),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@
 use std::future::Future;
 
 use axum::extract::ws::Message;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use serde_json::Value;
 use switchboard_core::Error;
 use switchboard_core::clock::Timestamp;
@@ -130,8 +132,26 @@ impl Intake {
     }
 }
 
-/// Commits a socket's frames one after another, in arrival order, off the
-/// socket's loop.
+/// What a worker makes of one frame: its answer, ready now or once a commit
+/// is durable.
+pub(crate) struct Answer(futures_util::future::BoxFuture<'static, Message>);
+
+impl Answer {
+    /// An answer that comes when `later` completes.
+    pub(crate) fn later(later: impl Future<Output = Message> + Send + 'static) -> Self {
+        Self(Box::pin(later))
+    }
+}
+
+/// An answer that needs no waiting.
+pub(crate) fn answered(m: Message) -> Answer {
+    Answer(Box::pin(std::future::ready(m)))
+}
+
+/// Submits a socket's frames in arrival order, off the socket's loop, and
+/// answers them in that order. A frame's commit is queued before the
+/// previous one is durable (pipelined), so one socket's sends share group
+/// commits; the writer keeps the order they were queued in.
 pub(crate) struct Worker<F> {
     frames: mpsc::Sender<F>,
     answers: mpsc::UnboundedReceiver<Message>,
@@ -139,17 +159,32 @@ pub(crate) struct Worker<F> {
 }
 
 impl<F: Send + 'static> Worker<F> {
-    /// Starts a worker that answers each frame with `commit`.
-    pub(crate) fn spawn<C, Fut>(commit: C) -> Self
+    /// Starts a worker that queues each frame with `submit` (awaited frame
+    /// by frame, so queued in order) and sends the answers on in that order.
+    pub(crate) fn spawn<C, Fut>(submit: C) -> Self
     where
         C: Fn(F) -> Fut + Send + 'static,
-        Fut: Future<Output = Message> + Send,
+        Fut: Future<Output = Answer> + Send,
     {
         let (frames, mut rx) = mpsc::channel::<F>(IN_FLIGHT);
         let (answer, answers) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                if answer.send(commit(f).await).is_err() {
+            let mut waiting = FuturesOrdered::new();
+            loop {
+                tokio::select! {
+                    f = rx.recv() => match f {
+                        Some(f) => waiting.push_back(submit(f).await.0),
+                        None => break,
+                    },
+                    Some(a) = waiting.next(), if !waiting.is_empty() => {
+                        if answer.send(a).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            while let Some(a) = waiting.next().await {
+                if answer.send(a).is_err() {
                     return;
                 }
             }
@@ -239,10 +274,10 @@ mod tests {
         let (gate, opened) = tokio::sync::watch::channel(false);
         let mut w = Worker::spawn(move |n: usize| {
             let mut opened = opened.clone();
-            async move {
+            std::future::ready(Answer::later(async move {
                 let _ = opened.wait_for(|o| *o).await;
                 Message::Text(n.to_string().into())
-            }
+            }))
         });
         for n in 0..IN_FLIGHT {
             w.submit(n).unwrap();

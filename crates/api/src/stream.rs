@@ -20,7 +20,7 @@ use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_core::bus::Notice;
-use switchboard_core::engine::{Caller, Receipt, SendMessage};
+use switchboard_core::engine::{Caller, PendingEvent, Receipt, SendMessage};
 use switchboard_core::event::{Event, EventKind, Screen};
 use switchboard_core::ids::ConversationId;
 use switchboard_core::model::{ConversationState, Participant};
@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Query, bearer};
-use crate::intake::{Command, FLOODING_REASON, Flooding, Intake, Worker, next_answer};
+use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered, next_answer};
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
 use crate::wire::{ConversationView, ParticipantView};
@@ -526,7 +526,7 @@ async fn on_frame(
                 let (s, conversation) = (s.clone(), p.conversation_id);
                 Worker::spawn(move |f| {
                     let (s, caller) = (s.clone(), caller.clone());
-                    async move { commit(&s, &caller, conversation, f).await }
+                    async move { submit(&s, &caller, conversation, f).await }
                 })
             });
             intake.hand_over(now, w, frame)
@@ -534,43 +534,71 @@ async fn on_frame(
     }
 }
 
-async fn commit(s: &AppState, caller: &Caller, conversation: ConversationId, frame: ClientFrame) -> Message {
-    let (reference, result) = match frame {
-        ClientFrame::Send { reference, content_type: ct, content, client_token: token } => {
-            let result = async {
-                let msg = SendMessage {
-                    content_type: content_type(ct.as_deref())?,
-                    content,
-                    client_token: client_token(token.as_deref())?,
-                    as_participant: None,
-                };
-                s.engine.send_message(caller, conversation, msg).await
+/// A `send` frame's fields as the engine takes them.
+pub(crate) fn message_of(ct: Option<&str>, content: String, token: Option<&str>) -> Result<SendMessage, Error> {
+    Ok(SendMessage {
+        content_type: content_type(ct)?,
+        content,
+        client_token: client_token(token)?,
+        as_participant: None,
+    })
+}
+
+/// A `receipt` frame's kind.
+pub(crate) fn receipt_of(receipt: &str) -> Result<Receipt, Error> {
+    match receipt {
+        "delivered" => Ok(Receipt::Delivered),
+        "read" => Ok(Receipt::Read),
+        _ => Err(Error::invalid("receipt", "must be delivered or read")),
+    }
+}
+
+/// The answer to a queued send or receipt: once durable, `make` of its
+/// event, or the error; a frame refused before it was queued is answered now.
+pub(crate) fn answer_when_durable(
+    reference: Option<Value>,
+    queued: Result<PendingEvent, Error>,
+    make: impl FnOnce(Option<Value>, Event) -> Message + Send + 'static,
+) -> Answer {
+    match queued {
+        Err(e) => answered(error_frame(reference, &e)),
+        Ok(pending) => Answer::later(async move {
+            match pending.event().await {
+                Ok(e) => make(reference, e),
+                Err(e) => error_frame(reference, &e),
             }
-            .await;
-            (reference, result)
+        }),
+    }
+}
+
+/// Queues a participant's send or receipt; answers a deep heartbeat.
+async fn submit(s: &AppState, caller: &Caller, conversation: ConversationId, frame: ClientFrame) -> Answer {
+    let (reference, queued) = match frame {
+        ClientFrame::Send { reference, content_type: ct, content, client_token: token } => {
+            let queued = async {
+                let msg = message_of(ct.as_deref(), content, token.as_deref())?;
+                s.engine.submit_message(caller, conversation, msg).await
+            };
+            (reference, queued.await)
         }
         ClientFrame::Receipt { reference, receipt, message_id: id } => {
-            let result = async {
-                let receipt = match receipt.as_str() {
-                    "delivered" => Receipt::Delivered,
-                    "read" => Receipt::Read,
-                    _ => return Err(Error::invalid("receipt", "must be delivered or read")),
-                };
-                s.engine.send_receipt(caller, conversation, receipt, message_id(Some(&id))?, None).await
-            }
-            .await;
-            (reference, result)
+            let queued = async {
+                let receipt = receipt_of(&receipt)?;
+                s.engine.submit_receipt(caller, conversation, receipt, message_id(Some(&id))?, None).await
+            };
+            (reference, queued.await)
         }
         ClientFrame::DeepHeartbeat { reference } => {
             let status = if s.engine.store().ping().await.is_ok() { "ok" } else { "failed" };
-            return text(&ServerFrame::DeepHeartbeat { reference, status });
+            return answered(text(&ServerFrame::DeepHeartbeat { reference, status }));
         }
-        ClientFrame::Ping { .. } | ClientFrame::Typing => return error_frame(None, &Error::malformed("not a command")),
+        ClientFrame::Ping { .. } | ClientFrame::Typing => {
+            return answered(error_frame(None, &Error::malformed("not a command")));
+        }
     };
-    match result {
-        Ok(e) => text(&ServerFrame::Ack { reference, seq: e.seq, id: e.id.to_string(), at: e.at.to_rfc3339() }),
-        Err(e) => error_frame(reference, &e),
-    }
+    answer_when_durable(reference, queued, |reference, e| {
+        text(&ServerFrame::Ack { reference, seq: e.seq, id: e.id.to_string(), at: e.at.to_rfc3339() })
+    })
 }
 
 #[cfg(test)]

@@ -96,6 +96,17 @@ pub enum Receipt {
     Read,
 }
 
+/// An event queued for the log; [`PendingEvent::event`] waits until it is durable.
+#[derive(Debug)]
+pub struct PendingEvent(crate::store::Pending);
+
+impl PendingEvent {
+    /// The committed event, once durable.
+    pub async fn event(self) -> Result<Event> {
+        last(self.0.committed().await?)
+    }
+}
+
 pub struct Engine {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
@@ -360,6 +371,13 @@ impl Engine {
 
     /// Sends a message; returns the committed event once it is durable.
     pub async fn send_message(&self, caller: &Caller, id: ConversationId, msg: SendMessage) -> Result<Event> {
+        self.submit_message(caller, id, msg).await?.event().await
+    }
+
+    /// Checks a message and queues it for commit, returning as soon as it is
+    /// queued: messages submitted one after another are logged in that order
+    /// (a socket pipelines its sends this way).
+    pub async fn submit_message(&self, caller: &Caller, id: ConversationId, msg: SendMessage) -> Result<PendingEvent> {
         if msg.content.is_empty() {
             return Err(Error::invalid("content", "must not be empty"));
         }
@@ -368,7 +386,7 @@ impl Engine {
         }
         let author = self.sender(caller, id, msg.as_participant).await?;
         let kind = EventKind::Message { content_type: msg.content_type, content: msg.content };
-        self.append(id, author, kind, msg.client_token).await
+        self.submit_append(id, author, kind, msg.client_token).await
     }
 
     /// Records that the caller received or read a message.
@@ -380,6 +398,18 @@ impl Engine {
         message_id: EventId,
         client_token: Option<ClientToken>,
     ) -> Result<Event> {
+        self.submit_receipt(caller, id, receipt, message_id, client_token).await?.event().await
+    }
+
+    /// Checks a receipt and queues it for commit (see [`Self::submit_message`]).
+    pub async fn submit_receipt(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        receipt: Receipt,
+        message_id: EventId,
+        client_token: Option<ClientToken>,
+    ) -> Result<PendingEvent> {
         let author = self.sender(caller, id, None).await?;
         let target = self.store.event(id, message_id).await?;
         if !matches!(target, Some(Event { kind: EventKind::Message { .. }, .. })) {
@@ -389,7 +419,7 @@ impl Engine {
             Receipt::Delivered => EventKind::Delivered { message_id },
             Receipt::Read => EventKind::Read { message_id },
         };
-        self.append(id, author, kind, client_token).await
+        self.submit_append(id, author, kind, client_token).await
     }
 
     /// Tells the other participants that the caller is typing; nothing is stored.
@@ -525,15 +555,15 @@ impl Engine {
         }
     }
 
-    async fn append(
+    async fn submit_append(
         &self,
         id: ConversationId,
         author: Author,
         kind: EventKind,
         client_token: Option<ClientToken>,
-    ) -> Result<Event> {
-        let events = self.store.apply(Command::Append { conversation: id, author, kind, client_token }).await?;
-        last(events)
+    ) -> Result<PendingEvent> {
+        let command = Command::Append { conversation: id, author, kind, client_token };
+        Ok(PendingEvent(self.store.submit(command).await?))
     }
 
     fn display_name(&self, name: Option<String>, default: &str) -> Result<String> {

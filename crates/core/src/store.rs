@@ -67,6 +67,38 @@ pub trait CommitObserver: Send + Sync + 'static {
     fn batch_committed(&self, commands: usize, events: usize, micros: u64);
 }
 
+/// A command the writer has taken: its outcome, once committed.
+#[derive(Debug)]
+pub struct Pending(PendingState);
+
+#[derive(Debug)]
+enum PendingState {
+    Queued(tokio::sync::oneshot::Receiver<Result<Committed>>),
+    Done(Result<Committed>),
+}
+
+impl Pending {
+    /// Waiting on the writer's answer.
+    pub fn queued(answer: tokio::sync::oneshot::Receiver<Result<Committed>>) -> Self {
+        Self(PendingState::Queued(answer))
+    }
+
+    /// Already answered.
+    pub fn done(outcome: Result<Committed>) -> Self {
+        Self(PendingState::Done(outcome))
+    }
+
+    /// The committed events, once durable.
+    pub async fn committed(self) -> Result<Committed> {
+        match self.0 {
+            PendingState::Done(outcome) => outcome,
+            PendingState::Queued(answer) => {
+                answer.await.unwrap_or_else(|_| Err(crate::Error::unavailable("the server is shutting down")))
+            }
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is, for logs and metrics ("sqlite", "postgres").
@@ -76,6 +108,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits one command; returns once it is durable.
     async fn apply(&self, command: Command) -> Result<Committed>;
+
+    /// Hands one command to the writer and returns as soon as it is queued,
+    /// with what resolves once it is durable. Commands submitted one after
+    /// another (each `submit` awaited before the next) commit in that order,
+    /// so a client's sends can be pipelined without reordering them.
+    async fn submit(&self, command: Command) -> Result<Pending> {
+        Ok(Pending::done(self.apply(command).await))
+    }
 
     // Reads.
 

@@ -21,7 +21,7 @@ macro_rules! sql_backend {
             AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
         };
         use switchboard_core::model::{ApiKey, Conversation, EntryPoint, Participant, Workspace};
-        use switchboard_core::store::{ConversationQuery, EventRange, Store};
+        use switchboard_core::store::{ConversationQuery, EventRange, Pending, Store};
         use switchboard_core::timer::Timer;
         use switchboard_core::token::SecretHash;
 
@@ -217,6 +217,10 @@ macro_rules! sql_backend {
 
             async fn apply(&self, command: Command) -> Result<Committed> {
                 self.writer.apply(command).await
+            }
+
+            async fn submit(&self, command: Command) -> Result<Pending> {
+                self.writer.submit(command).await
             }
 
             async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {

@@ -21,7 +21,7 @@ use switchboard_core::command::{Command, Committed, Plan, Snapshot, SnapshotKeys
 use switchboard_core::event::Event;
 use switchboard_core::ids::{ConversationId, ParticipantId};
 use switchboard_core::model::{Conversation, Participant};
-use switchboard_core::store::CommitObserver;
+use switchboard_core::store::{CommitObserver, Pending};
 use switchboard_core::{Error, Result};
 
 /// What a committed batch hands back.
@@ -115,10 +115,15 @@ impl Writer {
     }
 
     pub async fn apply(&self, command: Command) -> Result<Committed> {
+        self.submit(command).await?.committed().await
+    }
+
+    /// Queues a command; commands queued one after another commit in order.
+    pub async fn submit(&self, command: Command) -> Result<Pending> {
         let tx = self.tx.lock().ok().and_then(|t| t.clone()).ok_or_else(closed)?;
         let (reply, answer) = oneshot::channel();
         tx.send(Job { command, reply }).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        Ok(Pending::queued(answer))
     }
 
     /// Takes no new commands; returns when those already taken are committed.

@@ -179,6 +179,38 @@ pub(crate) async fn a_burst_of_sends_is_answered_and_the_socket_keeps_serving() 
     assert!(read_until(&mut rx, &mut answers, PROMPTLY, |a| a.ponged("P2")).await);
 }
 
+pub(crate) async fn a_pipelined_burst_is_logged_and_answered_in_the_order_sent() {
+    // No rate limit: only the bound on frames waiting for the database refuses.
+    let app = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let chat = app.chat().await;
+    let (mut tx, mut rx) = app.ws(&chat.customer, None).await.stream.split();
+    burst(&mut tx, (0..300).map(send)).await;
+    let (mut acked, mut answered) = (Vec::new(), 0);
+    while answered < 300 {
+        let f = tokio::time::timeout(PROMPTLY, rx.next()).await.expect("no answer came").unwrap().unwrap();
+        let Message::Text(t) = f else { continue };
+        let f: Value = serde_json::from_str(t.as_str()).unwrap();
+        match f["type"].as_str() {
+            Some("ack") => acked.push((f["ref"].as_str().unwrap().to_owned(), f["seq"].as_i64().unwrap())),
+            Some("error") => assert_eq!(f["error"]["code"], "rate_limited", "{f}"),
+            _ => continue,
+        }
+        answered += 1;
+    }
+    assert!(acked.len() >= 64, "the socket takes 64 at a time: {} acked", acked.len());
+    // Acks in the order the sends went out, with rising seqs, and the log in that order.
+    let number = |r: &str| r.trim_start_matches('s').parse::<usize>().unwrap();
+    assert!(acked.windows(2).all(|w| number(&w[0].0) < number(&w[1].0) && w[0].1 < w[1].1), "{acked:?}");
+    let logged: Vec<String> = app
+        .transcript(&chat.id)
+        .await
+        .into_iter()
+        .filter_map(|e| e["client_token"].as_str().map(str::to_owned))
+        .collect();
+    let sent: Vec<String> = acked.iter().map(|(r, _)| format!("tok-{r}")).collect();
+    assert_eq!(logged, sent);
+}
+
 pub(crate) async fn an_agent_socket_survives_a_burst_and_still_gets_offers() {
     let app = limited(20).await;
     let q = queue(&app, "general", json!({})).await;
@@ -447,6 +479,11 @@ pub(crate) async fn random_clients_never_wedge_a_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_customer() {
     a_burst_of_sends_is_answered_and_the_socket_keeps_serving().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_in_order() {
+    a_pipelined_burst_is_logged_and_answered_in_the_order_sent().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
