@@ -405,7 +405,9 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 match inbound(socket, incoming).await? {
                     Inbound::End => return Ok(()),
                     Inbound::Nothing => {}
-                    Inbound::Text(t) => match on_frame(s, &p, t.as_str(), &mut intake, &mut worker).await {
+                    // Boxed, here and below: an idle socket's task keeps room
+                    // for its largest await; the handlers' live only while they run.
+                    Inbound::Text(t) => match Box::pin(on_frame(s, &p, t.as_str(), &mut intake, &mut worker)).await {
                         Ok(Some(reply)) => write(socket, vec![reply]).await?,
                         Ok(None) => {}
                         Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
@@ -413,8 +415,8 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 }
             }
             notice = notices.recv() => match notice {
-                Ok(n) => feed.on_notice(s, socket, &p, n).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => feed.catch_up(s, socket, &p).await?,
+                Ok(n) => Box::pin(feed.on_notice(s, socket, &p, n)).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, &p)).await?,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
             Some(answer) = next_answer(&mut worker) => write(socket, vec![answer]).await?,
