@@ -1,6 +1,7 @@
 //! What a WebSocket does with a client's frames before any reaches the
 //! engine: the socket's rate limits, its flood guard, and a worker that
-//! commits the frames that need the store.
+//! queues the frames that need the store for commit (pipelined: the next is
+//! queued before the last is durable) and answers them in arrival order.
 //!
 //! The rule every socket loop keeps: **it waits on nothing but its own
 //! socket.** A loop that both reads the client and collects the worker's
