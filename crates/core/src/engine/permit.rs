@@ -22,7 +22,10 @@ impl Engine {
                 Ok(a.workspace_id)
             }
             (Rule::Itself, Caller::Agent(_)) => Err(Error::forbidden("an agent may act only on itself")),
-            (Rule::Itself, _) => Err(Error::forbidden(format!("only an agent token may {}", action.describe().0))),
+            // A participant token of role `agent` belongs to one conversation, not to a workspace's agent.
+            (Rule::Workspace | Rule::Itself, Caller::Participant(_)) => {
+                Err(Error::forbidden(format!("only an agent token or a workspace key may {}", action.describe().0)))
+            }
             (rule, _) => Err(Error::internal(format!("{action:?} has no workspace rule for {kind:?} ({rule:?})"))),
         }
     }

@@ -23,6 +23,8 @@ async fn every_caller_gets_what_the_table_says(backend: Backend) {
     let supervisor =
         app.admin(Method::POST, &format!("{conv}/participants"), Some(json!({"role": "supervisor"}))).await;
     let supervisor = supervisor["token"].as_str().unwrap().to_owned();
+    let chat_agent = app.admin(Method::POST, &format!("{conv}/participants"), Some(json!({"role": "agent"}))).await;
+    let chat_agent = chat_agent["token"].as_str().unwrap().to_owned();
 
     let input = |text: &str| Some(json!({"text": text}));
     let get = |path: &str| (Method::GET, format!("{conv}{path}"), None::<Value>);
@@ -49,6 +51,11 @@ async fn every_caller_gets_what_the_table_says(backend: Backend) {
         ("bob", &bob.token, (Method::GET, format!("/api/v1/agents/{}", ann.id), None), StatusCode::FORBIDDEN),
         ("bob", &bob.token, (Method::GET, "/api/v1/queues".into(), None), StatusCode::FORBIDDEN),
         ("bob", &bob.token, (Method::GET, "/api/v1/activities".into(), None), StatusCode::OK),
+        // A participant token of role agent (added by a key to one conversation): no workspace-wide calls.
+        ("chat agent", &chat_agent, (Method::GET, "/api/v1/activities".into(), None), StatusCode::FORBIDDEN),
+        ("chat agent", &chat_agent, (Method::GET, "/api/v1/offers".into(), None), StatusCode::FORBIDDEN),
+        ("chat agent", &chat_agent, (Method::GET, format!("/api/v1/agents/{}", ann.id), None), StatusCode::FORBIDDEN),
+        ("chat agent", &chat_agent, get("/task"), StatusCode::OK),
         // A supervisor in the chat.
         ("supervisor", &supervisor, get("/task"), StatusCode::OK),
         ("supervisor", &supervisor, post("/agent-input", input("from the supervisor")), StatusCode::FORBIDDEN),
