@@ -18,9 +18,8 @@ impl Engine {
         match (access::rule(kind, action), caller) {
             (Rule::Denied, _) => Err(access::refusal(kind, action)),
             (Rule::Workspace, Caller::Admin { workspace }) => Ok(*workspace),
-            (Rule::Workspace | Rule::Itself, Caller::Agent(a)) if target.is_none_or(|t| t == a.id) => {
-                Ok(a.workspace_id)
-            }
+            (Rule::Workspace, Caller::Agent(a)) => Ok(a.workspace_id),
+            (Rule::Itself, Caller::Agent(a)) if target.is_none_or(|t| t == a.id) => Ok(a.workspace_id),
             (Rule::Itself, Caller::Agent(_)) => Err(Error::forbidden("an agent may act only on itself")),
             // A participant token of role `agent` belongs to one conversation, not to a workspace's agent.
             (Rule::Workspace | Rule::Itself, Caller::Participant(_)) => {
