@@ -332,10 +332,11 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
     // An agent works several chats at once: its limits grow with its capacity.
     let mut intake = Intake::new(s.engine.limits().sends_per_second, agent.capacity);
     let mut worker = {
-        let (s, caller) = (s.clone(), caller.clone());
+        // Shared, so a frame costs one reference count, not a copy of the agent.
+        let shared = std::sync::Arc::new((s.clone(), caller.clone()));
         Worker::spawn(move |f| {
-            let (s, caller) = (s.clone(), caller.clone());
-            async move { submit(&s, &caller, f).await }
+            let shared = shared.clone();
+            async move { submit(&shared.0, &shared.1, f).await }
         })
     };
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);

@@ -407,7 +407,7 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                     Inbound::Nothing => {}
                     // Boxed, here and below: an idle socket's task keeps room
                     // for its largest await; the handlers' live only while they run.
-                    Inbound::Text(t) => match Box::pin(on_frame(s, &p, t.as_str(), &mut intake, &mut worker)).await {
+                    Inbound::Text(t) => match Box::pin(on_frame(s, &caller, p.conversation_id, t.as_str(), &mut intake, &mut worker)).await {
                         Ok(Some(reply)) => write(socket, vec![reply]).await?,
                         Ok(None) => {}
                         Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
@@ -507,7 +507,8 @@ pub(crate) fn error_frame(reference: Option<Value>, e: &Error) -> Message {
 /// later. Never waits on the worker.
 async fn on_frame(
     s: &AppState,
-    p: &Participant,
+    caller: &Caller,
+    conversation: ConversationId,
     raw: &str,
     intake: &mut Intake,
     worker: &mut Option<Worker<ClientFrame>>,
@@ -517,18 +518,16 @@ async fn on_frame(
         Ok(f) => f,
         Err(answer) => return Ok(Some(answer)),
     };
-    let caller = Caller::Participant(p.clone());
     match frame {
         ClientFrame::Ping { reference } => Ok(Some(text(&ServerFrame::Pong { reference }))),
-        ClientFrame::Typing => {
-            Ok(s.engine.typing(&caller, p.conversation_id).await.err().map(|e| error_frame(None, &e)))
-        }
+        ClientFrame::Typing => Ok(s.engine.typing(caller, conversation).await.err().map(|e| error_frame(None, &e))),
         frame => {
             let w = worker.get_or_insert_with(|| {
-                let (s, conversation) = (s.clone(), p.conversation_id);
+                // Shared, so a frame costs one reference count, not a copy of the participant.
+                let shared = std::sync::Arc::new((s.clone(), caller.clone()));
                 Worker::spawn(move |f| {
-                    let (s, caller) = (s.clone(), caller.clone());
-                    async move { submit(&s, &caller, conversation, f).await }
+                    let shared = shared.clone();
+                    async move { submit(&shared.0, &shared.1, conversation, f).await }
                 })
             });
             intake.hand_over(now, w, frame)
