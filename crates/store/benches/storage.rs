@@ -1,5 +1,5 @@
-//! Storage throughput: the B1 baseline (raw multi-row inserts of chat rows
-//! into the events table, one transaction per batch) beside the real write
+//! Storage throughput: the B1 baseline (`switchboard_store::baseline`: raw
+//! multi-row inserts of chat rows, one transaction per batch) beside the real write
 //! path (`Store::apply` through the group-commit writer, many concurrent
 //! appenders), in the same run and on the same database.
 //!
@@ -11,12 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sqlx::Connection as _;
 use switchboard_core::bus::LocalBus;
 use switchboard_core::clock::SystemClock;
 use switchboard_core::command::{Author, Command, NewConversation, NewParticipant};
 use switchboard_core::event::{ContentType, EventKind};
-use switchboard_core::ids::{ConversationId, EventId, ParticipantId, WorkspaceId};
+use switchboard_core::ids::{ConversationId, ParticipantId, WorkspaceId};
 use switchboard_core::model::{Attributes, IdleSettings, Role};
 use switchboard_core::store::{CommitObserver, Store};
 use switchboard_store::{StoreConfig, testing};
@@ -61,9 +60,11 @@ async fn main() {
     let store = switchboard_store::open(&config, Arc::new(LocalBus::default()), Arc::new(SystemClock)).await.unwrap();
 
     for per_commit in [100, 1000] {
-        let rate =
-            if postgres { raw_postgres(&url, n, per_commit).await } else { raw_sqlite(&url, n, per_commit).await };
-        println!("B1 raw multi-row INSERT, {per_commit} rows/commit: {rate:.0} rows/s");
+        let run = switchboard_store::baseline::batched_inserts(&url, 1000, n, per_commit).await.unwrap();
+        println!(
+            "B1 multi-row INSERT over 1,000 conversations, {per_commit} rows/commit: {:.0} rows/s",
+            run.rows_per_sec()
+        );
     }
 
     for writers in [100, 1000] {
@@ -71,67 +72,6 @@ async fn main() {
         println!("Store::apply, {writers} concurrent appenders: {rate:.0} messages/s (mean batch {mean:.0} commands)");
     }
     store.close().await;
-}
-
-/// The values of one chat row, as the events table stores a message.
-fn row(conversation: &str, seq: i64) -> (String, i64, String, String) {
-    let payload = serde_json::json!({"content_type": "text/plain", "content": BODY}).to_string();
-    (conversation.to_owned(), seq, EventId::new().to_string(), payload)
-}
-
-fn insert_sql(rows: usize, numbered: bool) -> String {
-    let mut sql = String::from(
-        "INSERT INTO events (conversation_id, seq, id, kind, participant_id, payload, client_token, created_at) VALUES ",
-    );
-    let mut p = 0;
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        let mut ph = || {
-            p += 1;
-            if numbered { format!("${p}") } else { "?".to_owned() }
-        };
-        sql.push_str(&format!("({}, {}, {}, 'message', NULL, {}, NULL, 0)", ph(), ph(), ph(), ph()));
-    }
-    sql
-}
-
-/// Inserts `n` rows, `per_commit` to a transaction, on `$conn`; rows/s.
-macro_rules! raw_inserts {
-    ($conn:expr, $n:expr, $per_commit:expr, $numbered:expr) => {{
-        let mut conn = $conn;
-        let conv = format!("raw-{}", $per_commit);
-        let chunk = 200.min($per_commit);
-        let started = Instant::now();
-        let mut seq = 0;
-        while (seq as usize) < $n {
-            let mut tx = conn.begin().await.unwrap();
-            for _ in 0..$per_commit / chunk {
-                let sql = insert_sql(chunk, $numbered);
-                let mut q = sqlx::query(&sql);
-                for _ in 0..chunk {
-                    seq += 1;
-                    let (c, s, id, payload) = row(&conv, seq);
-                    q = q.bind(c).bind(s).bind(id).bind(payload);
-                }
-                q.execute(&mut *tx).await.unwrap();
-            }
-            tx.commit().await.unwrap();
-        }
-        seq as f64 / started.elapsed().as_secs_f64()
-    }};
-}
-
-async fn raw_sqlite(url: &str, n: usize, per_commit: usize) -> f64 {
-    let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let opts =
-        opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal).synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    raw_inserts!(sqlx::SqliteConnection::connect_with(&opts).await.unwrap(), n, per_commit, false)
-}
-
-async fn raw_postgres(url: &str, n: usize, per_commit: usize) -> f64 {
-    raw_inserts!(sqlx::PgConnection::connect(url).await.unwrap(), n, per_commit, true)
 }
 
 /// `writers` tasks, one per conversation, each appending messages one after

@@ -79,7 +79,7 @@ macro_rules! sql_backend {
             query(&sql, stmt).fetch_optional(ex).await.map_err(db_error)
         }
 
-        async fn execute<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<u64> {
+        pub(crate) async fn execute<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<u64> {
             let sql = sql_text(stmt);
             Ok(query(&sql, stmt).execute(ex).await.map_err(db_error)?.rows_affected())
         }
@@ -142,6 +142,45 @@ macro_rules! sql_backend {
                 tx.commit().await.map_err(db_error)?;
                 Ok((plan, outcomes))
             }
+        }
+
+        /// Finishes the work a migration left to code, named in the
+        /// `upgrades` table, and removes its row. Safe to run on several
+        /// nodes at once: every step can be repeated.
+        pub(crate) async fn finish_upgrades(pool: &sqlx::Pool<$db>) -> Result<()> {
+            for row in fetch_all(pool, &sql::pending_upgrades()).await? {
+                let name = row.text("name")?;
+                match name.as_str() {
+                    sql::TOKEN_HASHES => hash_client_tokens(pool).await?,
+                    other => return Err(switchboard_core::Error::internal(format!("unknown upgrade {other:?}"))),
+                }
+                execute(pool, &sql::upgrade_done(&name)).await?;
+            }
+            Ok(())
+        }
+
+        /// Fills the token hash of events copied by migration 0003, a range
+        /// of conversations per transaction.
+        async fn hash_client_tokens(pool: &sqlx::Pool<$db>) -> Result<()> {
+            const KEYS_PER_STEP: i64 = 500;
+            let last = fetch_optional(pool, &sql::last_log_key()).await?;
+            let last = match last {
+                Some(row) => row.opt_int("last")?.unwrap_or(0),
+                None => 0,
+            };
+            tracing::info!(conversations = last, "hashing the client tokens of stored events (one-time upgrade)");
+            let mut from = 0;
+            while from < last {
+                let rows = fetch_all(pool, &sql::unhashed_tokens(from, from + KEYS_PER_STEP)).await?;
+                let mut tx = pool.begin().await.map_err(db_error)?;
+                for row in rows {
+                    let stmt = sql::set_token_hash(row.int("log_key")?, row.int("seq")?, &row.text("client_token")?);
+                    execute(&mut *tx, &stmt).await?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                from += KEYS_PER_STEP;
+            }
+            Ok(())
         }
 
         fn load_row(snap: &mut Snapshot, loads: sql::Loads, row: &$row) -> Result<()> {

@@ -14,6 +14,7 @@ use switchboard_core::clock::Clock;
 use switchboard_core::store::{CommitObserver, Store};
 use switchboard_core::{Error, ErrorCode, Result};
 
+pub mod baseline;
 mod glue;
 mod migrations;
 mod postgres;
@@ -119,6 +120,33 @@ pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
 #[doc(hidden)]
 pub mod testing {
     use sqlx::Connection as _;
+
+    use crate::Backend;
+
+    /// Brings the database at `url` to schema `version` and no further, and
+    /// runs `script` (plain SQL, no parameters) on it: a store as an earlier
+    /// release left it, to test the upgrade from it.
+    pub async fn old_store(url: &str, version: i64, script: &str) -> switchboard_core::Result<()> {
+        let fail = |e: sqlx::Error| switchboard_core::Error::internal(e);
+        let migrate = |e: sqlx::migrate::MigrateError| crate::migrate_error(e);
+        let backend = Backend::of(url)?;
+        let migrator = crate::migrations::up_to(backend, version);
+        match backend {
+            Backend::Sqlite => {
+                let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(fail)?;
+                let mut conn =
+                    sqlx::SqliteConnection::connect_with(&opts.create_if_missing(true)).await.map_err(fail)?;
+                migrator.run(&mut conn).await.map_err(migrate)?;
+                sqlx::raw_sql(script).execute(&mut conn).await.map_err(fail)?;
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(fail)?;
+                migrator.run(&mut conn).await.map_err(migrate)?;
+                sqlx::raw_sql(script).execute(&mut conn).await.map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
 
     /// The PostgreSQL server tests use, from `SWITCHBOARD_TEST_POSTGRES_URL`.
     pub fn postgres_base_url() -> Option<String> {

@@ -12,10 +12,12 @@ type Source = (i64, &'static str, &'static str);
 const SQLITE: &[Source] = &[
     (1, "conversations", include_str!("../migrations/sqlite/0001_conversations.sql")),
     (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
+    (3, "events layout", include_str!("../migrations/sqlite/0003_events_layout.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
+    (3, "events layout", include_str!("../migrations/postgres/0003_events_layout.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
@@ -26,6 +28,17 @@ fn migrator(sources: &[Source]) -> Migrator {
         })
         .collect::<Vec<_>>();
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
+}
+
+/// The migrations of a backend up to `version` only: for tests that build a
+/// store as an earlier release left it.
+pub(crate) fn up_to(backend: crate::Backend, version: i64) -> Migrator {
+    let sources = match backend {
+        crate::Backend::Sqlite => SQLITE,
+        crate::Backend::Postgres => POSTGRES,
+    };
+    let upto = sources.iter().take_while(|m| m.0 <= version).count();
+    migrator(&sources[..upto])
 }
 
 pub(crate) fn sqlite() -> Migrator {

@@ -27,6 +27,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .await
         .map_err(db_error)?;
     migrations::postgres().run(&pool).await.map_err(crate::migrate_error)?;
+    finish_upgrades(&pool).await?;
     let write = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
@@ -40,6 +41,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
     let pool = PgPoolOptions::new().max_connections(1).connect_with(options(config)?).await.map_err(db_error)?;
     migrations::postgres().run(&pool).await.map_err(crate::migrate_error)?;
+    finish_upgrades(&pool).await?;
     pool.close().await;
     Ok(())
 }

@@ -102,14 +102,18 @@ impl Stmt {
     }
 
     /// Appends `(?, ?), (?, ?), …`: one tuple of `width` per row.
-    pub(crate) fn tuples<T>(&mut self, rows: &[T], width: usize, mut bind: impl FnMut(&mut Self, &T)) -> &mut Self {
+    pub(crate) fn tuples<T>(&mut self, rows: &[T], width: usize, bind: impl FnMut(&mut Self, &T)) -> &mut Self {
+        self.rows(rows, &format!("({})", vec!["?"; width].join(", ")), bind)
+    }
+
+    /// Appends `tuple` once per row, comma-separated, binding each row's values.
+    pub(crate) fn rows<T>(&mut self, rows: &[T], tuple: &str, mut bind: impl FnMut(&mut Self, &T)) -> &mut Self {
         self.persistent = false;
-        let tuple = format!("({})", vec!["?"; width].join(", "));
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {
                 self.sql.push_str(", ");
             }
-            self.sql.push_str(&tuple);
+            self.sql.push_str(tuple);
             bind(self, row);
         }
         self
@@ -474,43 +478,65 @@ pub(crate) fn revoke_tokens(p: ParticipantId, at: Timestamp) -> Stmt {
         .bind(p.to_string())
 }
 
-// The log.
+// The log. Rows carry the conversation's integer `log_key` rather than its
+// id (see migration 0003); reads join back to `conversations` for the id.
 
-const EVENT_COLS: &str = "conversation_id, seq, id, kind, participant_id, payload, client_token, created_at";
+/// The columns of an event as read, from `events e JOIN conversations c`.
+const EVENT_COLS: &str = "c.id AS conversation_id, e.seq, e.id, e.kind, e.participant_id, e.payload, \
+                          e.client_token, e.created_at";
 
 pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
-    let mut s = Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE conversation_id = ?"));
+    let mut s = Stmt::new(format!(
+        "SELECT {EVENT_COLS} FROM conversations c JOIN events e ON e.log_key = c.log_key WHERE c.id = ?"
+    ));
     s.arg(c.to_string());
     if let Some(after) = range.after {
-        s.push(" AND seq > ?").arg(after);
+        s.push(" AND e.seq > ?").arg(after);
     }
     if let Some(before) = range.before {
-        s.push(" AND seq < ?").arg(before);
+        s.push(" AND e.seq < ?").arg(before);
     }
     s.push(match range.order {
-        Order::Ascending => " ORDER BY seq ASC LIMIT ?",
-        Order::Descending => " ORDER BY seq DESC LIMIT ?",
+        Order::Ascending => " ORDER BY e.seq ASC LIMIT ?",
+        Order::Descending => " ORDER BY e.seq DESC LIMIT ?",
     });
     s.arg(i64::from(range.limit));
     s
 }
 
 pub(crate) fn event_by_id(c: ConversationId, e: EventId) -> Stmt {
-    Stmt::new(format!("SELECT {EVENT_COLS} FROM events WHERE id = ? AND conversation_id = ?"))
-        .bind(e.to_string())
-        .bind(c.to_string())
+    Stmt::new(format!(
+        "SELECT {EVENT_COLS} FROM events e JOIN conversations c ON c.log_key = e.log_key WHERE e.id = ? AND c.id = ?"
+    ))
+    .bind(e.to_string())
+    .bind(c.to_string())
 }
 
 /// Events already stored under the given (conversation, client token) pairs.
 /// A join from the list (not a row-value `IN`, which SQLite answers with a
-/// full scan of the table) so each pair is one index probe on both backends.
+/// full scan of the table) so each pair is one probe of the token-hash index
+/// on both backends; the token itself is compared in the join, so a hash
+/// collision cannot match another send.
 pub(crate) fn events_by_client_tokens(pairs: &[(ConversationId, String)]) -> Stmt {
-    let mut s = Stmt::new(format!("SELECT {} FROM (VALUES ", qualified("e", EVENT_COLS)));
-    s.tuples(pairs, 2, |s, (c, t)| {
-        s.arg(c.to_string()).arg(t.as_str());
+    let mut s = Stmt::new(format!("SELECT {EVENT_COLS} FROM (VALUES "));
+    s.tuples(pairs, 3, |s, (c, t)| {
+        s.arg(c.to_string()).arg(t.as_str()).arg(token_hash(t));
     });
-    s.push(") AS v JOIN events e ON e.conversation_id = v.column1 AND e.client_token = v.column2");
+    s.push(
+        ") AS v JOIN conversations c ON c.id = v.column1 \
+         JOIN events e ON e.log_key = c.log_key AND e.token_hash = v.column3 AND e.client_token = v.column2",
+    );
     s
+}
+
+/// The 64-bit hash the client-token index holds: the first eight bytes of
+/// the token's SHA-256, so it is the same on every build and platform.
+pub(crate) fn token_hash(token: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// `a, b` → `t.a, t.b`.
@@ -532,9 +558,14 @@ pub(crate) fn event(r: &impl Cols) -> Result<Event> {
     })
 }
 
-fn insert_events(rows: &[Event]) -> Stmt {
-    let mut s = Stmt::new(format!("INSERT INTO events ({EVENT_COLS}) VALUES "));
-    s.tuples(rows, 8, |s, e| {
+/// Appends to the log. The conversation's key is looked up per row, from a
+/// page the same transaction has just written (its `last_seq`).
+pub(crate) fn insert_events(rows: &[Event]) -> Stmt {
+    let mut s = Stmt::new(
+        "INSERT INTO events (log_key, seq, id, kind, participant_id, payload, client_token, token_hash, created_at) \
+         VALUES ",
+    );
+    s.rows(rows, "((SELECT log_key FROM conversations WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)", |s, e| {
         let (kind, payload) = e.kind.to_stored();
         s.arg(e.conversation_id.to_string())
             .arg(e.seq)
@@ -543,9 +574,43 @@ fn insert_events(rows: &[Event]) -> Stmt {
             .arg(e.participant_id.map(|p| p.to_string()))
             .arg(payload)
             .arg(e.client_token.clone())
+            .arg(e.client_token.as_deref().map(token_hash))
             .arg(e.at);
     });
     s
+}
+
+/// The upgrade that fills the token hashes of events copied by migration 0003.
+pub(crate) const TOKEN_HASHES: &str = "event_token_hashes";
+
+pub(crate) fn pending_upgrades() -> Stmt {
+    Stmt::new("SELECT name FROM upgrades ORDER BY name")
+}
+
+pub(crate) fn upgrade_done(name: &str) -> Stmt {
+    Stmt::new("DELETE FROM upgrades WHERE name = ?").bind(name)
+}
+
+pub(crate) fn last_log_key() -> Stmt {
+    Stmt::new("SELECT MAX(log_key) AS last FROM conversations")
+}
+
+/// Events of the conversations with keys in `(after, upto]` whose token
+/// hash is still to be filled.
+pub(crate) fn unhashed_tokens(after: i64, upto: i64) -> Stmt {
+    Stmt::new(
+        "SELECT log_key, seq, client_token FROM events \
+         WHERE log_key > ? AND log_key <= ? AND client_token IS NOT NULL AND token_hash IS NULL",
+    )
+    .bind(after)
+    .bind(upto)
+}
+
+pub(crate) fn set_token_hash(log_key: i64, seq: i64, token: &str) -> Stmt {
+    Stmt::new("UPDATE events SET token_hash = ? WHERE log_key = ? AND seq = ?")
+        .bind(token_hash(token))
+        .bind(log_key)
+        .bind(seq)
 }
 
 // Timers.

@@ -45,6 +45,7 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
         .await
         .map_err(db_error)?;
     migrations::sqlite().run(&write).await.map_err(crate::migrate_error)?;
+    finish_upgrades(&write).await?;
     let pool = SqlitePoolOptions::new()
         .max_connections(config.pool_size.max(1))
         .acquire_timeout(Duration::from_secs(10))
@@ -82,6 +83,7 @@ async fn checkpoints(pool: sqlx::SqlitePool) {
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options(config)?).await.map_err(db_error)?;
     migrations::sqlite().run(&pool).await.map_err(crate::migrate_error)?;
+    finish_upgrades(&pool).await?;
     pool.close().await;
     Ok(())
 }
