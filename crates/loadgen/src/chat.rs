@@ -65,6 +65,14 @@ pub struct ChatArgs {
 }
 
 pub async fn run(args: ChatArgs) -> Result<bool> {
+    let summary = measure(&args).await?;
+    summary.print();
+    Ok(summary.ok)
+}
+
+/// The whole run without the printed report, so `bench` can put several runs'
+/// figures side by side. Progress still goes to stderr.
+pub(crate) async fn measure(args: &ChatArgs) -> Result<ChatSummary> {
     if args.conversations == 0 || args.messages == 0 {
         bail!("--conversations and --messages must be at least 1");
     }
@@ -126,7 +134,7 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
         None => format!("closed loop, window {} per sender", args.window),
     };
     eprintln!("run: {senders} senders x {} messages, {pacing}", args.messages);
-    let warm = watch_run(&counters, senders * u64::from(args.messages), &args, started, rss_pid).await?;
+    let warm = watch_run(&counters, senders * u64::from(args.messages), args, started, rss_pid).await?;
     let end_sample = ProcSample::maybe(rss_pid)?;
     stop_tx.send_replace(true);
 
@@ -202,8 +210,7 @@ pub async fn run(args: ChatArgs) -> Result<bool> {
         first_error,
         hint,
     };
-    summary.print();
-    Ok(ok)
+    Ok(summary)
 }
 
 /// Opens every socket (bounded concurrency, each waits for its `hello`) and
@@ -310,9 +317,9 @@ fn expectations(conversations: &[setup::Conversation], outcomes: Vec<Outcome>) -
     expected
 }
 
-/// A short tag unique to this run, so its client tokens never clash with an
-/// earlier run's.
-fn run_tag() -> String {
+/// A short tag unique to this run, so its client tokens (and `bench`'s
+/// directories and schemas) never clash with an earlier run's.
+pub(crate) fn run_tag() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("lg{:x}", (nanos as u64) ^ u64::from(std::process::id()) << 48)
 }

@@ -3,19 +3,25 @@
 //! and the server's memory and CPU cost.
 //!
 //! This file only parses the command line and dispatches; `chat`, `idle`,
-//! `relay` and `routing` hold the four modes, `setup`/`verify` the REST calls,
+//! `relay` and `routing` hold the four modes, `bench` the comparison that runs
+//! `relay` and `chat` beside the storage baseline and the real server, `seed`
+//! and `pages` the growth runs (history written into a store, transcript
+//! pages read from it), `setup`/`verify` the REST calls,
 //! `client` the per-socket driver (`agent` the agent socket's, for `routing`)
 //! and `report` the figures and output.
 
 mod agent;
+mod bench;
 mod chat;
 mod client;
 mod idle;
 #[cfg(test)]
 mod mock_tests;
+mod pages;
 mod relay;
 mod report;
 mod routing;
+mod seed;
 mod setup;
 mod verify;
 
@@ -44,7 +50,7 @@ const EXIT_NOTE: &str = "Exit status: 0 clean run; 3 the run finished but found 
 )]
 struct Cli {
     /// Abort the whole run (setup, load and verification) if it takes longer than this.
-    /// Does not apply to `relay`, which runs until stopped.
+    /// Does not apply to `relay`, which runs until stopped; `bench` applies it to each phase.
     #[arg(long, global = true, default_value_t = 300, env = "LOADGEN_TIMEOUT_SECS")]
     timeout_secs: u64,
 
@@ -67,6 +73,16 @@ enum Command {
     Routing(routing::RoutingArgs),
     /// Run the bare WebSocket relay (baseline B0: same protocol subset, no storage).
     Relay(relay::RelayArgs),
+    /// Run B0 (the relay), B1 (raw batched inserts) and the real server under the same chat
+    /// load back to back, and print one table with the ratios between them.
+    #[command(after_help = bench::BENCH_NOTE)]
+    Bench(bench::BenchArgs),
+    /// Fill a store with ended conversations (10 million events by default) for the growth
+    /// runs, straight into the database, with a progress bar. Stop the server first.
+    Seed(seed::SeedArgs),
+    /// Read random transcript pages of the workspace's conversations (after `seed`) and
+    /// report the latency.
+    Pages(pages::PagesArgs),
 }
 
 #[tokio::main]
@@ -78,6 +94,10 @@ async fn main() -> ExitCode {
         Command::Chat(args) => bounded(limit, chat::run(args)).await,
         Command::Idle(args) => bounded(limit, idle::run(args)).await,
         Command::Routing(args) => bounded(limit, routing::run(args)).await,
+        Command::Bench(args) => bench::run(args, limit).await,
+        // A long seed is expected to take long: its progress bar shows how far it is.
+        Command::Seed(args) => seed::run(args).await,
+        Command::Pages(args) => bounded(limit, pages::run(args)).await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -93,7 +113,7 @@ async fn main() -> ExitCode {
 
 /// Runs a mode under the global deadline. The mode's own progress lines on
 /// stderr show how far it got, so the error only needs to say why it stopped.
-async fn bounded(limit: Duration, run: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Result<bool> {
+async fn bounded<T>(limit: Duration, run: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     match tokio::time::timeout(limit, run).await {
         Ok(result) => result,
         Err(_) => anyhow::bail!(

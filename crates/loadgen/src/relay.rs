@@ -6,6 +6,8 @@
 //! `GET /api/v1/stream?room=R&side=S` joins room R (created on first use,
 //! removed when empty). Each `send` gets the room's next seq and goes out as an
 //! `event` to every socket in the room, then an `ack` to the sender.
+//! `GET /readyz` answers 200 once it listens, like the server's, so `bench`
+//! waits for either the same way.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -157,7 +159,10 @@ fn frame(out: &Outgoing<'_>) -> Utf8Bytes {
 
 pub async fn run(args: RelayArgs) -> Result<()> {
     let relay = Arc::new(Relay::default());
-    let app = Router::new().route("/api/v1/stream", get(upgrade)).with_state(relay);
+    let app = Router::new()
+        .route("/api/v1/stream", get(upgrade))
+        .route("/readyz", get(|| async { "ready" }))
+        .with_state(relay);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     // Nagle off, as a real chat server would, or small frames wait on delayed ACKs.

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::Connection as _;
 use switchboard_core::bus::LocalBus;
 use switchboard_core::clock::{Clock as _, SystemClock};
 use switchboard_core::command::{Command, NewConversation};
@@ -18,8 +17,9 @@ use switchboard_core::ids::{ConversationId, EventId, ParticipantId, WorkspaceId}
 use switchboard_core::model::{Attributes, IdleSettings};
 use switchboard_core::{Error, Result};
 
+use crate::StoreConfig;
+use crate::direct::Direct;
 use crate::sql::{self, Stmt};
-use crate::{Backend, StoreConfig};
 
 /// A chat message of about 100 bytes as stored (the payload's JSON).
 const BODY: &str = "Hello, I have a question about my last invoice from March, can you help?";
@@ -87,34 +87,13 @@ pub async fn batched_inserts(url: &str, conversations: usize, rows: usize, per_c
         events.chunks(sql::CHUNK).map(sql::insert_events).collect()
     };
 
-    macro_rules! run {
-        ($conn:expr, $backend:ident) => {{
-            let mut conn = $conn.map_err(crate::db_error)?;
-            let started = Instant::now();
-            let mut done = 0usize;
-            while done < rows {
-                let n = per_commit.min(rows - done);
-                let statements = batch(n);
-                let mut tx = conn.begin().await.map_err(crate::db_error)?;
-                for s in &statements {
-                    crate::$backend::execute(&mut *tx, s).await?;
-                }
-                tx.commit().await.map_err(crate::db_error)?;
-                done += n;
-            }
-            InsertRun { rows: done as u64, elapsed: started.elapsed() }
-        }};
+    let mut conn = Direct::connect(url).await?;
+    let started = Instant::now();
+    let mut done = 0usize;
+    while done < rows {
+        let n = per_commit.min(rows - done);
+        conn.transaction(&batch(n)).await?;
+        done += n;
     }
-
-    Ok(match Backend::of(url)? {
-        Backend::Sqlite => {
-            let opts: sqlx::sqlite::SqliteConnectOptions =
-                url.parse().map_err(|e: sqlx::Error| Error::invalid("database_url", e.to_string()))?;
-            let opts = opts
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-            run!(sqlx::SqliteConnection::connect_with(&opts).await, sqlite)
-        }
-        Backend::Postgres => run!(sqlx::PgConnection::connect(url).await, postgres),
-    })
+    Ok(InsertRun { rows: done as u64, elapsed: started.elapsed() })
 }

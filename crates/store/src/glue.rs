@@ -69,7 +69,10 @@ macro_rules! sql_backend {
             q
         }
 
-        async fn fetch_all<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, stmt: &Stmt) -> Result<Vec<$row>> {
+        pub(crate) async fn fetch_all<'c, E: sqlx::Executor<'c, Database = $db>>(
+            ex: E,
+            stmt: &Stmt,
+        ) -> Result<Vec<$row>> {
             let sql = sql_text(stmt);
             query(&sql, stmt).fetch_all(ex).await.map_err(db_error)
         }

@@ -15,9 +15,11 @@ use switchboard_core::store::{CommitObserver, Store};
 use switchboard_core::{Error, ErrorCode, Result};
 
 pub mod baseline;
+mod direct;
 mod glue;
 mod migrations;
 mod postgres;
+pub mod seed;
 mod sql;
 mod sql_routing;
 mod sqlite;

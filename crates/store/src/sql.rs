@@ -348,7 +348,7 @@ fn attributes_text(c: &Conversation) -> String {
     serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".into())
 }
 
-fn insert_conversations(rows: &[Conversation]) -> Stmt {
+pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
     s.tuples(rows, 14, |s, c| {
         s.arg(c.id.to_string())
@@ -431,7 +431,7 @@ pub(crate) fn participant(r: &impl Cols) -> Result<Participant> {
     })
 }
 
-fn insert_participants(rows: &[Participant]) -> Stmt {
+pub(crate) fn insert_participants(rows: &[Participant]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO participants ({PARTICIPANT_COLS}) VALUES "));
     s.tuples(rows, 8, |s, p| {
         s.arg(p.id.to_string())
@@ -558,14 +558,16 @@ pub(crate) fn event(r: &impl Cols) -> Result<Event> {
     })
 }
 
-/// Appends to the log. The conversation's key is looked up per row, from a
-/// page the same transaction has just written (its `last_seq`).
+/// Appends to the log: the rows as a list joined to their conversations for
+/// the key (one join, not a subquery per row, which PostgreSQL would plan
+/// once per row), from pages the same transaction has just written.
 pub(crate) fn insert_events(rows: &[Event]) -> Stmt {
     let mut s = Stmt::new(
         "INSERT INTO events (log_key, seq, id, kind, participant_id, payload, client_token, token_hash, created_at) \
-         VALUES ",
+         SELECT c.log_key, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9 \
+         FROM (VALUES ",
     );
-    s.rows(rows, "((SELECT log_key FROM conversations WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)", |s, e| {
+    s.tuples(rows, 9, |s, e| {
         let (kind, payload) = e.kind.to_stored();
         s.arg(e.conversation_id.to_string())
             .arg(e.seq)
@@ -577,6 +579,7 @@ pub(crate) fn insert_events(rows: &[Event]) -> Stmt {
             .arg(e.client_token.as_deref().map(token_hash))
             .arg(e.at);
     });
+    s.push(") AS v JOIN conversations c ON c.id = v.column1");
     s
 }
 
