@@ -32,8 +32,8 @@ use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, 
 use crate::routes::log::message_id;
 use crate::state::AppState;
 use crate::stream::{
-    Closed, Inbound, answer_when_durable, close, close_now, error_frame, inbound, message_of, receipt_of, serve_socket,
-    write,
+    Closed, Inbound, answer_when_durable, close, close_now, error_frame, finish, inbound, message_of, receipt_of,
+    serve_socket, write,
 };
 use crate::wire_routing::{AgentView, OfferView};
 
@@ -63,7 +63,7 @@ pub(crate) fn open(
     let after = parse_after(after)?;
     serve_socket(s, upgrade, move |s, mut socket| async move {
         let result = Box::pin(run(&s, agent, after, &mut socket)).await;
-        (socket, result)
+        finish(&s, &mut socket, result).await;
     })
 }
 

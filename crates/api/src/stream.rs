@@ -16,7 +16,8 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_core::bus::Notice;
@@ -92,21 +93,50 @@ async fn open(
     if q.after.is_some() {
         return Err(Error::invalid("after", "is for agent sockets; a participant resumes with after_seq").into());
     }
-    let participant = match caller {
-        Caller::Participant(p) => p,
-        _ => return Err(Error::forbidden("the stream takes a participant or agent token").into()),
-    };
+    if !matches!(caller, Caller::Participant(_)) {
+        return Err(Error::forbidden("the stream takes a participant or agent token").into());
+    }
     if q.after_seq.is_some_and(|n| n < 0) {
         return Err(Error::invalid("after_seq", "must not be negative").into());
     }
-    serve_socket(s, upgrade, move |s, mut socket| async move {
-        let result = Box::pin(run(&s, participant, q.after_seq, &mut socket)).await;
-        (socket, result)
-    })
+    let after_seq = q.after_seq;
+    serve_socket(s, upgrade, move |s, socket| session(s, socket, caller, after_seq))
+}
+
+/// A participant's socket from the upgrade to the end, as its task runs it:
+/// everything is used in place (see [`serve_socket`]).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` moves its arguments into locals and keeps both copies: 640 bytes more per socket"
+)]
+fn session(
+    s: AppState,
+    mut socket: WebSocket,
+    caller: Caller,
+    after_seq: Option<i64>,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let result = run(&s, &caller, after_seq, &mut socket).await;
+        finish(&s, &mut socket, result).await;
+    }
 }
 
 /// Upgrades and runs `session` on the socket as a tracked task (shutdown
-/// waits for it), counting it while it is open and ending it as [`finish`] says.
+/// waits for it), counting it while it is open. The session ends with
+/// [`finish`].
+///
+/// Memory: an open socket is one task, and a task keeps room for the
+/// largest await point of its future for as long as it lives, idle or not,
+/// and for every value it captured, used up or not. So, per socket:
+/// - axum's task keeps the upgrade callback's captures to the end: they are
+///   one pointer here, unboxed once the socket is up;
+/// - `session` should use the socket and its own captures in place (by
+///   reference, as `run(&s, &caller, …, &mut socket)` does), never move them
+///   into a nested future, or each is kept twice;
+/// - what runs once per socket (the greeting, closing, [`finish`]) is boxed,
+///   so an idle socket does not keep room for it.
+///
+/// `stream::tests::an_idle_participant_socket_stays_small` holds the result.
 pub(crate) fn serve_socket<F, Fut>(
     s: AppState,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -114,35 +144,37 @@ pub(crate) fn serve_socket<F, Fut>(
 ) -> Result<Response, ApiError>
 where
     F: FnOnce(AppState, WebSocket) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = (WebSocket, Closed)> + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let upgrade = configure(&s, upgrade)?;
-    let tasks = s.tasks.clone();
+    let start = Box::new((s, session));
     Ok(upgrade.on_upgrade(move |socket| {
-        tasks.track_future(async move {
-            let _open = OpenGauge::new(&s);
-            let (mut socket, result) = session(s.clone(), socket).await;
-            finish(&s, &mut socket, result).await;
-        })
+        let (s, session) = *start;
+        let open = OpenGauge::new(&s);
+        let tasks = s.tasks.clone();
+        // Not an async block: it would keep the moved socket's old slot.
+        tasks.track_future(session(s, socket).map(move |()| drop(open)))
     }))
 }
 
-/// Ends a socket's task: logs why, and when the server (not the socket)
-/// failed, tells the client to come back.
-async fn finish(s: &AppState, socket: &mut WebSocket, result: Closed) {
-    match result {
-        Ok(()) => {}
-        Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
-        Err(Stop::Failed(e)) => {
-            let (code, reason) = if s.shutdown.is_cancelled() {
-                (close_code::AWAY, "server shutting down")
-            } else {
-                tracing::warn!(error = %e, "stream failed");
-                (close_code::ERROR, "server error; reconnect and resume")
-            };
-            let _ = close(socket, code, reason).await;
+/// Ends a socket's session: logs why, and when the server (not the socket)
+/// failed, tells the client to come back. Boxed: it runs once per socket.
+pub(crate) fn finish<'a>(s: &'a AppState, socket: &'a mut WebSocket, result: Closed) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        match result {
+            Ok(()) => {}
+            Err(Stop::Socket(why)) => tracing::debug!(%why, "socket closed"),
+            Err(Stop::Failed(e)) => {
+                let (code, reason) = if s.shutdown.is_cancelled() {
+                    (close_code::AWAY, "server shutting down")
+                } else {
+                    tracing::warn!(error = %e, "stream failed");
+                    (close_code::ERROR, "server error; reconnect and resume")
+                };
+                let _ = close(socket, code, reason).await;
+            }
         }
-    }
+    })
 }
 
 /// Checks the upgrade and sets the socket's buffer and frame limits.
@@ -305,6 +337,12 @@ pub(crate) async fn write(socket: &mut WebSocket, frames: Vec<Message>) -> Close
     tokio::time::timeout(WRITE_TIMEOUT, work).await.map_err(|_| gone("write timed out"))?
 }
 
+/// Writes one frame, as [`write`] does, in a boxed future: for the socket
+/// loops, whose idle tasks would otherwise keep room for a write.
+pub(crate) fn write_one(socket: &mut WebSocket, frame: Message) -> BoxFuture<'_, Closed> {
+    Box::pin(write(socket, vec![frame]))
+}
+
 /// The delivery state of one socket.
 struct Feed {
     /// The last seq delivered.
@@ -365,32 +403,54 @@ impl Feed {
     }
 }
 
-async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut WebSocket) -> Closed {
-    let caller = Caller::Participant(p.clone());
-    // Subscribe before reading, so nothing committed in between is missed.
-    let mut notices = s.engine.subscribe(p.conversation_id);
-    let conversation = s.engine.conversation(&caller, p.conversation_id).await?;
+/// Greets the socket: hello, what it missed, its place in line. `None` when
+/// the conversation has already ended (everything delivered).
+async fn greet(
+    s: &AppState,
+    caller: &Caller,
+    p: &Participant,
+    after_seq: Option<i64>,
+    socket: &mut WebSocket,
+) -> Result<Option<Feed>, Stop> {
+    let conversation = s.engine.conversation(caller, p.conversation_id).await?;
     let last_seq = conversation.last_seq;
     let already_ended = conversation.state == ConversationState::Ended;
-    let heartbeat = s.config.heartbeat;
     let hello = ServerFrame::Hello {
         conversation: Box::new(conversation.into()),
         participant: Box::new(p.clone().into()),
         last_seq,
-        heartbeat_secs: heartbeat.as_secs(),
+        heartbeat_secs: s.config.heartbeat.as_secs(),
     };
     write(socket, vec![text(&hello)]).await?;
-    let screen = s.engine.screen_for(&caller, p.conversation_id).await?;
+    let screen = s.engine.screen_for(caller, p.conversation_id).await?;
     let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false, screen };
-    feed.catch_up(s, socket, &p).await?;
+    feed.catch_up(s, socket, p).await?;
     if already_ended {
-        return close(socket, close_code::NORMAL, "conversation ended").await;
+        return Ok(None);
     }
-    if let Some(q) = s.engine.queue_position(&caller, p.conversation_id).await? {
+    if let Some(q) = s.engine.queue_position(caller, p.conversation_id).await? {
         let frame = ServerFrame::QueuePosition { position: q.position, estimated_wait_secs: q.estimated_wait_secs };
         write(socket, vec![text(&frame)]).await?;
     }
+    Ok(Some(feed))
+}
 
+/// A participant's socket. The task of every idle socket keeps room for
+/// this future's largest await point: what runs once or rarely is boxed
+/// (see [`serve_socket`]).
+async fn run(s: &AppState, caller: &Caller, after_seq: Option<i64>, socket: &mut WebSocket) -> Closed {
+    let Caller::Participant(p) = caller else {
+        return Err(Error::forbidden("the stream takes a participant or agent token").into());
+    };
+    // Subscribe before reading, so nothing committed in between is missed.
+    let mut notices = s.engine.subscribe(p.conversation_id);
+    // Boxed, like every await below but the select: this future is kept,
+    // with room for its largest await point, for as long as the socket idles.
+    let Some(mut feed) = Box::pin(greet(s, caller, p, after_seq, socket)).await? else {
+        return close(socket, close_code::NORMAL, "conversation ended").await;
+    };
+
+    let heartbeat = s.config.heartbeat;
     let mut intake = Intake::new(s.engine.limits().sends_per_second, 1);
     let mut worker: Option<Worker<ClientFrame>> = None;
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
@@ -402,24 +462,17 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
             }
             incoming = socket.recv() => {
                 last_heard = Instant::now();
-                match inbound(socket, incoming).await? {
-                    Inbound::End => return Ok(()),
-                    Inbound::Nothing => {}
-                    // Boxed, here and below: an idle socket's task keeps room
-                    // for its largest await; the handlers' live only while they run.
-                    Inbound::Text(t) => match Box::pin(on_frame(s, &caller, p.conversation_id, t.as_str(), &mut intake, &mut worker)).await {
-                        Ok(Some(reply)) => write(socket, vec![reply]).await?,
-                        Ok(None) => {}
-                        Err(Flooding) => return close(socket, close_code::POLICY, FLOODING_REASON).await,
-                    },
+                let read = Box::pin(on_read(s, caller, p.conversation_id, socket, incoming, &mut intake, &mut worker));
+                if let Some(end) = read.await {
+                    return end;
                 }
             }
             notice = notices.recv() => match notice {
-                Ok(n) => Box::pin(feed.on_notice(s, socket, &p, n)).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, &p)).await?,
+                Ok(n) => Box::pin(feed.on_notice(s, socket, p, n)).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, p)).await?,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
-            Some(answer) = next_answer(&mut worker) => write(socket, vec![answer]).await?,
+            Some(answer) = next_answer(&mut worker) => write_one(socket, answer).await?,
             _ = ticker.tick() => {
                 // Silent for more than one and a half intervals at a tick means
                 // silent through two pings: dropped at most two intervals after
@@ -427,15 +480,40 @@ async fn run(s: &AppState, p: Participant, after_seq: Option<i64>, socket: &mut 
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
                     return close_now(socket, close_code::POLICY, "no heartbeat").await;
                 }
-                write(socket, vec![Message::Ping(Default::default())]).await?;
+                write_one(socket, Message::Ping(Default::default())).await?;
             }
         }
     }
     // Let the answers to frames already taken go out before closing.
     if let Some(w) = worker {
-        write(socket, w.finish().await).await?;
+        let answers = Box::pin(w.finish()).await;
+        Box::pin(write(socket, answers)).await?;
     }
     close(socket, close_code::NORMAL, "conversation ended").await
+}
+
+/// Handles one read from a participant's socket: a frame is answered at
+/// once or handed to the worker. `Some` ends the socket with that result.
+async fn on_read(
+    s: &AppState,
+    caller: &Caller,
+    conversation: ConversationId,
+    socket: &mut WebSocket,
+    incoming: Option<Result<Message, axum::Error>>,
+    intake: &mut Intake,
+    worker: &mut Option<Worker<ClientFrame>>,
+) -> Option<Closed> {
+    let t = match inbound(socket, incoming).await {
+        Err(e) => return Some(Err(e)),
+        Ok(Inbound::End) => return Some(Ok(())),
+        Ok(Inbound::Nothing) => return None,
+        Ok(Inbound::Text(t)) => t,
+    };
+    match on_frame(s, caller, conversation, t.as_str(), intake, worker).await {
+        Ok(Some(reply)) => write(socket, vec![reply]).await.err().map(Err),
+        Ok(None) => None,
+        Err(Flooding) => Some(close(socket, close_code::POLICY, FLOODING_REASON).await),
+    }
 }
 
 /// What a read from the socket amounts to.
@@ -447,7 +525,8 @@ pub(crate) enum Inbound {
     End,
 }
 
-/// Sorts one read from the socket; answers binary frames and unreadable input itself.
+/// Sorts one read from the socket; answers binary frames and unreadable
+/// input itself (in boxed futures: rare, and this is awaited on every frame).
 pub(crate) async fn inbound(
     socket: &mut WebSocket,
     incoming: Option<Result<Message, axum::Error>>,
@@ -457,44 +536,49 @@ pub(crate) async fn inbound(
         Some(Err(e)) => close_on_error(socket, &e).await.map(|()| Inbound::End),
         Some(Ok(Message::Text(t))) => Ok(Inbound::Text(t)),
         Some(Ok(Message::Binary(_))) => {
-            let e = Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text");
-            write(socket, vec![error_frame(None, &e)]).await.map(|()| Inbound::Nothing)
+            let answer = error_frame(None, &Error::new(ErrorCode::UnsupportedMediaType, "frames are JSON text"));
+            write_one(socket, answer).await.map(|()| Inbound::Nothing)
         }
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Inbound::Nothing),
     }
 }
 
+// The closing helpers return boxed futures: they run once per socket, and
+// an idle socket's task should not keep room for them (see [`serve_socket`]).
+
 /// Sends a close frame, then reads (and drops) what the peer still sends
 /// until its own close frame, for at most [`CLOSE_LINGER`]: a peer that is
 /// still writing would otherwise get a reset connection instead of our code.
-pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
-    close_now(socket, code, reason).await?;
-    let _ = tokio::time::timeout(CLOSE_LINGER, async {
-        while let Some(Ok(m)) = socket.recv().await {
-            if matches!(m, Message::Close(_)) {
-                return;
+pub(crate) fn close<'a>(socket: &'a mut WebSocket, code: u16, reason: &'static str) -> BoxFuture<'a, Closed> {
+    Box::pin(async move {
+        close_now(socket, code, reason).await?;
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(m)) = socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    return;
+                }
             }
-        }
+        })
+        .await;
+        Ok(())
     })
-    .await;
-    Ok(())
 }
 
 /// Sends a close frame and lets go: for a peer that has stopped answering.
-pub(crate) async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) -> Closed {
+pub(crate) fn close_now<'a>(socket: &'a mut WebSocket, code: u16, reason: &'static str) -> BoxFuture<'a, Closed> {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    write(socket, vec![Message::Close(Some(frame))]).await
+    Box::pin(write(socket, vec![Message::Close(Some(frame))]))
 }
 
 /// A frame could not be read: say why in the close frame when the socket
 /// still takes one. The WebSocket library reports an oversized message only
 /// as error text, hence the match on it.
-pub(crate) async fn close_on_error(socket: &mut WebSocket, e: &axum::Error) -> Closed {
+pub(crate) fn close_on_error<'a>(socket: &'a mut WebSocket, e: &axum::Error) -> BoxFuture<'a, Closed> {
     let text = e.to_string();
     if text.contains("too long") || text.contains("Space limit") {
-        close(socket, close_code::SIZE, "message too big").await
+        close(socket, close_code::SIZE, "message too big")
     } else {
-        close(socket, close_code::PROTOCOL, "unreadable frame").await
+        close(socket, close_code::PROTOCOL, "unreadable frame")
     }
 }
 
@@ -619,6 +703,27 @@ mod tests {
         ));
         assert!(matches!(parse_frame(r#"{"type":"ping","ref":"p"}"#), Ok(ClientFrame::Ping { .. })));
         assert!(matches!(parse_frame(r#"{"type":"deep_heartbeat"}"#), Ok(ClientFrame::DeepHeartbeat { .. })));
+    }
+
+    /// The size of a future, from the function that makes it.
+    fn future_size<A, B, C, D, Fut>(_: impl FnOnce(A, B, C, D) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every open participant socket is a task holding this future (inside
+    /// axum's upgrade task) for as long as it is open, and it keeps room for
+    /// its largest await point while it idles. With 10,000 idle sockets each
+    /// KiB here is 10 MiB. It was 2,064 bytes for `run` plus ~1,700 for the
+    /// session wrapped around it, mostly the greeting, the closing and
+    /// copies of the socket and the participant moved from one nested
+    /// future into the next (see `serve_socket`). If this fails, look for a
+    /// new large await in the socket loop or a value moved into a nested
+    /// future, and box or borrow it, rather than raise the bound.
+    #[test]
+    fn an_idle_participant_socket_stays_small() {
+        let session = future_size(session);
+        eprintln!("participant session future: {session} bytes (WebSocket {})", std::mem::size_of::<WebSocket>());
+        assert!(session <= 1_536, "the participant socket's future grew to {session} bytes");
     }
 
     #[test]

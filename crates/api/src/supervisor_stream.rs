@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::intake::{Cost, FLOODING_REASON, Flooding, Intake};
 use crate::state::AppState;
-use crate::stream::{Closed, Inbound, close, close_now, inbound, serve_socket, write};
+use crate::stream::{Closed, Inbound, close, close_now, finish, inbound, serve_socket, write};
 use crate::wire_routing::{LiveChatView, QueueStatsView};
 
 /// The shortest time between two stats frames.
@@ -56,7 +56,7 @@ pub(crate) fn open(
 ) -> Result<Response, ApiError> {
     serve_socket(s, upgrade, move |s, mut socket| async move {
         let result = Box::pin(run(&s, workspace, &mut socket)).await;
-        (socket, result)
+        finish(&s, &mut socket, result).await;
     })
 }
 
