@@ -127,3 +127,20 @@ async fn sqlite_seeded_store_reads_back() {
 async fn postgres_seeded_store_reads_back() {
     seeded_store_reads_back(testing::fresh_postgres_url().await).await;
 }
+
+/// Seeding refuses, with a reason, what it cannot do: a store with no
+/// workspace yet, or conversations too short to hold a chat.
+#[tokio::test]
+async fn seeding_explains_what_it_cannot_do() {
+    use switchboard_core::ErrorCode;
+    use switchboard_store::seed::{SeedPlan, seed};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("empty.db").display());
+    let plan = SeedPlan { workspace: None, conversations: 1, events_per_conversation: 5, per_transaction: 1 };
+    let e = seed(&url, &plan, |_| {}).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidField);
+    assert!(e.message.contains("no workspace"), "{}", e.message);
+    let short = SeedPlan { events_per_conversation: 4, ..plan };
+    let e = seed(&url, &short, |_| {}).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidField);
+}
