@@ -173,6 +173,16 @@ enum Out<'a> {
         conversation_id: String,
         text: String,
     },
+    /// An agent-side flow run this agent launched moved on.
+    #[serde(rename = "flow.run")]
+    FlowRun {
+        run_id: String,
+        conversation_id: String,
+        flow: String,
+        state: String,
+        step: String,
+        vars: serde_json::Map<String, serde_json::Value>,
+    },
     Typing {
         conversation_id: String,
         participant_id: String,
@@ -399,6 +409,14 @@ async fn on_change(socket: &mut WebSocket, feeds: &mut Feeds<'_>, change: AgentC
         AgentChange::Input { conversation, text } => {
             Out::AgentInput { conversation_id: conversation.to_string(), text }
         }
+        AgentChange::Flow(p) => Out::FlowRun {
+            run_id: p.run.to_string(),
+            conversation_id: p.conversation.to_string(),
+            flow: p.flow,
+            state: p.state,
+            step: p.step,
+            vars: p.vars,
+        },
         // Handled by the socket's loop, which closes.
         AgentChange::SignedOut => return Ok(()),
     };

@@ -40,6 +40,16 @@ pub struct ErrorBody {
     /// sends it as `Retry-After`; a WebSocket error frame has only this).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u32>,
+    /// Every problem, when there are several (a flow file with errors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// One of several problems.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub field: String,
+    pub message: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -56,6 +66,7 @@ impl ErrorBody {
                 message: "internal error".into(),
                 field: None,
                 retry_after_secs: None,
+                errors: Vec::new(),
             };
         }
         Self {
@@ -63,6 +74,11 @@ impl ErrorBody {
             message: e.message.clone(),
             field: e.field.clone(),
             retry_after_secs: e.retry_after_secs,
+            errors: e
+                .details
+                .iter()
+                .map(|(field, message)| ErrorDetail { field: field.clone(), message: message.clone() })
+                .collect(),
         }
     }
 }

@@ -27,11 +27,12 @@ pub mod state;
 pub mod stream;
 pub mod supervisor_stream;
 pub mod wire;
+pub mod wire_flows;
 pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{agents, conversations, entry_points, log, participants, routing, supervisor, system};
+use routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor, system};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -73,6 +74,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/offers", get(routing::offers))
         .route("/api/v1/offers/{id}/accept", post(routing::accept))
         .route("/api/v1/offers/{id}/decline", post(routing::decline))
+        .route(&format!("{conversation}/forms/{{form_id}}/submit"), post(flows::submit_form))
+        .route("/api/v1/flows", get(flows::list).post(flows::deploy))
+        .route("/api/v1/flows/validate", post(flows::validate))
+        .route("/api/v1/flows/{name}", get(flows::versions))
+        .route("/api/v1/flows/{name}/graph", get(flows::graph_of))
+        .route("/api/v1/flows/{name}/runs", post(flows::launch))
+        .route("/api/v1/flow-runs", get(flows::runs))
+        .route("/api/v1/flow-runs/{id}", get(flows::run))
+        .route("/api/v1/flow-runs/{id}/log", get(flows::run_log))
+        .route("/api/v1/flow-runs/{id}/cancel", post(flows::cancel))
+        .route("/api/v1/event-types", get(flows::event_types))
+        .route("/api/v1/event-types/{name}", put(flows::put_event_type))
+        .route("/api/v1/custom-events", get(flows::custom_events).post(flows::publish))
+        .route("/api/v1/outbox", get(flows::outbox))
+        .route("/api/v1/outbox/{id}/replay", post(flows::replay))
         .route("/api/v1/me", get(conversations::me))
         .route("/api/v1/stream", get(stream::stream))
         .route("/api/openapi.json", get(system::openapi))

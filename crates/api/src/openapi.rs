@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, conversations, entry_points, log, participants, routing, supervisor};
+use crate::routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor};
 use crate::{error, stream, wire};
 
 #[derive(OpenApi)]
@@ -32,6 +32,9 @@ use crate::{error, stream, wire};
         routing::agent_input, routing::request_file, routing::file_requests, routing::cancel_file_request,
         routing::offers, routing::accept, routing::decline,
         supervisor::queues, supervisor::conversations,
+        flows::validate, flows::deploy, flows::list, flows::versions, flows::graph_of, flows::launch, flows::runs,
+        flows::run, flows::run_log, flows::cancel, flows::submit_form, flows::put_event_type, flows::event_types,
+        flows::publish, flows::custom_events, flows::outbox, flows::replay,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),
@@ -45,6 +48,7 @@ use crate::{error, stream, wire};
         (name = "agents", description = "Agents, their credentials and presence"),
         (name = "routing", description = "Queues, the workflow, tasks, offers and transfers"),
         (name = "supervisor", description = "Queue statistics, live chats, monitoring and barging in"),
+        (name = "flows", description = "Flows, their runs, forms, custom events and the outbox"),
     )
 )]
 struct ApiDoc;

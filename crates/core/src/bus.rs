@@ -25,6 +25,8 @@ pub enum Topic {
     Agent(AgentId),
     /// Routing changes in every workspace (routers, supervisors).
     Routing,
+    /// Outbox work was queued (the outbox loop).
+    Work,
 }
 
 /// Something that happened.
@@ -42,6 +44,9 @@ pub enum Notice {
     /// Routing in a workspace changed (a task waits, an agent freed a slot):
     /// routers look again, supervisors refresh.
     Routing { workspace: WorkspaceId },
+    /// Outbox work was queued: the outbox loop looks now rather than at its
+    /// next poll.
+    Work { workspace: WorkspaceId },
 }
 
 /// What an agent's socket hears about, beside its conversations' events.
@@ -71,8 +76,23 @@ pub enum AgentChange {
         conversation: ConversationId,
         text: String,
     },
+    /// An agent-side flow run the agent launched moved on (its screen).
+    /// Boxed: every notice is as large as its largest kind, and sockets
+    /// hold one while they wait.
+    Flow(Box<FlowProgress>),
     /// The agent was disabled or its tokens revoked: its sockets close.
     SignedOut,
+}
+
+/// Where an agent-side run stands, for the agent who launched it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FlowProgress {
+    pub run: crate::ids::FlowRunId,
+    pub conversation: ConversationId,
+    pub flow: String,
+    pub state: String,
+    pub step: String,
+    pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Notice {
@@ -83,6 +103,7 @@ impl Notice {
             | Self::QueuePosition { conversation, .. } => Topic::Conversation(*conversation),
             Self::Agent { agent, .. } => Topic::Agent(*agent),
             Self::Routing { .. } => Topic::Routing,
+            Self::Work { .. } => Topic::Work,
         }
     }
 }

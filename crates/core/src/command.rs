@@ -11,8 +11,12 @@ use std::collections::HashMap;
 use crate::bus::Notice;
 use crate::clock::Timestamp;
 use crate::event::{Event, EventKind, LeaveReason};
+use crate::flows::form::Values;
+use crate::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, OutboxState, RunLogEntry};
+use crate::flows::run::{Input, Launcher, Run};
 use crate::ids::{
-    AgentId, ConversationId, EntryPointId, FileRequestId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+    AgentId, ConversationId, EntryPointId, FileRequestId, FlowId, FlowRunId, FormId, OfferId, OutboxId, ParticipantId,
+    QueueId, TaskId, WorkspaceId,
 };
 use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Role};
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
@@ -200,6 +204,55 @@ pub enum Command {
     Seen {
         agents: Vec<AgentId>,
     },
+    /// Starts a flow run in a conversation. Starting a run id that exists
+    /// changes nothing (an outbox launch may be repeated).
+    StartRun {
+        run: Box<NewRun>,
+    },
+    /// What a run's wait `wait_seq` was waiting for; ignored if the run has
+    /// moved on. `outbox`: the item this answers, recorded done with it.
+    Resume {
+        conversation: ConversationId,
+        run: FlowRunId,
+        wait_seq: u32,
+        input: Input,
+        outbox: Option<OutboxId>,
+    },
+    /// An operator stops a run.
+    CancelRun {
+        conversation: ConversationId,
+        run: FlowRunId,
+    },
+    /// Answers a form sent into the conversation.
+    SubmitForm {
+        conversation: ConversationId,
+        form: FormId,
+        by: Author,
+        values: Values,
+    },
+    /// Publishes a custom event (checked against its type by the engine).
+    Publish {
+        event: Box<CustomEvent>,
+    },
+    /// Records how outbox work not tied to a run's wait ended.
+    FinishOutbox {
+        id: OutboxId,
+        state: OutboxState,
+        error: Option<String>,
+    },
+}
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: FlowRunId,
+    pub conversation: ConversationId,
+    pub flow: FlowId,
+    pub params: Values,
+    pub trigger: serde_json::Value,
+    pub launcher: Option<Launcher>,
+    /// The run that waits for this one (subflow), with its wait.
+    pub parent: Option<(FlowRunId, u32)>,
 }
 
 /// Changes to an agent; `None` leaves a field as it is.
@@ -228,9 +281,17 @@ impl Command {
             | Self::Skip { conversation, .. }
             | Self::Transfer { conversation, .. }
             | Self::RequestFile { conversation, .. }
-            | Self::CancelFileRequest { conversation, .. } => Some(*conversation),
+            | Self::CancelFileRequest { conversation, .. }
+            | Self::Resume { conversation, .. }
+            | Self::CancelRun { conversation, .. }
+            | Self::SubmitForm { conversation, .. } => Some(*conversation),
+            Self::StartRun { run } => Some(run.conversation),
             Self::Fire { timer } => Some(timer.conversation_id),
-            Self::SetActivity { .. } | Self::UpdateAgent { .. } | Self::Seen { .. } => None,
+            Self::SetActivity { .. }
+            | Self::UpdateAgent { .. }
+            | Self::Seen { .. }
+            | Self::Publish { .. }
+            | Self::FinishOutbox { .. } => None,
         }
     }
 }
@@ -248,6 +309,9 @@ pub struct Snapshot {
     pub offers: HashMap<OfferId, Offer>,
     pub queues: HashMap<QueueId, Queue>,
     pub file_requests: HashMap<FileRequestId, FileRequest>,
+    pub runs: HashMap<FlowRunId, Run>,
+    pub flows: HashMap<FlowId, DeployedFlow>,
+    pub forms: HashMap<FormId, FormRecord>,
 }
 
 /// What a batch needs loaded before it can be planned.
@@ -262,6 +326,9 @@ pub struct SnapshotKeys {
     pub offers: Vec<OfferId>,
     pub queues: Vec<QueueId>,
     pub file_requests: Vec<FileRequestId>,
+    pub runs: Vec<FlowRunId>,
+    pub flows: Vec<FlowId>,
+    pub forms: Vec<FormId>,
 }
 
 impl SnapshotKeys {
@@ -291,6 +358,7 @@ impl SnapshotKeys {
                             keys.agents.push(*agent);
                         }
                         TimerKind::TaskStep { task, .. } | TimerKind::WrapUp { task, .. } => keys.tasks.push(*task),
+                        TimerKind::FlowWait { run, .. } => keys.runs.push(*run),
                     }
                 }
                 Command::Enqueue { .. } => {}
@@ -316,7 +384,20 @@ impl SnapshotKeys {
                     keys.file_requests.push(*request);
                     keys.participants.extend(by.participant());
                 }
-                Command::Create { .. } | Command::Join { .. } | Command::Update { .. } => {}
+                Command::StartRun { run } => {
+                    keys.runs.push(run.id);
+                    keys.flows.push(run.flow);
+                }
+                Command::Resume { run, .. } | Command::CancelRun { run, .. } => keys.runs.push(*run),
+                Command::SubmitForm { form, by, .. } => {
+                    keys.forms.push(*form);
+                    keys.participants.extend(by.participant());
+                }
+                Command::Create { .. }
+                | Command::Join { .. }
+                | Command::Update { .. }
+                | Command::Publish { .. }
+                | Command::FinishOutbox { .. } => {}
             }
         }
         keys.normalize();
@@ -331,6 +412,26 @@ impl SnapshotKeys {
         for c in snapshot.conversations.values() {
             if let Some(t) = c.task_id.filter(|t| !snapshot.tasks.contains_key(t)) {
                 keys.tasks.push(t);
+            }
+            keys.runs.extend(c.runs.iter().filter(|r| !snapshot.runs.contains_key(r)));
+        }
+        for r in snapshot.runs.values() {
+            if !snapshot.flows.contains_key(&r.flow_id) {
+                keys.flows.push(r.flow_id);
+            }
+            if let Some(crate::flows::run::Wait::Form { form_id }) = &r.wait
+                && !snapshot.forms.contains_key(form_id)
+            {
+                keys.forms.push(*form_id);
+            }
+            if !snapshot.conversations.contains_key(&r.conversation_id) {
+                keys.conversations.push(r.conversation_id);
+            }
+        }
+        for f in snapshot.forms.values() {
+            keys.runs.extend(f.run_id.filter(|r| !snapshot.runs.contains_key(r)));
+            if !snapshot.conversations.contains_key(&f.conversation_id) {
+                keys.conversations.push(f.conversation_id);
             }
         }
         for t in snapshot.tasks.values() {
@@ -359,6 +460,9 @@ impl SnapshotKeys {
             && self.offers.is_empty()
             && self.queues.is_empty()
             && self.file_requests.is_empty()
+            && self.runs.is_empty()
+            && self.flows.is_empty()
+            && self.forms.is_empty()
     }
 
     fn normalize(&mut self) {
@@ -373,6 +477,9 @@ impl SnapshotKeys {
         sort(&mut self.offers);
         sort(&mut self.queues);
         sort(&mut self.file_requests);
+        sort(&mut self.runs);
+        sort(&mut self.flows);
+        sort(&mut self.forms);
         self.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.client_tokens.dedup();
     }
@@ -402,6 +509,15 @@ pub struct Plan {
     pub task_history: Vec<TaskHistory>,
     /// File requests created or changed (written whole).
     pub file_requests: Vec<FileRequest>,
+    /// Flow runs created or changed (written whole).
+    pub runs: Vec<Run>,
+    pub run_log: Vec<RunLogEntry>,
+    /// Forms created or changed (written whole).
+    pub forms: Vec<FormRecord>,
+    pub custom_events: Vec<CustomEvent>,
+    pub outbox: Vec<OutboxItem>,
+    /// Outbox items finished by this batch.
+    pub outbox_done: Vec<(OutboxId, OutboxState, Option<String>)>,
     /// What to tell agents and routers once committed.
     pub notices: Vec<Notice>,
 }
@@ -423,6 +539,12 @@ impl Plan {
             && self.new_offers.is_empty()
             && self.offers.is_empty()
             && self.file_requests.is_empty()
+            && self.runs.is_empty()
+            && self.run_log.is_empty()
+            && self.forms.is_empty()
+            && self.custom_events.is_empty()
+            && self.outbox.is_empty()
+            && self.outbox_done.is_empty()
     }
 }
 

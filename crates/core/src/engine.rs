@@ -17,6 +17,8 @@ use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod admin;
+pub mod flows;
+mod outbox;
 mod permit;
 pub mod router;
 pub mod routing;
@@ -201,15 +203,31 @@ impl Engine {
         let mut events = self.store.apply(Command::Create { conversation, participants: vec![customer] }).await?;
         let conversation =
             self.store.conversation(cid).await?.ok_or_else(|| Error::internal("created conversation not found"))?;
-        // The chat is open whatever routing makes of it; a failure to route
-        // is logged and the chat can be routed again through the API.
-        match self.route_by_workflow(&conversation).await {
-            Ok(Some(_)) => {
-                let after = events.last().map_or(0, |e| e.seq);
-                events.extend(self.store.events(cid, EventRange::after(after, 16)).await?);
+        // A pre-chat flow on the entry point takes the chat first (it routes
+        // when it is done, or hands over if it fails); else the workflow
+        // routes it. The chat is open whatever comes of either; a failure is
+        // logged and the chat can be routed again through the API.
+        let handled = match self.start_chat_flows(&conversation, &ep.name).await {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::warn!(conversation = %cid, error = %e, "pre-chat flow did not start");
+                false
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(conversation = %cid, error = %e, "chat could not be routed"),
+        };
+        let routed = if handled {
+            true
+        } else {
+            match self.route_by_workflow(&conversation).await {
+                Ok(task) => task.is_some(),
+                Err(e) => {
+                    tracing::warn!(conversation = %cid, error = %e, "chat could not be routed");
+                    false
+                }
+            }
+        };
+        if routed {
+            let after = events.last().map_or(0, |e| e.seq);
+            events.extend(self.store.events(cid, EventRange::after(after, 16)).await?);
         }
         let conversation =
             self.store.conversation(cid).await?.ok_or_else(|| Error::internal("created conversation not found"))?;

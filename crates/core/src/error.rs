@@ -81,6 +81,8 @@ pub struct Error {
     pub field: Option<String>,
     /// For `RateLimited` and `Unavailable`: when to try again.
     pub retry_after_secs: Option<u32>,
+    /// Every problem found, when there are several (a flow file): field and message.
+    pub details: Vec<(String, String)>,
     source: Option<Source>,
 }
 
@@ -88,12 +90,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None, retry_after_secs: None, source: None }
+        Self { code, message: message.into(), field: None, retry_after_secs: None, details: Vec::new(), source: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
+    }
+
+    /// One error standing for several: the first's code, field and message,
+    /// and every one in `details`.
+    pub fn several(errors: Vec<Error>) -> Self {
+        let details = errors.iter().map(|e| (e.field.clone().unwrap_or_default(), e.message.clone())).collect();
+        let Some(first) = errors.into_iter().next() else {
+            return Self::internal("no error given");
+        };
+        let mut e = Self::new(first.code, first.message);
+        e.field = first.field;
+        e.details = details;
+        e
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -155,6 +170,7 @@ impl Error {
             message: self.message.clone(),
             field: self.field.clone(),
             retry_after_secs: self.retry_after_secs,
+            details: self.details.clone(),
             source: self.source.as_ref().map(|s| Source::from(s.to_string())),
         }
     }

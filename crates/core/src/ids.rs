@@ -138,6 +138,31 @@ typed_id!(
     FileRequestId, "frq", "file request"
 );
 
+typed_id!(
+    /// One deployed version of a flow.
+    FlowId, "flw", "flow"
+);
+
+typed_id!(
+    /// One run of a flow in one conversation.
+    FlowRunId, "run", "flow run"
+);
+
+typed_id!(
+    /// A form sent into a conversation.
+    FormId, "frm", "form"
+);
+
+typed_id!(
+    /// A published custom event.
+    CustomEventId, "cev", "custom event"
+);
+
+typed_id!(
+    /// Work for outside the writer: an HTTP call, a delivery, a launch.
+    OutboxId, "obx", "outbox item"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

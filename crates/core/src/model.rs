@@ -108,6 +108,10 @@ pub struct Conversation {
     pub active_participants: i64,
     /// Its routing task, once it has asked for an agent (the latest one).
     pub task_id: Option<TaskId>,
+    /// Flow runs active in it (loaded with it, so that a message or the end
+    /// of the chat reaches them in the same transaction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<crate::ids::FlowRunId>,
     pub created_at: Timestamp,
     pub ended_at: Option<Timestamp>,
 }

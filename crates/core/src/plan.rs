@@ -36,6 +36,12 @@ struct Planner {
     offers: HashMap<OfferId, Offer>,
     queues: HashMap<QueueId, Queue>,
     file_requests: HashMap<crate::ids::FileRequestId, crate::model::FileRequest>,
+    runs: HashMap<crate::ids::FlowRunId, crate::flows::run::Run>,
+    flows: HashMap<crate::ids::FlowId, crate::flows::records::DeployedFlow>,
+    forms: HashMap<crate::ids::FormId, crate::flows::records::FormRecord>,
+    new_runs: HashSet<crate::ids::FlowRunId>,
+    touched_runs: HashSet<crate::ids::FlowRunId>,
+    touched_forms: HashSet<crate::ids::FormId>,
     new_conversations: HashSet<ConversationId>,
     new_participants: HashSet<ParticipantId>,
     new_tasks: HashSet<TaskId>,
@@ -61,6 +67,12 @@ impl Planner {
             offers: s.offers,
             queues: s.queues,
             file_requests: s.file_requests,
+            runs: s.runs,
+            flows: s.flows,
+            forms: s.forms,
+            new_runs: HashSet::new(),
+            touched_runs: HashSet::new(),
+            touched_forms: HashSet::new(),
             new_conversations: HashSet::new(),
             new_participants: HashSet::new(),
             new_tasks: HashSet::new(),
@@ -94,6 +106,7 @@ impl Planner {
                     last_seq: 0,
                     active_participants: 0,
                     task_id: None,
+                    runs: Vec::new(),
                     created_at: self.now,
                     ended_at: None,
                 };
@@ -135,6 +148,12 @@ impl Planner {
                     self.sent.insert((*conversation, t), e.clone());
                 }
                 out.push(e);
+                if author_role == Some(Role::Customer)
+                    && let EventKind::Message { content, .. } = kind
+                    && !self.conversations[conversation].runs.is_empty()
+                {
+                    out.extend(self.runs_hear(*conversation, content));
+                }
                 Ok(out)
             }
             Command::Join { conversation, participant } => {
@@ -189,6 +208,16 @@ impl Planner {
             Command::CancelFileRequest { conversation, request, by } => {
                 self.cancel_file_request(*conversation, *request, *by)
             }
+            Command::StartRun { run } => self.start_run(run),
+            Command::Resume { conversation, run, wait_seq, input, outbox } => {
+                self.resume_run(*conversation, *run, *wait_seq, input, *outbox)
+            }
+            Command::CancelRun { conversation, run } => self.cancel_run(*conversation, *run),
+            Command::SubmitForm { conversation, form, by, values } => {
+                self.submit_form(*conversation, *form, *by, values)
+            }
+            Command::Publish { event } => self.publish(event),
+            Command::FinishOutbox { id, state, error } => self.finish_outbox(*id, *state, error.clone()),
         }
     }
 
@@ -320,6 +349,9 @@ impl Planner {
         self.plan.set_timers.retain(|t| t.conversation_id != conversation);
         let e = self.emit(conversation, by, EventKind::ConversationEnded { reason }, None);
         self.conversation_ended(conversation);
+        if !self.conversations[&conversation].runs.is_empty() {
+            self.runs_end(conversation);
+        }
         e
     }
 
@@ -372,8 +404,11 @@ impl Planner {
     }
 
     fn disarm_inactivity(&mut self, conversation: ConversationId, who: ParticipantId) {
-        let key =
-            crate::timer::TimerKey { conversation_id: conversation, participant_id: Some(who), kind: "inactivity" };
+        let key = crate::timer::TimerKey {
+            conversation_id: conversation,
+            participant_id: Some(who),
+            kind: "inactivity".into(),
+        };
         self.timers.remove(&key);
         self.plan.set_timers.retain(|t| t.key() != key);
         self.plan.delete_timers.push(key);
@@ -392,6 +427,9 @@ impl Planner {
     fn fire(&mut self, timer: &Timer) -> Vec<Event> {
         if self.timers.get(&timer.key()) != Some(timer) {
             return Vec::new();
+        }
+        if matches!(timer.kind, TimerKind::FlowWait { .. }) {
+            return self.fire_flow(timer);
         }
         if !matches!(timer.kind, TimerKind::Inactivity { .. }) {
             return self.fire_routing(timer);
@@ -423,7 +461,10 @@ impl Planner {
                 let kind = EventKind::ParticipantAutoDisconnected { member_id: who };
                 self.leave(conversation, who, kind, Author::System)
             }
-            TimerKind::OfferExpiry { .. } | TimerKind::TaskStep { .. } | TimerKind::WrapUp { .. } => Vec::new(),
+            TimerKind::OfferExpiry { .. }
+            | TimerKind::TaskStep { .. }
+            | TimerKind::WrapUp { .. }
+            | TimerKind::FlowWait { .. } => Vec::new(),
         }
     }
 
@@ -456,10 +497,18 @@ impl Planner {
         for id in &self.touched_offers {
             self.plan.offers.push(self.offers[id].clone());
         }
+        for id in self.new_runs.iter().chain(&self.touched_runs) {
+            self.plan.runs.push(self.runs[id].clone());
+        }
+        for id in &self.touched_forms {
+            self.plan.forms.push(self.forms[id].clone());
+        }
         // One routing wake-up per workspace is enough.
         let mut woken = HashSet::new();
+        let mut worked = HashSet::new();
         self.plan.notices.retain(|n| match n {
             crate::bus::Notice::Routing { workspace } => woken.insert(*workspace),
+            crate::bus::Notice::Work { workspace } => worked.insert(*workspace),
             _ => true,
         });
         // A timer set and later deleted in the same batch is only deleted.
@@ -476,6 +525,9 @@ mod routing;
 
 #[path = "plan_toolkit.rs"]
 mod toolkit;
+
+#[path = "plan_flows.rs"]
+mod flows;
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

@@ -157,7 +157,7 @@ impl Planner {
         let t = self.task_mut(task_id);
         t.state = TaskState::Assigned;
         t.offer_id = None;
-        let step_key = TimerKey { conversation_id: conversation, participant_id: None, kind: "task_step" };
+        let step_key = TimerKey { conversation_id: conversation, participant_id: None, kind: "task_step".into() };
         self.delete_timer(step_key);
         self.history(task_id, "accepted", Some(agent_id));
         self.plan.notices.push(Notice::Agent {
@@ -348,7 +348,7 @@ impl Planner {
                     self.complete(task);
                 }
             }
-            TimerKind::Inactivity { .. } => {}
+            TimerKind::Inactivity { .. } | TimerKind::FlowWait { .. } => {}
         }
         Vec::new()
     }
@@ -440,7 +440,7 @@ impl Planner {
         let (task_id, agent_id) = (offer.task_id, offer.agent_id);
         self.agent_mut(agent_id).offers.retain(|h| h.offer != offer_id);
         self.free_slot(agent_id);
-        let key = TimerKey { conversation_id: offer.conversation_id, participant_id: None, kind: "offer" };
+        let key = TimerKey { conversation_id: offer.conversation_id, participant_id: None, kind: "offer".into() };
         self.delete_timer(key);
         self.plan.notices.push(Notice::Agent {
             agent: agent_id,
@@ -511,7 +511,7 @@ impl Planner {
     }
 
     fn arm_step(&mut self, task: &Task) {
-        let key = TimerKey { conversation_id: task.conversation_id, participant_id: None, kind: "task_step" };
+        let key = TimerKey { conversation_id: task.conversation_id, participant_id: None, kind: "task_step".into() };
         match task.current().and_then(|s| s.timeout_secs) {
             Some(secs) if (task.step as usize) + 1 < task.route.len() => self.set_timer(Timer {
                 conversation_id: task.conversation_id,
@@ -557,7 +557,7 @@ impl Planner {
         });
     }
 
-    fn delete_timer(&mut self, key: TimerKey) {
+    pub(super) fn delete_timer(&mut self, key: TimerKey) {
         self.timers.remove(&key);
         self.plan.set_timers.retain(|t| t.key() != key);
         self.plan.delete_timers.push(key);

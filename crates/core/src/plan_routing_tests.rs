@@ -118,7 +118,7 @@ impl Setup {
     }
 
     fn fire_offer_timer(&mut self, c: ConversationId, now: i64) {
-        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer" };
+        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer".into() };
         let timer = self.w.timers.get(&key).cloned().expect("an offer timer");
         self.w.run(&[Command::Fire { timer }], now);
     }
@@ -251,7 +251,7 @@ fn going_away_expires_pending_offers_at_once() {
     let offer = s.offer(c, task, a, 1).unwrap();
     let away = Activity { name: "away".into(), available: false };
     s.w.run(&[Command::SetActivity { agent: a, activity: away, if_unseen_since: None }], 2);
-    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer" };
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "offer".into() };
     assert_eq!(s.w.timers[&key].due_at, Timestamp(2), "the offer lapses now, not in 30 s");
     s.fire_offer_timer(c, 2);
     assert_eq!(s.w.offers[&offer].state, OfferState::Expired);
@@ -282,7 +282,7 @@ fn ending_a_chat_frees_the_slot_after_wrap_up_exactly_once() {
     s.w.run(&[Command::End { conversation: c, by: Author::Participant(customer) }], 3);
     assert_eq!(s.w.tasks[&task].state, TaskState::WrapUp);
     assert_eq!(s.load(a), 1, "held during wrap-up");
-    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up" };
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up".into() };
     let timer = s.w.timers[&key].clone();
     assert_eq!(timer.due_at, Timestamp(10_003));
     s.w.run(&[Command::Fire { timer: timer.clone() }, Command::Fire { timer }], 10_003);
@@ -370,7 +370,7 @@ fn a_step_timeout_moves_the_task_on_and_the_last_step_keeps_it() {
         ],
         0,
     );
-    let key = crate::timer::TimerKey { conversation_id: c2, participant_id: None, kind: "task_step" };
+    let key = crate::timer::TimerKey { conversation_id: c2, participant_id: None, kind: "task_step".into() };
     let timer = s.w.timers[&key].clone();
     assert_eq!(timer.kind, TimerKind::TaskStep { task, step: 0 });
     s.w.run(&[Command::Fire { timer }], 5_000);
@@ -452,7 +452,7 @@ proptest! {
                     Op::Expire { offer } if !offers.is_empty() => {
                         let id = offers[offer % offers.len()];
                         if let Some(o) = s.w.offers.get(&id) {
-                            let key = crate::timer::TimerKey { conversation_id: o.conversation_id, participant_id: None, kind: "offer" };
+                            let key = crate::timer::TimerKey { conversation_id: o.conversation_id, participant_id: None, kind: "offer".into() };
                             if let Some(timer) = s.w.timers.get(&key) {
                                 batch.push(Command::Fire { timer: Timer { due_at: timer.due_at, ..timer.clone() } });
                             }
@@ -466,7 +466,7 @@ proptest! {
                     }
                     Op::Wrap { task } if !chats.is_empty() => {
                         let (c, _, _) = chats[task % chats.len()];
-                        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up" };
+                        let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "wrap_up".into() };
                         if let Some(timer) = s.w.timers.get(&key) {
                             batch.push(Command::Fire { timer: timer.clone() });
                         }

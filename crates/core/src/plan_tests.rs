@@ -26,6 +26,11 @@ pub(super) struct World {
     pub offers: HashMap<crate::ids::OfferId, crate::routing::model::Offer>,
     pub queues: HashMap<crate::ids::QueueId, crate::routing::model::Queue>,
     pub file_requests: HashMap<crate::ids::FileRequestId, crate::model::FileRequest>,
+    pub runs: HashMap<crate::ids::FlowRunId, crate::flows::run::Run>,
+    pub flows: HashMap<crate::ids::FlowId, crate::flows::records::DeployedFlow>,
+    pub forms: HashMap<crate::ids::FormId, crate::flows::records::FormRecord>,
+    pub custom_events: Vec<crate::flows::records::CustomEvent>,
+    pub outbox: Vec<crate::flows::records::OutboxItem>,
 }
 
 impl World {
@@ -44,6 +49,9 @@ impl World {
         copy(keys.offers, &self.offers, &mut snap.offers);
         copy(keys.queues, &self.queues, &mut snap.queues);
         copy(keys.file_requests, &self.file_requests, &mut snap.file_requests);
+        copy(keys.runs, &self.runs, &mut snap.runs);
+        copy(keys.flows, &self.flows, &mut snap.flows);
+        copy(keys.forms, &self.forms, &mut snap.forms);
         for (c, t) in keys.client_tokens {
             if let Some(e) =
                 self.events.iter().find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))
@@ -82,6 +90,14 @@ impl World {
         for f in p.file_requests {
             self.file_requests.insert(f.id, f);
         }
+        for r in p.runs {
+            self.runs.insert(r.id, r);
+        }
+        for f in p.forms {
+            self.forms.insert(f.id, f);
+        }
+        self.custom_events.extend(p.custom_events);
+        self.outbox.extend(p.outbox);
         for c in p.new_conversations.into_iter().chain(p.conversations) {
             self.conversations.insert(c.id, c);
         }
@@ -236,7 +252,7 @@ fn customer_inactivity_goes_idle_returns_and_disconnects() {
     let idle = IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: Some(120) };
     let (c, id, p) = create(idle, &[Role::Customer, Role::Agent]);
     w.run(&[c], 0);
-    let key = TimerKey { conversation_id: id, participant_id: Some(p[0]), kind: "inactivity" };
+    let key = TimerKey { conversation_id: id, participant_id: Some(p[0]), kind: "inactivity".into() };
     let armed = w.timers[&key].clone();
     assert_eq!(armed.due_at, Timestamp(60_000));
     assert!(!w.timers.keys().any(|k| k.participant_id == Some(p[1])), "agents have no inactivity timer");
@@ -352,3 +368,6 @@ proptest! {
 
 #[path = "plan_routing_tests.rs"]
 mod routing;
+
+#[path = "plan_flows_tests.rs"]
+mod flows;

@@ -61,6 +61,24 @@ pub struct StoredWorkflow {
     pub updated_at: Timestamp,
 }
 
+/// Filters for listing a workspace's flow runs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub flow: Option<String>,
+    pub conversation: Option<ConversationId>,
+    pub state: Option<crate::flows::run::RunState>,
+    pub before: Option<crate::ids::FlowRunId>,
+    pub limit: u32,
+}
+
+/// Filters for listing a workspace's outbox, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxQuery {
+    pub state: Option<crate::flows::records::OutboxState>,
+    pub before: Option<crate::ids::OutboxId>,
+    pub limit: u32,
+}
+
 /// Counters the store keeps about its own writes, for `/metrics`.
 pub trait CommitObserver: Send + Sync + 'static {
     /// One transaction committed `commands` commands in `micros` microseconds.
@@ -121,6 +139,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>>;
     async fn conversations(&self, workspace: WorkspaceId, query: &ConversationQuery) -> Result<Vec<Conversation>>;
+    /// A workspace's conversations linked to a record id, newest first.
+    async fn conversations_by_record(&self, workspace: WorkspaceId, record_id: &str) -> Result<Vec<Conversation>>;
     async fn participant(&self, id: ParticipantId) -> Result<Option<Participant>>;
     async fn participants(&self, conversation: ConversationId) -> Result<Vec<Participant>>;
     async fn events(&self, conversation: ConversationId, range: EventRange) -> Result<Vec<Event>>;
@@ -198,6 +218,87 @@ pub trait Store: Send + Sync + 'static {
 
     /// A conversation's file requests, oldest first.
     async fn file_requests(&self, conversation: ConversationId) -> Result<Vec<crate::model::FileRequest>>;
+
+    // Flows. Runs, forms and events change through `apply`; these are
+    // deployment, reads, and the outbox's bookkeeping.
+
+    /// Stores a new version of a flow (numbered one past the latest of its
+    /// name) and returns it.
+    async fn deploy_flow(
+        &self,
+        flow: &crate::flows::records::DeployedFlow,
+    ) -> Result<crate::flows::records::DeployedFlow>;
+    async fn flow(&self, id: crate::ids::FlowId) -> Result<Option<crate::flows::records::DeployedFlow>>;
+    /// Every version of a flow, newest first.
+    async fn flow_versions(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Vec<crate::flows::records::DeployedFlow>>;
+    /// The latest version of each of a workspace's flows.
+    async fn flows(&self, workspace: WorkspaceId) -> Result<Vec<crate::flows::records::DeployedFlow>>;
+    /// The latest versions whose trigger is of this kind (`chat_started`, `message_added`, `event`).
+    async fn triggered_flows(
+        &self,
+        workspace: WorkspaceId,
+        kind: &str,
+    ) -> Result<Vec<crate::flows::records::DeployedFlow>>;
+    async fn run(&self, id: crate::ids::FlowRunId) -> Result<Option<crate::flows::run::Run>>;
+    async fn runs(&self, workspace: WorkspaceId, query: &RunQuery) -> Result<Vec<crate::flows::run::Run>>;
+    async fn run_log(&self, id: crate::ids::FlowRunId) -> Result<Vec<crate::flows::records::RunLogEntry>>;
+    /// Runs waiting for a custom event of this type and key.
+    async fn runs_waiting_for(
+        &self,
+        workspace: WorkspaceId,
+        event_type: &str,
+        key: &str,
+    ) -> Result<Vec<crate::flows::run::Run>>;
+    async fn form(&self, id: crate::ids::FormId) -> Result<Option<crate::flows::records::FormRecord>>;
+    async fn put_event_type(
+        &self,
+        workspace: WorkspaceId,
+        event_type: &crate::flows::events::EventType,
+        at: Timestamp,
+    ) -> Result<()>;
+    async fn event_types(&self, workspace: WorkspaceId) -> Result<Vec<crate::flows::events::EventType>>;
+    async fn custom_event(&self, id: crate::ids::CustomEventId) -> Result<Option<crate::flows::records::CustomEvent>>;
+    /// A workspace's events after a replay id, oldest first.
+    async fn custom_events(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        event_type: Option<&str>,
+        key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::flows::records::CustomEvent>>;
+    /// Leases up to `limit` due outbox items until `lease_until`.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::flows::records::OutboxItem>>;
+    async fn next_outbox_due(&self) -> Result<Option<Timestamp>>;
+    /// A failed attempt: due again at `next`, or given up (`dead`).
+    async fn retry_outbox(
+        &self,
+        id: crate::ids::OutboxId,
+        attempts: u32,
+        next: Timestamp,
+        error: &str,
+        dead: bool,
+        now: Timestamp,
+    ) -> Result<()>;
+    async fn outbox(
+        &self,
+        workspace: WorkspaceId,
+        query: &OutboxQuery,
+    ) -> Result<Vec<crate::flows::records::OutboxItem>>;
+    /// Puts a dead item back in line; whether there was one.
+    async fn replay_outbox(&self, workspace: WorkspaceId, id: crate::ids::OutboxId, now: Timestamp) -> Result<bool>;
+    /// Deletes custom events past their type's retention at `now`, and
+    /// finished outbox items older than `outbox_before`.
+    async fn sweep_flows(&self, now: Timestamp, outbox_before: Timestamp) -> Result<()>;
 
     // Timers.
 

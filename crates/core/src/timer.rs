@@ -4,10 +4,12 @@
 //! the same key again moves it. The store keeps them in one table ordered by
 //! `due_at`; a worker claims due timers and turns each into a command.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, TaskId};
+use crate::ids::{AgentId, ConversationId, FlowRunId, OfferId, ParticipantId, TaskId};
 
 /// The two steps of the customer inactivity timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,15 +33,20 @@ pub enum TimerKind {
     TaskStep { task: TaskId, step: u32 },
     /// An agent's wrap-up after a chat ends; its slot frees when this fires.
     WrapUp { task: TaskId, agent: AgentId },
+    /// A flow run's wait times out (or its `wait` step is over).
+    FlowWait { run: FlowRunId, wait_seq: u32 },
 }
 
 impl TimerKind {
-    pub fn name(&self) -> &'static str {
+    /// The stored kind: with the conversation and participant, the timer's
+    /// key. Each flow run has a timer of its own.
+    pub fn name(&self) -> Cow<'static, str> {
         match self {
-            Self::Inactivity { .. } => "inactivity",
-            Self::OfferExpiry { .. } => "offer",
-            Self::TaskStep { .. } => "task_step",
-            Self::WrapUp { .. } => "wrap_up",
+            Self::Inactivity { .. } => "inactivity".into(),
+            Self::OfferExpiry { .. } => "offer".into(),
+            Self::TaskStep { .. } => "task_step".into(),
+            Self::WrapUp { .. } => "wrap_up".into(),
+            Self::FlowWait { run, .. } => format!("flow:{run}").into(),
         }
     }
 }
@@ -57,7 +64,7 @@ pub struct Timer {
 pub struct TimerKey {
     pub conversation_id: ConversationId,
     pub participant_id: Option<ParticipantId>,
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
 }
 
 impl Timer {

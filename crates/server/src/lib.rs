@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod lock;
 pub mod nats;
+pub mod outside;
 
 pub use config::Config;
 
@@ -80,6 +81,9 @@ pub async fn serve(
     let router_loop = tokio::spawn(engine.clone().run_router(stop.clone().cancelled_owned()));
     let presence = PresenceSettings { grace: std::time::Duration::from_secs(config.presence_grace_secs.max(1)) };
     let presence_loop = tokio::spawn(engine.clone().run_presence(presence, stop.clone().cancelled_owned()));
+    let http: Arc<dyn switchboard_core::flows::outside::HttpClient> = Arc::new(outside::Reqwest::new()?);
+    let outbox_loop = tokio::spawn(engine.clone().run_outbox(http, stop.clone().cancelled_owned()));
+    let sweep_loop = tokio::spawn(engine.clone().run_flow_sweeps(stop.clone().cancelled_owned()));
     let tasks = TaskTracker::new();
     let state =
         AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone(), tasks: tasks.clone() };
@@ -105,7 +109,7 @@ pub async fn serve(
     if tokio::time::timeout(SOCKET_CLOSE_GRACE, tasks.wait()).await.is_err() {
         tracing::warn!(open = tasks.len(), "some sockets did not close in time");
     }
-    let _ = tokio::join!(timers, router_loop, presence_loop);
+    let _ = tokio::join!(timers, router_loop, presence_loop, outbox_loop, sweep_loop);
     store.close().await;
     tracing::info!("shut down");
     Ok(())

@@ -23,6 +23,8 @@ enum Command {
     Queue(switchboard::cli::Admin<switchboard::cli::QueueCommand>),
     /// The routing workflow: apply a YAML file, show the one in force.
     Workflow(switchboard::cli::Admin<switchboard::cli::WorkflowCommand>),
+    /// Flows: validate and deploy files, list, show, graph; runs: list, log, launch, cancel.
+    Flow(switchboard::cli::Admin<switchboard::cli::FlowCommand>),
     /// Prints the version and the schema version.
     Version,
 }
@@ -67,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Workflow(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::workflow(cmd).await
+        }
+        Command::Flow(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::flow(cmd).await
         }
         Command::Version => {
             println!("switchboard {} (schema {})", env!("CARGO_PKG_VERSION"), switchboard_store::latest_version());

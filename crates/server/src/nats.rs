@@ -27,6 +27,7 @@ enum Wire {
     Agent { agent: AgentId, change: AgentChange },
     QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
     Routing { workspace: WorkspaceId },
+    Work { workspace: WorkspaceId },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,6 +53,7 @@ impl From<&Notice> for Wire {
                 estimated_wait_secs: *estimated_wait_secs,
             },
             Notice::Routing { workspace } => Wire::Routing { workspace: *workspace },
+            Notice::Work { workspace } => Wire::Work { workspace: *workspace },
         }
     }
 }
@@ -68,6 +70,7 @@ impl From<Wire> for Notice {
                 Notice::QueuePosition { conversation, position, estimated_wait_secs }
             }
             Wire::Routing { workspace } => Notice::Routing { workspace },
+            Wire::Work { workspace } => Notice::Work { workspace },
         }
     }
 }

@@ -27,8 +27,13 @@ macro_rules! sql_backend {
 
         use crate::db_error;
         use crate::sql::{self, Cols, Stmt, Val};
+        use crate::sql_flows as fl;
         use crate::sql_routing as r;
         use crate::writer::{BatchCommit, Writer};
+        use switchboard_core::flows::events::EventType;
+        use switchboard_core::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, RunLogEntry};
+        use switchboard_core::flows::run::Run;
+        use switchboard_core::ids::{CustomEventId, FlowId, FlowRunId, FormId, OutboxId};
 
         impl Cols for $row {
             fn text(&self, col: &str) -> Result<String> {
@@ -227,6 +232,18 @@ macro_rules! sql_backend {
                     let f = r::file_request(row)?;
                     snap.file_requests.insert(f.id, f);
                 }
+                sql::Loads::Runs => {
+                    let x = crate::sql_flows::run(row)?;
+                    snap.runs.insert(x.id, x);
+                }
+                sql::Loads::Flows => {
+                    let x = crate::sql_flows::deployed_flow(row)?;
+                    snap.flows.insert(x.id, x);
+                }
+                sql::Loads::Forms => {
+                    let x = crate::sql_flows::form(row)?;
+                    snap.forms.insert(x.id, x);
+                }
             }
             Ok(())
         }
@@ -271,6 +288,10 @@ macro_rules! sql_backend {
 
             async fn conversations(&self, w: WorkspaceId, q: &ConversationQuery) -> Result<Vec<Conversation>> {
                 all(fetch_all(&self.pool, &sql::conversations_of(w, q)).await?, sql::conversation)
+            }
+
+            async fn conversations_by_record(&self, w: WorkspaceId, record: &str) -> Result<Vec<Conversation>> {
+                all(fetch_all(&self.pool, &sql::conversations_by_record(w, record)).await?, sql::conversation)
             }
 
             async fn participant(&self, id: ParticipantId) -> Result<Option<Participant>> {
@@ -494,6 +515,115 @@ macro_rules! sql_backend {
 
             async fn file_requests(&self, c: ConversationId) -> Result<Vec<switchboard_core::model::FileRequest>> {
                 all(fetch_all(&self.pool, &r::file_requests_of(c)).await?, r::file_request)
+            }
+
+            async fn deploy_flow(&self, f: &DeployedFlow) -> Result<DeployedFlow> {
+                execute(&self.pool, &fl::insert_flow(f)).await?;
+                let row = fetch_optional(&self.pool, &fl::flow_by_id(f.id)).await?;
+                one(row, fl::deployed_flow)?.ok_or_else(|| switchboard_core::Error::internal("deployed flow not found"))
+            }
+
+            async fn flow(&self, id: FlowId) -> Result<Option<DeployedFlow>> {
+                one(fetch_optional(&self.pool, &fl::flow_by_id(id)).await?, fl::deployed_flow)
+            }
+
+            async fn flow_versions(&self, w: WorkspaceId, name: &str) -> Result<Vec<DeployedFlow>> {
+                all(fetch_all(&self.pool, &fl::flow_versions(w, name)).await?, fl::deployed_flow)
+            }
+
+            async fn flows(&self, w: WorkspaceId) -> Result<Vec<DeployedFlow>> {
+                all(fetch_all(&self.pool, &fl::latest_flows(w)).await?, fl::deployed_flow)
+            }
+
+            async fn triggered_flows(&self, w: WorkspaceId, kind: &str) -> Result<Vec<DeployedFlow>> {
+                all(fetch_all(&self.pool, &fl::triggered_flows(w, kind)).await?, fl::deployed_flow)
+            }
+
+            async fn run(&self, id: FlowRunId) -> Result<Option<Run>> {
+                one(fetch_optional(&self.pool, &fl::run_by_id(id)).await?, fl::run)
+            }
+
+            async fn runs(&self, w: WorkspaceId, q: &switchboard_core::store::RunQuery) -> Result<Vec<Run>> {
+                all(fetch_all(&self.pool, &fl::runs_of(w, q)).await?, fl::run)
+            }
+
+            async fn run_log(&self, id: FlowRunId) -> Result<Vec<RunLogEntry>> {
+                all(fetch_all(&self.pool, &fl::run_log_of(id)).await?, fl::run_log_entry)
+            }
+
+            async fn runs_waiting_for(&self, w: WorkspaceId, event_type: &str, key: &str) -> Result<Vec<Run>> {
+                all(fetch_all(&self.pool, &fl::runs_waiting_for(w, event_type, key)).await?, fl::run)
+            }
+
+            async fn form(&self, id: FormId) -> Result<Option<FormRecord>> {
+                one(fetch_optional(&self.pool, &fl::form_by_id(id)).await?, fl::form)
+            }
+
+            async fn put_event_type(&self, w: WorkspaceId, t: &EventType, at: Timestamp) -> Result<()> {
+                execute(&self.pool, &fl::put_event_type(w, t, at)).await.map(drop)
+            }
+
+            async fn event_types(&self, w: WorkspaceId) -> Result<Vec<EventType>> {
+                all(fetch_all(&self.pool, &fl::event_types_of(w)).await?, fl::event_type)
+            }
+
+            async fn custom_event(&self, id: CustomEventId) -> Result<Option<CustomEvent>> {
+                one(fetch_optional(&self.pool, &fl::custom_event_by_id(id)).await?, fl::custom_event)
+            }
+
+            async fn custom_events(
+                &self,
+                w: WorkspaceId,
+                after: i64,
+                event_type: Option<&str>,
+                key: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<CustomEvent>> {
+                let stmt = fl::custom_events_after(w, after, event_type, key, limit);
+                all(fetch_all(&self.pool, &stmt).await?, fl::custom_event)
+            }
+
+            async fn claim_outbox(
+                &self,
+                now: Timestamp,
+                lease_until: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<OutboxItem>> {
+                all(fetch_all(&self.pool, &fl::claim_outbox(now, lease_until, limit)).await?, fl::outbox_item)
+            }
+
+            async fn next_outbox_due(&self) -> Result<Option<Timestamp>> {
+                let row = fetch_optional(&self.pool, &fl::next_outbox_due()).await?;
+                Ok(row.map(|r| fl::opt_due(&r)).transpose()?.flatten())
+            }
+
+            async fn retry_outbox(
+                &self,
+                id: OutboxId,
+                attempts: u32,
+                next: Timestamp,
+                error: &str,
+                dead: bool,
+                now: Timestamp,
+            ) -> Result<()> {
+                execute(&self.pool, &fl::retry_outbox(id, attempts, next, error, dead, now)).await.map(drop)
+            }
+
+            async fn outbox(
+                &self,
+                w: WorkspaceId,
+                q: &switchboard_core::store::OutboxQuery,
+            ) -> Result<Vec<OutboxItem>> {
+                all(fetch_all(&self.pool, &fl::outbox_of(w, q)).await?, fl::outbox_item)
+            }
+
+            async fn replay_outbox(&self, w: WorkspaceId, id: OutboxId, now: Timestamp) -> Result<bool> {
+                Ok(execute(&self.pool, &fl::replay_outbox(w, id, now)).await? > 0)
+            }
+
+            async fn sweep_flows(&self, now: Timestamp, outbox_before: Timestamp) -> Result<()> {
+                execute(&self.pool, &fl::delete_expired_events(now)).await?;
+                execute(&self.pool, &fl::delete_finished_outbox(outbox_before)).await.map(drop)
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {

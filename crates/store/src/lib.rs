@@ -21,6 +21,7 @@ mod migrations;
 mod postgres;
 pub mod seed;
 mod sql;
+mod sql_flows;
 mod sql_routing;
 mod sqlite;
 mod writer;

@@ -161,6 +161,7 @@ impl Slice {
             last_seq: per,
             active_participants: 0,
             task_id: None,
+            runs: Vec::new(),
             created_at: start,
             ended_at: Some(ended),
         });

@@ -291,23 +291,47 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
 
 const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attributes, record_id, \
      previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at, \
-     task_id";
+     task_id, runs";
 
 pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
     Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
 }
 
 pub(crate) fn conversations_of(w: WorkspaceId, q: &ConversationQuery) -> Stmt {
-    let mut s = Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE workspace_id = ?"));
+    let filters = [("state", q.state.map(|s| s.as_str().to_owned()))];
+    newest_first(&format!("SELECT {CONVERSATION_COLS} FROM conversations"), w, &filters, q.before, q.limit)
+}
+
+/// A page of a workspace's rows of one table, newest id first: `select`
+/// (up to `FROM table`), each filter that is set (`column = value`), and
+/// only ids below `before` (the next page).
+pub(crate) fn newest_first(
+    select: &str,
+    w: WorkspaceId,
+    filters: &[(&str, Option<String>)],
+    before: Option<impl ToString>,
+    limit: u32,
+) -> Stmt {
+    let mut s = Stmt::new(format!("{select} WHERE workspace_id = ?"));
     s.arg(w.to_string());
-    if let Some(state) = q.state {
-        s.push(" AND state = ?").arg(state.as_str());
+    for (column, value) in filters {
+        if let Some(v) = value {
+            s.push(&format!(" AND {column} = ?")).arg(v.clone());
+        }
     }
-    if let Some(before) = q.before {
+    if let Some(before) = before {
         s.push(" AND id < ?").arg(before.to_string());
     }
-    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(q.limit));
+    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(limit));
     s
+}
+
+pub(crate) fn conversations_by_record(w: WorkspaceId, record: &str) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {CONVERSATION_COLS} FROM conversations WHERE workspace_id = ? AND record_id = ? ORDER BY id DESC LIMIT 20"
+    ))
+    .bind(w.to_string())
+    .bind(record)
 }
 
 /// The conversations a batch touches; `lock` adds `FOR UPDATE` (PostgreSQL),
@@ -341,6 +365,7 @@ pub(crate) fn conversation(r: &impl Cols) -> Result<Conversation> {
         created_at: ts(r, "created_at")?,
         ended_at: opt_ts(r, "ended_at")?,
         task_id: opt_id(r, "task_id", TaskId::parse)?,
+        runs: json(r, "runs")?,
     })
 }
 
@@ -350,7 +375,7 @@ fn attributes_text(c: &Conversation) -> String {
 
 pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
-    s.tuples(rows, 14, |s, c| {
+    s.tuples(rows, 15, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.workspace_id.to_string())
             .arg(c.entry_point_id.map(|e| e.to_string()))
@@ -364,18 +389,25 @@ pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.active_participants)
             .arg(c.created_at)
             .arg(c.ended_at)
-            .arg(c.task_id.map(|t| t.to_string()));
+            .arg(c.task_id.map(|t| t.to_string()))
+            .arg(runs_text(c));
     });
     s
+}
+
+/// The active runs as stored: a JSON array, `[]` for none (most chats).
+fn runs_text(c: &Conversation) -> String {
+    if c.runs.is_empty() { "[]".to_owned() } else { serde_json::to_string(&c.runs).unwrap_or_else(|_| "[]".into()) }
 }
 
 /// Rewrites the changing columns of many conversations in one statement.
 fn update_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(
         "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
-         last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8 FROM (VALUES ",
+         last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8, \
+         runs = v.column9 FROM (VALUES ",
     );
-    s.tuples(rows, 8, |s, c| {
+    s.tuples(rows, 9, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.state.as_str())
             .arg(attributes_text(c))
@@ -383,7 +415,8 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.last_seq)
             .arg(c.active_participants)
             .arg(c.ended_at)
-            .arg(c.task_id.map(|t| t.to_string()));
+            .arg(c.task_id.map(|t| t.to_string()))
+            .arg(runs_text(c));
     });
     s.push(") AS v WHERE conversations.id = v.column1");
     s
@@ -633,7 +666,7 @@ pub(crate) fn next_timer_due() -> Stmt {
 pub(crate) fn timers_by_keys(keys: &[TimerKey]) -> Stmt {
     let mut s = Stmt::new(format!("SELECT {} FROM (VALUES ", qualified("t", TIMER_COLS)));
     s.tuples(keys, 3, |s, k| {
-        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind.as_ref());
     });
     s.push(
         ") AS v JOIN timers t ON t.conversation_id = v.column1 AND t.participant_id = v.column2 AND t.kind = v.column3",
@@ -655,7 +688,7 @@ fn upsert_timers(rows: &[Timer]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO timers ({TIMER_COLS}) VALUES "));
     s.tuples(rows, 5, |s, t| {
         let k = t.key();
-        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind).arg(t.due_at).arg(t.data());
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind.as_ref()).arg(t.due_at).arg(t.data());
     });
     s.push(" ON CONFLICT (conversation_id, participant_id, kind) DO UPDATE SET due_at = excluded.due_at, data = excluded.data");
     s
@@ -668,7 +701,7 @@ fn delete_timers(keys: &[TimerKey]) -> Stmt {
     for (i, k) in keys.iter().enumerate() {
         s.push(if i == 0 { "" } else { " OR " });
         s.push("(conversation_id = ? AND participant_id = ? AND kind = ?)");
-        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind);
+        s.arg(k.conversation_id.to_string()).arg(k.participant_text()).arg(k.kind.as_ref());
     }
     s
 }
@@ -700,12 +733,16 @@ pub(crate) enum Loads {
     Agents,
     Queues,
     FileRequests,
+    Runs,
+    Flows,
+    Forms,
 }
 
 /// The reads that load a batch's snapshot. Locked rows (PostgreSQL) are
 /// taken table by table in one order — conversations, tasks, offers, agents —
 /// and by id within a table, so writers on several nodes do not deadlock.
 pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stmt)> {
+    use crate::sql_flows as f;
     use crate::sql_routing as r;
     let mut out = Vec::new();
     let mut add = |loads: Loads, stmts: Vec<Stmt>| out.extend(stmts.into_iter().map(|s| (loads, s)));
@@ -718,6 +755,9 @@ pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stm
     add(Loads::Agents, keys.agents.chunks(CHUNK).map(|c| r::agents_by_ids(c, lock)).collect());
     add(Loads::Queues, keys.queues.chunks(CHUNK).map(r::queues_by_ids).collect());
     add(Loads::FileRequests, keys.file_requests.chunks(CHUNK).map(|c| r::file_requests_by_ids(c, lock)).collect());
+    add(Loads::Runs, keys.runs.chunks(CHUNK).map(|c| f::runs_by_ids(c, lock)).collect());
+    add(Loads::Flows, keys.flows.chunks(CHUNK).map(f::flows_by_ids).collect());
+    add(Loads::Forms, keys.forms.chunks(CHUNK).map(|c| f::forms_by_ids(c, lock)).collect());
     out
 }
 
@@ -743,6 +783,16 @@ pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
         .chain(chunked(&plan.agents, crate::sql_routing::upsert_agents))
         .chain(chunked(&plan.task_history, crate::sql_routing::insert_history))
         .chain(chunked(&plan.file_requests, crate::sql_routing::upsert_file_requests))
+        .chain(chunked(&plan.runs, crate::sql_flows::upsert_runs))
+        .chain(chunked(&plan.run_log, crate::sql_flows::insert_run_log))
+        .chain(chunked(&plan.forms, crate::sql_flows::upsert_forms))
+        .chain(chunked(&plan.custom_events, crate::sql_flows::insert_custom_events))
+        .chain(chunked(&plan.outbox, crate::sql_flows::insert_outbox))
+        .chain(
+            plan.outbox_done
+                .iter()
+                .map(|(id, state, error)| crate::sql_flows::finish_outbox(*id, *state, error.as_deref(), now)),
+        )
         .collect()
 }
 

@@ -10,9 +10,12 @@ use switchboard_core::bus::{Bus, LocalBus, Notice};
 use switchboard_core::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use switchboard_core::command::{Author, ClientToken, Command, NewConversation, NewParticipant};
 use switchboard_core::event::{ContentType, EventKind, LeaveReason};
+use switchboard_core::flows::events::EventType;
+use switchboard_core::flows::records::{CustomEvent, OutboxState};
+use switchboard_core::ids::CustomEventId;
 use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
 use switchboard_core::model::{ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Role, Workspace};
-use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, Store};
+use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, OutboxQuery, Store};
 use switchboard_core::timer::TimerKind;
 use switchboard_core::token::{Secret, SecretKind};
 use switchboard_store::{StoreConfig, open, testing};
@@ -86,6 +89,8 @@ conformance!(
     inactivity_timers_are_stored_and_fire,
     everything_survives_reopening,
     conversations_list_newest_first_in_pages,
+    custom_events_replay_in_order_and_expire,
+    outbox_items_are_leased_retried_given_up_and_replayed,
 );
 
 type Open<F> = fn(Arc<dyn Clock>) -> F;
@@ -396,4 +401,94 @@ async fn conversations_list_newest_first_in_pages<F: Future<Output = Subject>>(o
     let ended = s.store.conversations(w, &q(None, 10, Some(ConversationState::Ended))).await.unwrap();
     assert_eq!(ended.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
     assert!(s.store.conversations(WorkspaceId::new(), &q(None, 10, None)).await.unwrap().is_empty());
+}
+
+fn custom_event(w: WorkspaceId, event_type: &str, key: &str, at: Timestamp) -> CustomEvent {
+    CustomEvent {
+        id: CustomEventId::new(),
+        workspace_id: w,
+        event_type: event_type.into(),
+        key: key.into(),
+        data: serde_json::json!({"reason": key}).as_object().cloned().unwrap_or_default(),
+        conversation_id: None,
+        run_id: None,
+        replay_id: 0,
+        published_at: at,
+    }
+}
+
+async fn publish(store: &dyn Store, e: CustomEvent) {
+    store.apply(Command::Publish { event: Box::new(e) }).await.unwrap();
+}
+
+async fn custom_events_replay_in_order_and_expire<F: Future<Output = Subject>>(open: Open<F>) {
+    let s = open(Arc::new(SystemClock)).await;
+    let store = s.store.as_ref();
+    let (w, other) = (WorkspaceId::new(), WorkspaceId::new());
+    let now = SystemClock.now();
+    publish(store, custom_event(w, "use_of_funds", "a", now)).await;
+    publish(store, custom_event(w, "use_of_funds", "b", now)).await;
+    publish(store, custom_event(w, "other", "a", now)).await;
+    publish(store, custom_event(other, "use_of_funds", "a", now)).await;
+    let all = store.custom_events(w, 0, None, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["a", "b", "a"]);
+    assert!(all.windows(2).all(|p| p[0].replay_id < p[1].replay_id), "replay ids increase: {all:?}");
+    let after = store.custom_events(w, all[0].replay_id, Some("use_of_funds"), None, 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].key, "b");
+    let keyed = store.custom_events(w, 0, Some("use_of_funds"), Some("a"), 10).await.unwrap();
+    assert_eq!(keyed.len(), 1);
+    assert_eq!(keyed[0].data["reason"], "a");
+    // Undeclared types are kept the default 3 days; a declared one its own.
+    let kept_a_week = EventType { name: "other".into(), description: None, fields: Vec::new(), retention_days: 7 };
+    store.put_event_type(w, &kept_a_week, now).await.unwrap();
+    store.sweep_flows(Timestamp(now.millis() + 4 * 86_400_000), now).await.unwrap();
+    let left = store.custom_events(w, 0, None, None, 10).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["other"]);
+    // A new event after a sweep still gets a larger replay id.
+    publish(store, custom_event(w, "other", "c", now)).await;
+    let newest = store.custom_events(w, left[0].replay_id, None, None, 10).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert!(newest[0].replay_id > all[2].replay_id);
+}
+
+async fn outbox_items_are_leased_retried_given_up_and_replayed<F: Future<Output = Subject>>(open: Open<F>) {
+    let s = open(Arc::new(SystemClock)).await;
+    let store = s.store.as_ref();
+    let w = WorkspaceId::new();
+    let now = SystemClock.now();
+    publish(store, custom_event(w, "t", "a", now)).await;
+    publish(store, custom_event(w, "t", "b", now)).await;
+    // Each published event queued one dispatch item, due when it was committed.
+    let now = now.plus_secs(1);
+    let lease = now.plus_secs(60);
+    let claimed = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    assert!(claimed.iter().all(|o| o.state == OutboxState::Pending && o.work.kind() == "dispatch"));
+    assert!(store.claim_outbox(now, lease, 10).await.unwrap().is_empty(), "leased items are not taken twice");
+    // A lapsed lease makes them due again.
+    assert_eq!(store.claim_outbox(lease, lease.plus_secs(60), 10).await.unwrap().len(), 2);
+
+    let (first, second) = (claimed[0].id, claimed[1].id);
+    store.retry_outbox(first, 1, now, "busy", false, now).await.unwrap();
+    let again = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(again.iter().map(|o| o.id).collect::<Vec<_>>(), [first], "a retried item is due at its next attempt");
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("busy"));
+
+    store.retry_outbox(first, 10, now, "gave up", true, now).await.unwrap();
+    let dead = store.outbox(w, &OutboxQuery { state: Some(OutboxState::Dead), before: None, limit: 10 }).await.unwrap();
+    assert_eq!(dead.iter().map(|o| o.id).collect::<Vec<_>>(), [first]);
+    assert!(!store.replay_outbox(WorkspaceId::new(), first, now).await.unwrap(), "another workspace's item");
+    assert!(store.replay_outbox(w, first, now).await.unwrap());
+    assert!(!store.replay_outbox(w, first, now).await.unwrap(), "only dead items replay");
+    let replayed = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(replayed.iter().map(|o| (o.id, o.attempts)).collect::<Vec<_>>(), [(first, 0)]);
+
+    store.apply(Command::FinishOutbox { id: second, state: OutboxState::Done, error: None }).await.unwrap();
+    let done = store.outbox(w, &OutboxQuery { state: Some(OutboxState::Done), before: None, limit: 10 }).await.unwrap();
+    assert_eq!(done.iter().map(|o| o.id).collect::<Vec<_>>(), [second]);
+    store.sweep_flows(now, Timestamp(now.millis() + 1)).await.unwrap();
+    let all = store.outbox(w, &OutboxQuery { state: None, before: None, limit: 10 }).await.unwrap();
+    assert_eq!(all.iter().map(|o| o.id).collect::<Vec<_>>(), [first], "finished items are swept");
 }

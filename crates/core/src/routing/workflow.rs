@@ -31,16 +31,15 @@
 //! YAML is read into a small tree of located nodes, and the tree is then
 //! checked by hand rather than by derived `Deserialize` impls: that is what
 //! lets every error carry both its field path and its line, and lets JSON
-//! (the same tree, without lines) share the very same checks.
+//! (the same tree, without lines) share the very same checks. The tree and
+//! its helpers live in [`crate::located`], shared with the flow parser.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
-use serde_saphyr::budget::BudgetBreach;
 
 use super::expr::Expr;
 use crate::Error;
+use crate::located::{Doc, Durations, Fields, Node, Value, child, expr, integer, invalid};
 
 /// The largest YAML document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -52,6 +51,13 @@ pub const MAX_STEPS: usize = 20;
 pub const MAX_NAME_CHARS: usize = 100;
 /// The longest step timeout, in seconds (a day).
 pub const MAX_TIMEOUT_SECS: u32 = 86_400;
+/// The document, for errors that belong to no field of it.
+const DOC: Doc = Doc { name: "workflow", max_bytes: MAX_DOCUMENT_BYTES };
+/// Step timeouts: at most a day, so no days as a unit.
+const TIMEOUTS: Durations =
+    Durations { noun: "a timeout", max_secs: MAX_TIMEOUT_SECS, max_words: "a day", days: false };
+/// JSON nests no deeper than this in a valid workflow; deeper containers are read as empty.
+const MAX_JSON_DEPTH: usize = 16;
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -1000..=1000;
 
 /// The variable a filter's `if` may use.
@@ -110,14 +116,7 @@ pub struct Route {
 /// offending field (e.g. `filters[1].steps[0].timeout`, or `workflow` when no path is known) and the message starts
 /// with `line L, column C: ` whenever a location is known (syntax errors, unknown fields, wrong types, bad values).
 pub fn parse_yaml(source: &str) -> Result<Workflow, Error> {
-    if source.len() > MAX_DOCUMENT_BYTES {
-        return Err(Error::invalid(
-            "workflow",
-            format!("the document is {} bytes, more than the limit of {MAX_DOCUMENT_BYTES}", source.len()),
-        ));
-    }
-    let root: Option<Node> = serde_saphyr::from_str_with_options(source, yaml_options()).map_err(yaml_error)?;
-    match root {
+    match DOC.read_yaml(source)? {
         // An empty document, or `null`: a workflow that routes nothing.
         None => Ok(Workflow::default()),
         Some(root) => workflow(&root),
@@ -126,7 +125,7 @@ pub fn parse_yaml(source: &str) -> Result<Workflow, Error> {
 
 /// The same document from JSON (the API also accepts JSON bodies): same validation and field paths, no lines.
 pub fn from_json(value: &serde_json::Value) -> Result<Workflow, Error> {
-    workflow(&Node::from_json(value, 0))
+    workflow(&Node::from_json(value, MAX_JSON_DEPTH))
 }
 
 impl Workflow {
@@ -168,316 +167,11 @@ impl<'de> Deserialize<'de> for Workflow {
     }
 }
 
-/// Where a node was written: line and column, both from 1. JSON has none.
-type At = Option<(u64, u64)>;
-
-/// A YAML or JSON value and where it was written.
-#[derive(Debug)]
-struct Node {
-    value: Value,
-    at: At,
-}
-
-#[derive(Debug)]
-enum Value {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
-    /// Entries in document order; keys may be any node, checked later.
-    Map(Vec<(Node, Node)>),
-}
-
-impl Value {
-    fn kind(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) | Value::Float(_) => "a number",
-            Value::Str(_) => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
-        }
-    }
-}
-
-impl Node {
-    /// Converts JSON. Nothing valid nests deeper than a few levels, so past
-    /// `MAX_JSON_DEPTH` containers keep their kind (for error messages) but
-    /// not their contents: no recursion without bound.
-    fn from_json(value: &serde_json::Value, depth: usize) -> Node {
-        const MAX_JSON_DEPTH: usize = 16;
-        use serde_json::Value as J;
-        let value = match value {
-            J::Null => Value::Null,
-            J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) => Value::Int(i.into()),
-                (None, Some(u)) => Value::Int(u.into()),
-                (None, None) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            J::String(s) => Value::Str(s.clone()),
-            J::Array(_) if depth >= MAX_JSON_DEPTH => Value::Seq(Vec::new()),
-            J::Object(_) if depth >= MAX_JSON_DEPTH => Value::Map(Vec::new()),
-            J::Array(items) => Value::Seq(items.iter().map(|item| Node::from_json(item, depth + 1)).collect()),
-            J::Object(entries) => Value::Map(
-                entries
-                    .iter()
-                    .map(|(key, item)| {
-                        (Node { value: Value::Str(key.clone()), at: None }, Node::from_json(item, depth + 1))
-                    })
-                    .collect(),
-            ),
-        };
-        Node { value, at: None }
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<Value>::deserialize(deserializer)?;
-        let location = spanned.referenced;
-        // Line 0 is serde-saphyr's "unknown".
-        let at = (location.line() > 0).then(|| (location.line(), location.column()));
-        Ok(Node { value: spanned.value, at })
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ValueVisitor;
-
-        impl<'de> Visitor<'de> for ValueVisitor {
-            type Value = Value;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any YAML value")
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-                Ok(Value::Null)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-                Ok(Value::Null)
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-                Value::deserialize(deserializer)
-            }
-
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-                Ok(Value::Bool(v))
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-                Ok(Value::Int(v.into()))
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-                Ok(Value::Int(v.into()))
-            }
-
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-                Ok(Value::Int(v))
-            }
-
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-                Ok(Value::Int(i128::try_from(v).unwrap_or(i128::MAX)))
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-                Ok(Value::Float(v))
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-                Ok(Value::Str(v.to_owned()))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-                Ok(Value::Str(v))
-            }
-
-            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Value, E> {
-                Err(E::custom("binary values are not supported"))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Node>()? {
-                    items.push(item);
-                }
-                Ok(Value::Seq(items))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Node, Node>()? {
-                    entries.push(entry);
-                }
-                Ok(Value::Map(entries))
-            }
-        }
-
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-/// Modest budgets: a real workflow is a few thousand nodes, and the document
-/// is at most 256 KiB, so only aliases (`*ref`, each a copy of what it refers
-/// to) could make it much bigger. These stop alias "bombs" long before they
-/// cost anything.
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_events: 200_000,
-            max_nodes: 100_000,
-            max_aliases: 1_000,
-            max_anchors: 1_000,
-            max_depth: 24,
-            flow_nesting_limit: 24,
-            max_documents: 1,
-            max_merge_keys: 1_000,
-            max_recorded_anchor_events: 100_000,
-            max_recorded_anchor_bytes: 1024 * 1024,
-            max_total_scalar_bytes: 1024 * 1024,
-        },
-        alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: 100_000,
-            max_replay_stack_depth: 16,
-            max_alias_expansions_per_anchor: 1_000,
-        },
-        // `no`, `off`, `y` stay strings, as YAML 1.2 has it.
-        strict_booleans: true,
-        // Plain messages: the location is put in front, the way every error here starts.
-        with_snippet: false,
-    }
-}
-
-fn yaml_error(error: serde_saphyr::Error) -> Error {
-    let location = error.location().filter(|l| l.line() > 0);
-
-    // Alias errors wrap the error met while replaying the alias; the outer
-    // location (where the alias is used) is the one to show.
-    let mut inner = error.without_snippet();
-    while let serde_saphyr::Error::AliasError { error, .. } = inner {
-        inner = error.without_snippet();
-    }
-    let mut message = match inner {
-        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => format!("duplicate field `{key}`"),
-        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => "duplicate field".to_owned(),
-        serde_saphyr::Error::Budget { breach, .. } => match breach {
-            BudgetBreach::Documents { .. } => "a workflow is a single YAML document (found another `---`)".to_owned(),
-            BudgetBreach::Depth { .. } => "the document nests too deeply".to_owned(),
-            other => format!("the document is too large, or expands too many aliases ({other:?})"),
-        },
-        other => other.to_string(),
-    };
-    // The library ends its messages with a location; it goes in front instead.
-    if let Some(start) = message.rfind(" at line ") {
-        let tail = message.get(start + " at line ".len()..).unwrap_or_default();
-        let is_location = tail.split_once(", column ").is_some_and(|(line, column)| {
-            [line, column].iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        });
-        if is_location {
-            message.truncate(start);
-        }
-    }
-    invalid("workflow", location.map(|l| (l.line(), l.column())), format!("invalid YAML: {message}"))
-}
-
-fn invalid(field: &str, at: At, message: impl fmt::Display) -> Error {
-    match at {
-        Some((line, column)) => Error::invalid(field, format!("line {line}, column {column}: {message}")),
-        None => Error::invalid(field, message.to_string()),
-    }
-}
-
-fn child(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
-}
-
-/// The entries of a mapping, checked against the fields it may have.
-struct Fields<'a> {
-    path: &'a str,
-    at: At,
-    entries: Vec<(&'a str, &'a Node)>,
-}
-
-impl<'a> Fields<'a> {
-    /// `path` is the mapping's own path (empty for the document).
-    fn of(node: &'a Node, path: &'a str, allowed: &[&str], what: &str) -> Result<Fields<'a>, Error> {
-        let Value::Map(entries) = &node.value else {
-            let field = if path.is_empty() { "workflow" } else { path };
-            return Err(invalid(field, node.at, format!("expected {what}, got {}", node.value.kind())));
-        };
-        let mut fields = Fields { path, at: node.at, entries: Vec::with_capacity(entries.len()) };
-        for (key, value) in entries {
-            let Value::Str(name) = &key.value else {
-                let field = if path.is_empty() { "workflow" } else { path };
-                return Err(invalid(field, key.at, format!("field names must be strings, got {}", key.value.kind())));
-            };
-            if !allowed.contains(&name.as_str()) {
-                let hint = closest(name, allowed).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-                return Err(invalid(
-                    &child(path, name),
-                    key.at,
-                    format!("unknown field `{name}`; allowed fields: {}{hint}", allowed.join(", ")),
-                ));
-            }
-            if fields.entries.iter().any(|(seen, _)| seen == name) {
-                return Err(invalid(&child(path, name), key.at, format!("duplicate field `{name}`")));
-            }
-            fields.entries.push((name, value));
-        }
-        Ok(fields)
-    }
-
-    /// The field's value, unless absent or null (both mean "not given").
-    fn get(&self, name: &str) -> Option<&'a Node> {
-        self.entries.iter().find(|(n, _)| *n == name).map(|(_, node)| *node).filter(|n| !matches!(n.value, Value::Null))
-    }
-
-    fn require(&self, name: &str) -> Result<&'a Node, Error> {
-        self.get(name).ok_or_else(|| invalid(&child(self.path, name), self.at, format!("missing field `{name}`")))
-    }
-}
-
-/// The allowed name nearest to a misspelt one, if it is near enough to be a typo.
-fn closest<'n>(name: &str, allowed: &[&'n str]) -> Option<&'n str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut diagonal = row.first().copied().unwrap_or(0);
-            if let Some(first) = row.first_mut() {
-                *first = i + 1;
-            }
-            for (j, cb) in b.iter().enumerate() {
-                let above = row.get(j + 1).copied().unwrap_or(0);
-                let left = row.get(j).copied().unwrap_or(0);
-                let best = (diagonal + usize::from(ca != *cb)).min(above + 1).min(left + 1);
-                diagonal = above;
-                if let Some(cell) = row.get_mut(j + 1) {
-                    *cell = best;
-                }
-            }
-        }
-        row.last().copied().unwrap_or(0)
-    }
-    if name.chars().count() > 64 {
-        return None;
-    }
-    allowed.iter().map(|a| (distance(name, a), *a)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, a)| a)
-}
-
 fn workflow(root: &Node) -> Result<Workflow, Error> {
     if matches!(root.value, Value::Null) {
         return Ok(Workflow::default());
     }
-    let fields = Fields::of(root, "", WORKFLOW_FIELDS, "a mapping with `filters` and `default`")?;
+    let fields = Fields::of(root, DOC.name, "", WORKFLOW_FIELDS, "a mapping with `filters` and `default`")?;
 
     let mut filters = Vec::new();
     if let Some(node) = fields.get("filters") {
@@ -495,7 +189,7 @@ fn workflow(root: &Node) -> Result<Workflow, Error> {
             let path = format!("filters[{i}]");
             let parsed = filter(item, &path)?;
             if let Some(j) = filters.iter().position(|f: &Filter| f.name == parsed.name) {
-                let at = Fields::of(item, &path, FILTER_FIELDS, "")?.get("name").and_then(|n| n.at);
+                let at = Fields::of(item, DOC.name, &path, FILTER_FIELDS, "")?.get("name").and_then(|n| n.at);
                 return Err(invalid(
                     &child(&path, "name"),
                     at,
@@ -510,7 +204,7 @@ fn workflow(root: &Node) -> Result<Workflow, Error> {
 }
 
 fn filter(node: &Node, path: &str) -> Result<Filter, Error> {
-    let fields = Fields::of(node, path, FILTER_FIELDS, "a filter (a mapping with `name` and `steps`)")?;
+    let fields = Fields::of(node, DOC.name, path, FILTER_FIELDS, "a filter (a mapping with `name` and `steps`)")?;
     let name = name(fields.require("name")?, &child(path, "name"), "filter name")?;
     let condition = fields.get("if").map(|n| expr(n, &child(path, "if"), CHAT_VARS)).transpose()?;
     let priority = match fields.get("priority") {
@@ -556,10 +250,10 @@ fn filter(node: &Node, path: &str) -> Result<Filter, Error> {
 }
 
 fn step(node: &Node, path: &str) -> Result<Step, Error> {
-    let fields = Fields::of(node, path, STEP_FIELDS, "a step (a mapping with `queue`)")?;
+    let fields = Fields::of(node, DOC.name, path, STEP_FIELDS, "a step (a mapping with `queue`)")?;
     let queue = name(fields.require("queue")?, &child(path, "queue"), "queue name")?;
     let agents = fields.get("agents").map(|n| expr(n, &child(path, "agents"), AGENT_VARS)).transpose()?;
-    let timeout_secs = fields.get("timeout").map(|n| timeout(n, &child(path, "timeout"))).transpose()?;
+    let timeout_secs = fields.get("timeout").map(|n| TIMEOUTS.read(n, &child(path, "timeout"))).transpose()?;
     let skip_if_nobody_available = match fields.get("skip_if_nobody_available") {
         None => false,
         Some(Node { value: Value::Bool(b), .. }) => *b,
@@ -593,92 +287,10 @@ fn name(node: &Node, path: &str, what: &str) -> Result<String, Error> {
     Ok(text.clone())
 }
 
-fn expr(node: &Node, path: &str, vars: &[&str]) -> Result<Expr, Error> {
-    let source = match &node.value {
-        Value::Str(text) => text.as_str(),
-        // `if: true` is YAML's boolean, and also a CEL expression.
-        Value::Bool(true) => "true",
-        Value::Bool(false) => "false",
-        other => {
-            return Err(invalid(path, node.at, format!("expected an expression (a string), got {}", other.kind())));
-        }
-    };
-    Expr::parse(path, source, vars).map_err(|mut e| {
-        if let Some((line, column)) = node.at {
-            e.message = format!("line {line}, column {column}: {}", e.message);
-        }
-        e
-    })
-}
-
-fn integer(node: &Node, path: &str) -> Result<i64, Error> {
-    match &node.value {
-        Value::Int(i) => i64::try_from(*i).map_err(|_| invalid(path, node.at, format!("{i} is out of range"))),
-        Value::Float(f) => Err(invalid(path, node.at, format!("expected a whole number, got {f}"))),
-        other => Err(invalid(path, node.at, format!("expected a whole number, got {}", other.kind()))),
-    }
-}
-
-/// Seconds, as a number or a string with units: `90`, `"90s"`, `"2m"`, `"1h30m"`.
-fn timeout(node: &Node, path: &str) -> Result<u32, Error> {
-    let seconds = match &node.value {
-        Value::Int(i) => *i,
-        Value::Float(f) => {
-            return Err(invalid(path, node.at, format!("expected whole seconds, got {f}")));
-        }
-        Value::Str(text) => match parse_duration(text) {
-            Some(seconds) => seconds.into(),
-            None => {
-                return Err(invalid(
-                    path,
-                    node.at,
-                    format!(
-                        "`{text}` is not a duration; write seconds (90) or use units s, m, h (\"90s\", \"2m\", \"1h\")"
-                    ),
-                ));
-            }
-        },
-        other => {
-            return Err(invalid(
-                path,
-                node.at,
-                format!("expected seconds (a whole number) or a duration such as \"2m\", got {}", other.kind()),
-            ));
-        }
-    };
-    match u32::try_from(seconds) {
-        Ok(s) if (1..=MAX_TIMEOUT_SECS).contains(&s) => Ok(s),
-        _ => Err(invalid(
-            path,
-            node.at,
-            format!("a timeout of {seconds} seconds is out of range; it must be from 1 to {MAX_TIMEOUT_SECS} (a day)"),
-        )),
-    }
-}
-
-/// `90`, `90s`, `2m`, `1h`, `1h30m`: the total in seconds, saturating.
+/// `90`, `2m`, `1h30m`: seconds (kept for the format's tests).
+#[cfg(test)]
 fn parse_duration(text: &str) -> Option<u64> {
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(text.parse::<u64>().unwrap_or(u64::MAX));
-    }
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for c in text.chars() {
-        if let Some(digit) = c.to_digit(10) {
-            number = Some(number.unwrap_or(0).saturating_mul(10).saturating_add(digit.into()));
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            _ => return None,
-        };
-        total = total.saturating_add(number.take()?.saturating_mul(unit));
-    }
-    // A number without its unit at the end ("1h30") is a mistake, not seconds.
-    if number.is_some() || text.is_empty() { None } else { Some(total) }
+    TIMEOUTS.parse(text)
 }
 
 #[cfg(test)]

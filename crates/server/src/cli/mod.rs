@@ -1,4 +1,4 @@
-//! Administration from the command line: agents, queues and the workflow.
+//! Administration from the command line: agents, queues, the workflow and flows.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
 //! and go through the same engine operations as the API. On SQLite a command
@@ -30,8 +30,10 @@ use switchboard_core::routing::model::Agent;
 
 use crate::config::StorageConfig;
 
+mod flow;
 mod remote;
 use crate::lock::{self, Attempt, DataLock, Holder};
+pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
 
 #[derive(Debug, Subcommand)]

@@ -10,9 +10,13 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use switchboard_core::ids::{AgentId, QueueId};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use switchboard_core::engine::flows::LaunchTarget;
+use switchboard_core::flows::{graph, parse};
+use switchboard_core::ids::{AgentId, FlowRunId, QueueId};
 
+use super::flow::{Checked, FlowOps, FlowRow, LogRow, Outcome, Refusal, RunFilter, RunRow, pick};
 use super::{
     Admin, AgentCommand, AgentRow, NO_WORKFLOW, QueueCommand, QueueFields, QueueRow, WorkflowCommand, attributes,
     enabled, password_from_stdin, print_agent, print_agent_json, print_applied, print_queue_list_line, queue_row,
@@ -29,12 +33,22 @@ pub(super) struct Server {
     who: String,
 }
 
-/// An error answer of the API: `{"error":{"code","message","field"}}`.
+/// An error answer of the API: `{"error":{"code","message","field"}}`, and
+/// `errors` when there are several (a flow file).
 #[derive(Debug, Deserialize)]
 struct ApiError {
     code: String,
     message: String,
     field: Option<String>,
+    #[serde(default)]
+    errors: Vec<ErrorDetail>,
+}
+
+/// One of several problems: `{"field","message"}`.
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    field: String,
+    message: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,13 +99,24 @@ impl Server {
 
     /// Sends `req`; the answer's JSON, or the API's error.
     async fn send(&self, req: RequestBuilder) -> anyhow::Result<Result<Value, (StatusCode, ApiError)>> {
+        match self.send_text(req).await? {
+            Ok((status, text)) => serde_json::from_str(&text)
+                .map(Ok)
+                .with_context(|| format!("{} answered {status} with something that is not JSON", self.who)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Sends `req`; the answer's status and text, or the API's error.
+    async fn send_text(
+        &self,
+        req: RequestBuilder,
+    ) -> anyhow::Result<Result<(StatusCode, String), (StatusCode, ApiError)>> {
         let res = req.send().await.with_context(|| format!("cannot reach {}", self.who))?;
         let status = res.status();
         let text = res.text().await.with_context(|| format!("reading the answer of {}", self.who))?;
         if status.is_success() {
-            return serde_json::from_str(&text)
-                .map(Ok)
-                .with_context(|| format!("{} answered {status} with something that is not JSON", self.who));
+            return Ok(Ok((status, text)));
         }
         match serde_json::from_str::<ErrorResponse>(&text) {
             Ok(e) => Ok(Err((status, e.error))),
@@ -239,4 +264,114 @@ pub(super) async fn run_workflow_api(server: &Server, cmd: WorkflowCommand) -> a
         },
     }
     Ok(())
+}
+
+/// A path under `/api/v1/`, each segment percent-encoded (flow names come
+/// from the command line).
+fn api_path(segments: &[&str]) -> String {
+    let mut url = reqwest::Url::parse("http://localhost/api/v1").expect("a constant, valid URL");
+    url.path_segments_mut().expect("an http URL has a path").extend(segments);
+    url.path().to_owned()
+}
+
+/// The server's answer read as the rows the commands print.
+fn answer<T: DeserializeOwned>(v: Value) -> anyhow::Result<T> {
+    serde_json::from_value(v).context("reading the server's answer")
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        if e.errors.is_empty() {
+            Self(vec![(e.field.unwrap_or_default(), e.message)])
+        } else {
+            Self(e.errors.into_iter().map(|d| (d.field, d.message)).collect())
+        }
+    }
+}
+
+impl Server {
+    /// A flow file as the body of a POST to `path`, with the names of the
+    /// flows given with it in `?with=`.
+    fn flow_file(&self, path: &str, source: &str, also: &[String]) -> RequestBuilder {
+        let kind = if source.trim_start().starts_with('{') { "application/json" } else { "application/yaml" };
+        let req = self.request(Method::POST, path).header(reqwest::header::CONTENT_TYPE, kind).body(source.to_owned());
+        if also.is_empty() { req } else { req.query(&[("with", also.join(","))]) }
+    }
+
+    /// The answer to a flow file: what it became, or its refusal when the
+    /// API found the file wrong (400, 422); other errors stop the command.
+    async fn flow_outcome<T: DeserializeOwned>(&self, req: RequestBuilder) -> Outcome<T> {
+        match self.send(req).await? {
+            Ok(v) => Ok(Ok(answer(v)?)),
+            Err((StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST, e)) => Ok(Err(e.into())),
+            Err((status, e)) => Err(self.failed(status, e)),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        answer(self.call(self.request(Method::GET, path)).await?)
+    }
+}
+
+/// The flow commands through the API: `/api/v1/flows…` and `/api/v1/flow-runs…`.
+impl FlowOps for Server {
+    async fn validate(&self, source: &str, also: &[String]) -> Outcome<Checked> {
+        self.flow_outcome(self.flow_file("/api/v1/flows/validate", source, also)).await
+    }
+
+    async fn deploy(&self, source: &str, also: &[String]) -> Outcome<FlowRow> {
+        self.flow_outcome(self.flow_file("/api/v1/flows", source, also)).await
+    }
+
+    async fn flows(&self) -> anyhow::Result<Vec<FlowRow>> {
+        self.get("/api/v1/flows").await
+    }
+
+    async fn versions(&self, name: &str) -> anyhow::Result<Vec<FlowRow>> {
+        self.get(&api_path(&["flows", name])).await
+    }
+
+    /// The latest version as the server draws it; another version, which
+    /// the API does not draw, from its file as stored, read here the way
+    /// the server reads stored flows.
+    async fn graph(&self, name: &str, version: Option<i64>) -> anyhow::Result<String> {
+        let Some(wanted) = version else {
+            let req = self.request(Method::GET, &api_path(&["flows", name, "graph"]));
+            return match self.send_text(req).await? {
+                Ok((_, text)) => Ok(text),
+                Err((status, e)) => Err(self.failed(status, e)),
+            };
+        };
+        let stored = pick(self.versions(name).await?, name, version, |f| f.version)?;
+        let flow = parse::parse_stored(&stored.source).map_err(|errors| {
+            let first = errors.first().map_or_else(String::new, |e| format!(": {e}"));
+            anyhow::anyhow!("version {wanted} of flow {name} cannot be read{first}")
+        })?;
+        Ok(graph::mermaid(&flow))
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRow>> {
+        let mut query = vec![("limit", filter.limit.to_string())];
+        query.extend(filter.flow.clone().map(|f| ("flow", f)));
+        query.extend(filter.conversation.map(|c| ("conversation_id", c.to_string())));
+        query.extend(filter.state.map(|s| ("state", s.as_str().to_owned())));
+        answer(self.call(self.request(Method::GET, "/api/v1/flow-runs").query(&query)).await?)
+    }
+
+    async fn run_log(&self, id: FlowRunId) -> anyhow::Result<Vec<LogRow>> {
+        self.get(&format!("/api/v1/flow-runs/{id}/log")).await
+    }
+
+    async fn launch(&self, name: &str, target: LaunchTarget, params: Map<String, Value>) -> anyhow::Result<RunRow> {
+        let body = match target {
+            LaunchTarget::Conversation(c) => json!({"conversation_id": c.to_string(), "params": params}),
+            LaunchTarget::Record(r) => json!({"record_id": r, "params": params}),
+        };
+        let req = self.request(Method::POST, &api_path(&["flows", name, "runs"])).json(&body);
+        answer(self.call(req).await?)
+    }
+
+    async fn cancel(&self, id: FlowRunId) -> anyhow::Result<RunRow> {
+        answer(self.call(self.request(Method::POST, &format!("/api/v1/flow-runs/{id}/cancel"))).await?)
+    }
 }

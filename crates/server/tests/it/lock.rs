@@ -23,8 +23,8 @@ fn holder(data_dir: &Path) -> Value {
     if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
 }
 
-/// The real binary with `args`, no settings from the environment, and `extra` env.
-fn binary(args: &[&str], data_dir: &Path) -> Command {
+/// The real binary with `args` on `data_dir`, with no settings from the environment.
+pub(crate) fn binary(args: &[&str], data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.args(args)
         .arg("--data-dir")
@@ -33,6 +33,8 @@ fn binary(args: &[&str], data_dir: &Path) -> Command {
         .env_remove("SWITCHBOARD_ADMIN_KEY")
         .env_remove("SWITCHBOARD_DATA_DIR")
         .env("SWITCHBOARD_LOG", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     cmd

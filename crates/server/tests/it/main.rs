@@ -2,8 +2,10 @@
 //! both backends (PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 
 mod access;
+mod cli_flow;
 mod delivery;
 mod durability;
+mod flows;
 mod fuzz;
 mod harness;
 mod http;

@@ -1,0 +1,330 @@
+//! The outbox loop: work a transaction asked for but that must happen
+//! outside the writer (HTTP calls, routing, launching flows, handing custom
+//! events to waiting runs). Items are leased, done, and their outcome is
+//! committed as a command; a node that dies mid-item leaves it to be taken
+//! again when the lease lapses, so work is done at least once and recorded
+//! once (a run's wait takes one outcome).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::routing::Target;
+use super::{Caller, Engine};
+use crate::bus::Topic;
+use crate::command::{Command, NewRun};
+use crate::error::{Error, Result};
+use crate::flows::model::{RouteTarget, Trigger};
+use crate::flows::outside::{HttpCall, HttpClient};
+use crate::flows::records::{OutboxItem, OutboxState, Work};
+use crate::flows::run::{ActionRequest, Input, Wait};
+use crate::model::ConversationState;
+
+/// How long an item is leased to the node that took it.
+const LEASE_SECS: u64 = 90;
+/// The most items taken at once.
+const BATCH: u32 = 64;
+/// How often the loop looks at the least.
+const POLL: Duration = Duration::from_secs(1);
+/// Attempts before an item is given up (dead).
+const MAX_ATTEMPTS: u32 = 10;
+
+impl Engine {
+    /// Runs outbox items until `shutdown` completes.
+    pub async fn run_outbox(self: Arc<Self>, http: Arc<dyn HttpClient>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut woken = self.bus.subscribe(Topic::Work);
+        loop {
+            let wait = match self.work_outbox(&http).await {
+                Ok(n) if n as u32 == BATCH => Duration::ZERO,
+                Ok(_) => match self.store.next_outbox_due().await {
+                    Ok(Some(due)) => {
+                        Duration::from_millis((due.millis() - self.now().millis()).max(0) as u64).min(POLL)
+                    }
+                    _ => POLL,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the outbox");
+                    POLL
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+                _ = woken.recv() => {}
+            }
+        }
+    }
+
+    /// Takes the due items and does them; returns how many were taken.
+    pub async fn work_outbox(self: &Arc<Self>, http: &Arc<dyn HttpClient>) -> Result<usize> {
+        let now = self.now();
+        let lease = now.plus_secs(LEASE_SECS as u32);
+        let items = self.store.claim_outbox(now, lease, BATCH).await?;
+        let n = items.len();
+        let mut set = tokio::task::JoinSet::new();
+        for item in items {
+            let (engine, http) = (Arc::clone(self), Arc::clone(http));
+            set.spawn(async move {
+                if let Err(e) = engine.work(&item, &http).await {
+                    engine.failed(&item, &e).await;
+                }
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            if let Err(e) = res {
+                tracing::error!(error = %e, "outbox task failed");
+            }
+        }
+        Ok(n)
+    }
+
+    /// A failure of the machinery (not of the action): try again later,
+    /// with backoff and jitter, or give the item up.
+    async fn failed(&self, item: &OutboxItem, e: &Error) {
+        let attempts = item.attempts + 1;
+        let dead = attempts >= MAX_ATTEMPTS;
+        let backoff = 2u32.saturating_pow(attempts).min(600);
+        let jitter = rand::random_range(0..=backoff / 2 + 1);
+        let next = self.now().plus_secs(backoff + jitter);
+        tracing::warn!(item = %item.id, attempts, dead, error = %e, "outbox item failed");
+        if let Err(e) = self.store.retry_outbox(item.id, attempts, next, &e.message, dead, self.now()).await {
+            tracing::warn!(item = %item.id, error = %e, "could not record an outbox failure");
+        }
+    }
+
+    async fn work(&self, item: &OutboxItem, http: &Arc<dyn HttpClient>) -> Result<()> {
+        match &item.work {
+            Work::Action { run_id, wait_seq, request } => {
+                let Some(conversation) = item.conversation_id else {
+                    return self.finish(item, OutboxState::Done, Some("no conversation".into())).await;
+                };
+                let input = match self.act(item, *run_id, *wait_seq, request, http).await? {
+                    Some(input) => input,
+                    // A subflow: its end answers the wait.
+                    None => return self.finish(item, OutboxState::Done, None).await,
+                };
+                let resume =
+                    Command::Resume { conversation, run: *run_id, wait_seq: *wait_seq, input, outbox: Some(item.id) };
+                match self.store.apply(resume).await {
+                    Ok(_) => Ok(()),
+                    // The conversation is gone: nothing waits any more.
+                    Err(e) if e.code == crate::ErrorCode::NotFound => {
+                        self.finish(item, OutboxState::Done, Some(e.message)).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Work::Dispatch { event_id } => {
+                self.dispatch(*event_id).await?;
+                self.finish(item, OutboxState::Done, None).await
+            }
+            Work::Launch { by, flow, run_id, params } => {
+                let note = match item.conversation_id {
+                    Some(c) => self.launch_child(item, c, *by, flow, *run_id, params, None).await?,
+                    None => Some("no conversation".to_owned()),
+                };
+                self.finish(item, OutboxState::Done, note).await
+            }
+            Work::Handoff { .. } => {
+                let outcome = match item.conversation_id {
+                    Some(c) => self.hand_to_workflow(item.workspace_id, c).await,
+                    None => Ok(()),
+                };
+                let note = outcome.err().map(|e| e.message);
+                self.finish(item, OutboxState::Done, note).await
+            }
+        }
+    }
+
+    async fn finish(&self, item: &OutboxItem, state: OutboxState, error: Option<String>) -> Result<()> {
+        self.store.apply(Command::FinishOutbox { id: item.id, state, error }).await.map(drop)
+    }
+
+    /// Does an action; its outcome as the run's input (`None` for a
+    /// subflow, which answers when it ends). `Err` only when the machinery
+    /// failed and the item should be tried again.
+    async fn act(
+        &self,
+        item: &OutboxItem,
+        run_id: crate::ids::FlowRunId,
+        wait_seq: u32,
+        request: &ActionRequest,
+        http: &Arc<dyn HttpClient>,
+    ) -> Result<Option<Input>> {
+        let caller = Caller::Admin { workspace: item.workspace_id };
+        let conversation = item.conversation_id.ok_or_else(|| Error::internal("action without a conversation"))?;
+        let outcome = match request {
+            ActionRequest::Http { method, url, headers, body, timeout_secs } => {
+                let call = HttpCall {
+                    method: *method,
+                    url: url.clone(),
+                    headers: headers.clone(),
+                    body: body.clone(),
+                    timeout: Duration::from_secs(u64::from(*timeout_secs)),
+                };
+                return Ok(Some(match http.send(call).await {
+                    Ok(reply) if (200..300).contains(&reply.status) => {
+                        Input::Done { result: serde_json::json!({ "status": reply.status, "body": reply.body }) }
+                    }
+                    Ok(reply) => Input::Failed { error: format!("the server answered HTTP {}", reply.status) },
+                    Err(e) => Input::Failed { error: e },
+                }));
+            }
+            ActionRequest::Route { target, priority } => {
+                let target = self.flow_target(item.workspace_id, target).await;
+                match target {
+                    Ok(t) => {
+                        self.route_conversation(&caller, conversation, t, Some(i64::from(*priority))).await.map(drop)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            ActionRequest::Transfer { target } => match self.flow_target(item.workspace_id, target).await {
+                Ok(t) => self.transfer(&caller, conversation, t).await.map(drop),
+                Err(e) => Err(e),
+            },
+            ActionRequest::Launch { flow, run_id: child, params, wait } => {
+                let parent = wait.then_some((run_id, wait_seq));
+                return Ok(match self.launch_child(item, conversation, run_id, flow, *child, params, parent).await? {
+                    None if *wait => None,
+                    None => Some(Input::Done { result: serde_json::Value::Null }),
+                    Some(error) => Some(Input::Failed { error }),
+                });
+            }
+        };
+        Ok(Some(match outcome {
+            Ok(()) => Input::Done { result: serde_json::Value::Null },
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => Input::Failed { error: e.message },
+        }))
+    }
+
+    /// Starts a flow launched by run `by`; a refusal (no such flow, too many
+    /// runs) comes back as its message, `Err` only for the machinery.
+    #[allow(clippy::too_many_arguments)]
+    async fn launch_child(
+        &self,
+        item: &OutboxItem,
+        conversation: crate::ids::ConversationId,
+        by: crate::ids::FlowRunId,
+        flow: &str,
+        child: crate::ids::FlowRunId,
+        params: &crate::flows::form::Values,
+        parent: Option<(crate::ids::FlowRunId, u32)>,
+    ) -> Result<Option<String>> {
+        let Some(deployed) = self.store.flow_versions(item.workspace_id, flow).await?.into_iter().next() else {
+            return Ok(Some(format!("no flow `{flow}` is deployed")));
+        };
+        let launcher = self.store.run(by).await?.and_then(|r| r.launcher);
+        let run = NewRun {
+            id: child,
+            conversation,
+            flow: deployed.id,
+            params: params.clone(),
+            trigger: serde_json::json!({ "launched_by_run": by.to_string() }),
+            launcher,
+            parent,
+        };
+        match self.store.apply(Command::StartRun { run: Box::new(run) }).await {
+            Ok(_) => Ok(None),
+            Err(e) if is_transient(&e) => Err(e),
+            Err(e) => Ok(Some(e.message)),
+        }
+    }
+
+    async fn flow_target(&self, workspace: crate::ids::WorkspaceId, target: &RouteTarget) -> Result<Target> {
+        Ok(match target {
+            RouteTarget::Workflow => Target { queue: None, agent: None },
+            RouteTarget::Queue(q) => Target { queue: Some(q.clone()), agent: None },
+            RouteTarget::Agent(login) => {
+                let agent = match self.store.agent_by_login(workspace, login).await? {
+                    Some((a, _)) => a,
+                    None => self
+                        .store
+                        .agents(workspace)
+                        .await?
+                        .into_iter()
+                        .find(|a| a.name == *login)
+                        .ok_or_else(|| Error::invalid("agent", format!("no agent `{login}`")))?,
+                };
+                Target { queue: None, agent: Some(agent.id) }
+            }
+        })
+    }
+
+    /// A failed customer-side flow: the workflow finds the chat a human.
+    async fn hand_to_workflow(&self, workspace: crate::ids::WorkspaceId, id: crate::ids::ConversationId) -> Result<()> {
+        let Some(c) = self.store.conversation(id).await? else { return Ok(()) };
+        if c.state == ConversationState::Ended {
+            return Ok(());
+        }
+        let caller = Caller::Admin { workspace };
+        self.route_conversation(&caller, id, Target { queue: None, agent: None }, None).await.map(drop)
+    }
+
+    /// Hands a custom event to the runs waiting for it and starts the flows
+    /// it triggers.
+    async fn dispatch(&self, id: crate::ids::CustomEventId) -> Result<()> {
+        let Some(event) = self.store.custom_event(id).await? else { return Ok(()) };
+        for run in self.store.runs_waiting_for(event.workspace_id, &event.event_type, &event.key).await? {
+            let fits = matches!(&run.wait, Some(Wait::Event { since, .. }) if *since <= event.published_at);
+            if !fits || !run.state.is_active() {
+                continue;
+            }
+            let input = Input::Event { data: serde_json::Value::Object(event.data.clone()) };
+            let resume = Command::Resume {
+                conversation: run.conversation_id,
+                run: run.id,
+                wait_seq: run.wait_seq,
+                input,
+                outbox: None,
+            };
+            if let Err(e) = self.store.apply(resume).await {
+                tracing::warn!(run = %run.id, error = %e, "could not hand an event to a waiting run");
+            }
+        }
+        for flow in self.store.triggered_flows(event.workspace_id, "event").await? {
+            if !matches!(&flow.flow.trigger, Some(Trigger::Event(t)) if *t == event.event_type) {
+                continue;
+            }
+            let conversation = match event.conversation_id {
+                Some(c) => self.store.conversation(c).await?,
+                None => self.store.conversations_by_record(event.workspace_id, &event.key).await?.into_iter().next(),
+            };
+            let Some(c) = conversation.filter(|c| c.state == ConversationState::Open) else { continue };
+            let trigger = serde_json::json!({
+                "event": { "type": event.event_type, "key": event.key, "data": event.data, "replay_id": event.replay_id }
+            });
+            if let Err(e) = self.start_run(&c, &flow, Default::default(), trigger, None).await {
+                tracing::warn!(flow = %flow.name, error = %e, "could not start an event-triggered flow");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Deletes custom events past their retention and finished outbox items
+    /// older than a week, once an hour, until `shutdown` completes.
+    pub async fn run_flow_sweeps(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let now = self.now();
+            let week_ago = crate::clock::Timestamp(now.millis() - 7 * 24 * 3600 * 1000);
+            if let Err(e) = self.store.sweep_flows(now, week_ago).await {
+                tracing::warn!(error = %e, "could not sweep old custom events and outbox items");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    }
+}
+
+/// Errors worth trying again (the store or the server was busy), as
+/// opposed to refusals, which are the action's outcome.
+fn is_transient(e: &Error) -> bool {
+    matches!(e.code, crate::ErrorCode::Unavailable | crate::ErrorCode::Internal)
+}

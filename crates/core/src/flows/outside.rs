@@ -1,0 +1,34 @@
+//! The port through which flows reach other systems over HTTP. The server
+//! implements it; tests may stand a real server behind it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::model::Method;
+
+/// One HTTP request a flow makes.
+#[derive(Debug, Clone)]
+pub struct HttpCall {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// A JSON body, sent as `application/json`.
+    pub body: Option<serde_json::Value>,
+    pub timeout: Duration,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    /// The body as JSON when it is JSON, else as a string.
+    pub body: serde_json::Value,
+}
+
+#[async_trait]
+pub trait HttpClient: Send + Sync + 'static {
+    /// Sends the request; `Err` is a transport failure (refused, timed out,
+    /// too large), with a message for the run's `vars.error`.
+    async fn send(&self, call: HttpCall) -> Result<HttpReply, String>;
+}

@@ -1,0 +1,511 @@
+//! Planning flow runs, forms and custom events.
+//!
+//! A run changes only inside the planner: it is created, woken by what it
+//! waits for (a customer message, a form, an event, an outside action's
+//! result, its timer) and advanced by the pure interpreter, whose effects
+//! are applied here in the same transaction. Every effect is applied to the
+//! run's own conversation; the only ways out of it are custom events (which
+//! carry a key, not a conversation) and outbox work, whose results come back
+//! as commands for the run that asked.
+
+use super::Planner;
+use crate::bus::{AgentChange, Notice};
+use crate::command::{Author, Committed, NewRun};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{ContentType, EndReason, Event, EventKind};
+use crate::flows::form::Values;
+use crate::flows::model::{Format, Sender, Side};
+use crate::flows::records::{CustomEvent, FormRecord, FormState, OutboxItem, OutboxState, RunLogEntry, Work};
+use crate::flows::run::{self, Effect, Input, Run, RunState, Wait};
+use crate::ids::{ConversationId, CustomEventId, FileRequestId, FlowRunId, FormId, OutboxId};
+use crate::model::{ConversationState, Role};
+use crate::timer::{Timer, TimerKey, TimerKind};
+
+/// The most runs active at once in one conversation.
+pub const MAX_RUNS_PER_CONVERSATION: usize = 10;
+/// How deep subflows may nest.
+const MAX_DEPTH: u32 = 8;
+
+impl Planner {
+    pub(super) fn start_run(&mut self, new: &NewRun) -> Result<Committed> {
+        if self.runs.contains_key(&new.id) {
+            return Ok(Vec::new());
+        }
+        let c = self.writable(new.conversation)?;
+        if c.runs.len() >= MAX_RUNS_PER_CONVERSATION {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!("{MAX_RUNS_PER_CONVERSATION} flows are already running in this conversation"),
+            ));
+        }
+        let workspace = c.workspace_id;
+        let deployed = self
+            .flows
+            .get(&new.flow)
+            .filter(|f| f.workspace_id == workspace)
+            .ok_or_else(|| Error::not_found("flow"))?;
+        let missing = run::missing_params(&deployed.flow, &new.params);
+        if !missing.is_empty() {
+            return Err(Error::invalid("params", format!("missing required parameters: {}", missing.join(", "))));
+        }
+        let (flow, version) = (deployed.flow.clone(), deployed.version);
+        let r = run::new_run(
+            new.id,
+            workspace,
+            new.conversation,
+            new.flow,
+            &flow,
+            version,
+            new.params.clone(),
+            new.trigger.clone(),
+            new.launcher,
+            new.parent,
+            self.now,
+        );
+        self.conversation_mut(new.conversation).runs.push(r.id);
+        self.runs.insert(r.id, r);
+        self.new_runs.insert(new.id);
+        self.log_run(new.id, "started", None);
+        Ok(self.drive(new.id, Input::Start, 0))
+    }
+
+    /// An outcome for a run's wait. Late or repeated ones change nothing,
+    /// but the outbox item they answer is still recorded done.
+    pub(super) fn resume_run(
+        &mut self,
+        conversation: ConversationId,
+        id: FlowRunId,
+        wait_seq: u32,
+        input: &Input,
+        outbox: Option<OutboxId>,
+    ) -> Result<Committed> {
+        self.existing(conversation)?;
+        if let Some(item) = outbox {
+            self.plan.outbox_done.push((item, OutboxState::Done, None));
+        }
+        let current = self
+            .runs
+            .get(&id)
+            .filter(|r| r.conversation_id == conversation)
+            .ok_or_else(|| Error::not_found("flow run"))?;
+        if !current.state.is_active() || current.wait_seq != wait_seq {
+            return Ok(Vec::new());
+        }
+        Ok(self.drive(id, input.clone(), 0))
+    }
+
+    pub(super) fn cancel_run(&mut self, conversation: ConversationId, id: FlowRunId) -> Result<Committed> {
+        self.existing(conversation)?;
+        let r = self
+            .runs
+            .get(&id)
+            .filter(|r| r.conversation_id == conversation)
+            .ok_or_else(|| Error::not_found("flow run"))?;
+        if !r.state.is_active() {
+            return Err(Error::new(ErrorCode::Conflict, format!("the run is {}", r.state.as_str())));
+        }
+        let mut r = r.clone();
+        let effects = run::cancel(&mut r, "cancelled by an operator", self.now);
+        self.put_run(r.clone());
+        Ok(self.apply_effects(&r, effects, 0))
+    }
+
+    pub(super) fn submit_form(
+        &mut self,
+        conversation: ConversationId,
+        id: FormId,
+        by: Author,
+        values: &Values,
+    ) -> Result<Committed> {
+        self.writable(conversation)?;
+        let form = self
+            .forms
+            .get(&id)
+            .filter(|f| f.conversation_id == conversation)
+            .ok_or_else(|| Error::not_found("form"))?;
+        if let Author::Participant(p) = by {
+            let role = self.active_member(conversation, p)?.role;
+            let allowed = match form.to {
+                Side::Customer => role == Role::Customer,
+                Side::Agent => matches!(role, Role::Agent | Role::Supervisor),
+            };
+            if !allowed {
+                return Err(Error::forbidden(format!("this form is for the {}", side_name(form.to))));
+            }
+        }
+        if form.state != FormState::Open {
+            return Err(Error::new(ErrorCode::Conflict, format!("the form is already {}", form.state.as_str())));
+        }
+        let checked = form.spec.check(values)?;
+        let run_id = form.run_id;
+        let mut form = form.clone();
+        form.state = FormState::Submitted;
+        form.values = Some(checked.clone());
+        form.updated_at = self.now;
+        self.put_form(form);
+        let kind = EventKind::FormSubmitted { form_id: id, values: checked.clone() };
+        let mut out = vec![self.emit(conversation, by.participant(), kind, None)];
+        let waiting = run_id
+            .and_then(|r| self.runs.get(&r))
+            .filter(|r| r.state.is_active() && r.wait == Some(Wait::Form { form_id: id }));
+        if let Some(r) = waiting.map(|r| r.id) {
+            out.extend(self.drive(r, Input::FormSubmitted { values: checked }, 0));
+        }
+        Ok(out)
+    }
+
+    /// A custom event from the API: stored, and handed to the runs waiting
+    /// for it through the outbox.
+    pub(super) fn publish(&mut self, event: &CustomEvent) -> Result<Committed> {
+        self.store_event(event.clone());
+        Ok(Vec::new())
+    }
+
+    pub(super) fn finish_outbox(
+        &mut self,
+        id: OutboxId,
+        state: OutboxState,
+        error: Option<String>,
+    ) -> Result<Committed> {
+        self.plan.outbox_done.push((id, state, error));
+        Ok(Vec::new())
+    }
+
+    /// A customer's message reaches the runs waiting for an answer.
+    pub(super) fn runs_hear(&mut self, conversation: ConversationId, text: &str) -> Vec<Event> {
+        let waiting: Vec<FlowRunId> = self.conversations[&conversation]
+            .runs
+            .iter()
+            .filter(|r| self.runs.get(r).is_some_and(|r| r.state.is_active() && r.wait == Some(Wait::Message)))
+            .copied()
+            .collect();
+        let mut out = Vec::new();
+        for id in waiting {
+            out.extend(self.drive(id, Input::Message { text: text.to_owned() }, 0));
+        }
+        out
+    }
+
+    /// The conversation ended: its runs stop, their open forms close.
+    pub(super) fn runs_end(&mut self, conversation: ConversationId) {
+        let active: Vec<FlowRunId> = self.conversations[&conversation].runs.clone();
+        for id in active {
+            let Some(mut r) = self.runs.get(&id).filter(|r| r.state.is_active()).cloned() else {
+                continue;
+            };
+            let effects = run::cancel(&mut r, "the conversation ended", self.now);
+            for e in &effects {
+                if let Effect::CancelForm { form_id } = e {
+                    self.close_form(*form_id);
+                }
+            }
+            self.put_run(r.clone());
+            self.run_over(&r);
+        }
+    }
+
+    /// A run's timer: the wait it was set for times out.
+    pub(super) fn fire_flow(&mut self, timer: &Timer) -> Committed {
+        self.delete_timer(timer.key());
+        let TimerKind::FlowWait { run, wait_seq } = timer.kind else {
+            return Vec::new();
+        };
+        let waiting = self.runs.get(&run).is_some_and(|r| r.state.is_active() && r.wait_seq == wait_seq);
+        if !waiting || self.writable(timer.conversation_id).is_err() {
+            return Vec::new();
+        }
+        self.drive(run, Input::Timeout, 0)
+    }
+
+    /// Advances a run and applies what it asks for.
+    fn drive(&mut self, id: FlowRunId, input: Input, depth: u32) -> Vec<Event> {
+        let Some(mut r) = self.runs.get(&id).cloned() else {
+            return Vec::new();
+        };
+        let Some(flow) = self.flows.get(&r.flow_id).map(|f| f.flow.clone()) else {
+            // The definition is loaded with the run; its absence is a damaged store.
+            tracing::error!(run = %id, flow = %r.flow_id, "flow definition missing; run left as it is");
+            return Vec::new();
+        };
+        let Some(c) = self.conversations.get(&r.conversation_id) else {
+            return Vec::new();
+        };
+        let chat = run::chat_value(c);
+        self.delete_timer(run_timer_key(&r));
+        let effects = run::advance(&flow, &mut r, input, &chat, self.now);
+        self.put_run(r.clone());
+        self.apply_effects(&r, effects, depth)
+    }
+
+    fn apply_effects(&mut self, r: &Run, effects: Vec<Effect>, depth: u32) -> Vec<Event> {
+        let conversation = r.conversation_id;
+        let mut out = Vec::new();
+        for effect in effects {
+            let open = self.conversations.get(&conversation).is_some_and(|c| c.state == ConversationState::Open);
+            match effect {
+                Effect::Entered { step } => self.log_run(r.id, "entered", Some(step)),
+                Effect::Send { text, format, sender } if open => {
+                    let content_type = match format {
+                        Format::Plain => ContentType::TextPlain,
+                        Format::Markdown => ContentType::TextMarkdown,
+                    };
+                    let author = match (sender, r.launcher) {
+                        (Sender::Agent, Some(l)) if self.active_member(conversation, l.participant_id).is_ok() => {
+                            Some(l.participant_id)
+                        }
+                        _ => None,
+                    };
+                    out.push(self.emit(conversation, author, EventKind::Message { content_type, content: text }, None));
+                }
+                Effect::ShowForm { form_id, form, to } if open => {
+                    let record = FormRecord {
+                        id: form_id,
+                        conversation_id: conversation,
+                        run_id: Some(r.id),
+                        to,
+                        spec: form.clone(),
+                        state: FormState::Open,
+                        values: None,
+                        created_at: self.now,
+                        updated_at: self.now,
+                    };
+                    self.put_form(record);
+                    out.push(self.emit(conversation, None, EventKind::Form { form_id, to, form }, None));
+                }
+                Effect::CancelForm { form_id } => {
+                    if self.close_form(form_id) && open {
+                        out.push(self.emit(conversation, None, EventKind::FormCancelled { form_id }, None));
+                    }
+                }
+                Effect::SetAttributes { attributes, record_id } if open => {
+                    let patch = crate::command::AttributePatch {
+                        attributes: Some(attributes),
+                        record_id: record_id.map(|r| Some(r).filter(|r| !r.is_empty())),
+                    };
+                    out.push(self.update(conversation, &patch));
+                }
+                Effect::Publish { event_type, key, data } => {
+                    let event = CustomEvent {
+                        id: CustomEventId::new(),
+                        workspace_id: r.workspace_id,
+                        event_type,
+                        key,
+                        data,
+                        conversation_id: Some(conversation),
+                        run_id: Some(r.id),
+                        replay_id: 0,
+                        published_at: self.now,
+                    };
+                    out.extend(self.deliver_here(&event, depth));
+                    self.store_event(event);
+                }
+                Effect::SetAgentInput { text } if open => {
+                    let agent = r.launcher.map(|l| l.agent_id).or_else(|| self.assigned_agent(conversation));
+                    if let Some(agent) = agent {
+                        let change = AgentChange::Input { conversation, text };
+                        self.plan.notices.push(Notice::Agent { agent, change });
+                    }
+                }
+                Effect::RequestFile { record_id } if open => {
+                    let by = r
+                        .launcher
+                        .map(|l| l.participant_id)
+                        .filter(|p| self.active_member(conversation, *p).is_ok())
+                        .map_or(Author::System, Author::Participant);
+                    match self.request_file(conversation, FileRequestId::new(), by, record_id) {
+                        Ok(events) => out.extend(events),
+                        Err(e) => self.log_run(r.id, "request_file failed", Some(e.message)),
+                    }
+                }
+                Effect::EndChat if open => out.push(self.end(conversation, None, EndReason::Ended)),
+                Effect::Launch { flow, run_id, params } => {
+                    let work = Work::Launch { by: r.id, flow, run_id, params };
+                    self.queue_work(OutboxId::new(), r.workspace_id, Some(conversation), work);
+                }
+                Effect::Outside { outbox_id, request } => {
+                    let work = Work::Action { run_id: r.id, wait_seq: r.wait_seq, request };
+                    self.queue_work(outbox_id, r.workspace_id, Some(conversation), work);
+                }
+                Effect::Timer { secs } => {
+                    // Only if the run still waits where it asked for the timer
+                    // (an event it published itself may have moved it on).
+                    let current = self.runs.get(&r.id).is_some_and(|x| x.state.is_active() && x.wait_seq == r.wait_seq);
+                    if open && current {
+                        self.set_timer(Timer {
+                            conversation_id: conversation,
+                            participant_id: None,
+                            kind: TimerKind::FlowWait { run: r.id, wait_seq: r.wait_seq },
+                            due_at: self.now.plus_secs(secs),
+                        });
+                    }
+                }
+                Effect::Finished { state } => {
+                    self.log_run(r.id, state.as_str(), r.error.clone());
+                    self.run_over(r);
+                    if state == RunState::Failed && r.side == Side::Customer && open && r.parent.is_none() {
+                        self.hand_off(r);
+                    }
+                }
+                Effect::NotifyParent { parent, wait_seq, input } => {
+                    let waiting = self.runs.get(&parent).is_some_and(|p| p.state.is_active() && p.wait_seq == wait_seq);
+                    if waiting && depth < MAX_DEPTH {
+                        out.extend(self.drive(parent, input, depth + 1));
+                    }
+                }
+                // Chat effects on an ended chat do nothing.
+                Effect::Send { .. }
+                | Effect::ShowForm { .. }
+                | Effect::SetAttributes { .. }
+                | Effect::SetAgentInput { .. }
+                | Effect::RequestFile { .. }
+                | Effect::EndChat => {}
+            }
+        }
+        if r.state.is_active() && self.runs.get(&r.id).is_some_and(|x| x.wait_seq == r.wait_seq) {
+            if let Some(Wait::Event { event_type, key, .. }) = &r.wait {
+                self.log_run(r.id, "waiting", Some(format!("event {event_type} with key {key}")));
+            }
+            self.tell_agent(r);
+        } else if !r.state.is_active() {
+            self.tell_agent(r);
+        }
+        out
+    }
+
+    /// Runs loaded in this batch that wait for `event` get it now; others
+    /// (in other conversations) get it from the outbox dispatch.
+    fn deliver_here(&mut self, event: &CustomEvent, depth: u32) -> Vec<Event> {
+        let waiting: Vec<(FlowRunId, u32)> = self
+            .runs
+            .values()
+            .filter(|r| r.state.is_active() && r.workspace_id == event.workspace_id && waits_for(r, event))
+            .map(|r| (r.id, r.wait_seq))
+            .collect();
+        let mut out = Vec::new();
+        for (id, _) in waiting {
+            if depth < MAX_DEPTH {
+                let data = serde_json::Value::Object(event.data.clone());
+                out.extend(self.drive(id, Input::Event { data }, depth + 1));
+            }
+        }
+        out
+    }
+
+    fn store_event(&mut self, event: CustomEvent) {
+        let work = Work::Dispatch { event_id: event.id };
+        self.queue_work(OutboxId::new(), event.workspace_id, event.conversation_id, work);
+        self.plan.custom_events.push(event);
+    }
+
+    fn queue_work(
+        &mut self,
+        id: OutboxId,
+        workspace: crate::ids::WorkspaceId,
+        conversation: Option<ConversationId>,
+        work: Work,
+    ) {
+        self.plan.notices.push(Notice::Work { workspace });
+        self.plan.outbox.push(OutboxItem {
+            id,
+            workspace_id: workspace,
+            conversation_id: conversation,
+            work,
+            state: OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at: self.now,
+            last_error: None,
+            created_at: self.now,
+        });
+    }
+
+    /// A customer-side flow failed: the chat goes to a human by the
+    /// workflow, unless it already has an agent or waits for one.
+    fn hand_off(&mut self, r: &Run) {
+        let routed = self
+            .conversations
+            .get(&r.conversation_id)
+            .and_then(|c| c.task_id)
+            .and_then(|t| self.tasks.get(&t))
+            .is_some_and(|t| t.state.is_open() || t.state == crate::routing::model::TaskState::Assigned);
+        if !routed {
+            self.queue_work(OutboxId::new(), r.workspace_id, Some(r.conversation_id), Work::Handoff { run_id: r.id });
+        }
+    }
+
+    fn assigned_agent(&self, conversation: ConversationId) -> Option<crate::ids::AgentId> {
+        let task = self.conversations.get(&conversation)?.task_id?;
+        let t = self.tasks.get(&task)?;
+        (t.state == crate::routing::model::TaskState::Assigned).then_some(t.agent_id).flatten()
+    }
+
+    /// An agent-side run launched by an agent: the agent's socket follows it.
+    fn tell_agent(&mut self, r: &Run) {
+        if let (Side::Agent, Some(l)) = (r.side, r.launcher) {
+            let change = AgentChange::Flow(Box::new(crate::bus::FlowProgress {
+                run: r.id,
+                conversation: r.conversation_id,
+                flow: r.flow_name.clone(),
+                state: r.state.as_str().to_owned(),
+                step: r.step.clone(),
+                vars: r.vars.clone(),
+            }));
+            self.plan.notices.push(Notice::Agent { agent: l.agent_id, change });
+        }
+    }
+
+    /// Marks a form closed; whether it was open.
+    fn close_form(&mut self, id: FormId) -> bool {
+        let Some(mut f) = self.forms.get(&id).filter(|f| f.state == FormState::Open).cloned() else {
+            return false;
+        };
+        f.state = FormState::Cancelled;
+        f.updated_at = self.now;
+        self.put_form(f);
+        true
+    }
+
+    /// A run is over: it leaves its conversation's active list.
+    fn run_over(&mut self, r: &Run) {
+        self.delete_timer(run_timer_key(r));
+        if self.conversations.get(&r.conversation_id).is_some_and(|c| c.runs.contains(&r.id)) {
+            self.conversation_mut(r.conversation_id).runs.retain(|x| *x != r.id);
+        }
+    }
+
+    fn put_run(&mut self, r: Run) {
+        if !self.new_runs.contains(&r.id) {
+            self.touched_runs.insert(r.id);
+        }
+        self.runs.insert(r.id, r);
+    }
+
+    fn put_form(&mut self, f: FormRecord) {
+        self.touched_forms.insert(f.id);
+        self.forms.insert(f.id, f);
+    }
+
+    fn log_run(&mut self, run: FlowRunId, what: &str, detail: Option<String>) {
+        let step = self.runs.get(&run).map(|r| r.step.clone()).unwrap_or_default();
+        self.plan.run_log.push(RunLogEntry { run_id: run, at: self.now, step, what: what.to_owned(), detail });
+    }
+}
+
+fn run_timer_key(r: &Run) -> TimerKey {
+    TimerKey {
+        conversation_id: r.conversation_id,
+        participant_id: None,
+        kind: TimerKind::FlowWait { run: r.id, wait_seq: 0 }.name(),
+    }
+}
+
+fn waits_for(r: &Run, event: &CustomEvent) -> bool {
+    matches!(&r.wait, Some(Wait::Event { event_type, key, since })
+        if *event_type == event.event_type && *key == event.key && *since <= event.published_at)
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Customer => "customer",
+        Side::Agent => "agent",
+    }
+}
