@@ -233,3 +233,67 @@ impl From<OutboxItem> for OutboxView {
         }
     }
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// An http(s) URL deliveries are POSTed to; or give `flow`.
+    pub url: Option<String>,
+    /// A flow each delivery starts in the event's conversation.
+    pub flow: Option<String>,
+    /// Kinds of events: `conversation.created`, `conversation.ended`,
+    /// `message`, `participant.joined`, `participant.left`,
+    /// `conversation.queued`, `conversation.transferred`, `form`,
+    /// `form.submitted`, `file.requested`, `event:TYPE`, `event:*`.
+    pub events: Vec<String>,
+    /// Only this conversation's events.
+    pub conversation_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookPatch {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    #[schema(example = "whk_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub id: String,
+    pub url: Option<String>,
+    pub flow: Option<String>,
+    pub events: Vec<String>,
+    pub conversation_id: Option<String>,
+    pub enabled: bool,
+    /// Why it is disabled (a receiver answered 410 Gone, an operator).
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+}
+
+impl From<switchboard_core::flows::webhooks::Webhook> for WebhookView {
+    fn from(h: switchboard_core::flows::webhooks::Webhook) -> Self {
+        use switchboard_core::flows::webhooks::Target;
+        let (url, flow) = match h.target {
+            Target::Url(u) => (Some(u), None),
+            Target::Flow(f) => (None, Some(f)),
+        };
+        Self {
+            id: h.id.to_string(),
+            url,
+            flow,
+            events: h.kinds,
+            conversation_id: h.conversation_id.map(|c| c.to_string()),
+            enabled: h.enabled,
+            disabled_reason: h.disabled_reason,
+            created_at: h.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// The secret deliveries are signed with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    pub secret: String,
+    /// The header a delivery carries: `t=UNIX_SECONDS,v1=HEX(HMAC-SHA256(secret, "t.body"))`.
+    pub header: &'static str,
+}

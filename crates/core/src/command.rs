@@ -14,9 +14,10 @@ use crate::event::{Event, EventKind, LeaveReason};
 use crate::flows::form::Values;
 use crate::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, OutboxState, RunLogEntry};
 use crate::flows::run::{Input, Launcher, Run};
+use crate::flows::webhooks::Hook;
 use crate::ids::{
     AgentId, ConversationId, EntryPointId, FileRequestId, FlowId, FlowRunId, FormId, OfferId, OutboxId, ParticipantId,
-    QueueId, TaskId, WorkspaceId,
+    QueueId, TaskId, WebhookId, WorkspaceId,
 };
 use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Role};
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
@@ -234,6 +235,16 @@ pub enum Command {
     Publish {
         event: Box<CustomEvent>,
     },
+    /// Adds a webhook scoped to a conversation (its row is stored beside).
+    Hook {
+        conversation: ConversationId,
+        hook: Hook,
+    },
+    /// Removes a conversation's scoped webhook.
+    Unhook {
+        conversation: ConversationId,
+        webhook: WebhookId,
+    },
     /// Records how outbox work not tied to a run's wait ended.
     FinishOutbox {
         id: OutboxId,
@@ -284,7 +295,9 @@ impl Command {
             | Self::CancelFileRequest { conversation, .. }
             | Self::Resume { conversation, .. }
             | Self::CancelRun { conversation, .. }
-            | Self::SubmitForm { conversation, .. } => Some(*conversation),
+            | Self::SubmitForm { conversation, .. }
+            | Self::Hook { conversation, .. }
+            | Self::Unhook { conversation, .. } => Some(*conversation),
             Self::StartRun { run } => Some(run.conversation),
             Self::Fire { timer } => Some(timer.conversation_id),
             Self::SetActivity { .. }
@@ -312,6 +325,9 @@ pub struct Snapshot {
     pub runs: HashMap<FlowRunId, Run>,
     pub flows: HashMap<FlowId, DeployedFlow>,
     pub forms: HashMap<FormId, FormRecord>,
+    /// The workspace-wide webhooks of the workspaces in the batch (an entry,
+    /// maybe empty, for every workspace loaded).
+    pub workspace_hooks: HashMap<WorkspaceId, Vec<Hook>>,
 }
 
 /// What a batch needs loaded before it can be planned.
@@ -329,6 +345,8 @@ pub struct SnapshotKeys {
     pub runs: Vec<FlowRunId>,
     pub flows: Vec<FlowId>,
     pub forms: Vec<FormId>,
+    /// Workspaces whose webhooks to load.
+    pub hook_workspaces: Vec<WorkspaceId>,
 }
 
 impl SnapshotKeys {
@@ -337,6 +355,11 @@ impl SnapshotKeys {
         for c in commands {
             if !matches!(c, Command::Create { .. }) {
                 keys.conversations.extend(c.conversation_id());
+            }
+            match c {
+                Command::Create { conversation, .. } => keys.hook_workspaces.push(conversation.workspace_id),
+                Command::Publish { event } => keys.hook_workspaces.push(event.workspace_id),
+                _ => {}
             }
             match c {
                 Command::Append { conversation, author, client_token, .. } => {
@@ -397,6 +420,8 @@ impl SnapshotKeys {
                 | Command::Join { .. }
                 | Command::Update { .. }
                 | Command::Publish { .. }
+                | Command::Hook { .. }
+                | Command::Unhook { .. }
                 | Command::FinishOutbox { .. } => {}
             }
         }
@@ -414,6 +439,9 @@ impl SnapshotKeys {
                 keys.tasks.push(t);
             }
             keys.runs.extend(c.runs.iter().filter(|r| !snapshot.runs.contains_key(r)));
+            if !snapshot.workspace_hooks.contains_key(&c.workspace_id) {
+                keys.hook_workspaces.push(c.workspace_id);
+            }
         }
         for r in snapshot.runs.values() {
             if !snapshot.flows.contains_key(&r.flow_id) {
@@ -463,6 +491,7 @@ impl SnapshotKeys {
             && self.runs.is_empty()
             && self.flows.is_empty()
             && self.forms.is_empty()
+            && self.hook_workspaces.is_empty()
     }
 
     fn normalize(&mut self) {
@@ -480,6 +509,7 @@ impl SnapshotKeys {
         sort(&mut self.runs);
         sort(&mut self.flows);
         sort(&mut self.forms);
+        sort(&mut self.hook_workspaces);
         self.client_tokens.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.client_tokens.dedup();
     }

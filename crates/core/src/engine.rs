@@ -25,6 +25,7 @@ pub mod routing;
 pub mod supervisor;
 mod timers;
 mod toolkit;
+pub mod webhooks;
 
 /// Size and rate limits, with their defaults.
 #[derive(Debug, Clone)]
@@ -39,6 +40,25 @@ pub struct Limits {
     pub page_max: u32,
     /// Messages and receipts per second per participant (burst: twice that).
     pub sends_per_second: u32,
+    pub outbox: OutboxSettings,
+}
+
+/// How outbox work is retried and leased.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxSettings {
+    /// Attempts before an item is given up (dead).
+    pub attempts: u32,
+    /// The first wait before a retry; it doubles each time, up to 10 minutes.
+    pub backoff: Duration,
+    /// How long a taken item is held before it may be taken again.
+    pub lease_secs: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        // With the doubling, twelve attempts span about an hour.
+        Self { attempts: 12, backoff: Duration::from_secs(2), lease_secs: 90 }
+    }
 }
 
 impl Default for Limits {
@@ -49,6 +69,7 @@ impl Default for Limits {
             display_name_chars: 128,
             page_max: 500,
             sends_per_second: 20,
+            outbox: OutboxSettings::default(),
         }
     }
 }

@@ -163,6 +163,11 @@ typed_id!(
     OutboxId, "obx", "outbox item"
 );
 
+typed_id!(
+    /// An endpoint (or flow) told about events.
+    WebhookId, "whk", "webhook"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

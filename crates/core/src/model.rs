@@ -112,6 +112,10 @@ pub struct Conversation {
     /// of the chat reaches them in the same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<crate::ids::FlowRunId>,
+    /// Webhooks scoped to this conversation (kept with it, so its events
+    /// find them without another query).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::flows::webhooks::Hook>,
     pub created_at: Timestamp,
     pub ended_at: Option<Timestamp>,
 }

@@ -42,6 +42,7 @@ struct Planner {
     new_runs: HashSet<crate::ids::FlowRunId>,
     touched_runs: HashSet<crate::ids::FlowRunId>,
     touched_forms: HashSet<crate::ids::FormId>,
+    workspace_hooks: HashMap<crate::ids::WorkspaceId, Vec<crate::flows::webhooks::Hook>>,
     new_conversations: HashSet<ConversationId>,
     new_participants: HashSet<ParticipantId>,
     new_tasks: HashSet<TaskId>,
@@ -73,6 +74,7 @@ impl Planner {
             new_runs: HashSet::new(),
             touched_runs: HashSet::new(),
             touched_forms: HashSet::new(),
+            workspace_hooks: s.workspace_hooks,
             new_conversations: HashSet::new(),
             new_participants: HashSet::new(),
             new_tasks: HashSet::new(),
@@ -107,6 +109,7 @@ impl Planner {
                     active_participants: 0,
                     task_id: None,
                     runs: Vec::new(),
+                    hooks: Vec::new(),
                     created_at: self.now,
                     ended_at: None,
                 };
@@ -217,6 +220,8 @@ impl Planner {
                 self.submit_form(*conversation, *form, *by, values)
             }
             Command::Publish { event } => self.publish(event),
+            Command::Hook { conversation, hook } => self.hook(*conversation, hook),
+            Command::Unhook { conversation, webhook } => self.unhook(*conversation, *webhook),
             Command::FinishOutbox { id, state, error } => self.finish_outbox(*id, *state, error.clone()),
         }
     }
@@ -469,6 +474,7 @@ impl Planner {
     }
 
     fn finish(mut self) -> Plan {
+        self.plan_deliveries();
         for id in &self.new_conversations {
             self.plan.new_conversations.push(self.conversations[id].clone());
         }

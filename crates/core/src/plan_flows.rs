@@ -17,7 +17,8 @@ use crate::flows::form::Values;
 use crate::flows::model::{Format, Sender, Side};
 use crate::flows::records::{CustomEvent, FormRecord, FormState, OutboxItem, OutboxState, RunLogEntry, Work};
 use crate::flows::run::{self, Effect, Input, Run, RunState, Wait};
-use crate::ids::{ConversationId, CustomEventId, FileRequestId, FlowRunId, FormId, OutboxId};
+use crate::flows::webhooks::{self, Hook};
+use crate::ids::{ConversationId, CustomEventId, FileRequestId, FlowRunId, FormId, OutboxId, WebhookId};
 use crate::model::{ConversationState, Role};
 use crate::timer::{Timer, TimerKey, TimerKind};
 
@@ -159,6 +160,77 @@ impl Planner {
     pub(super) fn publish(&mut self, event: &CustomEvent) -> Result<Committed> {
         self.store_event(event.clone());
         Ok(Vec::new())
+    }
+
+    pub(super) fn hook(&mut self, conversation: ConversationId, hook: &Hook) -> Result<Committed> {
+        self.writable(conversation)?;
+        let c = self.conversation_mut(conversation);
+        if c.hooks.len() >= webhooks::MAX_PER_CONVERSATION && !c.hooks.iter().any(|h| h.id == hook.id) {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!("a conversation may have {} webhooks", webhooks::MAX_PER_CONVERSATION),
+            ));
+        }
+        c.hooks.retain(|h| h.id != hook.id);
+        c.hooks.push(hook.clone());
+        Ok(Vec::new())
+    }
+
+    pub(super) fn unhook(&mut self, conversation: ConversationId, id: WebhookId) -> Result<Committed> {
+        self.existing(conversation)?;
+        if self.conversations[&conversation].hooks.iter().any(|h| h.id == id) {
+            self.conversation_mut(conversation).hooks.retain(|h| h.id != id);
+        }
+        Ok(Vec::new())
+    }
+
+    /// Deliveries for what this batch committed: every log event and custom
+    /// event a webhook of its workspace (or its conversation) asked for.
+    /// Written with the batch, so nothing uncommitted is told and nothing
+    /// committed is missed.
+    pub(super) fn plan_deliveries(&mut self) {
+        let mut out = Vec::new();
+        for e in &self.plan.events {
+            let Some(c) = self.conversations.get(&e.conversation_id) else { continue };
+            let kind = e.kind.type_name();
+            let hooks = self.workspace_hooks.get(&c.workspace_id).into_iter().flatten().chain(&c.hooks);
+            // A flow hears what participants do, not what the system (its
+            // own messages) does, or one message would start the next.
+            let heard = |h: &&Hook| h.wants(kind) && (!h.flow || e.participant_id.is_some());
+            for hook in hooks.filter(heard) {
+                let payload = serde_json::json!({
+                    "id": e.id.to_string(),
+                    "type": kind,
+                    "workspace_id": c.workspace_id.to_string(),
+                    "conversation_id": c.id.to_string(),
+                    "created_at": e.at.to_rfc3339(),
+                    "data": e,
+                });
+                out.push((c.workspace_id, Some(c.id), hook.clone(), e.id.to_string(), kind.to_owned(), payload));
+            }
+        }
+        for e in &self.plan.custom_events {
+            let kind = format!("event:{}", e.event_type);
+            let scoped = e.conversation_id.and_then(|c| self.conversations.get(&c)).map(|c| c.hooks.as_slice());
+            let hooks =
+                self.workspace_hooks.get(&e.workspace_id).into_iter().flatten().chain(scoped.unwrap_or_default());
+            for hook in hooks.filter(|h| h.wants(&kind)) {
+                let payload = serde_json::json!({
+                    "id": e.id.to_string(),
+                    "type": kind,
+                    "workspace_id": e.workspace_id.to_string(),
+                    "conversation_id": e.conversation_id.map(|c| c.to_string()),
+                    "created_at": e.published_at.to_rfc3339(),
+                    "data": e,
+                });
+                out.push((e.workspace_id, e.conversation_id, hook.clone(), e.id.to_string(), kind.clone(), payload));
+            }
+        }
+        for (workspace, conversation, hook, event_id, kind, payload) in out {
+            let run_id = hook.flow.then(FlowRunId::new);
+            let work = Work::Deliver { webhook: hook.id, event_id, kind, payload, run_id };
+            self.queue_work(OutboxId::new(), workspace, conversation, work);
+        }
     }
 
     pub(super) fn finish_outbox(
@@ -409,6 +481,8 @@ impl Planner {
             id,
             workspace_id: workspace,
             conversation_id: conversation,
+            lane: work.lane(),
+            ord: self.now.millis().saturating_mul(10_000).saturating_add(self.plan.outbox.len() as i64),
             work,
             state: OutboxState::Pending,
             attempts: 0,

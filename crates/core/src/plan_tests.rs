@@ -31,6 +31,7 @@ pub(super) struct World {
     pub forms: HashMap<crate::ids::FormId, crate::flows::records::FormRecord>,
     pub custom_events: Vec<crate::flows::records::CustomEvent>,
     pub outbox: Vec<crate::flows::records::OutboxItem>,
+    pub hooks: HashMap<WorkspaceId, Vec<crate::flows::webhooks::Hook>>,
 }
 
 impl World {
@@ -52,6 +53,9 @@ impl World {
         copy(keys.runs, &self.runs, &mut snap.runs);
         copy(keys.flows, &self.flows, &mut snap.flows);
         copy(keys.forms, &self.forms, &mut snap.forms);
+        for w in keys.hook_workspaces {
+            snap.workspace_hooks.insert(w, self.hooks.get(&w).cloned().unwrap_or_default());
+        }
         for (c, t) in keys.client_tokens {
             if let Some(e) =
                 self.events.iter().find(|e| e.conversation_id == c && e.client_token.as_deref() == Some(&t))

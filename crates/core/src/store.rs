@@ -75,6 +75,8 @@ pub struct RunQuery {
 #[derive(Debug, Clone, Default)]
 pub struct OutboxQuery {
     pub state: Option<crate::flows::records::OutboxState>,
+    /// Only one lane (a webhook's deliveries).
+    pub lane: Option<String>,
     pub before: Option<crate::ids::OutboxId>,
     pub limit: u32,
 }
@@ -299,6 +301,26 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes custom events past their type's retention at `now`, and
     /// finished outbox items older than `outbox_before`.
     async fn sweep_flows(&self, now: Timestamp, outbox_before: Timestamp) -> Result<()>;
+
+    // Webhooks. A conversation-scoped one is also listed in its
+    // conversation's row, through `apply` (`Command::Hook`).
+
+    async fn create_webhook(&self, webhook: &crate::flows::webhooks::Webhook) -> Result<()>;
+    async fn webhook(&self, id: crate::ids::WebhookId) -> Result<Option<crate::flows::webhooks::Webhook>>;
+    /// A workspace's webhooks, workspace-wide and scoped, oldest first.
+    async fn webhooks(&self, workspace: WorkspaceId) -> Result<Vec<crate::flows::webhooks::Webhook>>;
+    async fn delete_webhook(&self, id: crate::ids::WebhookId) -> Result<bool>;
+    async fn set_webhook_enabled(
+        &self,
+        id: crate::ids::WebhookId,
+        enabled: bool,
+        reason: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The workspace's signing secret, if one was made.
+    async fn webhook_secret(&self, workspace: WorkspaceId) -> Result<Option<String>>;
+    /// Sets the signing secret (made on first use, or rotated).
+    async fn put_webhook_secret(&self, workspace: WorkspaceId, secret: &str, at: Timestamp) -> Result<()>;
 
     // Timers.
 

@@ -92,6 +92,22 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_SENDS_PER_SECOND", default_value_t = 20)]
     pub sends_per_second: u32,
 
+    /// Attempts at outbox work (a webhook delivery, a flow's action) before it
+    /// is given up and listed as dead; between attempts the wait doubles from
+    /// `--outbox-backoff-ms`, up to 10 minutes, with jitter.
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_ATTEMPTS", default_value_t = 12)]
+    pub outbox_attempts: u32,
+
+    /// The first wait before retrying outbox work, in milliseconds.
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_BACKOFF_MS", default_value_t = 2000)]
+    pub outbox_backoff_ms: u64,
+
+    /// How long a node holds outbox work it took before another node (or
+    /// this one, restarted) may take it again, in seconds. Longer than the
+    /// slowest HTTP call a flow makes (60 s).
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_LEASE_SECS", default_value_t = 90)]
+    pub outbox_lease_secs: u32,
+
     /// WebSocket heartbeat interval, in seconds.
     #[arg(long, env = "SWITCHBOARD_HEARTBEAT_SECS", default_value_t = 20)]
     pub heartbeat_secs: u64,
@@ -137,7 +153,16 @@ impl Config {
     }
 
     pub fn limits(&self) -> Limits {
-        Limits { message_bytes: self.max_message_bytes, sends_per_second: self.sends_per_second, ..Limits::default() }
+        Limits {
+            message_bytes: self.max_message_bytes,
+            sends_per_second: self.sends_per_second,
+            outbox: switchboard_core::engine::OutboxSettings {
+                attempts: self.outbox_attempts.max(1),
+                backoff: Duration::from_millis(self.outbox_backoff_ms.max(1)),
+                lease_secs: self.outbox_lease_secs.max(1),
+            },
+            ..Limits::default()
+        }
     }
 
     pub fn api(&self) -> ApiConfig {

@@ -37,8 +37,8 @@ impl HttpClient for Reqwest {
         for (k, v) in &call.headers {
             req = req.header(k, v);
         }
-        if let Some(body) = &call.body {
-            req = req.json(body);
+        if let Some(body) = call.body {
+            req = req.body(body);
         }
         let res = req.send().await.map_err(|e| describe(&e))?;
         let status = res.status().as_u16();

@@ -33,7 +33,8 @@ macro_rules! sql_backend {
         use switchboard_core::flows::events::EventType;
         use switchboard_core::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, RunLogEntry};
         use switchboard_core::flows::run::Run;
-        use switchboard_core::ids::{CustomEventId, FlowId, FlowRunId, FormId, OutboxId};
+        use switchboard_core::flows::webhooks::Webhook;
+        use switchboard_core::ids::{CustomEventId, FlowId, FlowRunId, FormId, OutboxId, WebhookId};
 
         impl Cols for $row {
             fn text(&self, col: &str) -> Result<String> {
@@ -134,6 +135,10 @@ macro_rules! sql_backend {
                         for row in fetch_all(&mut *tx, &stmt).await? {
                             load_row(&mut snap, loads, &row)?;
                         }
+                    }
+                    // A workspace with no webhooks is loaded too: it has none.
+                    for w in &keys.hook_workspaces {
+                        snap.workspace_hooks.entry(*w).or_default();
                     }
                     keys = SnapshotKeys::derived(&snap);
                     if let Some(cache) = &self.cache {
@@ -243,6 +248,10 @@ macro_rules! sql_backend {
                 sql::Loads::Forms => {
                     let x = crate::sql_flows::form(row)?;
                     snap.forms.insert(x.id, x);
+                }
+                sql::Loads::Hooks => {
+                    let x = crate::sql_flows::webhook(row)?;
+                    snap.workspace_hooks.entry(x.workspace_id).or_default().push(x.hook());
                 }
             }
             Ok(())
@@ -624,6 +633,41 @@ macro_rules! sql_backend {
             async fn sweep_flows(&self, now: Timestamp, outbox_before: Timestamp) -> Result<()> {
                 execute(&self.pool, &fl::delete_expired_events(now)).await?;
                 execute(&self.pool, &fl::delete_finished_outbox(outbox_before)).await.map(drop)
+            }
+
+            async fn create_webhook(&self, h: &Webhook) -> Result<()> {
+                execute(&self.pool, &fl::insert_webhook(h)).await.map(drop)
+            }
+
+            async fn webhook(&self, id: WebhookId) -> Result<Option<Webhook>> {
+                one(fetch_optional(&self.pool, &fl::webhook_by_id(id)).await?, fl::webhook)
+            }
+
+            async fn webhooks(&self, w: WorkspaceId) -> Result<Vec<Webhook>> {
+                all(fetch_all(&self.pool, &fl::webhooks_of(w)).await?, fl::webhook)
+            }
+
+            async fn delete_webhook(&self, id: WebhookId) -> Result<bool> {
+                Ok(execute(&self.pool, &fl::delete_webhook(id)).await? > 0)
+            }
+
+            async fn set_webhook_enabled(
+                &self,
+                id: WebhookId,
+                enabled: bool,
+                reason: Option<&str>,
+                at: Timestamp,
+            ) -> Result<()> {
+                execute(&self.pool, &fl::set_webhook_enabled(id, enabled, reason, at)).await.map(drop)
+            }
+
+            async fn webhook_secret(&self, w: WorkspaceId) -> Result<Option<String>> {
+                let row = fetch_optional(&self.pool, &fl::webhook_secret_of(w)).await?;
+                row.map(|r| r.text("secret")).transpose()
+            }
+
+            async fn put_webhook_secret(&self, w: WorkspaceId, secret: &str, at: Timestamp) -> Result<()> {
+                execute(&self.pool, &fl::put_webhook_secret(w, secret, at)).await.map(drop)
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {

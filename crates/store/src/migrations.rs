@@ -14,12 +14,14 @@ const SQLITE: &[Source] = &[
     (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
     (3, "events layout", include_str!("../migrations/sqlite/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/sqlite/0004_flows.sql")),
+    (5, "webhooks", include_str!("../migrations/sqlite/0005_webhooks.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
     (3, "events layout", include_str!("../migrations/postgres/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/postgres/0004_flows.sql")),
+    (5, "webhooks", include_str!("../migrations/postgres/0005_webhooks.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -162,6 +162,7 @@ impl Slice {
             active_participants: 0,
             task_id: None,
             runs: Vec::new(),
+            hooks: Vec::new(),
             created_at: start,
             ended_at: Some(ended),
         });

@@ -291,7 +291,7 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
 
 const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attributes, record_id, \
      previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at, \
-     task_id, runs";
+     task_id, runs, hooks";
 
 pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
     Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
@@ -366,6 +366,7 @@ pub(crate) fn conversation(r: &impl Cols) -> Result<Conversation> {
         ended_at: opt_ts(r, "ended_at")?,
         task_id: opt_id(r, "task_id", TaskId::parse)?,
         runs: json(r, "runs")?,
+        hooks: json(r, "hooks")?,
     })
 }
 
@@ -375,7 +376,7 @@ fn attributes_text(c: &Conversation) -> String {
 
 pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
-    s.tuples(rows, 15, |s, c| {
+    s.tuples(rows, 16, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.workspace_id.to_string())
             .arg(c.entry_point_id.map(|e| e.to_string()))
@@ -390,7 +391,8 @@ pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.created_at)
             .arg(c.ended_at)
             .arg(c.task_id.map(|t| t.to_string()))
-            .arg(runs_text(c));
+            .arg(runs_text(c))
+            .arg(hooks_text(c));
     });
     s
 }
@@ -400,14 +402,18 @@ fn runs_text(c: &Conversation) -> String {
     if c.runs.is_empty() { "[]".to_owned() } else { serde_json::to_string(&c.runs).unwrap_or_else(|_| "[]".into()) }
 }
 
+fn hooks_text(c: &Conversation) -> String {
+    if c.hooks.is_empty() { "[]".to_owned() } else { serde_json::to_string(&c.hooks).unwrap_or_else(|_| "[]".into()) }
+}
+
 /// Rewrites the changing columns of many conversations in one statement.
 fn update_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(
         "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
          last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8, \
-         runs = v.column9 FROM (VALUES ",
+         runs = v.column9, hooks = v.column10 FROM (VALUES ",
     );
-    s.tuples(rows, 9, |s, c| {
+    s.tuples(rows, 10, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.state.as_str())
             .arg(attributes_text(c))
@@ -416,7 +422,8 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.active_participants)
             .arg(c.ended_at)
             .arg(c.task_id.map(|t| t.to_string()))
-            .arg(runs_text(c));
+            .arg(runs_text(c))
+            .arg(hooks_text(c));
     });
     s.push(") AS v WHERE conversations.id = v.column1");
     s
@@ -736,6 +743,7 @@ pub(crate) enum Loads {
     Runs,
     Flows,
     Forms,
+    Hooks,
 }
 
 /// The reads that load a batch's snapshot. Locked rows (PostgreSQL) are
@@ -758,6 +766,7 @@ pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stm
     add(Loads::Runs, keys.runs.chunks(CHUNK).map(|c| f::runs_by_ids(c, lock)).collect());
     add(Loads::Flows, keys.flows.chunks(CHUNK).map(f::flows_by_ids).collect());
     add(Loads::Forms, keys.forms.chunks(CHUNK).map(|c| f::forms_by_ids(c, lock)).collect());
+    add(Loads::Hooks, keys.hook_workspaces.chunks(CHUNK).map(f::hooks_of_workspaces).collect());
     out
 }
 

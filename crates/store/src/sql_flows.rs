@@ -14,7 +14,10 @@ use switchboard_core::flows::records::{
     CustomEvent, DeployedFlow, FormRecord, FormState, OutboxItem, OutboxState, RunLogEntry, Work,
 };
 use switchboard_core::flows::run::{Launcher, Run, RunState, Wait};
-use switchboard_core::ids::{ConversationId, CustomEventId, FlowId, FlowRunId, FormId, OutboxId, WorkspaceId};
+use switchboard_core::flows::webhooks::Webhook;
+use switchboard_core::ids::{
+    ConversationId, CustomEventId, FlowId, FlowRunId, FormId, OutboxId, WebhookId, WorkspaceId,
+};
 use switchboard_core::store::{OutboxQuery, RunQuery};
 
 use crate::sql::{Cols, Stmt, corrupt, id, in_list, json, newest_first, opt_id, opt_ts, ts};
@@ -441,12 +444,11 @@ pub(crate) fn delete_expired_events(now: Timestamp) -> Stmt {
 
 // The outbox.
 
-const OUTBOX_COLS: &str =
-    "id, workspace_id, conversation_id, kind, work, state, attempts, next_attempt_at, last_error, created_at";
+const OUTBOX_COLS: &str = "id, workspace_id, conversation_id, kind, work, state, attempts, next_attempt_at, last_error, created_at, lane, ord";
 
 pub(crate) fn insert_outbox(rows: &[OutboxItem]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO outbox ({OUTBOX_COLS}, updated_at) VALUES "));
-    s.tuples(rows, 11, |s, o| {
+    s.tuples(rows, 13, |s, o| {
         s.arg(o.id.to_string())
             .arg(o.workspace_id.to_string())
             .arg(o.conversation_id.map(|c| c.to_string()))
@@ -457,6 +459,8 @@ pub(crate) fn insert_outbox(rows: &[OutboxItem]) -> Stmt {
             .arg(o.next_attempt_at)
             .arg(o.last_error.clone())
             .arg(o.created_at)
+            .arg(o.lane.clone())
+            .arg(o.ord)
             .arg(o.created_at);
     });
     s
@@ -475,16 +479,21 @@ pub(crate) fn outbox_item(r: &impl Cols) -> Result<OutboxItem> {
         next_attempt_at: ts(r, "next_attempt_at")?,
         last_error: r.opt_text("last_error")?,
         created_at: ts(r, "created_at")?,
+        lane: r.opt_text("lane")?,
+        ord: r.int("ord")?,
     })
 }
 
 /// Leases due pending items to this node until `lease_until`: a node that
-/// dies mid-work leaves them to be taken again once the lease lapses.
+/// dies mid-work leaves them to be taken again once the lease lapses. Of a
+/// lane, only the oldest pending item is ever taken, so a webhook's
+/// deliveries go out one at a time, in order.
 pub(crate) fn claim_outbox(now: Timestamp, lease_until: Timestamp, limit: u32) -> Stmt {
     Stmt::new(format!(
-        "UPDATE outbox SET lease_until = ? WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' \
-         AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?) \
-         RETURNING {OUTBOX_COLS}"
+        "UPDATE outbox SET lease_until = ? WHERE id IN (SELECT o.id FROM outbox o WHERE o.state = 'pending' \
+         AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until <= ?) \
+         AND (o.lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.state = 'pending' \
+         AND e.ord < o.ord)) ORDER BY o.next_attempt_at, o.ord LIMIT ?) RETURNING {OUTBOX_COLS}"
     ))
     .bind(lease_until)
     .bind(now)
@@ -540,7 +549,7 @@ pub(crate) fn replay_outbox(w: WorkspaceId, id: OutboxId, now: Timestamp) -> Stm
 }
 
 pub(crate) fn outbox_of(w: WorkspaceId, q: &OutboxQuery) -> Stmt {
-    let filters = [("state", q.state.map(|s| s.as_str().to_owned()))];
+    let filters = [("state", q.state.map(|s| s.as_str().to_owned())), ("lane", q.lane.clone())];
     newest_first(&format!("SELECT {OUTBOX_COLS} FROM outbox"), w, &filters, q.before, q.limit)
 }
 
@@ -551,4 +560,79 @@ pub(crate) fn delete_finished_outbox(before: Timestamp) -> Stmt {
 
 pub(crate) fn opt_due(r: &impl Cols) -> Result<Option<Timestamp>> {
     opt_ts(r, "due")
+}
+
+// Webhooks.
+
+const WEBHOOK_COLS: &str =
+    "id, workspace_id, conversation_id, target, kinds, enabled, disabled_reason, created_at, updated_at";
+
+pub(crate) fn insert_webhook(h: &Webhook) -> Stmt {
+    Stmt::new(format!("INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(h.id.to_string())
+        .bind(h.workspace_id.to_string())
+        .bind(h.conversation_id.map(|c| c.to_string()))
+        .bind(to_json(&h.target))
+        .bind(to_json(&h.kinds))
+        .bind(h.enabled)
+        .bind(h.disabled_reason.clone())
+        .bind(h.created_at)
+        .bind(h.updated_at)
+}
+
+pub(crate) fn webhook(r: &impl Cols) -> Result<Webhook> {
+    Ok(Webhook {
+        id: id(r, "id", WebhookId::parse)?,
+        workspace_id: id(r, "workspace_id", WorkspaceId::parse)?,
+        conversation_id: opt_id(r, "conversation_id", ConversationId::parse)?,
+        target: json(r, "target")?,
+        kinds: json(r, "kinds")?,
+        enabled: r.boolean("enabled")?,
+        disabled_reason: r.opt_text("disabled_reason")?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+pub(crate) fn webhook_by_id(h: WebhookId) -> Stmt {
+    Stmt::new(format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE id = ?")).bind(h.to_string())
+}
+
+pub(crate) fn webhooks_of(w: WorkspaceId) -> Stmt {
+    Stmt::new(format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE workspace_id = ? ORDER BY id")).bind(w.to_string())
+}
+
+/// The enabled workspace-wide webhooks of a batch's workspaces (the planner's view).
+pub(crate) fn hooks_of_workspaces(ws: &[WorkspaceId]) -> Stmt {
+    let mut s = Stmt::new(format!(
+        "SELECT {WEBHOOK_COLS} FROM webhooks WHERE conversation_id IS NULL AND enabled AND workspace_id IN "
+    ));
+    in_list(&mut s, ws.iter().map(ToString::to_string));
+    s
+}
+
+pub(crate) fn delete_webhook(h: WebhookId) -> Stmt {
+    Stmt::new("DELETE FROM webhooks WHERE id = ?").bind(h.to_string())
+}
+
+pub(crate) fn set_webhook_enabled(h: WebhookId, enabled: bool, reason: Option<&str>, at: Timestamp) -> Stmt {
+    Stmt::new("UPDATE webhooks SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?")
+        .bind(enabled)
+        .bind(reason.map(str::to_owned))
+        .bind(at)
+        .bind(h.to_string())
+}
+
+pub(crate) fn webhook_secret_of(w: WorkspaceId) -> Stmt {
+    Stmt::new("SELECT secret FROM webhook_secrets WHERE workspace_id = ?").bind(w.to_string())
+}
+
+pub(crate) fn put_webhook_secret(w: WorkspaceId, secret: &str, at: Timestamp) -> Stmt {
+    Stmt::new(
+        "INSERT INTO webhook_secrets (workspace_id, secret, created_at) VALUES (?, ?, ?) \
+         ON CONFLICT (workspace_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at",
+    )
+    .bind(w.to_string())
+    .bind(secret)
+    .bind(at)
 }

@@ -477,7 +477,10 @@ async fn outbox_items_are_leased_retried_given_up_and_replayed<F: Future<Output 
     assert_eq!(again[0].last_error.as_deref(), Some("busy"));
 
     store.retry_outbox(first, 10, now, "gave up", true, now).await.unwrap();
-    let dead = store.outbox(w, &OutboxQuery { state: Some(OutboxState::Dead), before: None, limit: 10 }).await.unwrap();
+    let dead = store
+        .outbox(w, &OutboxQuery { state: Some(OutboxState::Dead), lane: None, before: None, limit: 10 })
+        .await
+        .unwrap();
     assert_eq!(dead.iter().map(|o| o.id).collect::<Vec<_>>(), [first]);
     assert!(!store.replay_outbox(WorkspaceId::new(), first, now).await.unwrap(), "another workspace's item");
     assert!(store.replay_outbox(w, first, now).await.unwrap());
@@ -486,9 +489,12 @@ async fn outbox_items_are_leased_retried_given_up_and_replayed<F: Future<Output 
     assert_eq!(replayed.iter().map(|o| (o.id, o.attempts)).collect::<Vec<_>>(), [(first, 0)]);
 
     store.apply(Command::FinishOutbox { id: second, state: OutboxState::Done, error: None }).await.unwrap();
-    let done = store.outbox(w, &OutboxQuery { state: Some(OutboxState::Done), before: None, limit: 10 }).await.unwrap();
+    let done = store
+        .outbox(w, &OutboxQuery { state: Some(OutboxState::Done), lane: None, before: None, limit: 10 })
+        .await
+        .unwrap();
     assert_eq!(done.iter().map(|o| o.id).collect::<Vec<_>>(), [second]);
     store.sweep_flows(now, Timestamp(now.millis() + 1)).await.unwrap();
-    let all = store.outbox(w, &OutboxQuery { state: None, before: None, limit: 10 }).await.unwrap();
+    let all = store.outbox(w, &OutboxQuery { state: None, lane: None, before: None, limit: 10 }).await.unwrap();
     assert_eq!(all.iter().map(|o| o.id).collect::<Vec<_>>(), [first], "finished items are swept");
 }

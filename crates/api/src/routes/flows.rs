@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_core::Error;
 use switchboard_core::engine::flows::LaunchTarget;
+use switchboard_core::engine::webhooks::WebhookSpec;
 use switchboard_core::flows::graph;
 use switchboard_core::flows::records::OutboxState;
 use switchboard_core::flows::run::RunState;
-use switchboard_core::ids::{ConversationId, FlowRunId, FormId, OutboxId};
+use switchboard_core::flows::webhooks::{self, Target};
+use switchboard_core::ids::{ConversationId, FlowRunId, FormId, OutboxId, WebhookId};
 use switchboard_core::store::{OutboxQuery, RunQuery};
 use utoipa::IntoParams;
 
@@ -19,7 +21,7 @@ use crate::state::AppState;
 use crate::wire::EventDoc;
 use crate::wire_flows::{
     CustomEventView, EventTypeRequest, FlowView, FormSubmission, LaunchRequest, OutboxView, PublishRequest, RunLogView,
-    RunView, ValidatedFlow,
+    RunView, ValidatedFlow, WebhookPatch, WebhookRequest, WebhookSecret, WebhookView,
 };
 
 fn text(body: &axum::body::Bytes) -> ApiResult<String> {
@@ -302,12 +304,18 @@ pub async fn outbox(
     Auth(caller): Auth,
     Query(q): Query<OutboxListQuery>,
 ) -> ApiResult<axum::Json<Vec<OutboxView>>> {
-    let query = OutboxQuery {
+    let query = outbox_query(q)?;
+    Ok(axum::Json(s.engine.outbox(&caller, query).await?.into_iter().map(Into::into).collect()))
+}
+
+fn outbox_query(q: OutboxListQuery) -> ApiResult<OutboxQuery> {
+    Ok(OutboxQuery {
         state: q
             .state
             .as_deref()
             .map(|v| OutboxState::parse(v).ok_or_else(|| Error::invalid("state", "pending, done or dead")))
             .transpose()?,
+        lane: None,
         before: q
             .before
             .as_deref()
@@ -315,8 +323,7 @@ pub async fn outbox(
             .transpose()
             .map_err(|e| Error::invalid("before", e.to_string()))?,
         limit: q.limit.unwrap_or(50),
-    };
-    Ok(axum::Json(s.engine.outbox(&caller, query).await?.into_iter().map(Into::into).collect()))
+    })
 }
 
 /// POST /api/v1/outbox/{id}/replay — puts a dead item back in line.
@@ -325,4 +332,105 @@ pub async fn outbox(
 pub async fn replay(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     s.engine.replay_outbox(&caller, OutboxId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// POST /api/v1/webhooks — adds a webhook: workspace-wide, or scoped to one
+/// conversation with `conversation_id`. Its deliveries are signed (see
+/// `GET /api/v1/webhook-secret`) and retried; each carries a stable event id.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "flows", security(("bearer" = [])), request_body = WebhookRequest,
+    responses((status = 201, body = WebhookView), (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+pub async fn create_webhook(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Json(req): Json<WebhookRequest>,
+) -> ApiResult<(StatusCode, axum::Json<WebhookView>)> {
+    let target = match (req.url, req.flow) {
+        (Some(url), None) => Target::Url(url),
+        (None, Some(flow)) => Target::Flow(flow),
+        _ => return Err(Error::invalid("url", "give exactly one of url and flow").into()),
+    };
+    let conversation = req
+        .conversation_id
+        .as_deref()
+        .map(ConversationId::parse)
+        .transpose()
+        .map_err(|e| Error::invalid("conversation_id", e.to_string()))?;
+    let spec = WebhookSpec { target, kinds: req.events, conversation };
+    Ok((StatusCode::CREATED, axum::Json(s.engine.create_webhook(&caller, spec).await?.into())))
+}
+
+/// GET /api/v1/webhooks
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, body = Vec<WebhookView>)))]
+pub async fn webhooks(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<WebhookView>>> {
+    Ok(axum::Json(s.engine.webhooks(&caller).await?.into_iter().map(Into::into).collect()))
+}
+
+/// GET /api/v1/webhooks/{id}
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = ErrorResponse)))]
+pub async fn webhook(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<WebhookView>> {
+    Ok(axum::Json(s.engine.webhook(&caller, WebhookId::parse(&id)?).await?.into()))
+}
+
+/// PATCH /api/v1/webhooks/{id} — `{"enabled": false}` switches it off,
+/// `true` back on (after a receiver's 410).
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = WebhookPatch, responses((status = 200, body = WebhookView), (status = 404, body = ErrorResponse)))]
+pub async fn update_webhook(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<WebhookPatch>,
+) -> ApiResult<axum::Json<WebhookView>> {
+    Ok(axum::Json(s.engine.set_webhook_enabled(&caller, WebhookId::parse(&id)?, req.enabled).await?.into()))
+}
+
+/// DELETE /api/v1/webhooks/{id}
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "flows", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorResponse)))]
+pub async fn delete_webhook(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.engine.delete_webhook(&caller, WebhookId::parse(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/webhooks/{id}/deliveries — newest first; `?state=dead`
+/// lists what was given up (replay with `POST /api/v1/outbox/{id}/replay`).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "flows", security(("bearer" = [])),
+    params(("id" = String, Path), OutboxListQuery), responses((status = 200, body = Vec<OutboxView>)))]
+pub async fn deliveries(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<OutboxListQuery>,
+) -> ApiResult<axum::Json<Vec<OutboxView>>> {
+    let found = s.engine.webhook_deliveries(&caller, WebhookId::parse(&id)?, outbox_query(q)?).await?;
+    Ok(axum::Json(found.into_iter().map(Into::into).collect()))
+}
+
+/// GET /api/v1/webhook-secret — the secret deliveries are signed with.
+#[utoipa::path(get, path = "/api/v1/webhook-secret", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, body = WebhookSecret)))]
+pub async fn webhook_secret(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<WebhookSecret>> {
+    let secret = s.engine.webhook_secret(&caller).await?;
+    Ok(axum::Json(WebhookSecret { secret, header: webhooks::SIGNATURE_HEADER }))
+}
+
+/// POST /api/v1/webhook-secret/rotate — a new secret from now on.
+#[utoipa::path(post, path = "/api/v1/webhook-secret/rotate", tag = "flows", security(("bearer" = [])),
+    responses((status = 200, body = WebhookSecret)))]
+pub async fn rotate_webhook_secret(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<axum::Json<WebhookSecret>> {
+    let secret = s.engine.rotate_webhook_secret(&caller).await?;
+    Ok(axum::Json(WebhookSecret { secret, header: webhooks::SIGNATURE_HEADER }))
 }

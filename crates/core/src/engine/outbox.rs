@@ -18,16 +18,15 @@ use crate::flows::model::{RouteTarget, Trigger};
 use crate::flows::outside::{HttpCall, HttpClient};
 use crate::flows::records::{OutboxItem, OutboxState, Work};
 use crate::flows::run::{ActionRequest, Input, Wait};
+use crate::flows::webhooks::{self, Target as HookTarget};
 use crate::model::ConversationState;
 
-/// How long an item is leased to the node that took it.
-const LEASE_SECS: u64 = 90;
 /// The most items taken at once.
 const BATCH: u32 = 64;
 /// How often the loop looks at the least.
 const POLL: Duration = Duration::from_secs(1);
-/// Attempts before an item is given up (dead).
-const MAX_ATTEMPTS: u32 = 10;
+/// How long a webhook receiver has to answer.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Runs outbox items until `shutdown` completes.
@@ -59,7 +58,7 @@ impl Engine {
     /// Takes the due items and does them; returns how many were taken.
     pub async fn work_outbox(self: &Arc<Self>, http: &Arc<dyn HttpClient>) -> Result<usize> {
         let now = self.now();
-        let lease = now.plus_secs(LEASE_SECS as u32);
+        let lease = now.plus_secs(self.limits.outbox.lease_secs);
         let items = self.store.claim_outbox(now, lease, BATCH).await?;
         let n = items.len();
         let mut set = tokio::task::JoinSet::new();
@@ -82,11 +81,13 @@ impl Engine {
     /// A failure of the machinery (not of the action): try again later,
     /// with backoff and jitter, or give the item up.
     async fn failed(&self, item: &OutboxItem, e: &Error) {
+        let settings = self.limits.outbox;
         let attempts = item.attempts + 1;
-        let dead = attempts >= MAX_ATTEMPTS;
-        let backoff = 2u32.saturating_pow(attempts).min(600);
-        let jitter = rand::random_range(0..=backoff / 2 + 1);
-        let next = self.now().plus_secs(backoff + jitter);
+        let dead = attempts >= settings.attempts;
+        let base = settings.backoff.as_millis().min(600_000) as i64;
+        let backoff = base.saturating_mul(1 << (attempts - 1).min(20)).min(600_000);
+        let jitter = rand::random_range(0..=backoff / 2);
+        let next = crate::clock::Timestamp(self.now().millis() + backoff + jitter);
         tracing::warn!(item = %item.id, attempts, dead, error = %e, "outbox item failed");
         if let Err(e) = self.store.retry_outbox(item.id, attempts, next, &e.message, dead, self.now()).await {
             tracing::warn!(item = %item.id, error = %e, "could not record an outbox failure");
@@ -126,6 +127,10 @@ impl Engine {
                 };
                 self.finish(item, OutboxState::Done, note).await
             }
+            Work::Deliver { webhook, event_id, kind, payload, run_id } => {
+                let note = self.deliver(item, *webhook, event_id, kind, payload, *run_id, http).await?;
+                self.finish(item, OutboxState::Done, note).await
+            }
             Work::Handoff { .. } => {
                 let outcome = match item.conversation_id {
                     Some(c) => self.hand_to_workflow(item.workspace_id, c).await,
@@ -156,11 +161,16 @@ impl Engine {
         let conversation = item.conversation_id.ok_or_else(|| Error::internal("action without a conversation"))?;
         let outcome = match request {
             ActionRequest::Http { method, url, headers, body, timeout_secs } => {
+                let mut headers = headers.clone();
+                let body = body.as_ref().map(|b| serde_json::to_vec(b).unwrap_or_default());
+                if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
                 let call = HttpCall {
                     method: *method,
                     url: url.clone(),
-                    headers: headers.clone(),
-                    body: body.clone(),
+                    headers,
+                    body,
                     timeout: Duration::from_secs(u64::from(*timeout_secs)),
                 };
                 return Ok(Some(match http.send(call).await {
@@ -198,6 +208,110 @@ impl Engine {
             Err(e) if is_transient(&e) => return Err(e),
             Err(e) => Input::Failed { error: e.message },
         }))
+    }
+
+    /// Delivers an event to a webhook. `Ok(note)`: done (a note when there
+    /// was nothing to do, or the receiver said it is gone); `Err`: try again.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        item: &OutboxItem,
+        id: crate::ids::WebhookId,
+        event_id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_id: Option<crate::ids::FlowRunId>,
+        http: &Arc<dyn HttpClient>,
+    ) -> Result<Option<String>> {
+        let Some(hook) = self.store.webhook(id).await?.filter(|h| h.enabled) else {
+            return Ok(Some("the webhook was deleted or disabled".into()));
+        };
+        match &hook.target {
+            HookTarget::Flow(flow) => self.deliver_to_flow(item, flow, payload, run_id).await,
+            HookTarget::Url(url) => {
+                let body = serde_json::to_vec(payload).unwrap_or_default();
+                let secret = self.webhook_secret_of(item.workspace_id).await?;
+                let now = self.now().millis() / 1000;
+                let headers = vec![
+                    ("content-type".to_owned(), "application/json".to_owned()),
+                    (webhooks::SIGNATURE_HEADER.to_owned(), webhooks::signature_header(&secret, now, &body)),
+                    ("Switchboard-Event-Id".to_owned(), event_id.to_owned()),
+                    ("Switchboard-Event-Type".to_owned(), kind.to_owned()),
+                    ("Switchboard-Webhook-Id".to_owned(), id.to_string()),
+                    ("Switchboard-Delivery-Attempt".to_owned(), (item.attempts + 1).to_string()),
+                ];
+                let call = HttpCall {
+                    method: crate::flows::model::Method::Post,
+                    url: url.clone(),
+                    headers,
+                    body: Some(body),
+                    timeout: DELIVERY_TIMEOUT,
+                };
+                match http.send(call).await {
+                    Ok(reply) if (200..300).contains(&reply.status) => Ok(None),
+                    Ok(reply) if reply.status == 410 => {
+                        let reason = "the receiver answered 410 Gone";
+                        self.store.set_webhook_enabled(id, false, Some(reason), self.now()).await?;
+                        Ok(Some(format!("{reason}; the webhook is disabled")))
+                    }
+                    Ok(reply) => Err(Error::unavailable(format!("the receiver answered HTTP {}", reply.status))),
+                    Err(e) => Err(Error::unavailable(e)),
+                }
+            }
+        }
+    }
+
+    /// A webhook whose target is a flow: the event starts it in the event's
+    /// conversation, unless a run of it is already going there (it hears the
+    /// conversation itself).
+    async fn deliver_to_flow(
+        &self,
+        item: &OutboxItem,
+        flow: &str,
+        payload: &serde_json::Value,
+        run_id: Option<crate::ids::FlowRunId>,
+    ) -> Result<Option<String>> {
+        let (Some(conversation), Some(run_id)) = (item.conversation_id, run_id) else {
+            return Ok(Some("the event has no conversation to run a flow in".into()));
+        };
+        let query = crate::store::RunQuery {
+            flow: Some(flow.to_owned()),
+            conversation: Some(conversation),
+            state: Some(crate::flows::run::RunState::Waiting),
+            before: None,
+            limit: 1,
+        };
+        if self.store.runs(item.workspace_id, &query).await?.iter().any(|r| r.id != run_id) {
+            return Ok(Some(format!("a run of `{flow}` is already going in the conversation")));
+        }
+        let Some(deployed) = self.store.flow_versions(item.workspace_id, flow).await?.into_iter().next() else {
+            return Ok(Some(format!("no flow `{flow}` is deployed")));
+        };
+        let run = NewRun {
+            id: run_id,
+            conversation,
+            flow: deployed.id,
+            params: Default::default(),
+            trigger: payload.clone(),
+            launcher: None,
+            parent: None,
+        };
+        match self.store.apply(Command::StartRun { run: Box::new(run) }).await {
+            Ok(_) => Ok(None),
+            Err(e) if is_transient(&e) => Err(e),
+            Err(e) => Ok(Some(e.message)),
+        }
+    }
+
+    /// The workspace's signing secret, made on first use.
+    pub(crate) async fn webhook_secret_of(&self, workspace: crate::ids::WorkspaceId) -> Result<String> {
+        if let Some(s) = self.store.webhook_secret(workspace).await? {
+            return Ok(s);
+        }
+        let secret = new_webhook_secret();
+        self.store.put_webhook_secret(workspace, &secret, self.now()).await?;
+        // Two nodes may make one at once: the stored one wins.
+        Ok(self.store.webhook_secret(workspace).await?.unwrap_or(secret))
     }
 
     /// Starts a flow launched by run `by`; a refusal (no such flow, too many
@@ -321,6 +435,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// A new signing secret: `whsec_` and 32 random bytes, base64url.
+pub(crate) fn new_webhook_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Errors worth trying again (the store or the server was busy), as

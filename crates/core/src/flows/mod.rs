@@ -17,3 +17,4 @@ pub mod parse;
 pub mod records;
 pub mod run;
 pub mod template;
+pub mod webhooks;

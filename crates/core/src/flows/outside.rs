@@ -12,9 +12,10 @@ use super::model::Method;
 pub struct HttpCall {
     pub method: Method,
     pub url: String,
+    /// Sent as given (a JSON body comes with its `content-type`).
     pub headers: Vec<(String, String)>,
-    /// A JSON body, sent as `application/json`.
-    pub body: Option<serde_json::Value>,
+    /// The body's bytes, sent exactly (a webhook's signature covers them).
+    pub body: Option<Vec<u8>>,
     pub timeout: Duration,
 }
 

@@ -87,6 +87,11 @@ pub struct OutboxItem {
     pub id: OutboxId,
     pub workspace_id: WorkspaceId,
     pub conversation_id: Option<ConversationId>,
+    /// Items of one lane are done one at a time, oldest first (a webhook's
+    /// deliveries, in order); `None`: no order with others.
+    pub lane: Option<String>,
+    /// Order within the lane: the commit's time and the item's place in it.
+    pub ord: i64,
     pub work: Work,
     pub state: OutboxState,
     pub attempts: u32,
@@ -107,14 +112,33 @@ pub enum Work {
     Launch { by: FlowRunId, flow: String, run_id: FlowRunId, params: Values },
     /// Route a chat whose customer-side flow failed, by the workflow.
     Handoff { run_id: FlowRunId },
+    /// Tell a webhook about an event. `event_id` is stable across retries;
+    /// `run_id` is the run a flow target starts (chosen here, so a retried
+    /// delivery starts it once).
+    Deliver {
+        webhook: crate::ids::WebhookId,
+        event_id: String,
+        kind: String,
+        payload: serde_json::Value,
+        run_id: Option<FlowRunId>,
+    },
 }
 
 impl Work {
+    /// The lane the work keeps its order in.
+    pub fn lane(&self) -> Option<String> {
+        match self {
+            Self::Deliver { webhook, .. } => Some(webhook.to_string()),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Action { .. } => "action",
             Self::Dispatch { .. } => "dispatch",
             Self::Launch { .. } => "launch",
+            Self::Deliver { .. } => "deliver",
             Self::Handoff { .. } => "handoff",
         }
     }

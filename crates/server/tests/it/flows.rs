@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::harness::{ADMIN_KEY, Backend, TestApp, Ws};
 use crate::routing::{AgentClient, agent, offer_for, online, queue};
+use crate::webhooks::Receiver;
 
 const CUSTOMER_FLOW: &str = include_str!("../../../../examples/use-of-funds/customer.yaml");
 const AGENT_FLOW: &str = include_str!("../../../../examples/use-of-funds/agent.yaml");
@@ -111,6 +112,9 @@ async fn submit(app: &TestApp, chat: &str, token: &str, form: &str, values: Valu
 async fn use_of_funds_co_work(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     use_of_funds(&app).await;
+    let mut receiver = Receiver::start(200).await;
+    let hook = json!({"url": receiver.url, "events": ["event:use_of_funds"]});
+    app.admin(Method::POST, "/api/v1/webhooks", Some(hook)).await;
     queue(&app, "loans", json!({})).await;
     let a = agent(&app, "Ann", 2, json!({})).await;
     let mut agent_ws = online(&app, &a).await;
@@ -141,6 +145,12 @@ async fn use_of_funds_co_work(backend: Backend) {
     assert!(thanks["content"].as_str().unwrap().contains("concerns Renovation work"), "{thanks}");
     let c = app.admin(Method::GET, &format!("/api/v1/conversations/{chat}"), None).await;
     assert_eq!(c["attributes"]["use_of_funds"], "Renovation work", "{c}");
+    // The answer reaches the webhook receiver, keyed by the case.
+    let told = receiver.next().await.json();
+    assert_eq!(
+        (told["data"]["key"].as_str(), told["data"]["data"]["reason"].as_str()),
+        (Some("500AA1"), Some("Renovation work"))
+    );
 
     // A second submission is refused; the run log tells the story.
     let (status, again) = submit(&app, &chat, &customer, form_id, json!({"reason": "Purchase"})).await;
