@@ -410,6 +410,7 @@ impl SnapshotKeys {
                 Command::StartRun { run } => {
                     keys.runs.push(run.id);
                     keys.flows.push(run.flow);
+                    keys.participants.extend(run.launcher.map(|l| l.participant_id));
                 }
                 Command::Resume { run, .. } | Command::CancelRun { run, .. } => keys.runs.push(*run),
                 Command::SubmitForm { form, by, .. } => {
@@ -446,6 +447,10 @@ impl SnapshotKeys {
         for r in snapshot.runs.values() {
             if !snapshot.flows.contains_key(&r.flow_id) {
                 keys.flows.push(r.flow_id);
+            }
+            // What `as: agent` sends as, and asks for files as.
+            if let Some(l) = r.launcher.filter(|l| !snapshot.participants.contains_key(&l.participant_id)) {
+                keys.participants.push(l.participant_id);
             }
             if let Some(crate::flows::run::Wait::Form { form_id }) = &r.wait
                 && !snapshot.forms.contains_key(form_id)

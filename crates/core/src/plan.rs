@@ -345,6 +345,10 @@ impl Planner {
     }
 
     fn end(&mut self, conversation: ConversationId, by: Option<ParticipantId>, reason: EndReason) -> Event {
+        // Its flows stop first, closing their open forms in the log.
+        if !self.conversations[&conversation].runs.is_empty() {
+            self.runs_end(conversation);
+        }
         let now = self.now;
         let c = self.conversation_mut(conversation);
         c.state = ConversationState::Ended;
@@ -354,9 +358,6 @@ impl Planner {
         self.plan.set_timers.retain(|t| t.conversation_id != conversation);
         let e = self.emit(conversation, by, EventKind::ConversationEnded { reason }, None);
         self.conversation_ended(conversation);
-        if !self.conversations[&conversation].runs.is_empty() {
-            self.runs_end(conversation);
-        }
         e
     }
 

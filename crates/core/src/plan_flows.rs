@@ -258,7 +258,8 @@ impl Planner {
         out
     }
 
-    /// The conversation ended: its runs stop, their open forms close.
+    /// The conversation is ending: its runs stop, their open forms close
+    /// (logged before the end).
     pub(super) fn runs_end(&mut self, conversation: ConversationId) {
         let active: Vec<FlowRunId> = self.conversations[&conversation].runs.clone();
         for id in active {
@@ -267,8 +268,10 @@ impl Planner {
             };
             let effects = run::cancel(&mut r, "the conversation ended", self.now);
             for e in &effects {
-                if let Effect::CancelForm { form_id } = e {
-                    self.close_form(*form_id);
+                if let Effect::CancelForm { form_id } = e
+                    && self.close_form(*form_id)
+                {
+                    self.emit(conversation, None, EventKind::FormCancelled { form_id: *form_id }, None);
                 }
             }
             self.put_run(r.clone());

@@ -14,6 +14,7 @@ mod agent;
 mod bench;
 mod chat;
 mod client;
+mod flows;
 mod idle;
 #[cfg(test)]
 mod mock_tests;
@@ -71,6 +72,9 @@ enum Command {
     /// chat created → offer on the agent's socket and assignments/s, then checks the tasks.
     #[command(after_help = FD_NOTE)]
     Routing(routing::RoutingArgs),
+    /// Flow steps per second, the server's memory with many runs waiting, and webhook
+    /// deliveries per second to a local receiver (start the server with `--sends-per-second 0`).
+    Flows(flows::FlowsArgs),
     /// Run the bare WebSocket relay (baseline B0: same protocol subset, no storage).
     Relay(relay::RelayArgs),
     /// Run B0 (the relay), B1 (raw batched inserts) and the real server under the same chat
@@ -94,6 +98,7 @@ async fn main() -> ExitCode {
         Command::Chat(args) => bounded(limit, chat::run(args)).await,
         Command::Idle(args) => bounded(limit, idle::run(args)).await,
         Command::Routing(args) => bounded(limit, routing::run(args)).await,
+        Command::Flows(args) => bounded(limit, flows::run(args)).await,
         Command::Bench(args) => bench::run(args, limit).await,
         // A long seed is expected to take long: its progress bar shows how far it is.
         Command::Seed(args) => seed::run(args).await,

@@ -27,6 +27,11 @@ pub struct Api {
     auth: String,
 }
 
+enum Body {
+    Json(serde_json::Value),
+    Text(String),
+}
+
 #[derive(Deserialize)]
 struct Created {
     id: String,
@@ -65,28 +70,47 @@ impl Api {
     }
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .post(&url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        decode(response, "POST", &url).await
+        self.send(reqwest::Method::POST, path, &self.auth, Some(Body::Json(body))).await
+    }
+
+    /// POST as someone else (a participant's token).
+    pub async fn post_as<T: DeserializeOwned>(&self, token: &str, path: &str, body: serde_json::Value) -> Result<T> {
+        self.send(reqwest::Method::POST, path, &format!("Bearer {token}"), Some(Body::Json(body))).await
+    }
+
+    /// POST a text body (a flow file).
+    pub async fn post_text<T: DeserializeOwned>(&self, path: &str, body: &str) -> Result<T> {
+        self.send(reqwest::Method::POST, path, &self.auth, Some(Body::Text(body.to_owned()))).await
+    }
+
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
+        self.send(reqwest::Method::PUT, path, &self.auth, Some(Body::Json(body))).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(reqwest::Method::DELETE, path, &self.auth, None).await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(reqwest::Method::GET, path, &self.auth, None).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        auth: &str,
+        body: Option<Body>,
+    ) -> Result<T> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        decode(response, "GET", &url).await
+        let mut request = self.http.request(method.clone(), &url).header(reqwest::header::AUTHORIZATION, auth);
+        request = match body {
+            Some(Body::Json(v)) => request.json(&v),
+            Some(Body::Text(t)) => request.header(reqwest::header::CONTENT_TYPE, "application/yaml").body(t),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| format!("{method} {url}"))?;
+        decode(response, method.as_str(), &url).await
     }
 
     /// A conversation with a customer and an agent, each with its stream token.
@@ -116,7 +140,9 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response, method: &str, 
         let text: String = text.chars().take(400).collect();
         bail!("{method} {url}: {status}: {text}");
     }
-    serde_json::from_slice(&body).with_context(|| format!("{method} {url}: unexpected response body"))
+    // A 204 has no body: read it as null.
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+    serde_json::from_slice(body).with_context(|| format!("{method} {url}: unexpected response body"))
 }
 
 /// Creates `count` conversations, `concurrency` at a time, in index order.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use switchboard_core::flows::model::Method;
-use switchboard_core::flows::outside::{HttpCall, HttpClient, HttpReply};
+use switchboard_core::flows::outside::{HttpCall, HttpClient, HttpFailure, HttpReply};
 
 /// The largest reply body read; more is an error.
 const MAX_REPLY_BYTES: usize = 1024 * 1024;
@@ -25,7 +25,7 @@ impl Reqwest {
 
 #[async_trait]
 impl HttpClient for Reqwest {
-    async fn send(&self, call: HttpCall) -> Result<HttpReply, String> {
+    async fn send(&self, call: HttpCall) -> Result<HttpReply, HttpFailure> {
         let method = match call.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -52,7 +52,7 @@ impl HttpClient for Reqwest {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| describe(&e))?;
             if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
-                return Err(format!("the reply is larger than {MAX_REPLY_BYTES} bytes"));
+                return Err(HttpFailure::Failed(format!("the reply is larger than {MAX_REPLY_BYTES} bytes")));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -64,12 +64,12 @@ impl HttpClient for Reqwest {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error) -> HttpFailure {
     if e.is_timeout() {
-        "the request timed out".to_owned()
+        HttpFailure::TimedOut
     } else if e.is_connect() {
-        "could not connect".to_owned()
+        HttpFailure::Failed("could not connect".to_owned())
     } else {
-        format!("the request failed: {e}")
+        HttpFailure::Failed(format!("the request failed: {e}"))
     }
 }

@@ -501,8 +501,15 @@ pub(crate) fn claim_outbox(now: Timestamp, lease_until: Timestamp, limit: u32) -
     .bind(i64::from(limit))
 }
 
+/// When the next item can be taken: its next attempt, or when the lease on
+/// it lapses; items behind another in their lane do not count.
 pub(crate) fn next_outbox_due() -> Stmt {
-    Stmt::new("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'")
+    Stmt::new(
+        "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_attempt_at \
+         THEN o.lease_until ELSE o.next_attempt_at END) AS due FROM outbox o WHERE o.state = 'pending' \
+         AND (o.lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.state = 'pending' \
+         AND e.ord < o.ord))",
+    )
 }
 
 /// A failed attempt: try again at `next`, or give up (`dead`).

@@ -154,13 +154,29 @@ impl Engine {
     /// Starts the flows triggered by a chat starting on its entry point;
     /// returns whether one did (then the flow, not the workflow, routes it).
     pub(crate) async fn start_chat_flows(&self, c: &Conversation, entry_point_name: &str) -> Result<bool> {
+        let names_it = |eps: &Vec<String>| {
+            let id = c.entry_point_id.map(|i| i.to_string()).unwrap_or_default();
+            eps.iter().any(|e| e == entry_point_name || *e == id)
+        };
         let mut started = false;
         for flow in self.store.triggered_flows(c.workspace_id, "chat_started").await? {
-            let matches = matches!(&flow.flow.trigger, Some(Trigger::ChatStarted(eps)) if eps.iter().any(|e| e == entry_point_name || *e == c.entry_point_id.map(|i| i.to_string()).unwrap_or_default()));
-            if matches {
+            if matches!(&flow.flow.trigger, Some(Trigger::ChatStarted(eps)) if names_it(eps)) {
                 let trigger = serde_json::json!({ "chat_started": entry_point_name });
                 self.start_run(c, &flow, Values::new(), trigger, None).await?;
                 started = true;
+            }
+        }
+        // A flow that answers messages on this entry point listens to the chat
+        // through a webhook scoped to it, like one added through the API.
+        for flow in self.store.triggered_flows(c.workspace_id, "message_added").await? {
+            if matches!(&flow.flow.trigger, Some(Trigger::MessageAdded(eps)) if names_it(eps)) {
+                let caller = Caller::Admin { workspace: c.workspace_id };
+                let spec = super::webhooks::WebhookSpec {
+                    target: crate::flows::webhooks::Target::Flow(flow.name.clone()),
+                    kinds: vec!["message".to_owned()],
+                    conversation: Some(c.id),
+                };
+                self.create_webhook(&caller, spec).await?;
             }
         }
         Ok(started)

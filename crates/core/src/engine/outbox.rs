@@ -15,27 +15,34 @@ use crate::bus::Topic;
 use crate::command::{Command, NewRun};
 use crate::error::{Error, Result};
 use crate::flows::model::{RouteTarget, Trigger};
-use crate::flows::outside::{HttpCall, HttpClient};
+use crate::flows::outside::{HttpCall, HttpClient, HttpFailure};
 use crate::flows::records::{OutboxItem, OutboxState, Work};
 use crate::flows::run::{ActionRequest, Input, Wait};
 use crate::flows::webhooks::{self, Target as HookTarget};
 use crate::model::ConversationState;
 
 /// The most items taken at once.
-const BATCH: u32 = 64;
+/// The most items done at once by one node.
+const IN_FLIGHT: u32 = 256;
 /// How often the loop looks at the least.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a webhook receiver has to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Engine {
-    /// Runs outbox items until `shutdown` completes.
+    /// Runs outbox items until `shutdown` completes. Items are done as tasks
+    /// of their own, up to `IN_FLIGHT` at once, and more are taken as soon as
+    /// any finishes: a slow receiver or HTTP call holds up only itself.
     pub async fn run_outbox(self: Arc<Self>, http: Arc<dyn HttpClient>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut woken = self.bus.subscribe(Topic::Work);
+        let mut running = tokio::task::JoinSet::new();
         loop {
-            let wait = match self.work_outbox(&http).await {
-                Ok(n) if n as u32 == BATCH => Duration::ZERO,
+            let room = IN_FLIGHT.saturating_sub(running.len() as u32);
+            let wait = match self.take_outbox(&http, &mut running, room).await {
+                // Full: the next task to finish wakes the loop.
+                Ok(_) if room == 0 => POLL,
+                Ok(n) if n == room => Duration::ZERO,
                 Ok(_) => match self.store.next_outbox_due().await {
                     Ok(Some(due)) => {
                         Duration::from_millis((due.millis() - self.now().millis()).max(0) as u64).min(POLL)
@@ -48,32 +55,45 @@ impl Engine {
                 }
             };
             tokio::select! {
-                () = &mut shutdown => return,
+                () = &mut shutdown => {
+                    // Work in flight is leased: another node, or this one
+                    // restarted, takes it again when the lease lapses.
+                    running.abort_all();
+                    return;
+                }
                 () = tokio::time::sleep(wait) => {}
                 _ = woken.recv() => {}
+                Some(res) = running.join_next(), if !running.is_empty() => {
+                    if let Err(e) = res {
+                        tracing::error!(error = %e, "outbox task failed");
+                    }
+                }
             }
         }
     }
 
-    /// Takes the due items and does them; returns how many were taken.
-    pub async fn work_outbox(self: &Arc<Self>, http: &Arc<dyn HttpClient>) -> Result<usize> {
+    /// Takes up to `room` due items and starts each as a task; returns how
+    /// many were taken.
+    async fn take_outbox(
+        self: &Arc<Self>,
+        http: &Arc<dyn HttpClient>,
+        running: &mut tokio::task::JoinSet<()>,
+        room: u32,
+    ) -> Result<u32> {
+        if room == 0 {
+            return Ok(0);
+        }
         let now = self.now();
         let lease = now.plus_secs(self.limits.outbox.lease_secs);
-        let items = self.store.claim_outbox(now, lease, BATCH).await?;
-        let n = items.len();
-        let mut set = tokio::task::JoinSet::new();
+        let items = self.store.claim_outbox(now, lease, room).await?;
+        let n = items.len() as u32;
         for item in items {
             let (engine, http) = (Arc::clone(self), Arc::clone(http));
-            set.spawn(async move {
+            running.spawn(async move {
                 if let Err(e) = engine.work(&item, &http).await {
                     engine.failed(&item, &e).await;
                 }
             });
-        }
-        while let Some(res) = set.join_next().await {
-            if let Err(e) = res {
-                tracing::error!(error = %e, "outbox task failed");
-            }
         }
         Ok(n)
     }
@@ -178,7 +198,8 @@ impl Engine {
                         Input::Done { result: serde_json::json!({ "status": reply.status, "body": reply.body }) }
                     }
                     Ok(reply) => Input::Failed { error: format!("the server answered HTTP {}", reply.status) },
-                    Err(e) => Input::Failed { error: e },
+                    Err(HttpFailure::TimedOut) => Input::Timeout,
+                    Err(HttpFailure::Failed(e)) => Input::Failed { error: e },
                 }));
             }
             ActionRequest::Route { target, priority } => {
@@ -255,7 +276,7 @@ impl Engine {
                         Ok(Some(format!("{reason}; the webhook is disabled")))
                     }
                     Ok(reply) => Err(Error::unavailable(format!("the receiver answered HTTP {}", reply.status))),
-                    Err(e) => Err(Error::unavailable(e)),
+                    Err(e) => Err(Error::unavailable(e.to_string())),
                 }
             }
         }

@@ -27,9 +27,19 @@ pub struct HttpReply {
     pub body: serde_json::Value,
 }
 
+/// Why no reply came.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpFailure {
+    /// No answer within the call's timeout (a flow's `on_timeout`).
+    #[error("the request timed out")]
+    TimedOut,
+    /// Refused, reset, too large, …, with a message for `vars.error`.
+    #[error("{0}")]
+    Failed(String),
+}
+
 #[async_trait]
 pub trait HttpClient: Send + Sync + 'static {
-    /// Sends the request; `Err` is a transport failure (refused, timed out,
-    /// too large), with a message for the run's `vars.error`.
-    async fn send(&self, call: HttpCall) -> Result<HttpReply, String>;
+    /// Sends the request; `Err` when no reply came.
+    async fn send(&self, call: HttpCall) -> Result<HttpReply, HttpFailure>;
 }

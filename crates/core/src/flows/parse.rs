@@ -1411,7 +1411,9 @@ impl<'c> Parser<'c> {
     /// quietly render nothing.
     fn check_reads(&mut self, params: &[Param]) {
         let declared: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-        let sets: Vec<String> = self.sets.iter().cloned().collect();
+        let mut sets: Vec<String> = self.sets.iter().cloned().collect();
+        // An error caught by `on_error` is `vars.error` (`{step, message}`).
+        sets.push("error".to_owned());
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let mut problems: Vec<(String, At, String)> = Vec::new();
         for read in &self.reads {

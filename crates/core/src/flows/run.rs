@@ -400,6 +400,9 @@ fn enter(
     now: Timestamp,
     mut effects: Vec<Effect>,
 ) -> Vec<Effect> {
+    // The steps after a `set_attributes` or `end_chat` in this activation
+    // see the chat as it will be once the effects are applied.
+    let mut chat = chat.clone();
     let mut taken = 0;
     loop {
         taken += 1;
@@ -414,15 +417,46 @@ fn enter(
             return finish(run, RunState::Failed, Some(error), effects);
         };
         effects.push(Effect::Entered { step: step.name.clone() });
-        let outcome = match execute(step, run, chat, now, &mut effects) {
+        let before = effects.len();
+        let outcome = match execute(step, run, &chat, now, &mut effects) {
             Executed::Waits => return effects,
             Executed::Done(outcome) => outcome,
         };
+        for effect in &effects[before..] {
+            reflect(&mut chat, effect);
+        }
         match transition(flow, run, outcome) {
             Ok(Some(next)) => run.step = next,
             Ok(None) => return finish(run, RunState::Completed, None, effects),
             Err(error) => return finish(run, RunState::Failed, Some(error), effects),
         }
+    }
+}
+
+/// Applies a step's change of the conversation to `chat` as the planner
+/// applies it to the conversation (a `null` attribute removes the key, an
+/// empty record id unlinks it).
+fn reflect(chat: &mut serde_json::Value, effect: &Effect) {
+    match effect {
+        Effect::SetAttributes { attributes, record_id } => {
+            if !chat["attributes"].is_object() {
+                chat["attributes"] = serde_json::json!({});
+            }
+            if let Some(current) = chat["attributes"].as_object_mut() {
+                for (k, v) in attributes {
+                    if v.is_null() {
+                        current.remove(k);
+                    } else {
+                        current.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            if let Some(r) = record_id {
+                chat["record_id"] = if r.is_empty() { serde_json::Value::Null } else { r.clone().into() };
+            }
+        }
+        Effect::EndChat => chat["state"] = "ended".into(),
+        _ => {}
     }
 }
 

@@ -136,6 +136,13 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(environment);
 fn environment() -> Environment<'static> {
     let mut env = Environment::empty();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // A missing value (`null` in the data, like a chat with no record id)
+    // renders as nothing, as an undefined one does.
+    env.set_formatter(
+        |out, state, value| {
+            if value.is_none() { Ok(()) } else { minijinja::escape_formatter(out, state, value) }
+        },
+    );
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
     add_filters(&mut env);
@@ -669,6 +676,12 @@ mod tests {
         assert_eq!(render_text("{{ params.amount + 1 }} {{ range(3) | join }}").unwrap(), "1201 012");
         // No escaping: these are chat messages.
         assert_eq!(render_text("{{ \"<b>&\" }}").unwrap(), "<b>&");
+    }
+
+    #[test]
+    fn null_values_render_as_nothing() {
+        let ctx = serde_json::json!({"chat": {"record_id": null}});
+        assert_eq!(render(&Template("[{{ chat.record_id }}]".into()), &ctx).unwrap(), "[]");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! Each test waits for the event or frame that proves what it claims, or,
 //! where nothing is sent, polls the API with a deadline.
 //!
-//! `post_flow`, `next_event` and `bot_says` are small copies of the private
-//! helpers of `flows.rs`; `Serve` is a cut-down `durability::launch`.
+//! `post_flow`, `deploy`, `submit`, `next_event` and `bot_says` are small
+//! copies of private helpers of `flows.rs` (here over any [`Server`]);
+//! `Serve` is a cut-down `durability::launch` on `lock::binary`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,6 +40,7 @@ both_backends!(
     set_vars_and_set_attributes_errors_take_on_error,
     branch_cases_default_and_a_failing_condition,
     http_request_reply_and_every_failure,
+    a_slow_http_request_holds_up_no_other_run,
     wait_for_event_receives_only_its_own_key,
     publish_event_reaches_runs_here_and_elsewhere,
     wait_for_event_timeout_and_event_step_errors,
@@ -832,7 +834,8 @@ async fn http_request_reply_and_every_failure(backend: Backend) {
     let cases = [
         ("lookup", format!("{}/fail", upstream.base), "the server answered HTTP 500".to_owned()),
         ("lookup", refused, "could not connect".to_owned()),
-        ("quick-lookup", format!("{}/hang", upstream.base), "the request timed out".to_owned()),
+        // Without `on_timeout`, a timeout is the step's error.
+        ("quick-lookup", format!("{}/hang", upstream.base), "step `fetch` timed out".to_owned()),
         ("lookup", "ftp://files.example".to_owned(), "`ftp://files.example/customers/C5` is not an http(s) URL".into()),
     ];
     for (i, (flow, base, reason)) in cases.into_iter().enumerate() {
@@ -843,6 +846,31 @@ async fn http_request_reply_and_every_failure(backend: Backend) {
         let done = run_becomes(&app, &id_of(&run), "completed").await;
         assert_eq!(done["vars"], json!({"error": {"step": "fetch", "message": reason}}), "{base}");
     }
+}
+
+/// Outside work is not done in line behind a slow call: while one run's
+/// `http_request` waits for its reply (it may take up to its `timeout`, 60 s
+/// at most), another run's `route` is done at once.
+async fn a_slow_http_request_holds_up_no_other_run(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut upstream = Upstream::start().await;
+    queue(&app, "billing", json!({})).await;
+    deploy(&app, ROUTER).await;
+    deploy(&app, &KILL_FLOWS[2].replace("name: kill-http", "name: slow-call")).await;
+    let (slow_chat, _) = customer_chat(&app, json!({})).await;
+    let slow = launch(&app, ADMIN_KEY, "slow-call", &slow_chat, json!({"base": upstream.base})).await;
+    upstream.next_held().await;
+    let (chat, customer) = customer_chat(&app, json!({})).await;
+    let mut ws = watch(&app, &customer).await;
+    launch(&app, ADMIN_KEY, "router", &chat, json!({"to": "billing"})).await;
+    // Well within the slow call's 60 s, and within the socket's own patience.
+    let queued = tokio::time::timeout(PROMPTLY / 2, next_event(&mut ws, "conversation.queued")).await;
+    upstream.release();
+    if queued.is_err() {
+        next_event(&mut ws, "conversation.queued").await;
+        panic!("the route was done only once another run's HTTP call was answered");
+    }
+    run_becomes(&app, &id_of(&slow), "completed").await;
 }
 
 // --- publish_event, wait_for_event -------------------------------------------------------------
@@ -1569,7 +1597,8 @@ steps:
 // --- kill -9 -----------------------------------------------------------------------------------
 
 /// `switchboard serve` as a process on a data dir (and a PostgreSQL
-/// database), on a port of its own.
+/// database), on a port of its own, leasing outbox work for 2 s (not 90):
+/// what a killed server had taken is taken again 2 s later.
 struct Serve {
     child: Child,
     base: String,
@@ -1587,6 +1616,7 @@ impl Serve {
         let mut cmd = crate::lock::binary(&["serve", "--listen", &format!("127.0.0.1:{port}")], data_dir);
         cmd.env("SWITCHBOARD_ADMIN_KEY", ADMIN_KEY)
             .env("SWITCHBOARD_SENDS_PER_SECOND", "0")
+            .env("SWITCHBOARD_OUTBOX_LEASE_SECS", "2")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(url) = database_url {
@@ -1668,9 +1698,9 @@ steps:
 
 /// Runs waiting on a form, on an event and on an HTTP call that is in
 /// flight when the server is SIGKILLed: after a restart on the same data,
-/// the form and the event runs resume where they were and complete once;
-/// the HTTP run is still in its step, waiting for the same outbox item,
-/// whose call was made once and recorded nowhere.
+/// each resumes in the step it was in and completes once. The call's
+/// outbox item is taken again once the killed server's lease (2 s here)
+/// lapses: the call is made twice, its reply recorded once.
 async fn waiting_runs_survive_kill_9(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = match backend {
@@ -1692,7 +1722,8 @@ async fn waiting_runs_survive_kill_9(backend: Backend) {
     let (http_chat, _) = customer_chat(&server, json!({})).await;
     let http_run = launch(&server, ADMIN_KEY, "kill-http", &http_chat, json!({"base": upstream.base})).await;
     let outbox_id = http_run["waiting_for"]["outbox_id"].as_str().expect("waits for its call").to_owned();
-    assert_eq!(upstream.next_held().await, format!("/held/customers/{http_chat}"), "the call is in flight");
+    let held = format!("/held/customers/{http_chat}");
+    assert_eq!(upstream.next_held().await, held, "the call is in flight");
 
     server.kill_9().await;
     let server = Serve::start(dir.path(), db.as_deref()).await;
@@ -1704,21 +1735,26 @@ async fn waiting_runs_survive_kill_9(backend: Backend) {
     assert_eq!(steps_entered(&server, &id_of(&form_run)).await, ["form", "thanks"]);
     assert_eq!(messages(&server, &form_chat).await, ["Form says Purchase"]);
 
+    // The restarted server makes the call again once the lease lapses; until
+    // it is answered the run waits where it was, for the same item.
+    assert_eq!(upstream.next_held().await, held, "the call is made again");
+    let still = run_view(&server, &id_of(&http_run)).await;
+    assert_eq!((still["state"].as_str(), still["step"].as_str()), (Some("waiting"), Some("fetch")), "{still}");
+    assert_eq!(still["waiting_for"], json!({"for": "action", "outbox_id": outbox_id}));
+    upstream.release();
+    let done = run_becomes(&server, &id_of(&http_run), "completed").await;
+    assert_eq!(done["vars"], json!({"reply": {"status": 200, "body": {"answer": "late but there"}}}));
+    assert_eq!(steps_entered(&server, &id_of(&http_run)).await, ["fetch", "said"]);
+    assert_eq!(messages(&server, &http_chat).await, ["HTTP says late but there"]);
+    let outbox = admin(&server, Method::GET, "/api/v1/outbox", None).await;
+    let item = outbox.as_array().unwrap().iter().find(|o| o["id"] == outbox_id.as_str()).expect("the item is listed");
+    assert_eq!(item["state"], "done", "{item}");
+    assert!(upstream.arrived.try_recv().is_err(), "no third call");
+
     publish(&server, "K-9", "arrived").await;
     let done = run_becomes(&server, &id_of(&event_run), "completed").await;
     assert_eq!(done["vars"], json!({"parcel": {"status": "arrived"}}));
     assert_eq!(steps_entered(&server, &id_of(&event_run)).await, ["wait", "got"]);
     assert_eq!(messages(&server, &event_chat).await, ["Event says arrived"]);
-
-    // The call's outbox item is leased to the killed process for
-    // `LEASE_SECS` (90 s, not configurable): until it lapses the run stays
-    // where it was, and nothing of the call is recorded.
-    upstream.release();
-    let still = run_view(&server, &id_of(&http_run)).await;
-    assert_eq!((still["state"].as_str(), still["step"].as_str()), (Some("waiting"), Some("fetch")), "{still}");
-    assert_eq!(still["waiting_for"], json!({"for": "action", "outbox_id": outbox_id}));
-    let pending = admin(&server, Method::GET, "/api/v1/outbox?state=pending", None).await;
-    assert!(pending.as_array().unwrap().iter().any(|o| o["id"] == outbox_id.as_str()), "{pending}");
-    assert_eq!(messages(&server, &http_chat).await, Vec::<String>::new());
     server.kill_9().await;
 }

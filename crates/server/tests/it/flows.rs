@@ -254,6 +254,36 @@ async fn greeter_routes_by_the_answer(backend: Backend) {
     assert_eq!(bot_says(&mut ws).await, "Thanks, an agent from Billing will be with you shortly.");
 }
 
+/// A flow triggered by messages on an entry point answers each customer
+/// message in chats started there, once per message, and not its own.
+async fn message_added_flows_answer_messages_on_their_entry_point(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let website = app
+        .admin(Method::POST, "/api/v1/entry-points", Some(json!({"name": "website", "allowed_origins": ["*"]})))
+        .await;
+    let echo = "name: echo\ntrigger:\n  message_added: [website]\nsteps:\n  say:\n    type: send_message\n    \
+                text: \"you said {{ trigger.data.content }}\"\n    next: end\n";
+    deploy(&app, echo).await;
+    let ep = website["id"].as_str().unwrap();
+    let (_, started) = app.call(Method::POST, &format!("/api/v1/entry-points/{ep}/chats"), None, Some(json!({}))).await;
+    let chat = started["conversation"]["id"].as_str().unwrap().to_owned();
+    let token = started["token"].as_str().unwrap().to_owned();
+    let mut ws = app.ws(&token, Some(0)).await;
+    app.say(&chat, &token, "hello", None).await;
+    assert_eq!(bot_says(&mut ws).await, "you said hello");
+    app.say(&chat, &token, "again", None).await;
+    assert_eq!(bot_says(&mut ws).await, "you said again");
+    let runs = app.admin(Method::GET, &format!("/api/v1/flow-runs?flow=echo&conversation_id={chat}"), None).await;
+    assert_eq!(runs.as_array().unwrap().len(), 2, "one run per customer message: {runs}");
+    // It listens through a webhook scoped to that chat, and to no other.
+    let other = app.chat().await;
+    let hooks = app.admin(Method::GET, "/api/v1/webhooks", None).await;
+    let scoped: Vec<&Value> = hooks.as_array().unwrap().iter().filter(|h| h["flow"] == "echo").collect();
+    assert_eq!(scoped.len(), 1, "{hooks}");
+    assert_eq!(scoped[0]["conversation_id"], chat.as_str());
+    assert_ne!(scoped[0]["conversation_id"], other.id.as_str());
+}
+
 /// A run waiting on a form, one waiting on an event, and a new version
 /// deployed meanwhile: after a restart each goes on where it was, on the
 /// version it started with.
@@ -383,6 +413,7 @@ both_backends!(
     two_conversations_at_once,
     a_hundred_conversations_at_once,
     greeter_routes_by_the_answer,
+    message_added_flows_answer_messages_on_their_entry_point,
     runs_resume_after_a_restart,
     bad_flow_input_is_refused,
 );
