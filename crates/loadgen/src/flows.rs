@@ -76,9 +76,9 @@ const PER_CONVERSATION: u32 = 10;
 
 pub async fn run(args: FlowsArgs) -> Result<bool> {
     let api = Api::new(&args.url, &args.admin_key, args.concurrency)?;
+    let _: Value = api.put("/event-types/bench", json!({"fields": [{"name": "n", "type": "number"}]})).await?;
     deploy(&api, &steps_flow(args.steps)).await?;
     deploy(&api, WAITING_FLOW).await?;
-    let _: Value = api.put("/event-types/bench", json!({"fields": [{"name": "n", "type": "number"}]})).await?;
     let rooms = (args.waiting.div_ceil(PER_CONVERSATION)).max(args.runs.div_ceil(PER_CONVERSATION)).max(1);
     let conversations = create_conversations(&api, rooms, args.concurrency).await?;
 

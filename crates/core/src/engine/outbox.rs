@@ -89,13 +89,36 @@ impl Engine {
         let n = items.len() as u32;
         for item in items {
             let (engine, http) = (Arc::clone(self), Arc::clone(http));
-            running.spawn(async move {
-                if let Err(e) = engine.work(&item, &http).await {
-                    engine.failed(&item, &e).await;
-                }
-            });
+            running.spawn(async move { engine.work_lane(item, &http).await });
         }
         Ok(n)
+    }
+
+    /// Does an item, then, while its lane has a next item due, that one:
+    /// a webhook's deliveries follow each other without waiting for the
+    /// loop's next look at the whole outbox.
+    async fn work_lane(self: &Arc<Self>, first: OutboxItem, http: &Arc<dyn HttpClient>) {
+        let mut item = first;
+        loop {
+            let done = match self.work(&item, http).await {
+                Ok(()) => true,
+                Err(e) => {
+                    self.failed(&item, &e).await;
+                    false
+                }
+            };
+            let Some(lane) = item.lane.as_deref().filter(|_| done) else { return };
+            let now = self.now();
+            let lease = now.plus_secs(self.limits.outbox.lease_secs);
+            match self.store.claim_next_in_lane(lane, now, lease).await {
+                Ok(Some(next)) => item = next,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take the next item of a lane");
+                    return;
+                }
+            }
+        }
     }
 
     /// A failure of the machinery (not of the action): try again later,
