@@ -312,7 +312,11 @@ impl Engine {
             return Ok(crate::event::Screen::open());
         }
         let monitors = self.store.participants(id).await?.into_iter().filter(|p| p.role == Role::Monitor);
-        Ok(crate::event::Screen::hiding(monitors.map(|p| p.id)))
+        let screen = crate::event::Screen::hiding(monitors.map(|p| p.id));
+        match caller {
+            Caller::Participant(p) if p.role == Role::Customer => Ok(screen.without_agent_forms()),
+            _ => Ok(screen),
+        }
     }
 
     /// The agent's participant in a conversation it was assigned (it may

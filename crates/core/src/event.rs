@@ -135,10 +135,10 @@ pub enum EventKind {
     Form { form_id: FormId, to: crate::flows::model::Side, form: crate::flows::form::FormSpec },
     /// The values of a form, checked against it.
     #[serde(rename = "form.submitted")]
-    FormSubmitted { form_id: FormId, values: crate::flows::form::Values },
+    FormSubmitted { form_id: FormId, to: crate::flows::model::Side, values: crate::flows::form::Values },
     /// The form can no longer be submitted (its flow timed out or ended).
     #[serde(rename = "form.cancelled")]
-    FormCancelled { form_id: FormId },
+    FormCancelled { form_id: FormId, to: crate::flows::model::Side },
 }
 
 /// The payload could not be read back; the log is damaged or from a newer version.
@@ -197,6 +197,17 @@ impl EventKind {
         serde_json::from_str(&json).map_err(|source| DecodeError { kind: kind.to_owned(), source })
     }
 
+    /// Whether this is a form of an agent-side flow, or its answer.
+    pub fn for_agents(&self) -> bool {
+        use crate::flows::model::Side;
+        matches!(
+            self,
+            Self::Form { to: Side::Agent, .. }
+                | Self::FormSubmitted { to: Side::Agent, .. }
+                | Self::FormCancelled { to: Side::Agent, .. }
+        )
+    }
+
     /// The participant this event is about, when it is about one.
     pub fn subject(&self) -> Option<ParticipantId> {
         match self {
@@ -218,6 +229,8 @@ impl EventKind {
 pub struct Screen {
     hides: bool,
     hidden: std::collections::HashSet<ParticipantId>,
+    /// A customer does not see the forms of agent-side flows, nor their answers.
+    agent_forms: bool,
 }
 
 impl Screen {
@@ -228,11 +241,20 @@ impl Screen {
 
     /// For a reader that must not see monitors, knowing `hidden` already.
     pub fn hiding(hidden: impl IntoIterator<Item = ParticipantId>) -> Self {
-        Self { hides: true, hidden: hidden.into_iter().collect() }
+        Self { hides: true, hidden: hidden.into_iter().collect(), agent_forms: false }
+    }
+
+    /// The same, and without the forms addressed to agents (a customer).
+    pub fn without_agent_forms(mut self) -> Self {
+        self.agent_forms = true;
+        self
     }
 
     /// Whether the reader sees `e`.
     pub fn admit(&mut self, e: &Event) -> bool {
+        if self.agent_forms && e.kind.for_agents() {
+            return false;
+        }
         if !self.hides {
             return true;
         }
@@ -306,9 +328,10 @@ mod tests {
             },
             EventKind::FormSubmitted {
                 form_id: FormId::new(),
+                to: crate::flows::model::Side::Agent,
                 values: serde_json::json!({"reason": "Renovation work"}).as_object().cloned().unwrap_or_default(),
             },
-            EventKind::FormCancelled { form_id: FormId::new() },
+            EventKind::FormCancelled { form_id: FormId::new(), to: crate::flows::model::Side::Customer },
         ]
     }
 

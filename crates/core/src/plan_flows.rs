@@ -138,13 +138,13 @@ impl Planner {
             return Err(Error::new(ErrorCode::Conflict, format!("the form is already {}", form.state.as_str())));
         }
         let checked = form.spec.check(values)?;
-        let run_id = form.run_id;
+        let (run_id, to) = (form.run_id, form.to);
         let mut form = form.clone();
         form.state = FormState::Submitted;
         form.values = Some(checked.clone());
         form.updated_at = self.now;
         self.put_form(form);
-        let kind = EventKind::FormSubmitted { form_id: id, values: checked.clone() };
+        let kind = EventKind::FormSubmitted { form_id: id, to, values: checked.clone() };
         let mut out = vec![self.emit(conversation, by.participant(), kind, None)];
         let waiting = run_id
             .and_then(|r| self.runs.get(&r))
@@ -271,7 +271,8 @@ impl Planner {
                 if let Effect::CancelForm { form_id } = e
                     && self.close_form(*form_id)
                 {
-                    self.emit(conversation, None, EventKind::FormCancelled { form_id: *form_id }, None);
+                    let to = self.forms.get(form_id).map_or(Side::Customer, |f| f.to);
+                    self.emit(conversation, None, EventKind::FormCancelled { form_id: *form_id, to }, None);
                 }
             }
             self.put_run(r.clone());
@@ -349,7 +350,8 @@ impl Planner {
                 }
                 Effect::CancelForm { form_id } => {
                     if self.close_form(form_id) && open {
-                        out.push(self.emit(conversation, None, EventKind::FormCancelled { form_id }, None));
+                        let to = self.forms.get(&form_id).map_or(Side::Customer, |f| f.to);
+                        out.push(self.emit(conversation, None, EventKind::FormCancelled { form_id, to }, None));
                     }
                 }
                 Effect::SetAttributes { attributes, record_id } if open => {

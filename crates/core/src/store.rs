@@ -281,7 +281,12 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<crate::flows::records::OutboxItem>>;
     /// Leases the next item of `lane` if it is due and free.
-    async fn claim_next_in_lane(&self, lane: &str, now: Timestamp, lease_until: Timestamp) -> Result<Option<crate::flows::records::OutboxItem>>;
+    async fn claim_next_in_lane(
+        &self,
+        lane: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<crate::flows::records::OutboxItem>>;
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>>;
     /// A failed attempt: due again at `next`, or given up (`dead`).
     async fn retry_outbox(

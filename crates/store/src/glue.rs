@@ -601,7 +601,12 @@ macro_rules! sql_backend {
                 all(fetch_all(&self.pool, &fl::claim_outbox(now, lease_until, limit)).await?, fl::outbox_item)
             }
 
-            async fn claim_next_in_lane(&self, lane: &str, now: Timestamp, lease_until: Timestamp) -> Result<Option<OutboxItem>> {
+            async fn claim_next_in_lane(
+                &self,
+                lane: &str,
+                now: Timestamp,
+                lease_until: Timestamp,
+            ) -> Result<Option<OutboxItem>> {
                 one(fetch_optional(&self.pool, &fl::claim_next_in_lane(lane, now, lease_until)).await?, fl::outbox_item)
             }
 

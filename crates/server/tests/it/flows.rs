@@ -284,6 +284,44 @@ async fn message_added_flows_answer_messages_on_their_entry_point(backend: Backe
     assert_ne!(scoped[0]["conversation_id"], other.id.as_str());
 }
 
+/// An agent-side flow's form goes to the agent: the agent answers it, and
+/// the customer sees neither the form nor the answer.
+async fn agent_side_forms_are_the_agents_own(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let checklist = "name: checklist\nside: agent\nsteps:\n  ask:\n    type: show_form\n    form:\n      name: notes\n      \
+                     title: Call notes\n      fields:\n        - { name: outcome, type: text, required: true }\n    into: notes\n    \
+                     next: end\n";
+    deploy(&app, checklist).await;
+    queue(&app, "loans", json!({})).await;
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let mut agent_ws = online(&app, &a).await;
+    let (chat, customer) = case_chat(&app, &mut agent_ws, "loans", "500CC1").await;
+    let (status, run) = app
+        .call(Method::POST, "/api/v1/flows/checklist/runs", Some(&a.token), Some(json!({"conversation_id": chat})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let form = loop {
+        let f = agent_ws.frame_of("event").await;
+        if f["event"]["type"] == "form" {
+            break f["event"].clone();
+        }
+    };
+    assert_eq!(form["to"], "agent");
+    let form_id = form["form_id"].as_str().unwrap();
+    let (status, body) = submit(&app, &chat, &customer, form_id, json!({"outcome": "x"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the customer cannot answer the agent's form: {body}");
+    let (status, body) = submit(&app, &chat, &a.token, form_id, json!({"outcome": "approved"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    run_frame(&mut agent_ws, "completed").await;
+    let (_, seen) = app
+        .call(Method::GET, &format!("/api/v1/conversations/{chat}/transcript?limit=100"), Some(&customer), None)
+        .await;
+    let types: Vec<&str> = seen["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(!types.iter().any(|t| t.starts_with("form")), "the customer saw the agent's form: {types:?}");
+    let all = app.transcript(&chat).await;
+    assert!(all.iter().any(|e| e["type"] == "form.submitted" && e["to"] == "agent"), "the key sees it");
+}
+
 /// A run waiting on a form, one waiting on an event, and a new version
 /// deployed meanwhile: after a restart each goes on where it was, on the
 /// version it started with.
@@ -414,6 +452,7 @@ both_backends!(
     a_hundred_conversations_at_once,
     greeter_routes_by_the_answer,
     message_added_flows_answer_messages_on_their_entry_point,
+    agent_side_forms_are_the_agents_own,
     runs_resume_after_a_restart,
     bad_flow_input_is_refused,
 );
