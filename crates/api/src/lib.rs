@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod agent_stream;
 pub mod error;
+pub mod event_stream;
 pub mod extract;
 mod intake;
 pub mod metrics;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/event-types", get(flows::event_types))
         .route("/api/v1/event-types/{name}", put(flows::put_event_type))
         .route("/api/v1/custom-events", get(flows::custom_events).post(flows::publish))
+        .route("/api/v1/custom-events/stream", get(event_stream::stream))
         .route("/api/v1/outbox", get(flows::outbox))
         .route("/api/v1/outbox/{id}/replay", post(flows::replay))
         .route("/api/v1/webhooks", get(flows::webhooks).post(flows::create_webhook))

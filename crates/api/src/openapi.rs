@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor};
-use crate::{error, stream, wire};
+use crate::{error, event_stream, stream, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +36,7 @@ use crate::{error, stream, wire};
         flows::run, flows::run_log, flows::cancel, flows::submit_form, flows::put_event_type, flows::event_types,
         flows::publish, flows::custom_events, flows::outbox, flows::replay, flows::create_webhook, flows::webhooks,
         flows::webhook, flows::update_webhook, flows::delete_webhook, flows::deliveries, flows::webhook_secret,
-        flows::rotate_webhook_secret,
+        flows::rotate_webhook_secret, event_stream::stream,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),

@@ -398,7 +398,11 @@ impl Feed {
                 write(socket, vec![text(&ServerFrame::QueuePosition { position, estimated_wait_secs })]).await
             }
             // Agent and routing notices travel on other topics.
-            Notice::Typing { .. } | Notice::Agent { .. } | Notice::Routing { .. } | Notice::Work { .. } => Ok(()),
+            Notice::Typing { .. }
+            | Notice::Agent { .. }
+            | Notice::Routing { .. }
+            | Notice::Work { .. }
+            | Notice::Events { .. } => Ok(()),
         }
     }
 }

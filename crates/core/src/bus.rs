@@ -27,6 +27,8 @@ pub enum Topic {
     Routing,
     /// Outbox work was queued (the outbox loop).
     Work,
+    /// Custom events were published in a workspace (event streams).
+    Events(WorkspaceId),
 }
 
 /// Something that happened.
@@ -47,6 +49,9 @@ pub enum Notice {
     /// Outbox work was queued: the outbox loop looks now rather than at its
     /// next poll.
     Work { workspace: WorkspaceId },
+    /// Custom events were published in a workspace: event streams read what
+    /// came after their cursor.
+    Events { workspace: WorkspaceId },
 }
 
 /// What an agent's socket hears about, beside its conversations' events.
@@ -104,6 +109,7 @@ impl Notice {
             Self::Agent { agent, .. } => Topic::Agent(*agent),
             Self::Routing { .. } => Topic::Routing,
             Self::Work { .. } => Topic::Work,
+            Self::Events { workspace } => Topic::Events(*workspace),
         }
     }
 }

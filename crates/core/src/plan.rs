@@ -513,9 +513,11 @@ impl Planner {
         // One routing wake-up per workspace is enough.
         let mut woken = HashSet::new();
         let mut worked = HashSet::new();
+        let mut published = HashSet::new();
         self.plan.notices.retain(|n| match n {
             crate::bus::Notice::Routing { workspace } => woken.insert(*workspace),
             crate::bus::Notice::Work { workspace } => worked.insert(*workspace),
+            crate::bus::Notice::Events { workspace } => published.insert(*workspace),
             _ => true,
         });
         // A timer set and later deleted in the same batch is only deleted.

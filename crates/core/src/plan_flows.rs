@@ -469,6 +469,7 @@ impl Planner {
     }
 
     fn store_event(&mut self, event: CustomEvent) {
+        self.plan.notices.push(Notice::Events { workspace: event.workspace_id });
         let work = Work::Dispatch { event_id: event.id };
         self.queue_work(OutboxId::new(), event.workspace_id, event.conversation_id, work);
         self.plan.custom_events.push(event);

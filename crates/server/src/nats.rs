@@ -28,6 +28,7 @@ enum Wire {
     QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
     Routing { workspace: WorkspaceId },
     Work { workspace: WorkspaceId },
+    Events { workspace: WorkspaceId },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,6 +55,7 @@ impl From<&Notice> for Wire {
             },
             Notice::Routing { workspace } => Wire::Routing { workspace: *workspace },
             Notice::Work { workspace } => Wire::Work { workspace: *workspace },
+            Notice::Events { workspace } => Wire::Events { workspace: *workspace },
         }
     }
 }
@@ -71,6 +73,7 @@ impl From<Wire> for Notice {
             }
             Wire::Routing { workspace } => Notice::Routing { workspace },
             Wire::Work { workspace } => Notice::Work { workspace },
+            Wire::Events { workspace } => Notice::Events { workspace },
         }
     }
 }

@@ -298,6 +298,29 @@ impl Engine {
         self.store.custom_events(workspace, after, event_type, key, limit.clamp(1, self.limits.page_max)).await
     }
 
+    /// The events an event stream sends: a workspace key's or an agent's
+    /// workspace's, after a replay id, oldest first.
+    pub async fn event_feed(
+        &self,
+        caller: &Caller,
+        after: i64,
+        event_type: Option<&str>,
+        key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CustomEvent>> {
+        let workspace = self.event_reader(caller)?;
+        self.store.custom_events(workspace, after, event_type, key, limit.clamp(1, self.limits.page_max)).await
+    }
+
+    /// The workspace whose custom events the caller may follow.
+    pub fn event_reader(&self, caller: &Caller) -> Result<WorkspaceId> {
+        match caller {
+            Caller::Admin { workspace } => Ok(*workspace),
+            Caller::Agent(a) => Ok(a.workspace_id),
+            Caller::Participant(_) => Err(Error::forbidden("custom events are for agents and workspace keys")),
+        }
+    }
+
     // The outbox.
 
     pub async fn outbox(&self, caller: &Caller, mut query: OutboxQuery) -> Result<Vec<OutboxItem>> {

@@ -322,6 +322,54 @@ async fn agent_side_forms_are_the_agents_own(backend: Backend) {
     assert!(all.iter().any(|e| e["type"] == "form.submitted" && e["to"] == "agent"), "the key sees it");
 }
 
+/// Opens the custom-event stream with `query`; the hello's cursor and the socket.
+async fn event_stream(app: &TestApp, query: &str) -> (i64, Ws) {
+    let url = format!("ws://{}/api/v1/custom-events/stream?{query}", app.addr);
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("the event stream opens");
+    let mut ws = Ws { stream };
+    let hello = ws.frame().await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    (hello["after"].as_i64().unwrap(), ws)
+}
+
+async fn publish(app: &TestApp, key: &str, reason: &str) -> Value {
+    let body = json!({"type": "use_of_funds", "key": key, "data": {"reason": reason}});
+    app.admin(Method::POST, "/api/v1/custom-events", Some(body)).await
+}
+
+/// A WebSocket subscriber gets the events of its type and key kept after its
+/// replay id, then each one as it is published; after a reconnect with the
+/// last id it got, exactly what it missed.
+async fn custom_event_streams_replay_and_follow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    use_of_funds(&app).await;
+    let e1 = publish(&app, "A", "one").await;
+    publish(&app, "B", "not for us").await;
+    let (after, mut ws) = event_stream(&app, &format!("token={ADMIN_KEY}&type=use_of_funds&key=A&after=0")).await;
+    assert_eq!(after, 0);
+    let got = ws.frame_of("custom_event").await;
+    assert_eq!((got["event"]["id"].clone(), got["event"]["data"]["reason"].clone()), (e1["id"].clone(), json!("one")));
+    let e3 = publish(&app, "A", "three").await;
+    let got = ws.frame_of("custom_event").await;
+    assert_eq!(got["event"]["id"], e3["id"], "live, and not key B's");
+    drop(ws);
+    let e4 = publish(&app, "A", "four").await;
+    let resume = format!("token={ADMIN_KEY}&type=use_of_funds&key=A&after={}", e3["replay_id"]);
+    let (_, mut ws) = event_stream(&app, &resume).await;
+    assert_eq!(ws.frame_of("custom_event").await["event"]["id"], e4["id"], "exactly what it missed");
+    // Without `after`, only what comes next; an agent token may follow too.
+    let a = agent(&app, "Ann", 1, json!({})).await;
+    let (after, mut next) = event_stream(&app, &format!("token={}&type=use_of_funds", a.token)).await;
+    assert_eq!(after, e4["replay_id"].as_i64().unwrap());
+    let e5 = publish(&app, "C", "five").await;
+    assert_eq!(next.frame_of("custom_event").await["event"]["id"], e5["id"]);
+    // A participant may not.
+    let chat = app.chat().await;
+    let url = format!("ws://{}/api/v1/custom-events/stream?token={}", app.addr, chat.customer);
+    let refused = tokio_tungstenite::connect_async(url).await.expect_err("refused before the upgrade");
+    assert!(refused.to_string().contains("403"), "{refused}");
+}
+
 /// A run waiting on a form, one waiting on an event, and a new version
 /// deployed meanwhile: after a restart each goes on where it was, on the
 /// version it started with.
@@ -453,6 +501,7 @@ both_backends!(
     greeter_routes_by_the_answer,
     message_added_flows_answer_messages_on_their_entry_point,
     agent_side_forms_are_the_agents_own,
+    custom_event_streams_replay_and_follow,
     runs_resume_after_a_restart,
     bad_flow_input_is_refused,
 );
