@@ -282,7 +282,7 @@ pub async fn custom_events(
 ) -> ApiResult<axum::Json<Vec<CustomEventView>>> {
     let events = s
         .engine
-        .custom_events(&caller, q.after.unwrap_or(0), q.event_type.as_deref(), q.key.as_deref(), q.limit.unwrap_or(100))
+        .event_feed(&caller, q.after.unwrap_or(0), q.event_type.as_deref(), q.key.as_deref(), q.limit.unwrap_or(100))
         .await?;
     Ok(axum::Json(events.into_iter().map(Into::into).collect()))
 }

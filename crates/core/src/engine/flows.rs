@@ -285,21 +285,8 @@ impl Engine {
         self.store.custom_event(id).await?.ok_or_else(|| Error::internal("published event not found"))
     }
 
-    /// A workspace's events after a replay id, oldest first.
-    pub async fn custom_events(
-        &self,
-        caller: &Caller,
-        after: i64,
-        event_type: Option<&str>,
-        key: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<CustomEvent>> {
-        let workspace = admin_workspace(caller)?;
-        self.store.custom_events(workspace, after, event_type, key, limit.clamp(1, self.limits.page_max)).await
-    }
-
-    /// The events an event stream sends: a workspace key's or an agent's
-    /// workspace's, after a replay id, oldest first.
+    /// A workspace's custom events after a replay id, oldest first: for a
+    /// workspace key, or an agent (of its workspace).
     pub async fn event_feed(
         &self,
         caller: &Caller,

@@ -61,7 +61,7 @@ both_backends!(
 
 /// A server the helpers talk to: the in-process [`TestApp`], or a
 /// `switchboard serve` process ([`Serve`]).
-trait Server {
+pub(crate) trait Server {
     fn at(&self, path: &str) -> String;
 }
 
@@ -91,7 +91,7 @@ async fn admin(s: &impl Server, method: Method, path: &str, body: Option<Value>)
 }
 
 /// Posts a flow file (YAML) for deploying; status and answer.
-async fn post_flow(s: &impl Server, source: &str) -> (StatusCode, Value) {
+pub(crate) async fn post_flow(s: &impl Server, source: &str) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .post(s.at("/api/v1/flows"))
         .bearer_auth(ADMIN_KEY)
@@ -105,7 +105,7 @@ async fn post_flow(s: &impl Server, source: &str) -> (StatusCode, Value) {
     (status, parse_json(&text, "deploy").unwrap_or(Value::String(text)))
 }
 
-async fn deploy(s: &impl Server, source: &str) -> Value {
+pub(crate) async fn deploy(s: &impl Server, source: &str) -> Value {
     let (status, body) = post_flow(s, source).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
@@ -169,7 +169,7 @@ async fn customer_chat(s: &impl Server, body: Value) -> (String, String) {
     (id, customer["token"].as_str().unwrap().to_owned())
 }
 
-async fn submit(s: &impl Server, chat: &str, token: &str, form: &str, values: Value) -> (StatusCode, Value) {
+pub(crate) async fn submit(s: &impl Server, chat: &str, token: &str, form: &str, values: Value) -> (StatusCode, Value) {
     let path = format!("/api/v1/conversations/{chat}/forms/{form}/submit");
     call(s, Method::POST, &path, token, Some(json!({ "values": values }))).await
 }
@@ -200,7 +200,7 @@ async fn workflow_to_general(app: &TestApp) {
 // --- What a socket sees ------------------------------------------------------------------------
 
 /// The next event of `kind` on a participant's socket.
-async fn next_event(ws: &mut Ws, kind: &str) -> Value {
+pub(crate) async fn next_event(ws: &mut Ws, kind: &str) -> Value {
     loop {
         let e = ws.event().await;
         if e["type"] == kind {
@@ -219,7 +219,7 @@ async fn bot_message(ws: &mut Ws) -> Value {
     }
 }
 
-async fn bot_says(ws: &mut Ws) -> String {
+pub(crate) async fn bot_says(ws: &mut Ws) -> String {
     bot_message(ws).await["content"].as_str().unwrap().to_owned()
 }
 

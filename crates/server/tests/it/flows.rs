@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::flow_steps::{bot_says, deploy, next_event, post_flow, submit};
 use crate::harness::{ADMIN_KEY, Backend, TestApp, Ws};
 use crate::routing::{AgentClient, agent, offer_for, online, queue};
 use crate::webhooks::Receiver;
@@ -14,27 +15,6 @@ const CUSTOMER_FLOW: &str = include_str!("../../../../examples/use-of-funds/cust
 const AGENT_FLOW: &str = include_str!("../../../../examples/use-of-funds/agent.yaml");
 const EVENT_TYPE: &str = include_str!("../../../../examples/use-of-funds/event-type.json");
 const GREETER: &str = include_str!("../../../../examples/greeter/greeter.yaml");
-
-/// Posts a flow file; returns status and JSON answer.
-async fn post_flow(app: &TestApp, path: &str, source: &str) -> (StatusCode, Value) {
-    let res = reqwest::Client::new()
-        .post(app.url(path))
-        .bearer_auth(ADMIN_KEY)
-        .header("content-type", "application/yaml")
-        .body(source.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-async fn deploy(app: &TestApp, source: &str) -> Value {
-    let (status, body) = post_flow(app, "/api/v1/flows", source).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body
-}
 
 /// Declares the event type and deploys both sides of the co-work example.
 async fn use_of_funds(app: &TestApp) {
@@ -58,26 +38,6 @@ async fn case_chat(app: &TestApp, ws: &mut Ws, queue_name: &str, record: &str) -
     (id, customer["token"].as_str().unwrap().to_owned())
 }
 
-/// The next event of `kind` on a participant's socket.
-async fn next_event(ws: &mut Ws, kind: &str) -> Value {
-    loop {
-        let e = ws.event().await;
-        if e["type"] == kind {
-            return e;
-        }
-    }
-}
-
-/// The next message the bot (the system) sends, skipping the customer's own.
-async fn bot_says(ws: &mut Ws) -> String {
-    loop {
-        let e = next_event(ws, "message").await;
-        if e["participant_id"].is_null() {
-            return e["content"].as_str().unwrap().to_owned();
-        }
-    }
-}
-
 /// The agent's socket: the next `flow.run` frame of this run in `state`.
 async fn run_frame(ws: &mut Ws, state: &str) -> Value {
     loop {
@@ -99,11 +59,6 @@ async fn launch(app: &TestApp, a: &AgentClient, record: &str) -> Value {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
     run
-}
-
-async fn submit(app: &TestApp, chat: &str, token: &str, form: &str, values: Value) -> (StatusCode, Value) {
-    let path = format!("/api/v1/conversations/{chat}/forms/{form}/submit");
-    app.call(Method::POST, &path, Some(token), Some(json!({ "values": values }))).await
 }
 
 /// Seed 001's scenario: the agent launches its flow against the case's
@@ -410,7 +365,7 @@ async fn bad_flow_input_is_refused(backend: Backend) {
     use_of_funds(&app).await;
     // An invalid file names the line and field of every problem.
     let broken = "name: broken\nsteps:\n  a:\n    type: send_mesage\n    next: b\n";
-    let (status, body) = post_flow(&app, "/api/v1/flows", broken).await;
+    let (status, body) = post_flow(&app, broken).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let errors = body["error"]["errors"].as_array().cloned().unwrap_or_default();
     assert!(!errors.is_empty(), "{body}");
