@@ -244,7 +244,8 @@ pub struct WebhookRequest {
     /// Kinds of events: `conversation.created`, `conversation.ended`,
     /// `message`, `participant.joined`, `participant.left`,
     /// `conversation.queued`, `conversation.transferred`, `form`,
-    /// `form.submitted`, `file.requested`, `event:TYPE`, `event:*`.
+    /// `form.submitted`, `file.requested`, `offer.created`, `offer.accepted`,
+    /// `offer.declined`, `offer.expired`, `offer.revoked`, `event:TYPE`, `event:*`.
     pub events: Vec<String>,
     /// Only this conversation's events.
     pub conversation_id: Option<String>,

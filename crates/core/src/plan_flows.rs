@@ -226,6 +226,36 @@ impl Planner {
                 out.push((e.workspace_id, e.conversation_id, hook.clone(), e.id.to_string(), kind.clone(), payload));
             }
         }
+        // Offers are routing rows, not log events: each change of state is
+        // told once, its id the offer's and the state's.
+        let mut offers: Vec<_> = self.new_offers.iter().map(|id| (*id, true)).collect();
+        offers.extend(self.touched_offers.iter().map(|id| (*id, false)));
+        for (id, new) in offers {
+            let Some(o) = self.offers.get(&id) else { continue };
+            let scoped = self.conversations.get(&o.conversation_id).map(|c| c.hooks.as_slice()).unwrap_or_default();
+            let mut kinds = Vec::new();
+            if new {
+                kinds.push("offer.created".to_owned());
+            }
+            if o.state != crate::routing::model::OfferState::Pending {
+                kinds.push(format!("offer.{}", o.state.as_str()));
+            }
+            for kind in kinds {
+                let hooks = self.workspace_hooks.get(&o.workspace_id).into_iter().flatten().chain(scoped);
+                for hook in hooks.filter(|h| h.wants(&kind) && !h.flow) {
+                    let event_id = format!("{}:{}", o.id, kind.trim_start_matches("offer."));
+                    let payload = serde_json::json!({
+                        "id": event_id,
+                        "type": kind,
+                        "workspace_id": o.workspace_id.to_string(),
+                        "conversation_id": o.conversation_id.to_string(),
+                        "created_at": self.now.to_rfc3339(),
+                        "data": o,
+                    });
+                    out.push((o.workspace_id, Some(o.conversation_id), hook.clone(), event_id, kind.clone(), payload));
+                }
+            }
+        }
         for (workspace, conversation, hook, event_id, kind, payload) in out {
             let run_id = hook.flow.then(FlowRunId::new);
             let work = Work::Deliver { webhook: hook.id, event_id, kind, payload, run_id };

@@ -26,6 +26,11 @@ pub const KINDS: &[&str] = &[
     "form",
     "form.submitted",
     "file.requested",
+    "offer.created",
+    "offer.accepted",
+    "offer.declined",
+    "offer.expired",
+    "offer.revoked",
 ];
 
 /// The most webhooks a workspace may have, and a conversation.

@@ -242,6 +242,27 @@ async fn a_scoped_webhook_starts_a_flow_on_messages(backend: Backend) {
     assert_eq!(runs[0]["state"], "completed");
 }
 
+/// Offers are told too: made, then accepted, each once, in that order.
+async fn offers_are_told(backend: Backend) {
+    let app = app(backend, 1000).await;
+    let mut receiver = Receiver::start(200).await;
+    webhook(&app, json!({"url": receiver.url, "events": ["offer.created", "offer.accepted", "offer.declined"]})).await;
+    crate::routing::queue(&app, "general", json!({})).await;
+    let ann = crate::routing::agent(&app, "Ann", 1, json!({})).await;
+    let mut ws = crate::routing::online(&app, &ann).await;
+    let (chat, _) = crate::routing::take_chat(&app, &mut ws, "general").await;
+    let made = receiver.next().await;
+    assert_eq!(made.header("switchboard-event-type"), "offer.created");
+    let accepted = receiver.next().await;
+    assert_eq!(accepted.header("switchboard-event-type"), "offer.accepted");
+    let (made, accepted) = (made.json(), accepted.json());
+    assert_eq!(made["data"]["id"], accepted["data"]["id"], "the same offer");
+    assert_eq!(accepted["data"]["state"], "accepted");
+    assert_eq!(accepted["conversation_id"], chat.as_str());
+    assert_eq!(accepted["data"]["agent_id"], ann.id.as_str());
+    assert_ne!(made["id"], accepted["id"], "each change has its own event id");
+}
+
 async fn bad_webhooks_are_refused(backend: Backend) {
     let app = app(backend, 1000).await;
     let cases = [
@@ -285,5 +306,6 @@ both_backends!(
     dead_deliveries_are_listed_and_replay,
     a_gone_receiver_switches_its_webhook_off,
     a_scoped_webhook_starts_a_flow_on_messages,
+    offers_are_told,
     bad_webhooks_are_refused,
 );
