@@ -100,3 +100,130 @@ fn a_loop_that_never_waits_is_stopped() {
     assert_eq!(run.state, RunState::Failed);
     assert!(run.error.as_deref().unwrap_or("").contains("without waiting"));
 }
+
+mod random {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::flows::model::{Case, RouteTarget, ValueTemplate};
+
+    const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![prop::sample::select(NAMES.to_vec()).prop_map(str::to_owned), Just(END.to_owned())]
+    }
+
+    fn text() -> impl Strategy<Value = Template> {
+        prop::sample::select(vec![
+            "hi",
+            "{{ vars.x }}",
+            "{{ params.key }}!",
+            "{{ chat.id }}",
+            "",
+            "{{ vars.error.message }}",
+        ])
+        .prop_map(|s| Template(s.to_owned()))
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            text().prop_map(|text| Action::SendMessage { text, format: Format::Plain, sender: Sender::System }),
+            text().prop_map(|text| Action::SendMessage { text, format: Format::Markdown, sender: Sender::Agent }),
+            (proptest::option::of(text()), 0..3u32, proptest::option::of(1..5u32)).prop_map(|(text, retries, t)| {
+                Action::Ask {
+                    text,
+                    choices: vec!["Yes".into()],
+                    pattern: None,
+                    retries,
+                    into: "x".into(),
+                    timeout_secs: t,
+                }
+            }),
+            Just(Action::SetVars {
+                vars: serde_json::json!({"x": "{{ vars.x }}1"}).as_object().cloned().unwrap_or_default()
+            }),
+            (target(), target()).prop_map(|(a, b)| Action::Branch {
+                cases: vec![Case {
+                    condition: crate::routing::expr::Expr::parse("if", "vars.x == \"Yes\"", template::VARS).unwrap(),
+                    next: a,
+                }],
+                default: b,
+            }),
+            text().prop_map(|key| Action::PublishEvent {
+                event: "e".into(),
+                key,
+                data: ValueTemplate(serde_json::json!({}))
+            }),
+            (text(), proptest::option::of(1..5u32)).prop_map(|(key, t)| Action::WaitForEvent {
+                event: "e".into(),
+                key,
+                into: Some("x".into()),
+                timeout_secs: t
+            }),
+            Just(Action::Route { target: RouteTarget::Workflow, priority: 0 }),
+            Just(Action::EndChat),
+            (1..5u32).prop_map(|secs| Action::Wait { secs }),
+        ]
+    }
+
+    fn flow_of() -> impl Strategy<Value = Flow> {
+        prop::collection::vec(
+            (action(), target(), proptest::option::of(target()), proptest::option::of(target())),
+            1..5,
+        )
+        .prop_map(|steps| {
+            let steps = steps
+                .into_iter()
+                .enumerate()
+                .map(|(i, (action, next, on_timeout, on_error))| Step {
+                    name: NAMES[i].to_owned(),
+                    action,
+                    next: Some(next),
+                    on_timeout,
+                    on_error,
+                })
+                .collect();
+            flow(steps)
+        })
+    }
+
+    fn input() -> impl Strategy<Value = Input> {
+        prop_oneof![
+            prop::sample::select(vec!["yes", "no", ""]).prop_map(|t| Input::Message { text: t.to_owned() }),
+            Just(Input::Event { data: serde_json::json!({"n": 1}) }),
+            Just(Input::Done { result: serde_json::json!({"status": 200}) }),
+            Just(Input::Failed { error: "boom".into() }),
+            Just(Input::Timeout),
+            Just(Input::FormSubmitted { values: Values::new() }),
+        ]
+    }
+
+    proptest! {
+        /// Any flow (transitions to missing steps included: a stored flow
+        /// may be damaged), any inputs: the interpreter never panics, a run
+        /// waits only while active, a finished run waits for nothing, and
+        /// no wake takes more than the step budget.
+        #[test]
+        fn the_interpreter_never_panics_and_keeps_its_state_consistent(
+            f in flow_of(),
+            inputs in prop::collection::vec(input(), 0..12),
+        ) {
+            let mut run = run_of(&f);
+            let chat = serde_json::json!({"id": "cnv_x", "attributes": {}});
+            let mut now = 1_000;
+            advance(&f, &mut run, Input::Start, &chat, Timestamp(now));
+            for i in inputs {
+                if !run.state.is_active() {
+                    break;
+                }
+                now += 1_000;
+                let before = run.steps_taken;
+                let effects = advance(&f, &mut run, i, &chat, Timestamp(now));
+                prop_assert!(run.steps_taken - before <= MAX_STEPS_PER_WAKE + 1);
+                let finished = effects.iter().any(|e| matches!(e, Effect::Finished { .. }));
+                prop_assert_eq!(finished, !run.state.is_active());
+            }
+            prop_assert_eq!(run.state.is_active(), run.wait.is_some());
+        }
+    }
+}
