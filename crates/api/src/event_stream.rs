@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::extract::{Query, bearer};
+use crate::extract::{Query, socket_caller};
 use crate::state::AppState;
 use crate::wire_flows::CustomEventView;
 
@@ -61,11 +61,7 @@ async fn open(
     headers: &HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let secret =
-        q.token.as_deref().or_else(|| bearer(headers)).map(str::to_owned).ok_or_else(|| {
-            Error::unauthenticated("pass a workspace key or agent token as ?token= or a bearer header")
-        })?;
-    let caller = s.engine.authenticate(&secret).await?;
+    let caller = socket_caller(&s, q.token.as_deref(), headers, "a workspace key or agent token").await?;
     s.engine.event_reader(&caller)?;
     if q.after.is_some_and(|n| n < 0) {
         return Err(Error::invalid("after", "must not be negative").into());

@@ -86,6 +86,21 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Who opens a socket: the secret from `?token=` (browsers cannot set
+/// headers on a WebSocket) or the bearer header. `what` says which
+/// credentials the socket takes, for the error when there are none.
+pub(crate) async fn socket_caller(
+    s: &AppState,
+    token: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+) -> Result<switchboard_core::engine::Caller, ApiError> {
+    let secret = token
+        .or_else(|| bearer(headers))
+        .ok_or_else(|| Error::unauthenticated(format!("pass {what} as ?token= or `Authorization: Bearer`")))?;
+    Ok(s.engine.authenticate(secret).await?)
+}
+
 /// The bearer secret of a request, if it has one.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;

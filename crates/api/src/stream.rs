@@ -31,7 +31,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Query, bearer};
+use crate::extract::{Query, socket_caller};
 use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered, next_answer};
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
@@ -77,13 +77,7 @@ async fn open(
     headers: &HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let secret = q
-        .token
-        .as_deref()
-        .or_else(|| bearer(headers))
-        .map(str::to_owned)
-        .ok_or_else(|| Error::unauthenticated("pass a participant token as ?token= or `Authorization: Bearer`"))?;
-    let caller = s.engine.authenticate(&secret).await?;
+    let caller = socket_caller(&s, q.token.as_deref(), headers, "a participant token").await?;
     if let Caller::Agent(agent) = caller {
         return crate::agent_stream::open(s, agent, q.after.as_deref(), upgrade);
     }

@@ -239,12 +239,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::flows::records::DeployedFlow>>;
     /// The latest version of each of a workspace's flows.
     async fn flows(&self, workspace: WorkspaceId) -> Result<Vec<crate::flows::records::DeployedFlow>>;
-    /// The latest versions whose trigger is of this kind (`chat_started`, `message_added`, `event`).
-    async fn triggered_flows(
-        &self,
-        workspace: WorkspaceId,
-        kind: &str,
-    ) -> Result<Vec<crate::flows::records::DeployedFlow>>;
+    /// The latest versions of the flows that have a trigger (which one is in the flow).
+    async fn triggered_flows(&self, workspace: WorkspaceId) -> Result<Vec<crate::flows::records::DeployedFlow>>;
     async fn run(&self, id: crate::ids::FlowRunId) -> Result<Option<crate::flows::run::Run>>;
     async fn runs(&self, workspace: WorkspaceId, query: &RunQuery) -> Result<Vec<crate::flows::run::Run>>;
     async fn run_log(&self, id: crate::ids::FlowRunId) -> Result<Vec<crate::flows::records::RunLogEntry>>;

@@ -544,8 +544,8 @@ macro_rules! sql_backend {
                 all(fetch_all(&self.pool, &fl::latest_flows(w)).await?, fl::deployed_flow)
             }
 
-            async fn triggered_flows(&self, w: WorkspaceId, kind: &str) -> Result<Vec<DeployedFlow>> {
-                all(fetch_all(&self.pool, &fl::triggered_flows(w, kind)).await?, fl::deployed_flow)
+            async fn triggered_flows(&self, w: WorkspaceId) -> Result<Vec<DeployedFlow>> {
+                all(fetch_all(&self.pool, &fl::triggered_flows(w)).await?, fl::deployed_flow)
             }
 
             async fn run(&self, id: FlowRunId) -> Result<Option<Run>> {

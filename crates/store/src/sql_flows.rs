@@ -120,15 +120,13 @@ pub(crate) fn latest_flows(w: WorkspaceId) -> Stmt {
     .bind(w.to_string())
 }
 
-/// The latest versions of a workspace's flows that have a trigger of this kind.
-pub(crate) fn triggered_flows(w: WorkspaceId, kind: &str) -> Stmt {
+/// The latest versions of a workspace's flows that have a trigger.
+pub(crate) fn triggered_flows(w: WorkspaceId) -> Stmt {
     Stmt::new(format!(
-        "SELECT {FLOW_COLS} FROM flows f WHERE workspace_id = ? AND version = \
-         (SELECT MAX(version) FROM flows g WHERE g.workspace_id = f.workspace_id AND g.name = f.name) \
-         AND trigger_kind = ? ORDER BY name"
+        "SELECT {FLOW_COLS} FROM flows f WHERE workspace_id = ? AND trigger_kind IS NOT NULL AND version = \
+         (SELECT MAX(version) FROM flows g WHERE g.workspace_id = f.workspace_id AND g.name = f.name) ORDER BY name"
     ))
     .bind(w.to_string())
-    .bind(kind)
 }
 
 // Runs.

@@ -159,16 +159,17 @@ impl Engine {
             eps.iter().any(|e| e == entry_point_name || *e == id)
         };
         let mut started = false;
-        for flow in self.store.triggered_flows(c.workspace_id, "chat_started").await? {
+        let triggered = self.store.triggered_flows(c.workspace_id).await?;
+        for flow in &triggered {
             if matches!(&flow.flow.trigger, Some(Trigger::ChatStarted(eps)) if names_it(eps)) {
                 let trigger = serde_json::json!({ "chat_started": entry_point_name });
-                self.start_run(c, &flow, Values::new(), trigger, None).await?;
+                self.start_run(c, flow, Values::new(), trigger, None).await?;
                 started = true;
             }
         }
         // A flow that answers messages on this entry point listens to the chat
         // through a webhook scoped to it, like one added through the API.
-        for flow in self.store.triggered_flows(c.workspace_id, "message_added").await? {
+        for flow in &triggered {
             if matches!(&flow.flow.trigger, Some(Trigger::MessageAdded(eps)) if names_it(eps)) {
                 let caller = Caller::Admin { workspace: c.workspace_id };
                 let spec = super::webhooks::WebhookSpec {

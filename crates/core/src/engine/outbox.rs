@@ -442,7 +442,7 @@ impl Engine {
                 tracing::warn!(run = %run.id, error = %e, "could not hand an event to a waiting run");
             }
         }
-        for flow in self.store.triggered_flows(event.workspace_id, "event").await? {
+        for flow in self.store.triggered_flows(event.workspace_id).await? {
             if !matches!(&flow.flow.trigger, Some(Trigger::Event(t)) if *t == event.event_type) {
                 continue;
             }
