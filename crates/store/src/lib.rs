@@ -14,6 +14,7 @@ use switchboard_core::clock::Clock;
 use switchboard_core::store::{CommitObserver, Store};
 use switchboard_core::{Error, ErrorCode, Result};
 
+pub mod backup;
 pub mod baseline;
 mod direct;
 mod glue;
