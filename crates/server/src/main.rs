@@ -25,6 +25,10 @@ enum Command {
     Workflow(switchboard::cli::Admin<switchboard::cli::WorkflowCommand>),
     /// Flows: validate and deploy files, list, show, graph; runs: list, log, launch, cancel.
     Flow(switchboard::cli::Admin<switchboard::cli::FlowCommand>),
+    /// Copies the SQLite database to FILE, also while a server runs.
+    Backup(switchboard::cli::BackupArgs),
+    /// Replaces the SQLite database with a backup (no server may be running).
+    Restore(switchboard::cli::RestoreArgs),
     /// Prints the version and the schema version.
     Version,
 }
@@ -73,6 +77,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Flow(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::flow(cmd).await
+        }
+        Command::Backup(args) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::backup(args).await
+        }
+        Command::Restore(args) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::restore(args).await
         }
         Command::Version => {
             println!("switchboard {} (schema {})", env!("CARGO_PKG_VERSION"), switchboard_store::latest_version());

@@ -30,9 +30,11 @@ use switchboard_core::routing::model::Agent;
 
 use crate::config::StorageConfig;
 
+mod backup;
 mod flow;
 mod remote;
 use crate::lock::{self, Attempt, DataLock, Holder};
+pub use backup::{BackupArgs, RestoreArgs, backup, restore};
 pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
 
