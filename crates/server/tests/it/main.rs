@@ -2,6 +2,7 @@
 //! both backends (PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 
 mod access;
+mod backup;
 mod cli_flow;
 mod delivery;
 mod durability;
