@@ -210,7 +210,7 @@ impl Engine {
             entry_point_id: Some(ep.id),
             attributes: req.attributes,
             record_id,
-            previous_conversation_id: None,
+            continues: None,
             idle: ep.idle,
         };
         let customer = NewParticipant {
@@ -275,7 +275,7 @@ impl Engine {
             entry_point_id: None,
             attributes,
             record_id,
-            previous_conversation_id: None,
+            continues: None,
             idle,
         };
         let id = conversation.id;

@@ -294,6 +294,7 @@ impl Engine {
             ordering: Ordering::LongestIdle,
             offer_timeout_secs: 30,
             wrap_up_secs: 0,
+            prefer_previous_agent_secs: None,
             created_at: now,
             updated_at: now,
         };
@@ -385,6 +386,7 @@ impl Engine {
                 timeout_secs: s.timeout_secs,
                 skip_if_nobody_available: s.skip_if_nobody_available,
                 agent: None,
+                preferred: false,
             });
         }
         if steps.is_empty() {
@@ -457,6 +459,7 @@ impl Engine {
             timeout_secs: None,
             skip_if_nobody_available: false,
             agent: agent.map(|a| a.id),
+            preferred: false,
         })
     }
 
