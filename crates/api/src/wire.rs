@@ -304,12 +304,23 @@ pub struct EntryPointRequest {
 /// A page of a conversation's log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TranscriptPage {
+    /// With `segments=all`, each event's `conversation_id` says which segment it is from.
     #[schema(value_type = Vec<EventDoc>)]
     pub events: Vec<Event>,
     /// For the next page forwards: pass as `after_seq`.
     pub next_after_seq: Option<i64>,
     /// For the next page backwards: pass as `before_seq`.
     pub next_before_seq: Option<i64>,
+    /// With `segments=all`: the conversations of the history, oldest first
+    /// (the one asked about last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<String>>,
+    /// With `segments=all`, for the next page forwards: pass as `after` (`cnv_…:SEQ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+    /// With `segments=all`, for the next page backwards: pass as `before` (`cnv_…:SEQ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
 }
 
 /// Events a long-poll waited for.
