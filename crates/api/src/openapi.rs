@@ -105,4 +105,19 @@ mod tests {
             assert!(doc["components"]["schemas"].get(name).is_some(), "{r} is not in the document");
         }
     }
+
+    #[test]
+    fn persistent_chat_is_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["StartChatRequest"]["properties"].get("continue_from").is_some());
+        assert!(schemas["CreateConversationRequest"]["properties"].get("continue_from").is_some());
+        assert!(schemas["ContinueFromRequest"]["properties"].get("rehydration").is_some());
+        assert!(schemas["QueueRequest"]["properties"].get("prefer_previous_agent_secs").is_some());
+        assert!(schemas["ConversationView"]["properties"].get("next_conversation_id").is_some());
+        let params = doc["paths"]["/api/v1/conversations/{id}/transcript"]["get"]["parameters"].as_array().unwrap();
+        for name in ["segments", "after", "before"] {
+            assert!(params.iter().any(|p| p["name"] == name), "transcript parameter {name}");
+        }
+    }
 }

@@ -13,8 +13,10 @@ use std::fmt;
 use super::{Caller, Engine};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::ids::ConversationId;
+use crate::ids::{AgentId, ConversationId};
 use crate::model::{Conversation, Participant, Rehydration, Role};
+use crate::routing::matcher;
+use crate::routing::model::{RouteStep, TaskState};
 use crate::store::{EventRange, Order};
 
 /// The most segments a history holds: the newest ones, the conversation
@@ -184,6 +186,59 @@ impl Engine {
             }
         }
         Ok(SegmentPage { segments, events, next })
+    }
+
+    /// The agent who had the chat `c` continues: the one its task was last
+    /// assigned to, else the last agent who joined it through routing.
+    async fn previous_agent(&self, c: &Conversation) -> Result<Option<AgentId>> {
+        let Some(previous) = c.previous_conversation_id else { return Ok(None) };
+        let Some(source) = self.store.conversation(previous).await?.filter(|s| s.workspace_id == c.workspace_id) else {
+            return Ok(None);
+        };
+        if let Some(t) = source.task_id
+            && let Some(task) = self.store.task(t).await?
+            && matches!(task.state, TaskState::Assigned | TaskState::WrapUp | TaskState::Completed)
+            && task.agent_id.is_some()
+        {
+            return Ok(task.agent_id);
+        }
+        let agents = self.store.participants(previous).await?.into_iter().filter(|p| p.agent_id.is_some());
+        Ok(agents.max_by_key(|p| p.joined_at).and_then(|p| p.agent_id))
+    }
+
+    /// Persistent chat's routing: when `c` continues a chat, the first step's
+    /// queue prefers the previous agent, and that agent is present and serves
+    /// the step, a step is put first that offers the chat only to that agent,
+    /// for the queue's `prefer_previous_agent_secs`; then the route as it
+    /// was. An agent not present: the route is left as it is.
+    pub(crate) async fn prefer_previous_agent(&self, c: &Conversation, route: &mut Vec<RouteStep>) -> Result<()> {
+        let Some(first) = route.first().filter(|s| s.agent.is_none() && !s.preferred) else { return Ok(()) };
+        if c.previous_conversation_id.is_none() {
+            return Ok(());
+        }
+        let Some(queue) = self.store.queue(first.queue).await?.filter(|q| q.workspace_id == c.workspace_id) else {
+            return Ok(());
+        };
+        let Some(secs) = queue.prefer_previous_agent_secs.filter(|s| *s > 0) else { return Ok(()) };
+        let Some(agent) = self.previous_agent(c).await? else { return Ok(()) };
+        let Some(agent) = self.store.agent(agent).await?.filter(|a| a.workspace_id == c.workspace_id) else {
+            return Ok(());
+        };
+        let present = agent.enabled && agent.available;
+        if !present || !matcher::eligible(&agent, &queue, first.agents.as_deref()) {
+            return Ok(());
+        }
+        let step = RouteStep {
+            queue: first.queue,
+            agents: first.agents.clone(),
+            timeout_secs: Some(secs),
+            // Gone before the router looks: normal routing at once.
+            skip_if_nobody_available: true,
+            agent: Some(agent.id),
+            preferred: true,
+        };
+        route.insert(0, step);
+        Ok(())
     }
 }
 
