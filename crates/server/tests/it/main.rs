@@ -11,6 +11,7 @@ mod fuzz;
 mod harness;
 mod http;
 mod lock;
+mod persistent;
 mod routing;
 mod sockets;
 mod webhooks;
