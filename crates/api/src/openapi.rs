@@ -75,3 +75,49 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    /// Every schema the document points to is in it.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected reference {r}"));
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{r} is not in the document");
+        }
+    }
+
+    #[test]
+    fn persistent_chat_is_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["StartChatRequest"]["properties"].get("continue_from").is_some());
+        assert!(schemas["CreateConversationRequest"]["properties"].get("continue_from").is_some());
+        assert!(schemas["ContinueFromRequest"]["properties"].get("rehydration").is_some());
+        assert!(schemas["QueueRequest"]["properties"].get("prefer_previous_agent_secs").is_some());
+        assert!(schemas["ConversationView"]["properties"].get("next_conversation_id").is_some());
+        let params = doc["paths"]["/api/v1/conversations/{id}/transcript"]["get"]["parameters"].as_array().unwrap();
+        for name in ["segments", "after", "before"] {
+            assert!(params.iter().any(|p| p["name"] == name), "transcript parameter {name}");
+        }
+    }
+}

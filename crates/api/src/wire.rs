@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use switchboard_core::engine::persistent::ContinueFrom;
 use switchboard_core::event::Event;
-use switchboard_core::model::{Conversation, EntryPoint, IdleSettings, Participant};
+use switchboard_core::ids::ConversationId;
+use switchboard_core::model::{Conversation, EntryPoint, IdleSettings, Participant, Rehydration};
 use utoipa::ToSchema;
 
 /// Customer inactivity settings.
@@ -42,7 +44,12 @@ pub struct ConversationView {
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
     pub record_id: Option<String>,
+    /// The ended chat this one continues (persistent chat).
     pub previous_conversation_id: Option<String>,
+    /// With `previous_conversation_id`: `entire_past_session` or `from_segment`.
+    pub rehydration: Option<String>,
+    /// The chat that continues this one, once one does.
+    pub next_conversation_id: Option<String>,
     pub idle: Idle,
     /// The seq of the newest event in the log.
     pub last_seq: i64,
@@ -61,6 +68,8 @@ impl From<Conversation> for ConversationView {
             attributes: c.attributes,
             record_id: c.record_id,
             previous_conversation_id: c.previous_conversation_id.map(|p| p.to_string()),
+            rehydration: c.rehydration.map(|r| r.as_str().into()),
+            next_conversation_id: c.next_conversation_id.map(|n| n.to_string()),
             idle: c.idle.into(),
             last_seq: c.last_seq,
             active_participants: c.active_participants,
@@ -155,11 +164,40 @@ pub struct EventDoc {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartChatRequest {
+    /// Default: `Customer`, or the customer's name in the chat continued.
     pub display_name: Option<String>,
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub attributes: Map<String, Value>,
+    /// Default: none, or the record id of the chat continued.
     pub record_id: Option<String>,
+    /// Continue an ended chat. The request must carry that chat's customer
+    /// token as `Authorization: Bearer sbp_…`.
+    pub continue_from: Option<ContinueFromRequest>,
+}
+
+/// Which ended chat a new one continues, and how much of its past it carries.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContinueFromRequest {
+    /// An ended conversation of the same workspace that nothing continues yet.
+    #[schema(example = "cnv_01JDZ3Q5W7Y3J8M2V6X4T9R0PA")]
+    pub conversation_id: String,
+    /// `entire_past_session`: the transcript carries that chat and every
+    /// segment its own history carried; `from_segment`: that chat only.
+    #[schema(example = "entire_past_session")]
+    pub rehydration: String,
+}
+
+impl ContinueFromRequest {
+    pub fn parse(&self) -> Result<ContinueFrom, switchboard_core::Error> {
+        let conversation = ConversationId::parse(&self.conversation_id)
+            .map_err(|e| switchboard_core::Error::invalid("continue_from.conversation_id", e.to_string()))?;
+        let rehydration = Rehydration::parse(&self.rehydration).ok_or_else(|| {
+            switchboard_core::Error::invalid("continue_from.rehydration", "must be entire_past_session or from_segment")
+        })?;
+        Ok(ContinueFrom { conversation, rehydration })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -182,6 +220,8 @@ pub struct CreateConversationRequest {
     pub record_id: Option<String>,
     #[serde(default)]
     pub idle: Idle,
+    /// Continue an ended chat of the workspace (persistent chat).
+    pub continue_from: Option<ContinueFromRequest>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -264,12 +304,23 @@ pub struct EntryPointRequest {
 /// A page of a conversation's log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TranscriptPage {
+    /// With `segments=all`, each event's `conversation_id` says which segment it is from.
     #[schema(value_type = Vec<EventDoc>)]
     pub events: Vec<Event>,
     /// For the next page forwards: pass as `after_seq`.
     pub next_after_seq: Option<i64>,
     /// For the next page backwards: pass as `before_seq`.
     pub next_before_seq: Option<i64>,
+    /// With `segments=all`: the conversations of the history, oldest first
+    /// (the one asked about last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<String>>,
+    /// With `segments=all`, for the next page forwards: pass as `after` (`cnv_…:SEQ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+    /// With `segments=all`, for the next page backwards: pass as `before` (`cnv_…:SEQ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
 }
 
 /// Events a long-poll waited for.

@@ -119,6 +119,10 @@ pub struct QueueView {
     pub ordering: String,
     pub offer_timeout_secs: u32,
     pub wrap_up_secs: u32,
+    /// A chat that continues an earlier one is offered first, for this many
+    /// seconds, only to the agent who had the earlier one, if that agent is
+    /// present and serves the queue; then as any other. None: off.
+    pub prefer_previous_agent_secs: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -132,6 +136,7 @@ impl From<Queue> for QueueView {
             ordering: q.ordering.as_str().into(),
             offer_timeout_secs: q.offer_timeout_secs,
             wrap_up_secs: q.wrap_up_secs,
+            prefer_previous_agent_secs: q.prefer_previous_agent_secs,
             created_at: q.created_at.to_rfc3339(),
             updated_at: q.updated_at.to_rfc3339(),
         }
@@ -151,6 +156,11 @@ pub struct QueueRequest {
     pub offer_timeout_secs: Option<i64>,
     /// 0 to 86400 (default 0).
     pub wrap_up_secs: Option<i64>,
+    /// 1 to 86400, or `null` (the default) for no preference: how long a
+    /// continued chat waits for the agent who had the chat it continues.
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<i64>)]
+    pub prefer_previous_agent_secs: Option<Option<i64>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,6 +180,9 @@ pub struct RouteStepView {
     pub timeout_secs: Option<u32>,
     pub skip_if_nobody_available: bool,
     pub agent_id: Option<String>,
+    /// The step that offers a continued chat first to the agent who had the
+    /// chat it continues (`agent_id`).
+    pub preferred: bool,
 }
 
 impl From<RouteStep> for RouteStepView {
@@ -180,6 +193,7 @@ impl From<RouteStep> for RouteStepView {
             timeout_secs: s.timeout_secs,
             skip_if_nobody_available: s.skip_if_nobody_available,
             agent_id: s.agent.map(|a| a.to_string()),
+            preferred: s.preferred,
         }
     }
 }

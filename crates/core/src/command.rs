@@ -19,7 +19,7 @@ use crate::ids::{
     AgentId, ConversationId, EntryPointId, FileRequestId, FlowId, FlowRunId, FormId, OfferId, OutboxId, ParticipantId,
     QueueId, TaskId, WebhookId, WorkspaceId,
 };
-use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Role};
+use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Rehydration, Role};
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use crate::timer::{Timer, TimerKey, TimerKind};
 use crate::token::SecretHash;
@@ -48,7 +48,8 @@ pub struct NewConversation {
     pub entry_point_id: Option<EntryPointId>,
     pub attributes: Attributes,
     pub record_id: Option<String>,
-    pub previous_conversation_id: Option<ConversationId>,
+    /// The ended chat this one continues, and how much of its past it carries.
+    pub continues: Option<(ConversationId, Rehydration)>,
     pub idle: IdleSettings,
 }
 
@@ -357,7 +358,11 @@ impl SnapshotKeys {
                 keys.conversations.extend(c.conversation_id());
             }
             match c {
-                Command::Create { conversation, .. } => keys.hook_workspaces.push(conversation.workspace_id),
+                Command::Create { conversation, .. } => {
+                    keys.hook_workspaces.push(conversation.workspace_id);
+                    // The chat it continues is checked and linked in the same transaction.
+                    keys.conversations.extend(conversation.continues.map(|(source, _)| source));
+                }
                 Command::Publish { event } => keys.hook_workspaces.push(event.workspace_id),
                 _ => {}
             }

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod flows;
 mod outbox;
 mod permit;
+pub mod persistent;
 pub mod router;
 pub mod routing;
 pub mod supervisor;
@@ -100,6 +101,11 @@ pub struct StartChat {
     pub display_name: Option<String>,
     pub attributes: Attributes,
     pub record_id: Option<String>,
+    /// Continue an ended chat (persistent chat).
+    pub continue_from: Option<persistent::ContinueFrom>,
+    /// Who sent the request, when it carried credentials: continuing a chat
+    /// needs the customer token of the chat it continues.
+    pub caller: Option<Caller>,
 }
 
 /// A message to send.
@@ -201,8 +207,18 @@ impl Engine {
             return Err(Error::forbidden(format!("origin {origin} is not allowed by this entry point")));
         }
         self.check_attributes(&req.attributes)?;
-        let record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
-        let display_name = self.display_name(req.display_name, "Customer")?;
+        let mut record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
+        let mut default_name = "Customer".to_owned();
+        if let Some(from) = req.continue_from {
+            // The same customer, under the same name and record unless told otherwise.
+            let customer = self.vouch_continuation(from, req.caller.as_ref()).await?;
+            default_name = customer.display_name;
+            if record_id.is_none() {
+                let source = self.store.conversation(from.conversation).await?;
+                record_id = source.filter(|c| c.workspace_id == ep.workspace_id).and_then(|c| c.record_id);
+            }
+        }
+        let display_name = self.display_name(req.display_name, &default_name)?;
         let token = Secret::generate(SecretKind::Participant);
         let conversation = NewConversation {
             id: ConversationId::new(),
@@ -210,7 +226,7 @@ impl Engine {
             entry_point_id: Some(ep.id),
             attributes: req.attributes,
             record_id,
-            previous_conversation_id: None,
+            continues: req.continue_from.map(|f| (f.conversation, f.rehydration)),
             idle: ep.idle,
         };
         let customer = NewParticipant {
@@ -257,25 +273,34 @@ impl Engine {
         Ok(StartedChat { conversation, participant, token, events })
     }
 
-    /// Opens a conversation with no participants, on behalf of a workspace.
+    /// Opens a conversation with no participants, on behalf of a workspace;
+    /// with `continue_from`, as the continuation of an ended chat of the
+    /// workspace (whose record id it keeps unless given another).
     pub async fn create_conversation(
         &self,
         caller: &Caller,
         attributes: Attributes,
         record_id: Option<String>,
         idle: IdleSettings,
+        continue_from: Option<persistent::ContinueFrom>,
     ) -> Result<Conversation> {
         let workspace = admin_workspace(caller)?;
         self.check_attributes(&attributes)?;
         check_idle(&idle)?;
-        let record_id = record_id.map(|r| self.check_record_id(r)).transpose()?;
+        let mut record_id = record_id.map(|r| self.check_record_id(r)).transpose()?;
+        if let Some(from) = continue_from
+            && record_id.is_none()
+        {
+            let source = self.store.conversation(from.conversation).await?;
+            record_id = source.filter(|c| c.workspace_id == workspace).and_then(|c| c.record_id);
+        }
         let conversation = NewConversation {
             id: ConversationId::new(),
             workspace_id: workspace,
             entry_point_id: None,
             attributes,
             record_id,
-            previous_conversation_id: None,
+            continues: continue_from.map(|f| (f.conversation, f.rehydration)),
             idle,
         };
         let id = conversation.id;

@@ -89,6 +89,30 @@ impl ConversationState {
     }
 }
 
+/// How much of the past a continued chat carries (persistent chat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rehydration {
+    /// The whole past session: the chat it continues and, through it, every
+    /// segment that one carried.
+    EntirePastSession,
+    /// Only the chat it continues: the session starts again from that segment.
+    FromSegment,
+}
+
+impl Rehydration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EntirePastSession => "entire_past_session",
+            Self::FromSegment => "from_segment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::EntirePastSession, Self::FromSegment].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 /// One chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
@@ -101,6 +125,10 @@ pub struct Conversation {
     pub record_id: Option<String>,
     /// The chat this one continues (persistent chat).
     pub previous_conversation_id: Option<ConversationId>,
+    /// With `previous_conversation_id`: how much of the past it carries.
+    pub rehydration: Option<Rehydration>,
+    /// The chat that continues this one (at most one does).
+    pub next_conversation_id: Option<ConversationId>,
     pub idle: IdleSettings,
     /// The seq of the newest event in the log.
     pub last_seq: i64,

@@ -3,8 +3,10 @@
 //! This is where the log's rules live: seqs are taken from the conversation's
 //! `last_seq` one by one in command order, a repeated client token returns the
 //! first event, nothing is written to an ended conversation or by a departed
-//! participant, and customer activity moves the inactivity timer. A command
-//! that breaks a rule fails alone; the rest of the batch goes on.
+//! participant, customer activity moves the inactivity timer, and a chat
+//! continues only an ended chat of its workspace that nothing continues yet
+//! (persistent chat). A command that breaks a rule fails alone; the rest of
+//! the batch goes on.
 
 use std::collections::{HashMap, HashSet};
 
@@ -96,6 +98,10 @@ impl Planner {
                 if self.conversations.contains_key(&conversation.id) {
                     return Err(Error::new(ErrorCode::Conflict, "conversation already exists"));
                 }
+                if let Some((source, _)) = conversation.continues {
+                    self.continuable(source, conversation.workspace_id)?;
+                    self.conversation_mut(source).next_conversation_id = Some(conversation.id);
+                }
                 let c = Conversation {
                     id: conversation.id,
                     workspace_id: conversation.workspace_id,
@@ -103,7 +109,9 @@ impl Planner {
                     state: ConversationState::Open,
                     attributes: conversation.attributes.clone(),
                     record_id: conversation.record_id.clone(),
-                    previous_conversation_id: conversation.previous_conversation_id,
+                    previous_conversation_id: conversation.continues.map(|(source, _)| source),
+                    rehydration: conversation.continues.map(|(_, r)| r),
+                    next_conversation_id: None,
                     idle: conversation.idle,
                     last_seq: 0,
                     active_participants: 0,
@@ -228,6 +236,28 @@ impl Planner {
 
     fn existing(&self, id: ConversationId) -> Result<&Conversation> {
         self.conversations.get(&id).ok_or_else(|| Error::not_found("conversation"))
+    }
+
+    /// Persistent chat: only an ended chat of the same workspace may be
+    /// continued, and only once. The source row is locked with the batch
+    /// (PostgreSQL) or written by this writer alone (SQLite), so two chats
+    /// started at once from one source cannot both pass.
+    fn continuable(&self, source: ConversationId, workspace: crate::ids::WorkspaceId) -> Result<()> {
+        let field = "continue_from.conversation_id";
+        let c = self
+            .conversations
+            .get(&source)
+            .filter(|c| c.workspace_id == workspace)
+            .ok_or_else(|| Error::not_found("conversation to continue").with_field(field))?;
+        if c.state != ConversationState::Ended {
+            let message = format!("conversation {source} has not ended; only an ended chat can be continued");
+            return Err(Error::new(ErrorCode::Conflict, message).with_field(field));
+        }
+        if let Some(next) = c.next_conversation_id {
+            let message = format!("conversation {source} is already continued by conversation {next}");
+            return Err(Error::new(ErrorCode::Conflict, message).with_field(field));
+        }
+        Ok(())
     }
 
     fn writable(&self, id: ConversationId) -> Result<&Conversation> {

@@ -39,6 +39,10 @@ impl Planner {
         let Some(first) = route.first() else {
             return Err(Error::invalid("route", "a route needs at least one step"));
         };
+        let preference_ok = |(i, s): (usize, &RouteStep)| i == 0 && s.agent.is_some() && route.len() > 1;
+        if !route.iter().enumerate().filter(|(_, s)| s.preferred).all(preference_ok) {
+            return Err(Error::internal("a preferred step names an agent and comes first, before another step"));
+        }
         let task = Task::waiting(id, c.workspace_id, conversation, route.to_vec(), priority, self.now);
         let (queue, workspace) = (first.queue, task.workspace_id);
         self.arm_step(&task);
@@ -46,6 +50,9 @@ impl Planner {
         self.new_tasks.insert(id);
         self.conversation_mut(conversation).task_id = Some(id);
         self.history(id, "queued", None);
+        if first.preferred {
+            self.history(id, "preferred", first.agent);
+        }
         self.plan.notices.push(Notice::Routing { workspace });
         Ok(vec![self.emit(conversation, None, EventKind::Queued { task_id: id, queue_id: queue }, None)])
     }
@@ -399,6 +406,7 @@ impl Planner {
         t.passed = vec![agent];
         let workspace = t.workspace_id;
         self.history(task, "requeued", Some(agent));
+        self.leave_preference(task, agent);
         self.plan.notices.push(Notice::Routing { workspace });
         Some(EventKind::Queued { task_id: task, queue_id: queue })
     }
@@ -458,6 +466,23 @@ impl Planner {
             self.plan.notices.push(Notice::Routing { workspace });
         }
         self.history(task_id, state.as_str(), Some(agent_id));
+        if matches!(state, OfferState::Declined | OfferState::Expired) {
+            self.leave_preference(task_id, agent_id);
+        }
+    }
+
+    /// The preferred agent of a continued chat passed on it (declined, let
+    /// the offer lapse, or left the chat): the chat goes on to normal routing
+    /// at once rather than waiting out the preference, and that agent gets it
+    /// again only when nobody else can take it.
+    fn leave_preference(&mut self, task: TaskId, agent: AgentId) {
+        let waiting_on_it = self.tasks.get(&task).is_some_and(|t| {
+            t.state == TaskState::Waiting && t.current().is_some_and(|s| s.preferred && s.agent == Some(agent))
+        });
+        if waiting_on_it {
+            self.advance(task);
+            self.task_mut(task).passed = vec![agent];
+        }
     }
 
     fn close_offer(&mut self, offer_id: OfferId, state: OfferState) -> Offer {
@@ -495,18 +520,24 @@ impl Planner {
     }
 
     /// Moves a task to the next step of its route; the last step keeps it.
+    /// Leaving the step that prefers a continued chat's previous agent is
+    /// the `fallback` to normal routing.
     fn advance(&mut self, task: TaskId) {
         let now = self.now;
         let t = self.task_mut(task);
         if (t.step as usize) + 1 >= t.route.len() {
             return;
         }
+        let preferred = t.current().filter(|s| s.preferred).and_then(|s| s.agent);
         t.step += 1;
         t.step_at = now;
         t.passed.clear();
         let (snapshot, workspace) = (t.clone(), t.workspace_id);
         self.arm_step(&snapshot);
-        self.history(task, "step", None);
+        match preferred {
+            Some(agent) => self.history(task, "fallback", Some(agent)),
+            None => self.history(task, "step", None),
+        }
         self.plan.notices.push(Notice::Routing { workspace });
     }
 

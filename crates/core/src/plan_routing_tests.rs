@@ -34,6 +34,7 @@ impl Setup {
                 ordering: Ordering::LongestIdle,
                 offer_timeout_secs: 30,
                 wrap_up_secs,
+                prefer_previous_agent_secs: None,
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },
@@ -75,7 +76,7 @@ impl Setup {
             entry_point_id: None,
             attributes: Attributes::new(),
             record_id: None,
-            previous_conversation_id: None,
+            continues: None,
             idle: IdleSettings::default(),
         };
         let p = NewParticipant {
@@ -163,7 +164,14 @@ impl Setup {
 }
 
 fn step(queue: QueueId) -> RouteStep {
-    RouteStep { queue, agents: None, timeout_secs: None, skip_if_nobody_available: false, agent: None }
+    RouteStep {
+        queue,
+        agents: None,
+        timeout_secs: None,
+        skip_if_nobody_available: false,
+        agent: None,
+        preferred: false,
+    }
 }
 
 #[test]
@@ -358,7 +366,7 @@ fn a_step_timeout_moves_the_task_on_and_the_last_step_keeps_it() {
         entry_point_id: None,
         attributes: Attributes::new(),
         record_id: None,
-        previous_conversation_id: None,
+        continues: None,
         idle: IdleSettings::default(),
     };
     let second = QueueId::new();

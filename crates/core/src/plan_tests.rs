@@ -32,6 +32,7 @@ pub(super) struct World {
     pub custom_events: Vec<crate::flows::records::CustomEvent>,
     pub outbox: Vec<crate::flows::records::OutboxItem>,
     pub hooks: HashMap<WorkspaceId, Vec<crate::flows::webhooks::Hook>>,
+    pub history: Vec<crate::routing::model::TaskHistory>,
 }
 
 impl World {
@@ -101,6 +102,7 @@ impl World {
             self.forms.insert(f.id, f);
         }
         self.custom_events.extend(p.custom_events);
+        self.history.extend(p.task_history);
         self.outbox.extend(p.outbox);
         for c in p.new_conversations.into_iter().chain(p.conversations) {
             self.conversations.insert(c.id, c);
@@ -149,7 +151,7 @@ pub(super) fn create(idle: IdleSettings, roles: &[Role]) -> (Command, Conversati
         entry_point_id: None,
         attributes: Attributes::new(),
         record_id: None,
-        previous_conversation_id: None,
+        continues: None,
         idle,
     };
     (Command::Create { conversation: c, participants: ps }, id, ids)
@@ -375,3 +377,6 @@ mod routing;
 
 #[path = "plan_flows_tests.rs"]
 mod flows;
+
+#[path = "plan_persistent_tests.rs"]
+mod persistent;

@@ -87,7 +87,7 @@ async fn through_store(store: Arc<dyn Store>, n: usize, writers: usize, batches:
             entry_point_id: None,
             attributes: Attributes::new(),
             record_id: None,
-            previous_conversation_id: None,
+            continues: None,
             idle: IdleSettings::default(),
         };
         let p = NewParticipant { id: who, role: Role::Agent, display_name: "a".into(), token: None, agent_id: None };

@@ -56,7 +56,7 @@ pub async fn batched_inserts(url: &str, conversations: usize, rows: usize, per_c
             entry_point_id: None,
             attributes: Attributes::new(),
             record_id: None,
-            previous_conversation_id: None,
+            continues: None,
             idle: IdleSettings::default(),
         };
         store.apply(Command::Create { conversation, participants: Vec::new() }).await?;

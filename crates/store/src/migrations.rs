@@ -2,6 +2,8 @@
 //!
 //! Each backend has its own folder (`migrations/sqlite`, `migrations/postgres`);
 //! a migration is added to both, with the same version, in the same change.
+//! Versions need not be consecutive: work done side by side takes numbers
+//! of its own, and the migrator applies whichever a database lacks.
 
 use std::borrow::Cow;
 
@@ -15,6 +17,7 @@ const SQLITE: &[Source] = &[
     (3, "events layout", include_str!("../migrations/sqlite/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/sqlite/0004_flows.sql")),
     (5, "webhooks", include_str!("../migrations/sqlite/0005_webhooks.sql")),
+    (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -22,6 +25,7 @@ const POSTGRES: &[Source] = &[
     (3, "events layout", include_str!("../migrations/postgres/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/postgres/0004_flows.sql")),
     (5, "webhooks", include_str!("../migrations/postgres/0005_webhooks.sql")),
+    (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

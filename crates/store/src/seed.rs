@@ -157,6 +157,8 @@ impl Slice {
             attributes: Attributes::new(),
             record_id: None,
             previous_conversation_id: None,
+            rehydration: None,
+            next_conversation_id: None,
             idle: IdleSettings::default(),
             last_seq: per,
             active_participants: 0,

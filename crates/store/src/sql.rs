@@ -14,7 +14,7 @@ use switchboard_core::ids::{
     AgentId, ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, TaskId, WorkspaceId,
 };
 use switchboard_core::model::{
-    ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Role, Workspace,
+    ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Rehydration, Role, Workspace,
 };
 use switchboard_core::store::{ConversationQuery, EventRange, Order};
 use switchboard_core::timer::{Timer, TimerKey};
@@ -291,7 +291,7 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
 
 const CONVERSATION_COLS: &str = "id, workspace_id, entry_point_id, state, attributes, record_id, \
      previous_conversation_id, idle_after_secs, disconnect_after_secs, last_seq, active_participants, created_at, ended_at, \
-     task_id, runs, hooks";
+     task_id, runs, hooks, rehydration, next_conversation_id";
 
 pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
     Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
@@ -356,6 +356,11 @@ pub(crate) fn conversation(r: &impl Cols) -> Result<Conversation> {
         attributes: json(r, "attributes")?,
         record_id: r.opt_text("record_id")?,
         previous_conversation_id: opt_id(r, "previous_conversation_id", ConversationId::parse)?,
+        rehydration: match r.opt_text("rehydration")? {
+            Some(v) => Some(Rehydration::parse(&v).ok_or_else(|| corrupt("rehydration", &v))?),
+            None => None,
+        },
+        next_conversation_id: opt_id(r, "next_conversation_id", ConversationId::parse)?,
         idle: IdleSettings {
             idle_after_secs: secs(r.opt_int("idle_after_secs")?),
             disconnect_after_secs: secs(r.opt_int("disconnect_after_secs")?),
@@ -376,7 +381,7 @@ fn attributes_text(c: &Conversation) -> String {
 
 pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO conversations ({CONVERSATION_COLS}) VALUES "));
-    s.tuples(rows, 16, |s, c| {
+    s.tuples(rows, 18, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.workspace_id.to_string())
             .arg(c.entry_point_id.map(|e| e.to_string()))
@@ -392,7 +397,9 @@ pub(crate) fn insert_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.ended_at)
             .arg(c.task_id.map(|t| t.to_string()))
             .arg(runs_text(c))
-            .arg(hooks_text(c));
+            .arg(hooks_text(c))
+            .arg(c.rehydration.map(|r| r.as_str().to_owned()))
+            .arg(c.next_conversation_id.map(|n| n.to_string()));
     });
     s
 }
@@ -411,9 +418,9 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(
         "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
          last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8, \
-         runs = v.column9, hooks = v.column10 FROM (VALUES ",
+         runs = v.column9, hooks = v.column10, next_conversation_id = v.column11 FROM (VALUES ",
     );
-    s.tuples(rows, 10, |s, c| {
+    s.tuples(rows, 11, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.state.as_str())
             .arg(attributes_text(c))
@@ -423,7 +430,8 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.ended_at)
             .arg(c.task_id.map(|t| t.to_string()))
             .arg(runs_text(c))
-            .arg(hooks_text(c));
+            .arg(hooks_text(c))
+            .arg(c.next_conversation_id.map(|n| n.to_string()));
     });
     s.push(") AS v WHERE conversations.id = v.column1");
     s

@@ -203,8 +203,8 @@ pub(crate) fn agents_in_activity(w: WorkspaceId, name: &str) -> Stmt {
 
 // Queues.
 
-const QUEUE_COLS: &str =
-    "id, workspace_id, name, expression, ordering, offer_timeout_secs, wrap_up_secs, created_at, updated_at";
+const QUEUE_COLS: &str = "id, workspace_id, name, expression, ordering, offer_timeout_secs, wrap_up_secs, created_at, updated_at, \
+     prefer_previous_agent_secs";
 
 pub(crate) fn queue(r: &impl Cols) -> Result<Queue> {
     let ordering = r.text("ordering")?;
@@ -216,13 +216,17 @@ pub(crate) fn queue(r: &impl Cols) -> Result<Queue> {
         ordering: Ordering::parse(&ordering).ok_or_else(|| corrupt("ordering", &ordering))?,
         offer_timeout_secs: count(r, "offer_timeout_secs")?,
         wrap_up_secs: count(r, "wrap_up_secs")?,
+        prefer_previous_agent_secs: r
+            .opt_int("prefer_previous_agent_secs")?
+            .map(|n| u32::try_from(n).map_err(|e| corrupt("prefer_previous_agent_secs", e)))
+            .transpose()?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
 }
 
 pub(crate) fn insert_queue(q: &Queue) -> Stmt {
-    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(q.id.to_string())
         .bind(q.workspace_id.to_string())
         .bind(q.name.as_str())
@@ -232,18 +236,20 @@ pub(crate) fn insert_queue(q: &Queue) -> Stmt {
         .bind(i64::from(q.wrap_up_secs))
         .bind(q.created_at)
         .bind(q.updated_at)
+        .bind(q.prefer_previous_agent_secs.map(i64::from))
 }
 
 pub(crate) fn update_queue(q: &Queue) -> Stmt {
     Stmt::new(
         "UPDATE queues SET name = ?, expression = ?, ordering = ?, offer_timeout_secs = ?, wrap_up_secs = ?, \
-         updated_at = ? WHERE id = ?",
+         prefer_previous_agent_secs = ?, updated_at = ? WHERE id = ?",
     )
     .bind(q.name.as_str())
     .bind(q.expression.clone())
     .bind(q.ordering.as_str())
     .bind(i64::from(q.offer_timeout_secs))
     .bind(i64::from(q.wrap_up_secs))
+    .bind(q.prefer_previous_agent_secs.map(i64::from))
     .bind(q.updated_at)
     .bind(q.id.to_string())
 }

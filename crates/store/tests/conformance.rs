@@ -14,7 +14,10 @@ use switchboard_core::flows::events::EventType;
 use switchboard_core::flows::records::{CustomEvent, OutboxState};
 use switchboard_core::ids::CustomEventId;
 use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
-use switchboard_core::model::{ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Role, Workspace};
+use switchboard_core::model::{
+    ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Rehydration, Role, Workspace,
+};
+use switchboard_core::routing::model::{Ordering as QueueOrdering, Queue};
 use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, OutboxQuery, Store};
 use switchboard_core::timer::TimerKind;
 use switchboard_core::token::{Secret, SecretKind};
@@ -91,6 +94,7 @@ conformance!(
     conversations_list_newest_first_in_pages,
     custom_events_replay_in_order_and_expire,
     outbox_items_are_leased_retried_given_up_and_replayed,
+    continued_chats_link_once_and_read_back,
 );
 
 type Open<F> = fn(Arc<dyn Clock>) -> F;
@@ -102,7 +106,7 @@ fn new_conversation(workspace: WorkspaceId, idle: IdleSettings) -> NewConversati
         entry_point_id: None,
         attributes: Attributes::new(),
         record_id: None,
-        previous_conversation_id: None,
+        continues: None,
         idle,
     }
 }
@@ -497,4 +501,71 @@ async fn outbox_items_are_leased_retried_given_up_and_replayed<F: Future<Output 
     store.sweep_flows(now, Timestamp(now.millis() + 1)).await.unwrap();
     let all = store.outbox(w, &OutboxQuery { state: None, lane: None, before: None, limit: 10 }).await.unwrap();
     assert_eq!(all.iter().map(|o| o.id).collect::<Vec<_>>(), [first], "finished items are swept");
+}
+
+/// Persistent chat: of many chats started at once from one ended chat,
+/// exactly one continues it; the links, the rehydration mode and a queue's
+/// preference for the previous agent read back, also after reopening.
+async fn continued_chats_link_once_and_read_back<F: Future<Output = Subject>>(open: Open<F>) {
+    let s = open(Arc::new(SystemClock)).await;
+    let store = &s.store;
+    let w = WorkspaceId::new();
+    let source = new_conversation(w, IdleSettings::default());
+    let (sid, customer) = (source.id, person(Role::Customer, None));
+    let cid = customer.id;
+    store.apply(Command::Create { conversation: source, participants: vec![customer] }).await.unwrap();
+    let continuing =
+        |mode| NewConversation { continues: Some((sid, mode)), ..new_conversation(w, IdleSettings::default()) };
+    let early =
+        store.apply(Command::Create { conversation: continuing(Rehydration::FromSegment), participants: vec![] });
+    assert_eq!(early.await.unwrap_err().code, ErrorCode::Conflict, "an open chat is not continued");
+    store.apply(Command::End { conversation: sid, by: Author::Participant(cid) }).await.unwrap();
+
+    let attempts: Vec<NewConversation> = (0..8).map(|_| continuing(Rehydration::EntirePastSession)).collect();
+    let ids: Vec<ConversationId> = attempts.iter().map(|c| c.id).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, c) in attempts.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.spawn(async move { (i, store.apply(Command::Create { conversation: c, participants: vec![] }).await) });
+    }
+    let mut outcomes: Vec<_> = tasks.join_all().await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<_> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let won: Vec<ConversationId> = outcomes.iter().zip(&ids).filter(|(o, _)| o.is_ok()).map(|(_, id)| *id).collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| e.code == ErrorCode::Conflict));
+    let next = won[0];
+    for id in ids.iter().filter(|id| **id != next) {
+        assert!(store.conversation(*id).await.unwrap().is_none(), "a refused chat is not stored");
+    }
+
+    let now = Timestamp(1);
+    let q = Queue {
+        id: switchboard_core::ids::QueueId::new(),
+        workspace_id: w,
+        name: "general".into(),
+        expression: None,
+        ordering: QueueOrdering::LongestIdle,
+        offer_timeout_secs: 30,
+        wrap_up_secs: 0,
+        prefer_previous_agent_secs: Some(45),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_queue(&q).await.unwrap();
+    assert_eq!(store.queue(q.id).await.unwrap().unwrap().prefer_previous_agent_secs, Some(45));
+    s.store.close().await;
+
+    let again = switchboard_store::open(&s.config, s.bus.clone(), Arc::new(SystemClock)).await.unwrap();
+    let src = again.conversation(sid).await.unwrap().unwrap();
+    assert_eq!((src.state, src.next_conversation_id, src.rehydration), (ConversationState::Ended, Some(next), None));
+    let c = again.conversation(next).await.unwrap().unwrap();
+    assert_eq!((c.previous_conversation_id, c.rehydration), (Some(sid), Some(Rehydration::EntirePastSession)));
+    assert_eq!(c.next_conversation_id, None);
+    let late =
+        again.apply(Command::Create { conversation: continuing(Rehydration::FromSegment), participants: vec![] });
+    let err = late.await.unwrap_err();
+    assert!(err.code == ErrorCode::Conflict && err.message.contains(&next.to_string()), "{err}");
+    again.update_queue(&Queue { prefer_previous_agent_secs: None, ..q.clone() }).await.unwrap();
+    assert_eq!(again.queue(q.id).await.unwrap().unwrap().prefer_previous_agent_secs, None);
 }

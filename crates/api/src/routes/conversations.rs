@@ -14,7 +14,8 @@ use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json, Query};
 use crate::state::AppState;
 use crate::wire::{
-    ConversationList, ConversationView, CreateConversationRequest, EventDoc, Me, UpdateConversationRequest,
+    ContinueFromRequest, ConversationList, ConversationView, CreateConversationRequest, EventDoc, Me,
+    UpdateConversationRequest,
 };
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -57,15 +58,21 @@ pub async fn list(
 }
 
 /// POST /api/v1/conversations — opens a conversation with no participants
-/// (add them next).
+/// (add them next); with `continue_from`, as the continuation of an ended
+/// chat of the workspace (persistent chat).
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
-    request_body = CreateConversationRequest, responses((status = 201, body = ConversationView), (status = 422, body = ErrorResponse)))]
+    request_body = CreateConversationRequest, responses((status = 201, body = ConversationView),
+        (status = 404, description = "continue_from names no conversation of the workspace", body = ErrorResponse),
+        (status = 409, description = "the chat continued has not ended, or another chat continues it already", body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
 pub async fn create(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Json(req): Json<CreateConversationRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<ConversationView>)> {
-    let c = s.engine.create_conversation(&caller, req.attributes, req.record_id, req.idle.into()).await?;
+    let continue_from = req.continue_from.as_ref().map(ContinueFromRequest::parse).transpose()?;
+    let c =
+        s.engine.create_conversation(&caller, req.attributes, req.record_id, req.idle.into(), continue_from).await?;
     Ok((StatusCode::CREATED, axum::Json(c.into())))
 }
 

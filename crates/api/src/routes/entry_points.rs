@@ -7,9 +7,9 @@ use switchboard_core::engine::admin::EntryPointSpec;
 use switchboard_core::ids::EntryPointId;
 
 use crate::error::{ApiResult, ErrorResponse};
-use crate::extract::{Auth, Json};
+use crate::extract::{Auth, Json, bearer};
 use crate::state::AppState;
-use crate::wire::{EntryPointRequest, EntryPointView, StartChatRequest, StartChatResponse};
+use crate::wire::{ContinueFromRequest, EntryPointRequest, EntryPointView, StartChatRequest, StartChatResponse};
 
 fn spec(req: EntryPointRequest) -> EntryPointSpec {
     EntryPointSpec {
@@ -69,9 +69,15 @@ pub async fn update(
 
 /// POST /api/v1/entry-points/{id}/chats — starts a chat as a customer. Public:
 /// no credentials; a browser's `Origin` must be one the entry point allows.
+/// With `continue_from`, the chat continues an ended one (persistent chat),
+/// and the request carries that chat's customer token as its bearer.
 #[utoipa::path(post, path = "/api/v1/entry-points/{id}/chats", tag = "chats", params(("id" = String, Path)),
     request_body = StartChatRequest,
-    responses((status = 201, body = StartChatResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 201, body = StartChatResponse),
+        (status = 401, description = "continue_from without the customer token of that chat", body = ErrorResponse),
+        (status = 403, description = "an origin not allowed, or a token that is not the customer's of the chat continued", body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "the chat continued has not ended, or another chat continues it already", body = ErrorResponse)))]
 pub async fn start_chat(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -79,7 +85,19 @@ pub async fn start_chat(
     Json(req): Json<StartChatRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<StartChatResponse>)> {
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    let start = StartChat { display_name: req.display_name, attributes: req.attributes, record_id: req.record_id };
+    let continue_from = req.continue_from.as_ref().map(ContinueFromRequest::parse).transpose()?;
+    // Credentials matter only to continue a chat; a plain start ignores them.
+    let caller = match (continue_from, bearer(&headers)) {
+        (Some(_), Some(secret)) => Some(s.engine.authenticate(secret).await?),
+        _ => None,
+    };
+    let start = StartChat {
+        display_name: req.display_name,
+        attributes: req.attributes,
+        record_id: req.record_id,
+        continue_from,
+        caller,
+    };
     let chat = s.engine.start_chat(EntryPointId::parse(&id)?, origin, start).await?;
     let stream_url = format!("{}/api/v1/stream", s.config.public_url.replacen("http", "ws", 1));
     let body = StartChatResponse {

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchboard_core::command::ClientToken;
-use switchboard_core::engine::{Receipt, SendMessage};
+use switchboard_core::engine::persistent::{SegmentCursor, SegmentRange};
+use switchboard_core::engine::{Caller, Receipt, SendMessage};
 use switchboard_core::event::{ContentType, Event};
 use switchboard_core::ids::{ConversationId, EventId, ParticipantId};
 use switchboard_core::store::{EventRange, Order};
@@ -103,13 +104,25 @@ pub struct TranscriptQuery {
     limit: Option<u32>,
     /// `asc` (default) or `desc`.
     order: Option<String>,
+    /// `current` (default): this conversation's log. `all`: the earlier
+    /// segments of a continued chat too, oldest first, paged with `after`
+    /// and `before`.
+    segments: Option<String>,
+    /// With `segments=all`: only events after this place, `cnv_…:SEQ`.
+    after: Option<String>,
+    /// With `segments=all`: only events before this place, `cnv_…:SEQ`.
+    before: Option<String>,
 }
 
 /// GET /api/v1/conversations/{id}/transcript — a page of the log, forwards
-/// from `after_seq` or backwards from `before_seq`.
+/// from `after_seq` or backwards from `before_seq`. With `segments=all`, the
+/// history of a continued chat: the events of the chats it carries, oldest
+/// segment first, each with its `conversation_id`, paged across segments
+/// with `after` / `before` cursors (`cnv_…:SEQ`).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/transcript", tag = "messages", security(("bearer" = [])),
     params(("id" = String, Path), TranscriptQuery),
-    responses((status = 200, body = TranscriptPage), (status = 403, body = ErrorResponse)))]
+    responses((status = 200, body = TranscriptPage), (status = 400, description = "a cursor that is unreadable or not of this history", body = ErrorResponse),
+        (status = 403, body = ErrorResponse)))]
 pub async fn transcript(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -122,8 +135,19 @@ pub async fn transcript(
         Some(_) => return Err(Error::invalid("order", "must be asc or desc").into()),
     };
     let limit = q.limit.unwrap_or(100).clamp(1, s.engine.limits().page_max);
-    let range = EventRange { after: q.after_seq, before: q.before_seq, limit, order };
     let id = ConversationId::parse(&id)?;
+    match q.segments.as_deref() {
+        None | Some("current") => {}
+        Some("all") => return transcript_segments(&s, &caller, id, &q, limit, order).await,
+        Some(_) => return Err(Error::invalid("segments", "must be current or all").into()),
+    }
+    if q.after.is_some() || q.before.is_some() {
+        let field = if q.after.is_some() { "after" } else { "before" };
+        return Err(Error::malformed("after and before are cursors of segments=all; use after_seq and before_seq")
+            .with_field(field)
+            .into());
+    }
+    let range = EventRange { after: q.after_seq, before: q.before_seq, limit, order };
     let mut events = s.engine.transcript(&caller, id, range).await?;
     // Cursors come from the page as read, before silent monitors are hidden.
     let full = events.len() as u32 == limit;
@@ -134,7 +158,41 @@ pub async fn transcript(
     };
     let mut screen = s.engine.screen_for(&caller, id).await?;
     events.retain(|e| screen.admit(e));
-    Ok(axum::Json(TranscriptPage { events, next_after_seq, next_before_seq }))
+    let page =
+        TranscriptPage { events, next_after_seq, next_before_seq, segments: None, next_after: None, next_before: None };
+    Ok(axum::Json(page))
+}
+
+/// The transcript across a continued chat's segments.
+async fn transcript_segments(
+    s: &AppState,
+    caller: &Caller,
+    id: ConversationId,
+    q: &TranscriptQuery,
+    limit: u32,
+    order: Order,
+) -> ApiResult<axum::Json<TranscriptPage>> {
+    if q.after_seq.is_some() || q.before_seq.is_some() {
+        let field = if q.after_seq.is_some() { "after_seq" } else { "before_seq" };
+        let e = Error::malformed("with segments=all, page with after and before (cnv_…:SEQ)").with_field(field);
+        return Err(e.into());
+    }
+    let after = q.after.as_deref().map(|c| SegmentCursor::parse("after", c)).transpose()?;
+    let before = q.before.as_deref().map(|c| SegmentCursor::parse("before", c)).transpose()?;
+    let page = s.engine.transcript_segments(caller, id, SegmentRange { after, before, limit, order }).await?;
+    let next = page.next.map(|c| c.to_string());
+    let (next_after, next_before) = match order {
+        Order::Ascending => (next, None),
+        Order::Descending => (None, next),
+    };
+    Ok(axum::Json(TranscriptPage {
+        events: page.events,
+        next_after_seq: None,
+        next_before_seq: None,
+        segments: Some(page.segments.iter().map(ToString::to_string).collect()),
+        next_after,
+        next_before,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

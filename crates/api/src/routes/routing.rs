@@ -23,6 +23,7 @@ fn queue_spec(req: QueueRequest) -> QueueSpec {
         ordering: req.ordering,
         offer_timeout_secs: req.offer_timeout_secs,
         wrap_up_secs: req.wrap_up_secs,
+        prefer_previous_agent_secs: req.prefer_previous_agent_secs,
     }
 }
 

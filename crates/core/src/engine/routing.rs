@@ -41,6 +41,8 @@ pub struct QueueSpec {
     pub ordering: Option<String>,
     pub offer_timeout_secs: Option<i64>,
     pub wrap_up_secs: Option<i64>,
+    /// `Some(None)` turns the preference for a continued chat's previous agent off.
+    pub prefer_previous_agent_secs: Option<Option<i64>>,
 }
 
 /// Where a chat is sent: a queue (by id or name), or a named agent.
@@ -294,6 +296,7 @@ impl Engine {
             ordering: Ordering::LongestIdle,
             offer_timeout_secs: 30,
             wrap_up_secs: 0,
+            prefer_previous_agent_secs: None,
             created_at: now,
             updated_at: now,
         };
@@ -385,11 +388,13 @@ impl Engine {
                 timeout_secs: s.timeout_secs,
                 skip_if_nobody_available: s.skip_if_nobody_available,
                 agent: None,
+                preferred: false,
             });
         }
         if steps.is_empty() {
             return Ok(None);
         }
+        self.prefer_previous_agent(c, &mut steps).await?;
         let task = TaskId::new();
         self.store.apply(Command::Enqueue { conversation: c.id, task, route: steps, priority: route.priority }).await?;
         Ok(Some(task))
@@ -419,9 +424,10 @@ impl Engine {
                 .await?
                 .ok_or_else(|| Error::invalid("queue", "the workflow routes this chat nowhere; name a queue"))?
         } else {
-            let step = self.target_step(workspace, &target).await?;
+            let mut route = vec![self.target_step(workspace, &target).await?];
+            self.prefer_previous_agent(&c, &mut route).await?;
             let task = TaskId::new();
-            self.store.apply(Command::Enqueue { conversation: id, task, route: vec![step], priority }).await?;
+            self.store.apply(Command::Enqueue { conversation: id, task, route, priority }).await?;
             task
         };
         self.store.task(task).await?.ok_or_else(|| Error::internal("routed task not found"))
@@ -457,6 +463,7 @@ impl Engine {
             timeout_secs: None,
             skip_if_nobody_available: false,
             agent: agent.map(|a| a.id),
+            preferred: false,
         })
     }
 
@@ -603,6 +610,9 @@ fn apply_queue_spec(q: &mut Queue, spec: QueueSpec) -> Result<()> {
     }
     if let Some(t) = spec.wrap_up_secs {
         q.wrap_up_secs = secs("wrap_up_secs", t, 0)?;
+    }
+    if let Some(t) = spec.prefer_previous_agent_secs {
+        q.prefer_previous_agent_secs = t.map(|t| secs("prefer_previous_agent_secs", t, 1)).transpose()?;
     }
     Ok(())
 }

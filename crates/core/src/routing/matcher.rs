@@ -92,6 +92,12 @@ impl Eligibility {
     }
 }
 
+/// Whether `agent` serves `queue` under the step condition `step_agents`:
+/// the matcher's test, for one agent.
+pub fn eligible(agent: &Agent, queue: &Queue, step_agents: Option<&str>) -> bool {
+    Eligibility::default().check(agent, &ReadyQueue::new(queue.clone()), step_agents)
+}
+
 /// The agents eligible for one (queue, step expression, named agent) group,
 /// in the order the queue offers to them.
 struct Group {

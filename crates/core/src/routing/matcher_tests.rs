@@ -18,6 +18,7 @@ fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> Ready
         ordering,
         offer_timeout_secs: 30,
         wrap_up_secs: 0,
+        prefer_previous_agent_secs: None,
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     })
@@ -49,7 +50,14 @@ fn task(ws: WorkspaceId, route: Vec<RouteStep>) -> Task {
 }
 
 fn step(q: &ReadyQueue) -> RouteStep {
-    RouteStep { queue: q.queue.id, agents: None, timeout_secs: None, skip_if_nobody_available: false, agent: None }
+    RouteStep {
+        queue: q.queue.id,
+        agents: None,
+        timeout_secs: None,
+        skip_if_nobody_available: false,
+        agent: None,
+        preferred: false,
+    }
 }
 
 fn offered_to(p: &[Proposal]) -> Vec<AgentId> {

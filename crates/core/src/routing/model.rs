@@ -121,6 +121,10 @@ pub struct Queue {
     pub offer_timeout_secs: u32,
     /// After a chat ends, how long the agent's slot stays taken.
     pub wrap_up_secs: u32,
+    /// A chat that continues an earlier one is offered first, for this long,
+    /// only to the agent who had the earlier one, when that agent is present
+    /// and serves the queue (persistent chat). None: routed as any other.
+    pub prefer_previous_agent_secs: Option<u32>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -185,6 +189,11 @@ pub struct RouteStep {
     /// Offer only to this agent (a transfer to a named agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentId>,
+    /// The step that prefers the previous agent of a continued chat: its
+    /// agent declining or letting the offer lapse, or leaving the chat,
+    /// moves the chat on to the next step at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preferred: bool,
 }
 
 /// A chat that needs (or has) an agent.
@@ -301,7 +310,9 @@ pub struct Offer {
 pub struct TaskHistory {
     pub task_id: TaskId,
     pub at: Timestamp,
-    /// `queued`, `offered`, `accepted`, `declined`, `expired`, `revoked`,
+    /// `queued`, `preferred` (the previous agent of a continued chat is
+    /// offered it first), `offered`, `accepted`, `declined`, `expired`,
+    /// `revoked`, `fallback` (the preference is over; normal routing),
     /// `step`, `transferred`, `requeued`, `wrap_up`, `completed`, `canceled`.
     pub what: String,
     pub agent_id: Option<AgentId>,

@@ -97,7 +97,14 @@ mod tests {
     use crate::routing::model::RouteStep;
 
     fn task(queue: QueueId) -> Task {
-        let step = RouteStep { queue, agents: None, timeout_secs: None, skip_if_nobody_available: false, agent: None };
+        let step = RouteStep {
+            queue,
+            agents: None,
+            timeout_secs: None,
+            skip_if_nobody_available: false,
+            agent: None,
+            preferred: false,
+        };
         Task::waiting(TaskId::new(), WorkspaceId::new(), ConversationId::new(), vec![step], 0, Timestamp(0))
     }
 

@@ -101,6 +101,10 @@ pub struct QueueFields {
     offer_timeout_secs: Option<i64>,
     #[arg(long)]
     wrap_up_secs: Option<i64>,
+    /// Offer a chat that continues an earlier one first to the agent who had
+    /// the earlier one, for this many seconds (0: no preference).
+    #[arg(long)]
+    prefer_previous_agent_secs: Option<i64>,
 }
 
 impl From<QueueFields> for QueueSpec {
@@ -111,6 +115,7 @@ impl From<QueueFields> for QueueSpec {
             ordering: f.ordering,
             offer_timeout_secs: f.offer_timeout_secs,
             wrap_up_secs: f.wrap_up_secs,
+            prefer_previous_agent_secs: f.prefer_previous_agent_secs.map(|s| (s != 0).then_some(s)),
         }
     }
 }

@@ -213,6 +213,10 @@ impl QueueFields {
             ("ordering", self.ordering.clone().map(Value::from)),
             ("offer_timeout_secs", self.offer_timeout_secs.map(Value::from)),
             ("wrap_up_secs", self.wrap_up_secs.map(Value::from)),
+            (
+                "prefer_previous_agent_secs",
+                self.prefer_previous_agent_secs.map(|s| if s == 0 { Value::Null } else { Value::from(s) }),
+            ),
         ])
     }
 }

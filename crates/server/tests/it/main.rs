@@ -12,6 +12,7 @@ mod fuzz;
 mod harness;
 mod http;
 mod lock;
+mod persistent;
 mod routing;
 mod sockets;
 mod webhooks;
