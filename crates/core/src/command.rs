@@ -11,13 +11,15 @@ use std::collections::HashMap;
 use crate::bus::Notice;
 use crate::clock::Timestamp;
 use crate::event::{Event, EventKind, LeaveReason};
+use crate::files::model::{Attachment, StoredFile};
+use crate::files::scan::Verdict;
 use crate::flows::form::Values;
 use crate::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, OutboxState, RunLogEntry};
 use crate::flows::run::{Input, Launcher, Run};
 use crate::flows::webhooks::Hook;
 use crate::ids::{
-    AgentId, ConversationId, EntryPointId, FileRequestId, FlowId, FlowRunId, FormId, OfferId, OutboxId, ParticipantId,
-    QueueId, TaskId, WebhookId, WorkspaceId,
+    AgentId, AttachmentId, ConversationId, EntryPointId, FileRequestId, FlowId, FlowRunId, FormId, OfferId, OutboxId,
+    ParticipantId, QueueId, TaskId, WebhookId, WorkspaceId,
 };
 use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Rehydration, Role};
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
@@ -202,6 +204,39 @@ pub enum Command {
         request: FileRequestId,
         by: Author,
     },
+    /// The customer will not send a file asked for.
+    DeclineFileRequest {
+        conversation: ConversationId,
+        request: FileRequestId,
+        by: Author,
+    },
+    /// Starts an upload: the attachment's row, and a timer that sweeps it
+    /// unless it is complete in time.
+    StartUpload {
+        attachment: Box<Attachment>,
+        by: Author,
+    },
+    /// The bytes are stored, as measured on the way in.
+    Uploaded {
+        conversation: ConversationId,
+        attachment: AttachmentId,
+        stored: StoredFile,
+    },
+    /// The uploader is done: the file enters the log, `scanning` when a scan
+    /// hook must approve it first.
+    CompleteUpload {
+        conversation: ConversationId,
+        attachment: AttachmentId,
+        by: Author,
+        scan: bool,
+    },
+    /// The scan hook's verdict on an attachment.
+    Scanned {
+        conversation: ConversationId,
+        attachment: AttachmentId,
+        verdict: Verdict,
+        outbox: Option<OutboxId>,
+    },
     /// Records that agents' sockets are open (presence heartbeat).
     Seen {
         agents: Vec<AgentId>,
@@ -294,12 +329,17 @@ impl Command {
             | Self::Transfer { conversation, .. }
             | Self::RequestFile { conversation, .. }
             | Self::CancelFileRequest { conversation, .. }
+            | Self::DeclineFileRequest { conversation, .. }
+            | Self::Uploaded { conversation, .. }
+            | Self::CompleteUpload { conversation, .. }
+            | Self::Scanned { conversation, .. }
             | Self::Resume { conversation, .. }
             | Self::CancelRun { conversation, .. }
             | Self::SubmitForm { conversation, .. }
             | Self::Hook { conversation, .. }
             | Self::Unhook { conversation, .. } => Some(*conversation),
             Self::StartRun { run } => Some(run.conversation),
+            Self::StartUpload { attachment, .. } => Some(attachment.conversation_id),
             Self::Fire { timer } => Some(timer.conversation_id),
             Self::SetActivity { .. }
             | Self::UpdateAgent { .. }
@@ -323,6 +363,7 @@ pub struct Snapshot {
     pub offers: HashMap<OfferId, Offer>,
     pub queues: HashMap<QueueId, Queue>,
     pub file_requests: HashMap<FileRequestId, FileRequest>,
+    pub attachments: HashMap<AttachmentId, Attachment>,
     pub runs: HashMap<FlowRunId, Run>,
     pub flows: HashMap<FlowId, DeployedFlow>,
     pub forms: HashMap<FormId, FormRecord>,
@@ -343,6 +384,7 @@ pub struct SnapshotKeys {
     pub offers: Vec<OfferId>,
     pub queues: Vec<QueueId>,
     pub file_requests: Vec<FileRequestId>,
+    pub attachments: Vec<AttachmentId>,
     pub runs: Vec<FlowRunId>,
     pub flows: Vec<FlowId>,
     pub forms: Vec<FormId>,
@@ -387,6 +429,7 @@ impl SnapshotKeys {
                         }
                         TimerKind::TaskStep { task, .. } | TimerKind::WrapUp { task, .. } => keys.tasks.push(*task),
                         TimerKind::FlowWait { run, .. } => keys.runs.push(*run),
+                        TimerKind::UploadExpiry { attachment } => keys.attachments.push(*attachment),
                     }
                 }
                 Command::Enqueue { .. } => {}
@@ -408,8 +451,20 @@ impl SnapshotKeys {
                 Command::SetActivity { agent, .. } | Command::UpdateAgent { agent, .. } => keys.agents.push(*agent),
                 Command::Seen { agents } => keys.agents.extend(agents),
                 Command::RequestFile { by, .. } => keys.participants.extend(by.participant()),
-                Command::CancelFileRequest { request, by, .. } => {
+                Command::CancelFileRequest { request, by, .. } | Command::DeclineFileRequest { request, by, .. } => {
                     keys.file_requests.push(*request);
+                    keys.participants.extend(by.participant());
+                }
+                Command::StartUpload { attachment, by } => {
+                    keys.attachments.push(attachment.id);
+                    keys.file_requests.extend(attachment.request_id);
+                    keys.participants.extend(by.participant());
+                }
+                Command::Uploaded { attachment, .. } | Command::Scanned { attachment, .. } => {
+                    keys.attachments.push(*attachment)
+                }
+                Command::CompleteUpload { attachment, by, .. } => {
+                    keys.attachments.push(*attachment);
                     keys.participants.extend(by.participant());
                 }
                 Command::StartRun { run } => {
@@ -466,6 +521,12 @@ impl SnapshotKeys {
                 keys.conversations.push(r.conversation_id);
             }
         }
+        for a in snapshot.attachments.values() {
+            keys.file_requests.extend(a.request_id.filter(|r| !snapshot.file_requests.contains_key(r)));
+            if !snapshot.conversations.contains_key(&a.conversation_id) {
+                keys.conversations.push(a.conversation_id);
+            }
+        }
         for f in snapshot.forms.values() {
             keys.runs.extend(f.run_id.filter(|r| !snapshot.runs.contains_key(r)));
             if !snapshot.conversations.contains_key(&f.conversation_id) {
@@ -498,6 +559,7 @@ impl SnapshotKeys {
             && self.offers.is_empty()
             && self.queues.is_empty()
             && self.file_requests.is_empty()
+            && self.attachments.is_empty()
             && self.runs.is_empty()
             && self.flows.is_empty()
             && self.forms.is_empty()
@@ -516,6 +578,7 @@ impl SnapshotKeys {
         sort(&mut self.offers);
         sort(&mut self.queues);
         sort(&mut self.file_requests);
+        sort(&mut self.attachments);
         sort(&mut self.runs);
         sort(&mut self.flows);
         sort(&mut self.forms);
@@ -549,6 +612,10 @@ pub struct Plan {
     pub task_history: Vec<TaskHistory>,
     /// File requests created or changed (written whole).
     pub file_requests: Vec<FileRequest>,
+    /// Attachments created or changed (written whole).
+    pub attachments: Vec<Attachment>,
+    /// Attachments swept before they were complete (their rows go).
+    pub deleted_attachments: Vec<AttachmentId>,
     /// Flow runs created or changed (written whole).
     pub runs: Vec<Run>,
     pub run_log: Vec<RunLogEntry>,
@@ -579,6 +646,8 @@ impl Plan {
             && self.new_offers.is_empty()
             && self.offers.is_empty()
             && self.file_requests.is_empty()
+            && self.attachments.is_empty()
+            && self.deleted_attachments.is_empty()
             && self.runs.is_empty()
             && self.run_log.is_empty()
             && self.forms.is_empty()

@@ -17,6 +17,7 @@ use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod admin;
+pub mod files;
 pub mod flows;
 mod outbox;
 mod permit;
@@ -146,6 +147,7 @@ pub struct Engine {
     sockets: std::sync::Mutex<std::collections::HashMap<crate::ids::AgentId, usize>>,
     /// Queue positions last published, and recent departures (estimates).
     positions: std::sync::Mutex<crate::routing::position::PositionBook>,
+    files: files::Files,
 }
 
 impl std::fmt::Debug for Engine {
@@ -157,7 +159,14 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let sends = RateLimiter::new(limits.sends_per_second, limits.sends_per_second.saturating_mul(2));
-        Self { store, bus, clock, limits, sends, sockets: Default::default(), positions: Default::default() }
+        let files = files::Files::new(Arc::new(files::NoBlobs));
+        Self { store, bus, clock, limits, sends, sockets: Default::default(), positions: Default::default(), files }
+    }
+
+    /// Gives the engine its file storage (and scan hook).
+    pub fn with_files(mut self, files: files::Files) -> Self {
+        self.files = files;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -8,7 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, EventId, FileRequestId, FormId, ParticipantId, QueueId, TaskId};
+use crate::files::model::AttachmentStatus;
+use crate::ids::{
+    AgentId, AttachmentId, ConversationId, EventId, FileRequestId, FormId, ParticipantId, QueueId, TaskId,
+};
 use crate::model::{Attributes, Role};
 
 /// The media types a message may have.
@@ -121,6 +124,41 @@ pub enum EventKind {
     },
     #[serde(rename = "file.request_canceled")]
     FileRequestCanceled { request_id: FileRequestId },
+    /// The customer will not send the file asked for.
+    #[serde(rename = "file.request_declined")]
+    FileRequestDeclined { request_id: FileRequestId },
+    /// The file asked for arrived and was approved: the request is fulfilled
+    /// and the file linked to `record_id`.
+    #[serde(rename = "file.received")]
+    FileReceived {
+        request_id: FileRequestId,
+        attachment_id: AttachmentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record_id: Option<String>,
+    },
+    /// A file was shared in the chat. While `status` is `scanning` only its
+    /// uploader may download it; `attachment.scanned` tells the verdict.
+    #[serde(rename = "attachment")]
+    Attachment {
+        attachment_id: AttachmentId,
+        name: String,
+        content_type: String,
+        size: u64,
+        sha256: String,
+        status: AttachmentStatus,
+        #[serde(default)]
+        thumbnail: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<FileRequestId>,
+    },
+    /// The scan hook's verdict on an attachment (`approved` or `rejected`).
+    #[serde(rename = "attachment.scanned")]
+    AttachmentScanned {
+        attachment_id: AttachmentId,
+        status: AttachmentStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The chat was moved to another queue or a named agent.
     #[serde(rename = "conversation.transferred")]
     Transferred {
@@ -168,6 +206,10 @@ impl EventKind {
             Self::Queued { .. } => "conversation.queued",
             Self::FileRequested { .. } => "file.requested",
             Self::FileRequestCanceled { .. } => "file.request_canceled",
+            Self::FileRequestDeclined { .. } => "file.request_declined",
+            Self::FileReceived { .. } => "file.received",
+            Self::Attachment { .. } => "attachment",
+            Self::AttachmentScanned { .. } => "attachment.scanned",
             Self::Transferred { .. } => "conversation.transferred",
             Self::Form { .. } => "form",
             Self::FormSubmitted { .. } => "form.submitted",
@@ -310,6 +352,27 @@ mod tests {
             EventKind::Queued { task_id: TaskId::new(), queue_id: QueueId::new() },
             EventKind::FileRequested { request_id: FileRequestId::new(), record_id: Some("500xx".into()) },
             EventKind::FileRequestCanceled { request_id: FileRequestId::new() },
+            EventKind::FileRequestDeclined { request_id: FileRequestId::new() },
+            EventKind::FileReceived {
+                request_id: FileRequestId::new(),
+                attachment_id: AttachmentId::new(),
+                record_id: Some("500xx".into()),
+            },
+            EventKind::Attachment {
+                attachment_id: AttachmentId::new(),
+                name: "scan \"1\".pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 1234,
+                sha256: "ab".repeat(32),
+                status: AttachmentStatus::Scanning,
+                thumbnail: false,
+                request_id: Some(FileRequestId::new()),
+            },
+            EventKind::AttachmentScanned {
+                attachment_id: AttachmentId::new(),
+                status: AttachmentStatus::Rejected,
+                reason: Some("EICAR test file".into()),
+            },
             EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
             EventKind::Form {
                 form_id: FormId::new(),

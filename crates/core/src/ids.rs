@@ -206,3 +206,8 @@ mod tests {
         }
     }
 }
+
+typed_id!(
+    /// A file in a conversation.
+    AttachmentId, "att", "attachment"
+);

@@ -18,6 +18,14 @@ pub struct Workspace {
     pub created_at: Timestamp,
 }
 
+/// A workspace's settings; each part has its defaults until set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceSettings {
+    #[serde(default)]
+    pub files: crate::files::policy::FilePolicy,
+}
+
 /// A workspace API key; the secret itself is never stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
@@ -217,9 +225,11 @@ pub enum FileRequestState {
     /// Waiting for the customer's upload.
     Requested,
     Canceled,
-    /// The file arrived (set by the file upload, which the files issue adds).
+    /// The file arrived and was approved.
     Fulfilled,
     Failed,
+    /// The customer will not send it.
+    Declined,
 }
 
 impl FileRequestState {
@@ -229,11 +239,14 @@ impl FileRequestState {
             Self::Canceled => "canceled",
             Self::Fulfilled => "fulfilled",
             Self::Failed => "failed",
+            Self::Declined => "declined",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Requested, Self::Canceled, Self::Fulfilled, Self::Failed].into_iter().find(|x| x.as_str() == s)
+        [Self::Requested, Self::Canceled, Self::Fulfilled, Self::Failed, Self::Declined]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -247,6 +260,9 @@ pub struct FileRequest {
     /// The record the file is to be attached to.
     pub record_id: Option<String>,
     pub state: FileRequestState,
+    /// The file that fulfilled it.
+    #[serde(default)]
+    pub attachment_id: Option<crate::ids::AttachmentId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -38,6 +38,8 @@ struct Planner {
     offers: HashMap<OfferId, Offer>,
     queues: HashMap<QueueId, Queue>,
     file_requests: HashMap<crate::ids::FileRequestId, crate::model::FileRequest>,
+    attachments: HashMap<crate::ids::AttachmentId, crate::files::model::Attachment>,
+    touched_attachments: HashSet<crate::ids::AttachmentId>,
     runs: HashMap<crate::ids::FlowRunId, crate::flows::run::Run>,
     flows: HashMap<crate::ids::FlowId, crate::flows::records::DeployedFlow>,
     forms: HashMap<crate::ids::FormId, crate::flows::records::FormRecord>,
@@ -70,6 +72,8 @@ impl Planner {
             offers: s.offers,
             queues: s.queues,
             file_requests: s.file_requests,
+            attachments: s.attachments,
+            touched_attachments: HashSet::new(),
             runs: s.runs,
             flows: s.flows,
             forms: s.forms,
@@ -218,6 +222,17 @@ impl Planner {
             }
             Command::CancelFileRequest { conversation, request, by } => {
                 self.cancel_file_request(*conversation, *request, *by)
+            }
+            Command::DeclineFileRequest { conversation, request, by } => {
+                self.decline_file_request(*conversation, *request, *by)
+            }
+            Command::StartUpload { attachment, by } => self.start_upload(attachment, *by),
+            Command::Uploaded { conversation, attachment, stored } => self.uploaded(*conversation, *attachment, stored),
+            Command::CompleteUpload { conversation, attachment, by, scan } => {
+                self.complete_upload(*conversation, *attachment, *by, *scan)
+            }
+            Command::Scanned { conversation, attachment, verdict, outbox } => {
+                self.scanned(*conversation, *attachment, verdict, *outbox)
             }
             Command::StartRun { run } => self.start_run(run),
             Command::Resume { conversation, run, wait_seq, input, outbox } => {
@@ -383,9 +398,13 @@ impl Planner {
         let c = self.conversation_mut(conversation);
         c.state = ConversationState::Ended;
         c.ended_at = Some(now);
+        // Uploads in flight keep their sweep timers: their rows and bytes
+        // must still go if they never complete.
         self.plan.clear_timers.push(conversation);
-        self.timers.retain(|k, _| k.conversation_id != conversation);
-        self.plan.set_timers.retain(|t| t.conversation_id != conversation);
+        self.timers.retain(|k, _| k.conversation_id != conversation || k.kind.starts_with(crate::timer::UPLOAD_PREFIX));
+        self.plan
+            .set_timers
+            .retain(|t| t.conversation_id != conversation || matches!(t.kind, TimerKind::UploadExpiry { .. }));
         let e = self.emit(conversation, by, EventKind::ConversationEnded { reason }, None);
         self.conversation_ended(conversation);
         e
@@ -467,6 +486,9 @@ impl Planner {
         if matches!(timer.kind, TimerKind::FlowWait { .. }) {
             return self.fire_flow(timer);
         }
+        if matches!(timer.kind, TimerKind::UploadExpiry { .. }) {
+            return self.fire_upload(timer);
+        }
         if !matches!(timer.kind, TimerKind::Inactivity { .. }) {
             return self.fire_routing(timer);
         }
@@ -500,7 +522,8 @@ impl Planner {
             TimerKind::OfferExpiry { .. }
             | TimerKind::TaskStep { .. }
             | TimerKind::WrapUp { .. }
-            | TimerKind::FlowWait { .. } => Vec::new(),
+            | TimerKind::FlowWait { .. }
+            | TimerKind::UploadExpiry { .. } => Vec::new(),
         }
     }
 
@@ -537,6 +560,9 @@ impl Planner {
         for id in self.new_runs.iter().chain(&self.touched_runs) {
             self.plan.runs.push(self.runs[id].clone());
         }
+        for id in &self.touched_attachments {
+            self.plan.attachments.push(self.attachments[id].clone());
+        }
         for id in &self.touched_forms {
             self.plan.forms.push(self.forms[id].clone());
         }
@@ -567,6 +593,9 @@ mod toolkit;
 
 #[path = "plan_flows.rs"]
 mod flows;
+
+#[path = "plan_files.rs"]
+mod files;
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

@@ -505,7 +505,7 @@ impl Planner {
         self.plan.custom_events.push(event);
     }
 
-    fn queue_work(
+    pub(super) fn queue_work(
         &mut self,
         id: OutboxId,
         workspace: crate::ids::WorkspaceId,

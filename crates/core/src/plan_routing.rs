@@ -355,7 +355,7 @@ impl Planner {
                     self.complete(task);
                 }
             }
-            TimerKind::Inactivity { .. } | TimerKind::FlowWait { .. } => {}
+            TimerKind::Inactivity { .. } | TimerKind::FlowWait { .. } | TimerKind::UploadExpiry { .. } => {}
         }
         Vec::new()
     }

@@ -38,6 +38,7 @@ impl Planner {
             requested_by: by.participant(),
             record_id: record_id.clone(),
             state: FileRequestState::Requested,
+            attachment_id: None,
             created_at: self.now,
             updated_at: self.now,
         };
@@ -69,5 +70,33 @@ impl Planner {
         self.plan.file_requests.retain(|r| r.id != id);
         self.plan.file_requests.push(request);
         Ok(vec![self.emit(conversation, by.participant(), EventKind::FileRequestCanceled { request_id: id }, None)])
+    }
+
+    pub(super) fn decline_file_request(
+        &mut self,
+        conversation: ConversationId,
+        id: FileRequestId,
+        by: Author,
+    ) -> Result<Committed> {
+        self.writable(conversation)?;
+        if let Author::Participant(p) = by
+            && self.active_member(conversation, p)?.role != Role::Customer
+        {
+            return Err(Error::forbidden("only the customer declines a file request"));
+        }
+        let request = self
+            .file_requests
+            .get_mut(&id)
+            .filter(|r| r.conversation_id == conversation)
+            .ok_or_else(|| Error::not_found("file request"))?;
+        if request.state != FileRequestState::Requested {
+            return Err(Error::new(ErrorCode::Conflict, format!("the file request is {}", request.state.as_str())));
+        }
+        request.state = FileRequestState::Declined;
+        request.updated_at = self.now;
+        let request = request.clone();
+        self.plan.file_requests.retain(|r| r.id != id);
+        self.plan.file_requests.push(request);
+        Ok(vec![self.emit(conversation, by.participant(), EventKind::FileRequestDeclined { request_id: id }, None)])
     }
 }

@@ -221,6 +221,15 @@ pub trait Store: Send + Sync + 'static {
     /// A conversation's file requests, oldest first.
     async fn file_requests(&self, conversation: ConversationId) -> Result<Vec<crate::model::FileRequest>>;
 
+    // Files.
+
+    async fn attachment(&self, id: crate::ids::AttachmentId) -> Result<Option<crate::files::model::Attachment>>;
+    /// A conversation's attachments, oldest first.
+    async fn attachments(&self, conversation: ConversationId) -> Result<Vec<crate::files::model::Attachment>>;
+    /// A workspace's settings as stored (JSON); none until first set.
+    async fn workspace_settings(&self, workspace: WorkspaceId) -> Result<Option<String>>;
+    async fn put_workspace_settings(&self, workspace: WorkspaceId, settings: &str, at: Timestamp) -> Result<()>;
+
     // Flows. Runs, forms and events change through `apply`; these are
     // deployment, reads, and the outbox's bookkeeping.
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, FlowRunId, OfferId, ParticipantId, TaskId};
+use crate::ids::{AgentId, AttachmentId, ConversationId, FlowRunId, OfferId, ParticipantId, TaskId};
 
 /// The two steps of the customer inactivity timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +35,14 @@ pub enum TimerKind {
     WrapUp { task: TaskId, agent: AgentId },
     /// A flow run's wait times out (or its `wait` step is over).
     FlowWait { run: FlowRunId, wait_seq: u32 },
+    /// An upload not complete by now is swept: its row and its bytes go.
+    /// It outlives the conversation's end (the other timers do not).
+    UploadExpiry { attachment: AttachmentId },
 }
+
+/// The stored kind of upload timers begins with this; a conversation's end
+/// clears its timers but these.
+pub const UPLOAD_PREFIX: &str = "upload:";
 
 impl TimerKind {
     /// The stored kind: with the conversation and participant, the timer's
@@ -47,6 +54,7 @@ impl TimerKind {
             Self::TaskStep { .. } => "task_step".into(),
             Self::WrapUp { .. } => "wrap_up".into(),
             Self::FlowWait { run, .. } => format!("flow:{run}").into(),
+            Self::UploadExpiry { attachment } => format!("{UPLOAD_PREFIX}{attachment}").into(),
         }
     }
 }

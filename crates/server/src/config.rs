@@ -56,6 +56,52 @@ impl StorageConfig {
     }
 }
 
+/// Where attachments are stored, and the scan hook.
+#[derive(Debug, Clone, Args)]
+pub struct FilesConfig {
+    /// Directory for attachments. Default: DATA_DIR/files. Ignored with `--s3-bucket`.
+    #[arg(long, env = "SWITCHBOARD_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// Store attachments in this S3 (or S3-compatible) bucket instead.
+    #[arg(long, env = "SWITCHBOARD_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// The S3-compatible service's URL (MinIO, Ceph, …); default: AWS.
+    #[arg(long, env = "SWITCHBOARD_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    #[arg(long, env = "SWITCHBOARD_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// Default: AWS_ACCESS_KEY_ID.
+    #[arg(long, env = "SWITCHBOARD_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// Default: AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "SWITCHBOARD_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// A command that must approve each file: it reads the file on stdin and
+    /// exits 0 to approve, 1 to reject (its first output line is the reason);
+    /// anything else is tried again later. Run with `sh -c`.
+    #[arg(long, env = "SWITCHBOARD_SCAN_COMMAND", conflicts_with = "scan_url")]
+    pub scan_command: Option<String>,
+
+    /// An HTTP endpoint that must approve each file: it is POSTed the bytes
+    /// and answers 200 with `{"approved": true|false, "reason": "…"}`.
+    #[arg(long, env = "SWITCHBOARD_SCAN_URL")]
+    pub scan_url: Option<String>,
+
+    /// How long an upload link works, in seconds.
+    #[arg(long, env = "SWITCHBOARD_UPLOAD_SECS", default_value_t = 900)]
+    pub upload_secs: u32,
+
+    /// How long a download link works, in seconds.
+    #[arg(long, env = "SWITCHBOARD_DOWNLOAD_SECS", default_value_t = 300)]
+    pub download_secs: u32,
+}
+
 /// `switchboard serve`.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -107,6 +153,9 @@ pub struct Config {
     /// slowest HTTP call a flow makes (60 s).
     #[arg(long, env = "SWITCHBOARD_OUTBOX_LEASE_SECS", default_value_t = 90)]
     pub outbox_lease_secs: u32,
+
+    #[command(flatten)]
+    pub files: FilesConfig,
 
     /// WebSocket heartbeat interval, in seconds.
     #[arg(long, env = "SWITCHBOARD_HEARTBEAT_SECS", default_value_t = 20)]

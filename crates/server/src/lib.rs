@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod lock;
 pub mod nats;
 pub mod outside;
@@ -72,7 +73,9 @@ pub async fn serve(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("opening the database")?;
-    let engine = Arc::new(Engine::new(store.clone(), bus, clock, config.limits()));
+    let files = files::files(&config.files, &config.storage)?;
+    tracing::info!(files = %files.blobs.describe(), scan = files.scanner.is_some(), "file storage");
+    let engine = Arc::new(Engine::new(store.clone(), bus, clock, config.limits()).with_files(files));
 
     bootstrap(&engine, config.admin_key.clone(), &config.storage.data_dir).await?;
 

@@ -237,6 +237,10 @@ macro_rules! sql_backend {
                     let f = r::file_request(row)?;
                     snap.file_requests.insert(f.id, f);
                 }
+                sql::Loads::Attachments => {
+                    let a = crate::sql_files::attachment(row)?;
+                    snap.attachments.insert(a.id, a);
+                }
                 sql::Loads::Runs => {
                     let x = crate::sql_flows::run(row)?;
                     snap.runs.insert(x.id, x);
@@ -524,6 +528,27 @@ macro_rules! sql_backend {
 
             async fn file_requests(&self, c: ConversationId) -> Result<Vec<switchboard_core::model::FileRequest>> {
                 all(fetch_all(&self.pool, &r::file_requests_of(c)).await?, r::file_request)
+            }
+
+            async fn attachment(
+                &self,
+                a: switchboard_core::ids::AttachmentId,
+            ) -> Result<Option<switchboard_core::files::model::Attachment>> {
+                let row = fetch_optional(&self.pool, &crate::sql_files::attachment_by_id(a)).await?;
+                row.as_ref().map(crate::sql_files::attachment).transpose()
+            }
+
+            async fn attachments(&self, c: ConversationId) -> Result<Vec<switchboard_core::files::model::Attachment>> {
+                all(fetch_all(&self.pool, &crate::sql_files::attachments_of(c)).await?, crate::sql_files::attachment)
+            }
+
+            async fn workspace_settings(&self, w: WorkspaceId) -> Result<Option<String>> {
+                let row = fetch_optional(&self.pool, &crate::sql_files::settings_of(w)).await?;
+                row.as_ref().map(|r| r.text("settings")).transpose()
+            }
+
+            async fn put_workspace_settings(&self, w: WorkspaceId, settings: &str, at: Timestamp) -> Result<()> {
+                execute(&self.pool, &crate::sql_files::put_settings(w, settings, at)).await.map(drop)
             }
 
             async fn deploy_flow(&self, f: &DeployedFlow) -> Result<DeployedFlow> {

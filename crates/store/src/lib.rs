@@ -16,12 +16,14 @@ use switchboard_core::{Error, ErrorCode, Result};
 
 pub mod backup;
 pub mod baseline;
+pub mod blobs;
 mod direct;
 mod glue;
 mod migrations;
 mod postgres;
 pub mod seed;
 mod sql;
+mod sql_files;
 mod sql_flows;
 mod sql_routing;
 mod sqlite;

@@ -17,6 +17,7 @@ const SQLITE: &[Source] = &[
     (3, "events layout", include_str!("../migrations/sqlite/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/sqlite/0004_flows.sql")),
     (5, "webhooks", include_str!("../migrations/sqlite/0005_webhooks.sql")),
+    (6, "files", include_str!("../migrations/sqlite/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
 ];
 const POSTGRES: &[Source] = &[
@@ -25,6 +26,7 @@ const POSTGRES: &[Source] = &[
     (3, "events layout", include_str!("../migrations/postgres/0003_events_layout.sql")),
     (4, "flows", include_str!("../migrations/postgres/0004_flows.sql")),
     (5, "webhooks", include_str!("../migrations/postgres/0005_webhooks.sql")),
+    (6, "files", include_str!("../migrations/postgres/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
 ];
 

@@ -721,9 +721,12 @@ fn delete_timers(keys: &[TimerKey]) -> Stmt {
     s
 }
 
+/// An ended conversation's timers, but for its uploads' sweeps (an
+/// upload never completed must still be swept).
 fn clear_timers(ids: &[ConversationId]) -> Stmt {
     let mut s = Stmt::new("DELETE FROM timers WHERE conversation_id IN ");
     in_list(&mut s, ids.iter().map(ToString::to_string));
+    s.push(" AND kind NOT LIKE '").push(switchboard_core::timer::UPLOAD_PREFIX).push("%'");
     s
 }
 
@@ -748,6 +751,7 @@ pub(crate) enum Loads {
     Agents,
     Queues,
     FileRequests,
+    Attachments,
     Runs,
     Flows,
     Forms,
@@ -771,6 +775,10 @@ pub(crate) fn snapshot_reads(keys: &SnapshotKeys, lock: bool) -> Vec<(Loads, Stm
     add(Loads::Agents, keys.agents.chunks(CHUNK).map(|c| r::agents_by_ids(c, lock)).collect());
     add(Loads::Queues, keys.queues.chunks(CHUNK).map(r::queues_by_ids).collect());
     add(Loads::FileRequests, keys.file_requests.chunks(CHUNK).map(|c| r::file_requests_by_ids(c, lock)).collect());
+    add(
+        Loads::Attachments,
+        keys.attachments.chunks(CHUNK).map(|c| crate::sql_files::attachments_by_ids(c, lock)).collect(),
+    );
     add(Loads::Runs, keys.runs.chunks(CHUNK).map(|c| f::runs_by_ids(c, lock)).collect());
     add(Loads::Flows, keys.flows.chunks(CHUNK).map(f::flows_by_ids).collect());
     add(Loads::Forms, keys.forms.chunks(CHUNK).map(|c| f::forms_by_ids(c, lock)).collect());
@@ -800,6 +808,8 @@ pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
         .chain(chunked(&plan.agents, crate::sql_routing::upsert_agents))
         .chain(chunked(&plan.task_history, crate::sql_routing::insert_history))
         .chain(chunked(&plan.file_requests, crate::sql_routing::upsert_file_requests))
+        .chain(chunked(&plan.attachments, crate::sql_files::upsert_attachments))
+        .chain(chunked(&plan.deleted_attachments, crate::sql_files::delete_attachments))
         .chain(chunked(&plan.runs, crate::sql_flows::upsert_runs))
         .chain(chunked(&plan.run_log, crate::sql_flows::insert_run_log))
         .chain(chunked(&plan.forms, crate::sql_flows::upsert_forms))

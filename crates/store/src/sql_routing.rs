@@ -27,7 +27,7 @@ fn lock_clause(s: &mut Stmt, lock: bool) {
     }
 }
 
-fn by_ids(cols: &str, table: &str, ids: impl Iterator<Item = String>, lock: bool) -> Stmt {
+pub(crate) fn by_ids(cols: &str, table: &str, ids: impl Iterator<Item = String>, lock: bool) -> Stmt {
     let mut s = Stmt::new(format!("SELECT {cols} FROM {table} WHERE id IN "));
     in_list(&mut s, ids);
     s.push(" ORDER BY id");
@@ -456,7 +456,8 @@ pub(crate) fn history(r: &impl Cols) -> Result<TaskHistory> {
 
 // File requests (the toolkit's `initFileTransfer`).
 
-const FILE_REQUEST_COLS: &str = "id, conversation_id, requested_by, record_id, state, created_at, updated_at";
+const FILE_REQUEST_COLS: &str =
+    "id, conversation_id, requested_by, record_id, state, attachment_id, created_at, updated_at";
 
 pub(crate) fn file_request(r: &impl Cols) -> Result<FileRequest> {
     let state = r.text("state")?;
@@ -466,6 +467,7 @@ pub(crate) fn file_request(r: &impl Cols) -> Result<FileRequest> {
         requested_by: opt_id(r, "requested_by", ParticipantId::parse)?,
         record_id: r.opt_text("record_id")?,
         state: FileRequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        attachment_id: opt_id(r, "attachment_id", switchboard_core::ids::AttachmentId::parse)?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
@@ -473,16 +475,20 @@ pub(crate) fn file_request(r: &impl Cols) -> Result<FileRequest> {
 
 pub(crate) fn upsert_file_requests(rows: &[FileRequest]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO file_requests ({FILE_REQUEST_COLS}) VALUES "));
-    s.tuples(rows, 7, |s, f| {
+    s.tuples(rows, 8, |s, f| {
         s.arg(f.id.to_string())
             .arg(f.conversation_id.to_string())
             .arg(f.requested_by.map(|p| p.to_string()))
             .arg(f.record_id.clone())
             .arg(f.state.as_str())
+            .arg(f.attachment_id.map(|a| a.to_string()))
             .arg(f.created_at)
             .arg(f.updated_at);
     });
-    s.push(" ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at");
+    s.push(
+        " ON CONFLICT (id) DO UPDATE SET state = excluded.state, attachment_id = excluded.attachment_id, \
+         updated_at = excluded.updated_at",
+    );
     s
 }
 

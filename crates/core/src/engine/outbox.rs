@@ -174,6 +174,8 @@ impl Engine {
                 let note = self.deliver(item, *webhook, event_id, kind, payload, *run_id, http).await?;
                 self.finish(item, OutboxState::Done, note).await
             }
+            Work::Scan { attachment } => self.scan(item, *attachment).await,
+            Work::DeleteFiles { prefix } => self.delete_files(item, prefix).await,
             Work::Handoff { .. } => {
                 let outcome = match item.conversation_id {
                     Some(c) => self.hand_to_workflow(item.workspace_id, c).await,
@@ -185,7 +187,7 @@ impl Engine {
         }
     }
 
-    async fn finish(&self, item: &OutboxItem, state: OutboxState, error: Option<String>) -> Result<()> {
+    pub(super) async fn finish(&self, item: &OutboxItem, state: OutboxState, error: Option<String>) -> Result<()> {
         self.store.apply(Command::FinishOutbox { id: item.id, state, error }).await.map(drop)
     }
 

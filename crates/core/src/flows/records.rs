@@ -122,6 +122,12 @@ pub enum Work {
         payload: serde_json::Value,
         run_id: Option<FlowRunId>,
     },
+    /// Ask the scan hook about an attachment; its verdict is recorded with
+    /// `Command::Scanned`.
+    Scan { attachment: crate::ids::AttachmentId },
+    /// Delete every stored object under `prefix` (a refused, swept or
+    /// erased file).
+    DeleteFiles { prefix: String },
 }
 
 impl Work {
@@ -140,6 +146,8 @@ impl Work {
             Self::Launch { .. } => "launch",
             Self::Deliver { .. } => "deliver",
             Self::Handoff { .. } => "handoff",
+            Self::Scan { .. } => "scan",
+            Self::DeleteFiles { .. } => "delete_files",
         }
     }
 }
