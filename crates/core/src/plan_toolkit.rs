@@ -56,20 +56,8 @@ impl Planner {
     ) -> Result<Committed> {
         self.writable(conversation)?;
         self.file_requester(conversation, by)?;
-        let request = self
-            .file_requests
-            .get_mut(&id)
-            .filter(|r| r.conversation_id == conversation)
-            .ok_or_else(|| Error::not_found("file request"))?;
-        if request.state != FileRequestState::Requested {
-            return Err(Error::new(ErrorCode::Conflict, format!("the file request is {}", request.state.as_str())));
-        }
-        request.state = FileRequestState::Canceled;
-        request.updated_at = self.now;
-        let request = request.clone();
-        self.plan.file_requests.retain(|r| r.id != id);
-        self.plan.file_requests.push(request);
-        Ok(vec![self.emit(conversation, by.participant(), EventKind::FileRequestCanceled { request_id: id }, None)])
+        let kind = EventKind::FileRequestCanceled { request_id: id };
+        self.close_file_request(conversation, id, by, FileRequestState::Canceled, kind)
     }
 
     pub(super) fn decline_file_request(
@@ -84,6 +72,19 @@ impl Planner {
         {
             return Err(Error::forbidden("only the customer declines a file request"));
         }
+        let kind = EventKind::FileRequestDeclined { request_id: id };
+        self.close_file_request(conversation, id, by, FileRequestState::Declined, kind)
+    }
+
+    /// Moves a waiting request of this conversation to `state`, logging `kind`.
+    fn close_file_request(
+        &mut self,
+        conversation: ConversationId,
+        id: FileRequestId,
+        by: Author,
+        state: FileRequestState,
+        kind: EventKind,
+    ) -> Result<Committed> {
         let request = self
             .file_requests
             .get_mut(&id)
@@ -92,11 +93,11 @@ impl Planner {
         if request.state != FileRequestState::Requested {
             return Err(Error::new(ErrorCode::Conflict, format!("the file request is {}", request.state.as_str())));
         }
-        request.state = FileRequestState::Declined;
+        request.state = state;
         request.updated_at = self.now;
         let request = request.clone();
         self.plan.file_requests.retain(|r| r.id != id);
         self.plan.file_requests.push(request);
-        Ok(vec![self.emit(conversation, by.participant(), EventKind::FileRequestDeclined { request_id: id }, None)])
+        Ok(vec![self.emit(conversation, by.participant(), kind, None)])
     }
 }
