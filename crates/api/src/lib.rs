@@ -28,12 +28,13 @@ pub mod state;
 pub mod stream;
 pub mod supervisor_stream;
 pub mod wire;
+pub mod wire_files;
 pub mod wire_flows;
 pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor, system};
+use routes::{agents, conversations, entry_points, files, flows, log, participants, routing, supervisor, system};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -60,6 +61,13 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/agent-input"), post(routing::agent_input))
         .route(&format!("{conversation}/file-requests"), get(routing::file_requests).post(routing::request_file))
         .route(&format!("{conversation}/file-requests/{{request_id}}/cancel"), post(routing::cancel_file_request))
+        .route(&format!("{conversation}/file-requests/{{request_id}}/decline"), post(files::decline_request))
+        .route(&format!("{conversation}/attachments"), get(files::list).post(files::start))
+        .route(&format!("{conversation}/attachments/{{attachment_id}}"), get(files::get))
+        .route(&format!("{conversation}/attachments/{{attachment_id}}/complete"), post(files::complete))
+        .route("/api/v1/uploads/{attachment_id}", put(files::upload).layer(files::upload_body_limit()))
+        .route("/api/v1/files/{attachment_id}", get(files::download))
+        .route("/api/v1/settings", get(files::settings).put(files::put_settings))
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route("/api/v1/agents/login", post(agents::login))
         .route("/api/v1/agents/{id}", get(agents::get).patch(agents::update))

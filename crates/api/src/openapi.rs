@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor};
+use crate::routes::{agents, conversations, entry_points, files, flows, log, participants, routing, supervisor};
 use crate::{error, event_stream, stream, wire};
 
 #[derive(OpenApi)]
@@ -37,6 +37,8 @@ use crate::{error, event_stream, stream, wire};
         flows::publish, flows::custom_events, flows::outbox, flows::replay, flows::create_webhook, flows::webhooks,
         flows::webhook, flows::update_webhook, flows::delete_webhook, flows::deliveries, flows::webhook_secret,
         flows::rotate_webhook_secret, event_stream::stream,
+        files::start, files::upload, files::complete, files::list, files::get, files::download,
+        files::decline_request, files::settings, files::put_settings,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),
@@ -51,6 +53,7 @@ use crate::{error, event_stream, stream, wire};
         (name = "routing", description = "Queues, the workflow, tasks, offers and transfers"),
         (name = "supervisor", description = "Queue statistics, live chats, monitoring and barging in"),
         (name = "flows", description = "Flows, their runs, forms, custom events and the outbox"),
+        (name = "files", description = "Attachments, their signed upload and download links, and file settings"),
     )
 )]
 struct ApiDoc;

@@ -244,7 +244,9 @@ pub struct WebhookRequest {
     /// Kinds of events: `conversation.created`, `conversation.ended`,
     /// `message`, `participant.joined`, `participant.left`,
     /// `conversation.queued`, `conversation.transferred`, `form`,
-    /// `form.submitted`, `file.requested`, `offer.created`, `offer.accepted`,
+    /// `form.submitted`, `file.requested`, `file.request_canceled`,
+    /// `file.request_declined`, `file.received`, `attachment`,
+    /// `attachment.scanned`, `offer.created`, `offer.accepted`,
     /// `offer.declined`, `offer.expired`, `offer.revoked`, `event:TYPE`, `event:*`.
     pub events: Vec<String>,
     /// Only this conversation's events.

@@ -512,10 +512,17 @@ impl SnapshotKeys {
             if let Some(l) = r.launcher.filter(|l| !snapshot.participants.contains_key(&l.participant_id)) {
                 keys.participants.push(l.participant_id);
             }
-            if let Some(crate::flows::run::Wait::Form { form_id }) = &r.wait
-                && !snapshot.forms.contains_key(form_id)
-            {
-                keys.forms.push(*form_id);
+            match &r.wait {
+                Some(crate::flows::run::Wait::Form { form_id }) if !snapshot.forms.contains_key(form_id) => {
+                    keys.forms.push(*form_id)
+                }
+                // A timeout withdraws the request the run waits for.
+                Some(crate::flows::run::Wait::File { request_id })
+                    if !snapshot.file_requests.contains_key(request_id) =>
+                {
+                    keys.file_requests.push(*request_id)
+                }
+                _ => {}
             }
             if !snapshot.conversations.contains_key(&r.conversation_id) {
                 keys.conversations.push(r.conversation_id);

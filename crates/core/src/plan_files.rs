@@ -8,6 +8,7 @@ use crate::event::EventKind;
 use crate::files::model::{Attachment, AttachmentStatus, StoredFile};
 use crate::files::scan::Verdict;
 use crate::flows::records::{OutboxState, Work};
+use crate::flows::run::Input;
 use crate::ids::{AttachmentId, ConversationId, OutboxId};
 use crate::model::{FileRequestState, Role};
 use crate::timer::{Timer, TimerKind};
@@ -168,18 +169,37 @@ impl Planner {
 
     /// An approved file answers the request it was uploaded for, if that
     /// still waits.
-    fn fulfil(&mut self, conversation: ConversationId, id: AttachmentId) -> Option<crate::event::Event> {
-        let request_id = self.attachments[&id].request_id?;
+    fn fulfil(&mut self, conversation: ConversationId, id: AttachmentId) -> Vec<crate::event::Event> {
+        let Some(request_id) = self.attachments[&id].request_id else { return Vec::new() };
         let now = self.now;
-        let r = self.file_requests.get_mut(&request_id).filter(|r| r.state == FileRequestState::Requested)?;
+        let waiting = self.file_requests.get_mut(&request_id).filter(|r| r.state == FileRequestState::Requested);
+        let Some(r) = waiting else { return Vec::new() };
         r.state = FileRequestState::Fulfilled;
         r.attachment_id = Some(id);
         r.updated_at = now;
         let (record_id, request) = (r.record_id.clone(), r.clone());
         self.plan.file_requests.retain(|x| x.id != request_id);
         self.plan.file_requests.push(request);
+        let details = self.file_details(id, record_id.as_deref());
         let kind = EventKind::FileReceived { request_id, attachment_id: id, record_id };
-        Some(self.emit(conversation, None, kind, None))
+        let mut out = vec![self.emit(conversation, None, kind, None)];
+        out.extend(self.file_settled(conversation, request_id, Input::File { data: details }, 0));
+        out
+    }
+
+    /// What a flow waiting for a file learns of it.
+    fn file_details(&self, id: AttachmentId, record_id: Option<&str>) -> serde_json::Value {
+        let a = &self.attachments[&id];
+        let stored = a.stored.as_ref();
+        serde_json::json!({
+            "request_id": a.request_id,
+            "attachment_id": id,
+            "record_id": record_id,
+            "name": a.name,
+            "content_type": stored.map(|s| s.content_type.as_str()),
+            "size": stored.map(|s| s.size),
+            "sha256": stored.map(|s| s.sha256.as_str()),
+        })
     }
 
     fn unset_upload_timer(&mut self, conversation: ConversationId, id: AttachmentId) {

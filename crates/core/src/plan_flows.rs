@@ -19,7 +19,7 @@ use crate::flows::records::{CustomEvent, FormRecord, FormState, OutboxItem, Outb
 use crate::flows::run::{self, Effect, Input, Run, RunState, Wait};
 use crate::flows::webhooks::{self, Hook};
 use crate::ids::{ConversationId, CustomEventId, FileRequestId, FlowRunId, FormId, OutboxId, WebhookId};
-use crate::model::{ConversationState, Role};
+use crate::model::{ConversationState, FileRequestState, Role};
 use crate::timer::{Timer, TimerKey, TimerKind};
 
 /// The most runs active at once in one conversation.
@@ -153,6 +153,32 @@ impl Planner {
             out.extend(self.drive(r, Input::FormSubmitted { values: checked }, 0));
         }
         Ok(out)
+    }
+
+    /// A file request of this conversation was answered, declined or
+    /// canceled: the runs waiting for it (`request_file` with `into`) go on.
+    pub(super) fn file_settled(
+        &mut self,
+        conversation: ConversationId,
+        request: FileRequestId,
+        input: Input,
+        depth: u32,
+    ) -> Vec<Event> {
+        let Some(c) = self.conversations.get(&conversation) else { return Vec::new() };
+        let wait = Some(Wait::File { request_id: request });
+        let waiting: Vec<FlowRunId> = c
+            .runs
+            .iter()
+            .filter(|r| self.runs.get(r).is_some_and(|r| r.state.is_active() && r.wait == wait))
+            .copied()
+            .collect();
+        let mut out = Vec::new();
+        for id in waiting {
+            if depth < MAX_DEPTH {
+                out.extend(self.drive(id, input.clone(), depth + 1));
+            }
+        }
+        out
     }
 
     /// A custom event from the API: stored, and handed to the runs waiting
@@ -413,16 +439,32 @@ impl Planner {
                         self.plan.notices.push(Notice::Agent { agent, change });
                     }
                 }
-                Effect::RequestFile { record_id } if open => {
+                Effect::RequestFile { request_id, record_id } if open => {
                     let by = r
                         .launcher
                         .map(|l| l.participant_id)
                         .filter(|p| self.active_member(conversation, *p).is_ok())
                         .map_or(Author::System, Author::Participant);
-                    match self.request_file(conversation, FileRequestId::new(), by, record_id) {
+                    match self.request_file(conversation, request_id, by, record_id) {
                         Ok(events) => out.extend(events),
-                        Err(e) => self.log_run(r.id, "request_file failed", Some(e.message)),
+                        Err(e) => {
+                            self.log_run(r.id, "request_file failed", Some(e.message.clone()));
+                            let why = format!("the file could not be asked for: {}", e.message);
+                            out.extend(self.file_settled(conversation, request_id, Input::FileRefused { why }, depth));
+                        }
                     }
+                }
+                Effect::CancelFileRequest { request_id } if open => {
+                    let kind = EventKind::FileRequestCanceled { request_id };
+                    let closed = self.close_file_request(
+                        conversation,
+                        request_id,
+                        Author::System,
+                        FileRequestState::Canceled,
+                        kind,
+                    );
+                    // Already answered or withdrawn: nothing to cancel.
+                    out.extend(closed.unwrap_or_default());
                 }
                 Effect::EndChat if open => out.push(self.end(conversation, None, EndReason::Ended)),
                 Effect::Launch { flow, run_id, params } => {
@@ -465,6 +507,7 @@ impl Planner {
                 | Effect::SetAttributes { .. }
                 | Effect::SetAgentInput { .. }
                 | Effect::RequestFile { .. }
+                | Effect::CancelFileRequest { .. }
                 | Effect::EndChat => {}
             }
         }

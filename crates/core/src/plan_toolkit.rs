@@ -6,6 +6,7 @@ use super::Planner;
 use crate::command::{Author, Committed};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::EventKind;
+use crate::flows::run::Input;
 use crate::ids::{ConversationId, FileRequestId};
 use crate::model::{FileRequest, FileRequestState, Role};
 
@@ -77,7 +78,7 @@ impl Planner {
     }
 
     /// Moves a waiting request of this conversation to `state`, logging `kind`.
-    fn close_file_request(
+    pub(super) fn close_file_request(
         &mut self,
         conversation: ConversationId,
         id: FileRequestId,
@@ -98,6 +99,9 @@ impl Planner {
         let request = request.clone();
         self.plan.file_requests.retain(|r| r.id != id);
         self.plan.file_requests.push(request);
-        Ok(vec![self.emit(conversation, by.participant(), kind, None)])
+        let mut out = vec![self.emit(conversation, by.participant(), kind, None)];
+        let why = format!("the file request was {}", state.as_str());
+        out.extend(self.file_settled(conversation, id, Input::FileRefused { why }, 0));
+        Ok(out)
     }
 }

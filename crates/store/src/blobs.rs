@@ -52,6 +52,9 @@ impl ObjectBlobs {
     }
 
     pub fn s3(config: &S3Config) -> Result<Self> {
+        // object_store's HTTP client brings no TLS crypto of its own; use
+        // ring, as the rest of the server does (a provider already set stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b =
             object_store::aws::AmazonS3Builder::new().with_bucket_name(&config.bucket).with_region(&config.region);
         if let Some(endpoint) = &config.endpoint {

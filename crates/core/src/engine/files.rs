@@ -102,6 +102,14 @@ pub struct Download {
     pub bytes: ByteStream,
 }
 
+fn more_than_announced(declared: u64) -> Error {
+    Error::new(ErrorCode::PayloadTooLarge, format!("more than the {declared} bytes announced for this file"))
+}
+
+fn fewer_than_announced(got: u64, declared: u64) -> Error {
+    Error::invalid("size", format!("{got} bytes sent; {declared} were announced for this file"))
+}
+
 fn link(a: &Attachment, grant: Grant, expires: Timestamp) -> Link {
     Link { attachment: a.id, grant, expires, signature: signing::sign(&a.url_key, a.id, grant, expires) }
 }
@@ -168,19 +176,26 @@ impl Engine {
     }
 
     /// Takes an upload's bytes through its signed link. The type is checked
-    /// from the first bytes before any is stored, the size as they arrive;
+    /// from the first bytes before any is stored, the size as they arrive
+    /// (and first from `length`, the request's own count, when it has one);
     /// a refused or broken upload leaves nothing stored.
     pub async fn upload(
         &self,
         id: AttachmentId,
         expires: Timestamp,
         signature: &str,
+        length: Option<u64>,
         body: ByteStream,
     ) -> Result<Attachment> {
         let a = self.store.attachment(id).await?.ok_or_else(|| Error::not_found("attachment"))?;
         signing::verify(&a.url_key, id, Grant::Upload, expires, signature, self.now())?;
         if a.status != AttachmentStatus::Uploading || a.stored.is_some() {
             return Err(Error::new(ErrorCode::Conflict, "the file's bytes are already in"));
+        }
+        match length {
+            Some(n) if n > a.declared_size => return Err(more_than_announced(a.declared_size)),
+            Some(n) if n < a.declared_size => return Err(fewer_than_announced(n, a.declared_size)),
+            _ => {}
         }
         let ft = policy::known(&a.declared_type).ok_or_else(|| Error::internal("an attachment of an unknown type"))?;
         let key = format!("{}{}", a.prefix(), ulid::Ulid::new().to_string().to_ascii_lowercase());
@@ -225,10 +240,7 @@ impl Engine {
             let chunk = chunk.map_err(|e| Error::malformed(format!("the upload broke off: {e}")))?;
             total += chunk.len() as u64;
             if total > a.declared_size {
-                return Err(Error::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("more than the {} bytes announced for this file", a.declared_size),
-                ));
+                return Err(more_than_announced(a.declared_size));
             }
             digest.update(&chunk);
             match writer {
@@ -245,10 +257,7 @@ impl Engine {
             }
         }
         if total != a.declared_size {
-            return Err(Error::invalid(
-                "size",
-                format!("{total} bytes arrived; {} were announced for this file", a.declared_size),
-            ));
+            return Err(fewer_than_announced(total, a.declared_size));
         }
         let w = match writer.take() {
             Some(w) => w,

@@ -132,7 +132,7 @@ impl FilePolicy {
         let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
         if !ft.extensions.contains(&ext.as_str()) {
             return Err(unsupported(format!(
-                "the name `{name}` does not end like a {} file (.{})",
+                "the name `{name}` does not end like a file of type {} (.{})",
                 ft.mime,
                 ft.extensions.join(", .")
             )));

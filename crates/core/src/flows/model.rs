@@ -274,6 +274,12 @@ pub enum Action {
     RequestFile {
         #[serde(skip_serializing_if = "Option::is_none")]
         record_id: Option<Template>,
+        /// With `into`, the step waits for the file and its details go here;
+        /// without, it goes on at once.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        into: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_secs: Option<u32>,
     },
     EndChat,
     /// Starts another flow in this conversation (usually on the other side),
@@ -344,7 +350,8 @@ impl Action {
         match self {
             Self::Ask { timeout_secs, .. }
             | Self::ShowForm { timeout_secs, .. }
-            | Self::WaitForEvent { timeout_secs, .. } => timeout_secs.is_some(),
+            | Self::WaitForEvent { timeout_secs, .. }
+            | Self::RequestFile { timeout_secs, .. } => timeout_secs.is_some(),
             Self::HttpRequest { .. } => true,
             _ => false,
         }

@@ -87,7 +87,7 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         "route" => &["queue", "agent", "workflow", "target", "priority"],
         "transfer" => &["queue", "agent", "workflow", "target"],
         "set_agent_input" => &["text"],
-        "request_file" => &["record_id"],
+        "request_file" => &["record_id", "into", "timeout", "timeout_secs"],
         "launch_flow" => &["flow", "params"],
         "subflow" => &["flow", "params", "into"],
         "wait" => &["for", "secs"],
@@ -548,10 +548,7 @@ impl<'c> Parser<'c> {
             }
             "transfer" => self.route_target(f, path).map(|target| Action::Transfer { target }),
             "set_agent_input" => self.required_template(f, path, "text").map(|text| Action::SetAgentInput { text }),
-            "request_file" => {
-                let record_id = self.optional_template(f, path, "record_id")?;
-                Some(Action::RequestFile { record_id })
-            }
+            "request_file" => self.request_file(f, path),
             "end_chat" => Some(Action::EndChat),
             "launch_flow" => {
                 let flow = self.flow_ref(f, path);
@@ -735,6 +732,18 @@ impl<'c> Parser<'c> {
         let into = self.into(f, path, false);
         let timeout_secs = self.timeout(f, path, &WAITS, None);
         Some(Action::WaitForEvent { event: event?.to_owned(), key: key?, into: into?, timeout_secs: timeout_secs? })
+    }
+
+    fn request_file(&mut self, f: &Fields<'_>, path: &str) -> Option<Action> {
+        let record_id = self.optional_template(f, path, "record_id");
+        let into = self.into(f, path, false);
+        let timeout_secs = self.timeout(f, path, &WAITS, None);
+        if let (Some(None), Some(Some(_))) = (&into, &timeout_secs) {
+            let at = f.get("timeout").or(f.get("timeout_secs")).and_then(|n| n.at).or(f.at());
+            self.error(&child(path, "timeout"), at, "only a step that waits for the file (with `into`) can time out");
+            return None;
+        }
+        Some(Action::RequestFile { record_id: record_id?, into: into?, timeout_secs: timeout_secs? })
     }
 
     fn wait(&mut self, f: &Fields<'_>, path: &str) -> Option<Action> {

@@ -1002,3 +1002,16 @@ proptest! {
         prop_assert_eq!(from_yaml, from_json, "{}", text);
     }
 }
+
+#[test]
+fn request_file_waits_only_with_into_and_times_out_only_then() {
+    let waits = parse(&with_step(
+        "    type: request_file\n    into: file\n    timeout: 10m\n    on_timeout: last\n    next: last\n",
+    ));
+    let Action::RequestFile { into, timeout_secs, .. } = &waits.steps[0].action else { panic!("{waits:#?}") };
+    assert_eq!((into.as_deref(), *timeout_secs), (Some("file"), Some(600)));
+    let goes_on = parse(&with_step("    type: request_file\n    next: last\n"));
+    assert!(matches!(goes_on.steps[0].action, Action::RequestFile { into: None, timeout_secs: None, .. }));
+    let source = with_step("    type: request_file\n    timeout: 10m\n    next: last\n");
+    expect(&source, "steps.first.timeout", "timeout: 10m", "only a step that waits for the file");
+}

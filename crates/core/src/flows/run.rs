@@ -14,7 +14,9 @@ use super::form::{FormSpec, Values};
 use super::model::{Action, END, Flow, Format, Method, RouteTarget, Sender, Side, Step};
 use super::template;
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, FlowId, FlowRunId, FormId, OutboxId, ParticipantId, WorkspaceId};
+use crate::ids::{
+    AgentId, ConversationId, FileRequestId, FlowId, FlowRunId, FormId, OutboxId, ParticipantId, WorkspaceId,
+};
 
 /// The most steps one activation may take before the run is stopped (a
 /// loop of steps that never waits).
@@ -71,6 +73,8 @@ pub enum Wait {
     Subflow { run_id: FlowRunId },
     /// Its own timer (`wait`).
     Timer,
+    /// The file it asked for (`request_file` with `into`).
+    File { request_id: FileRequestId },
 }
 
 /// Who launched a run, when an agent did.
@@ -125,6 +129,10 @@ pub enum Input {
     FormSubmitted { values: Values },
     /// A custom event arrived.
     Event { data: serde_json::Value },
+    /// The file asked for arrived (its details).
+    File { data: serde_json::Value },
+    /// The file request was declined or canceled.
+    FileRefused { why: String },
     /// The outside action finished; its result (an HTTP response as
     /// `{status, body}`, a subflow's variables, `null`).
     Done { result: serde_json::Value },
@@ -196,7 +204,12 @@ pub enum Effect {
         text: String,
     },
     RequestFile {
+        request_id: FileRequestId,
         record_id: Option<String>,
+    },
+    /// Withdraw a file request the run gave up waiting for.
+    CancelFileRequest {
+        request_id: FileRequestId,
     },
     EndChat,
     /// Queue an outside action under this id; the run waits for it.
@@ -297,8 +310,10 @@ fn resume(
         return Some(Outcome::Error(format!("step `{}` is not in this version of the flow", run.step)));
     };
     if input == Input::Timeout {
-        if let Some(Wait::Form { form_id }) = &run.wait {
-            effects.push(Effect::CancelForm { form_id: *form_id });
+        match &run.wait {
+            Some(Wait::Form { form_id }) => effects.push(Effect::CancelForm { form_id: *form_id }),
+            Some(Wait::File { request_id }) => effects.push(Effect::CancelFileRequest { request_id: *request_id }),
+            _ => {}
         }
         return Some(match step.action {
             Action::Wait { .. } => Outcome::Next,
@@ -329,6 +344,11 @@ fn resume(
             set_var(run, into, serde_json::Value::Object(values));
             Some(Outcome::Next)
         }
+        (Action::RequestFile { into: Some(into), .. }, Input::File { data }) => {
+            set_var(run, into, data);
+            Some(Outcome::Next)
+        }
+        (Action::RequestFile { .. }, Input::FileRefused { why }) => Some(Outcome::Error(why)),
         (Action::WaitForEvent { into, .. }, Input::Event { data }) => {
             if let Some(into) = into {
                 set_var(run, into, data);
@@ -358,6 +378,8 @@ fn input_name(input: &Input) -> &'static str {
         Input::Message { .. } => "a message",
         Input::FormSubmitted { .. } => "a form submission",
         Input::Event { .. } => "an event",
+        Input::File { .. } => "a file",
+        Input::FileRefused { .. } => "a refused file request",
         Input::Done { .. } => "an action's result",
         Input::Failed { .. } => "an action's failure",
         Input::Timeout => "a timeout",
@@ -560,10 +582,14 @@ fn execute(
                 effects.push(Effect::SetAgentInput { text: render(text)? });
                 Ok(Did::Next)
             }
-            Action::RequestFile { record_id } => {
+            Action::RequestFile { record_id, into, timeout_secs } => {
                 let record_id = record_id.as_ref().map(render).transpose()?.filter(|r| !r.is_empty());
-                effects.push(Effect::RequestFile { record_id });
-                Ok(Did::Next)
+                let request_id = FileRequestId::new();
+                effects.push(Effect::RequestFile { request_id, record_id });
+                Ok(match into {
+                    Some(_) => Did::Wait((Wait::File { request_id }, *timeout_secs)),
+                    None => Did::Next,
+                })
             }
             Action::EndChat => {
                 effects.push(Effect::EndChat);

@@ -48,6 +48,7 @@ both_backends!(
     transfer_to_an_agent_and_to_nobody,
     set_agent_input_prefills_the_composer,
     request_file_asks_the_customer,
+    request_file_waits_for_the_file_or_its_refusal,
     end_chat_ends_the_conversation_and_its_runs,
     launch_flow_starts_another_flow_and_goes_on,
     subflow_waits_and_returns_its_vars,
@@ -1241,6 +1242,83 @@ steps:
     assert_eq!(bot_says(&mut ws).await, "Could not ask for the file.");
     let done = run_becomes(&app, &id_of(&run), "completed").await;
     assert_eq!(done["vars"]["error"]["step"], "request", "{done}");
+}
+
+const COLLECT_FILE: &str = r#"
+name: collect-file
+params:
+  case: { required: true }
+steps:
+  request:
+    type: request_file
+    record_id: "{{ params.case }}"
+    into: file
+    timeout: 1h
+    on_error: refused
+    on_timeout: late
+    next: thanks
+  thanks:
+    type: send_message
+    text: "Got {{ vars.file.name }} ({{ vars.file.size }} bytes) for {{ vars.file.record_id }}."
+    next: end
+  refused:
+    type: send_message
+    text: "No file: {{ vars.error.message }}."
+    next: end
+  late:
+    type: send_message
+    text: Too late.
+    next: end
+"#;
+
+/// `request_file` with `into` waits: the customer's file (approved) moves
+/// the run on with its details; a declined or canceled request takes
+/// `on_error`; the timeout withdraws the request and takes `on_timeout`.
+async fn request_file_waits_for_the_file_or_its_refusal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    deploy(&app, COLLECT_FILE).await;
+    deploy(&app, &COLLECT_FILE.replace("collect-file", "collect-quickly").replace("timeout: 1h", "timeout: 1s")).await;
+    let (chat, customer) = customer_chat(&app, json!({})).await;
+    let mut ws = watch(&app, &customer).await;
+
+    let run = launch(&app, ADMIN_KEY, "collect-file", &chat, json!({"case": "500AA1"})).await;
+    let requested = next_event(&mut ws, "file.requested").await;
+    let waiting = run_becomes(&app, &id_of(&run), "waiting").await;
+    assert_eq!(waiting["waiting_for"]["for"], "file", "{waiting}");
+    let request = requested["request_id"].as_str().unwrap();
+    let pdf = crate::files::PDF;
+    crate::files::answer_request(&app, &chat, &customer, request, ("id.pdf", "application/pdf", pdf)).await;
+    assert_eq!(bot_says(&mut ws).await, format!("Got id.pdf ({} bytes) for 500AA1.", pdf.len()));
+    let done = run_becomes(&app, &id_of(&run), "completed").await;
+    assert_eq!(done["vars"]["file"]["content_type"], "application/pdf", "{done}");
+    assert_eq!(done["vars"]["file"]["request_id"], request, "{done}");
+
+    let run = launch(&app, ADMIN_KEY, "collect-file", &chat, json!({"case": "500AA2"})).await;
+    let request = next_event(&mut ws, "file.requested").await["request_id"].as_str().unwrap().to_owned();
+    let decline = format!("/api/v1/conversations/{chat}/file-requests/{request}/decline");
+    let (status, body) = call(&app, Method::POST, &decline, &customer, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(bot_says(&mut ws).await, "No file: the file request was declined.");
+    run_becomes(&app, &id_of(&run), "completed").await;
+
+    let run = launch(&app, ADMIN_KEY, "collect-file", &chat, json!({"case": "500AA3"})).await;
+    let request = next_event(&mut ws, "file.requested").await["request_id"].as_str().unwrap().to_owned();
+    let cancel = format!("/api/v1/conversations/{chat}/file-requests/{request}/cancel");
+    let (status, body) = call(&app, Method::POST, &cancel, ADMIN_KEY, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(bot_says(&mut ws).await, "No file: the file request was canceled.");
+    run_becomes(&app, &id_of(&run), "completed").await;
+
+    let run = launch(&app, ADMIN_KEY, "collect-quickly", &chat, json!({"case": "500AA4"})).await;
+    let request = next_event(&mut ws, "file.requested").await["request_id"].as_str().unwrap().to_owned();
+    let canceled = next_event(&mut ws, "file.request_canceled").await;
+    assert_eq!(canceled["request_id"], request.as_str(), "the timeout withdraws the request");
+    assert_eq!(bot_says(&mut ws).await, "Too late.");
+    run_becomes(&app, &id_of(&run), "completed").await;
+    let requests = admin(&app, Method::GET, &format!("/api/v1/conversations/{chat}/file-requests"), None).await;
+    let states: Vec<&str> = requests.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "canceled").count(), 2, "{states:?}");
+    assert!(states.contains(&"fulfilled") && states.contains(&"declined"), "{states:?}");
 }
 
 // --- end_chat ----------------------------------------------------------------------------------
