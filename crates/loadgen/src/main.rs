@@ -4,7 +4,8 @@
 //!
 //! This file only parses the command line and dispatches; `chat`, `idle`,
 //! `relay` and `routing` hold the four modes, `bench` the comparison that runs
-//! `relay` and `chat` beside the storage baseline and the real server, `seed`
+//! `relay` and `chat` beside the storage baseline and the real server, `files`
+//! attachments beside a bare HTTP-to-disk baseline, `seed`
 //! and `pages` the growth runs (history written into a store, transcript
 //! pages read from it), `setup`/`verify` the REST calls,
 //! `client` the per-socket driver (`agent` the agent socket's, for `routing`)
@@ -14,6 +15,7 @@ mod agent;
 mod bench;
 mod chat;
 mod client;
+mod files;
 mod flows;
 mod idle;
 #[cfg(test)]
@@ -75,6 +77,9 @@ enum Command {
     /// Flow steps per second, the server's memory with many runs waiting, and webhook
     /// deliveries per second to a local receiver (start the server with `--sends-per-second 0`).
     Flows(flows::FlowsArgs),
+    /// Upload and download throughput through the attachment API, beside a bare HTTP-to-disk
+    /// baseline in the same run; every file read back is checked.
+    Files(files::FilesArgs),
     /// Run the bare WebSocket relay (baseline B0: same protocol subset, no storage).
     Relay(relay::RelayArgs),
     /// Run B0 (the relay), B1 (raw batched inserts) and the real server under the same chat
@@ -99,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Idle(args) => bounded(limit, idle::run(args)).await,
         Command::Routing(args) => bounded(limit, routing::run(args)).await,
         Command::Flows(args) => bounded(limit, flows::run(args)).await,
+        Command::Files(args) => bounded(limit, files::run(args)).await,
         Command::Bench(args) => bench::run(args, limit).await,
         // A long seed is expected to take long: its progress bar shows how far it is.
         Command::Seed(args) => seed::run(args).await,
