@@ -1,9 +1,10 @@
 //! The files mode: upload and download throughput through the server's
-//! attachment API, beside a bare baseline measured in the same run — the
-//! same bytes `PUT` to and read back from a minimal HTTP server inside this
-//! process that streams them to and from files in `--dir` (HTTP and the
-//! disk, nothing else). Every file read back is checked against the SHA-256
-//! of what was sent.
+//! attachment API, beside two baselines measured in the same run: a plain
+//! copy of a file of the same size on the disk of `--dir`, and the same bytes
+//! `PUT` to and read back from a minimal HTTP server inside this process that
+//! streams them to and from files in `--dir` (HTTP and the disk, nothing
+//! else). Every file read back is checked against the SHA-256 of what was
+//! sent.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::report::{ProcSample, Progress, clock_ticks, round};
+use crate::report::{ProcSample, Progress, clock_ticks, mib, round};
 use crate::setup::{Api, Conversation, create_conversations};
 
 #[derive(Args)]
@@ -60,6 +61,9 @@ struct Rate {
     secs: f64,
     /// Server CPU-seconds per GiB moved (the server's phases, with `--server-pid`).
     cpu_secs_per_gib: Option<f64>,
+    /// The server's resident memory before and after the phase, and its peak
+    /// so far (MiB; with `--server-pid`).
+    rss_mib: Option<[f64; 3]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +71,8 @@ struct Summary {
     files: u32,
     size_mib: u64,
     concurrency: usize,
+    /// `cp` of one file to another, same size, same concurrency.
+    plain_copy: Rate,
     baseline_upload: Rate,
     baseline_download: Rate,
     server_upload: Rate,
@@ -87,6 +93,13 @@ pub async fn run(args: FilesArgs) -> Result<bool> {
 
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir).join(format!("sb-files-{}", std::process::id()));
     tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
+    let source = dir.join("source");
+    tokio::fs::write(&source, &payload).await.with_context(|| format!("writing {}", source.display()))?;
+    let plain_copy = phase("plain copy", &args, None, |i| {
+        let (from, to) = (source.clone(), dir.join(format!("copy-{i}")));
+        async move { Ok(tokio::fs::copy(&from, &to).await.map(drop)?) }
+    })
+    .await?;
     let bare = bare_server(dir.clone()).await?;
     let check = Check { expected: digest.clone(), corrupt: corrupt.clone() };
     let baseline_upload = phase("bare upload", &args, None, |i| {
@@ -116,6 +129,7 @@ pub async fn run(args: FilesArgs) -> Result<bool> {
         files: args.count,
         size_mib: args.size_mib,
         concurrency: args.concurrency,
+        plain_copy,
         baseline_upload,
         baseline_download,
         server_upload,
@@ -202,14 +216,19 @@ where
         .await?;
     let secs = started.elapsed().as_secs_f64();
     let gib = (args.count as f64 * args.size_mib as f64) / 1024.0;
-    let cpu = match (before, ProcSample::maybe(pid)?) {
-        (Some(b), Some(a)) => Some(a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / clock_ticks()),
-        _ => None,
+    let after = ProcSample::maybe(pid)?;
+    let (cpu, rss) = match (before, after) {
+        (Some(b), Some(a)) => (
+            Some(a.cpu_ticks.saturating_sub(b.cpu_ticks) as f64 / clock_ticks()),
+            Some([mib(b.rss_kib), mib(a.rss_kib), mib(a.hwm_kib)]),
+        ),
+        _ => (None, None),
     };
     Ok(Rate {
         mib_per_sec: round(gib * 1024.0 / secs, 1),
         secs: round(secs, 2),
         cpu_secs_per_gib: cpu.map(|c| round(c / gib, 2)),
+        rss_mib: rss,
     })
 }
 
@@ -290,6 +309,7 @@ fn print(s: &Summary) {
     let ratio = |server: &Rate, bare: &Rate| round(100.0 * server.mib_per_sec / bare.mib_per_sec, 0);
     println!("files: {} × {} MiB, {} at a time", s.files, s.size_mib, s.concurrency);
     println!("{:<24} {:>14} {:>16}", "", "upload MiB/s", "download MiB/s");
+    println!("{:<24} {:>14} {:>16}", "plain file copy", s.plain_copy.mib_per_sec, s.plain_copy.mib_per_sec);
     println!(
         "{:<24} {:>14} {:>16}",
         "bare HTTP + disk", s.baseline_upload.mib_per_sec, s.baseline_download.mib_per_sec
@@ -297,12 +317,23 @@ fn print(s: &Summary) {
     println!("{:<24} {:>14} {:>16}", "server", s.server_upload.mib_per_sec, s.server_download.mib_per_sec);
     println!(
         "{:<24} {:>13}% {:>15}%",
-        "server / bare",
+        "server / bare HTTP",
         ratio(&s.server_upload, &s.baseline_upload),
         ratio(&s.server_download, &s.baseline_download)
     );
+    println!(
+        "{:<24} {:>13}% {:>15}%",
+        "server / plain copy",
+        ratio(&s.server_upload, &s.plain_copy),
+        ratio(&s.server_download, &s.plain_copy)
+    );
     if let (Some(up), Some(down)) = (s.server_upload.cpu_secs_per_gib, s.server_download.cpu_secs_per_gib) {
         println!("server CPU per GiB: upload {up} s, download {down} s");
+    }
+    for (what, rate) in [("upload", &s.server_upload), ("download", &s.server_download)] {
+        if let Some([before, after, peak]) = rate.rss_mib {
+            println!("server RSS over the {what}: {before} → {after} MiB (peak so far {peak})");
+        }
     }
     println!("corrupt files: {}", s.corrupt);
 }

@@ -537,8 +537,9 @@ async fn abandoned_uploads_are_swept(backend: Backend) {
     assert!(!app.transcript(&chat.id).await.iter().any(|e| e["type"] == "attachment"), "nothing entered the log");
 }
 
-/// A file far larger than memory would like streams through: the server's
-/// resident memory grows by much less than the file.
+/// A 200 MiB file streams through: the process's resident memory grows by a
+/// few MiB, not by the file (`switchboard-loadgen files` measures the server
+/// process alone).
 async fn large_upload_streams(backend: Backend) {
     const SIZE: usize = 200 << 20;
     let app = TestApp::spawn(backend).await;
@@ -553,8 +554,10 @@ async fn large_upload_streams(backend: Backend) {
     });
     let (status, b) = put(&app, &url, reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))).await;
     assert_eq!(status, StatusCode::OK, "{b}");
+    // The server and this client share the process: together they grow by
+    // a few MiB (buffers, the allocator's caches), not by the file.
     let grown = rss_bytes().saturating_sub(before);
-    assert!(grown < (SIZE as u64) / 4, "resident memory grew by {grown} bytes for a {SIZE}-byte upload");
+    assert!(grown < 24 << 20, "resident memory grew by {} KiB for a {SIZE}-byte upload", grown >> 10);
     let (status, b) = complete(&app, &chat.id, &chat.customer, &att).await;
     assert_eq!((status, b["attachment"]["size"].as_u64()), (StatusCode::OK, Some(SIZE as u64)), "{b}");
     // And back out, counted without keeping it.
