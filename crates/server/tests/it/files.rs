@@ -254,6 +254,9 @@ async fn refusals(app: &TestApp) {
     };
     let (s, b) = put(app, &later, image.clone().into()).await;
     expect(s, &b, StatusCode::UNAUTHORIZED, "unauthenticated", "a link whose expiry was pushed back");
+    let (other_att, _) = started(app, c, t, "b.png", "image/png", image.len()).await;
+    let (s, b) = put(app, &url.replace(&att, &other_att), image.clone().into()).await;
+    expect(s, &b, StatusCode::UNAUTHORIZED, "unauthenticated", "one file's link used for another");
     let (s, b) = put(app, &url.replace("?", "?x=1&"), image.clone().into()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "an unknown query field: {b}");
     // Completing before the bytes are in.
