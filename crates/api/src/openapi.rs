@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor};
+use crate::routes::{agents, conversations, entry_points, flows, log, participants, retention, routing, supervisor};
 use crate::{error, event_stream, stream, wire};
 
 #[derive(OpenApi)]
@@ -21,7 +21,7 @@ use crate::{error, event_stream, stream, wire};
     paths(
         entry_points::create, entry_points::list, entry_points::get, entry_points::update, entry_points::start_chat,
         conversations::list, conversations::create, conversations::get, conversations::update, conversations::end,
-        conversations::me,
+        conversations::me, retention::erase, retention::list,
         participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,
         log::send_message, log::send_event, log::transcript, log::poll,
         stream::stream,

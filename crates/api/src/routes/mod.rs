@@ -6,6 +6,7 @@ pub mod entry_points;
 pub mod flows;
 pub mod log;
 pub mod participants;
+pub mod retention;
 pub mod routing;
 pub mod supervisor;
 pub mod system;
