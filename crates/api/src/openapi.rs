@@ -107,6 +107,21 @@ mod tests {
     }
 
     #[test]
+    fn erasure_is_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let erase = &doc["paths"]["/api/v1/conversations/{id}"]["delete"];
+        let params: Vec<&str> =
+            erase["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(params, ["id", "end", "reason"]);
+        for status in ["200", "403", "404", "409"] {
+            assert!(erase["responses"].get(status).is_some(), "DELETE answers {status}");
+        }
+        assert!(doc["paths"]["/api/v1/erasures"]["get"].is_object());
+        let deleted = &doc["components"]["schemas"]["DeletedCounts"]["properties"];
+        assert!(deleted.get("events").is_some() && deleted.get("attachments").is_some());
+    }
+
+    #[test]
     fn persistent_chat_is_described() {
         let doc = serde_json::to_value(super::document()).unwrap();
         let schemas = &doc["components"]["schemas"];
