@@ -324,3 +324,31 @@ async fn retention_purges_only_what_is_due_in_batches_while_chats_go_on(backend:
     let again = app.engine.purge_expired(later, batch).await.unwrap();
     assert_eq!(again.conversations, 0, "nothing twice");
 }
+
+/// `switchboard conversation erase` through a running server's API, then
+/// directly on the database: the same audit line either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_erases_through_a_running_server_or_directly() {
+    use crate::cli_flow::{Serve, cli, ok};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Serve::start(dir).await;
+    let first = server.admin(Method::POST, "/api/v1/conversations", json!({})).await;
+    let second = server.admin(Method::POST, "/api/v1/conversations", json!({})).await;
+    let (first, second) = (first["id"].as_str().unwrap().to_owned(), second["id"].as_str().unwrap().to_owned());
+
+    let ran = cli(dir, &["conversation", "erase", &first]).await;
+    assert!(!ran.ok && ran.err.contains("still open"), "{}", ran.err);
+    let out = ok(dir, &["conversation", "erase", &first, "--end", "--reason", "customer asked"]).await;
+    assert!(out.starts_with("ers_") && out.contains(&format!("erased {first}: 2 events, 0 participants")), "{out}");
+    let listed = server.admin(Method::GET, "/api/v1/erasures", Value::Null).await;
+    assert_eq!(listed["erasures"][0]["reason"], "customer asked");
+    assert_eq!(listed["erasures"][0]["erased_by"], "api_key", "through the server, with its admin key");
+    server.stop().await;
+
+    let out = ok(dir, &["conversation", "erase", &second, "--end"]).await;
+    assert!(out.contains(&format!("erased {second}")), "{out}");
+    assert_eq!(ok(dir, &["conversation", "erase", &second]).await, out, "asked again: the same row");
+    let ran = cli(dir, &["conversation", "erase", "cnv_nope"]).await;
+    assert!(!ran.ok, "{}", ran.out);
+}
