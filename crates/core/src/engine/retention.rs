@@ -153,11 +153,13 @@ impl Engine {
                 () = tokio::time::sleep(every + Duration::from_millis(jitter)) => {}
             }
             // A pass stopped by shutdown stops between commands: each one is whole.
+            let started = std::time::Instant::now();
             tokio::select! {
                 () = &mut shutdown => return,
                 outcome = self.purge_expired(self.now(), batch) => match outcome {
                     Ok(r) if r.conversations > 0 => tracing::info!(
                         conversations = r.conversations, events = r.events, commands = r.commands,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
                         "retention erased ended conversations"
                     ),
                     Ok(_) => {}
