@@ -4,7 +4,8 @@
 //!
 //! The planner decides and cleans up around the chat; the store deletes its
 //! rows last in the transaction (so rows the same batch wrote for it go
-//! too) and writes the audit row with the counts. Rules: only an ended chat
+//! too) and writes the audit row with the counts, and the deletion of its
+//! files when it has any (most chats have none). Rules: only an ended chat
 //! is erased (an open one only when asked to end it first); an agent still
 //! wrapping it up gets its slot back; the chats linked to it (persistent
 //! chat) lose their link; its files are deleted through the outbox; and for
@@ -75,8 +76,8 @@ impl Planner {
         // Its files: every object under its prefix, after commit. The item
         // names no conversation, so the erasure's own delete keeps it.
         let prefix = crate::files::conversation_prefix(c.workspace_id, id);
-        self.queue_work(OutboxId::new(), c.workspace_id, None, Work::DeleteFiles { prefix });
-        self.plan.erasures.push(PlannedErasure { request: request.clone(), ended_at: c.ended_at });
+        let files = self.outbox_item(OutboxId::new(), c.workspace_id, None, Work::DeleteFiles { prefix });
+        self.plan.erasures.push(PlannedErasure { request: request.clone(), ended_at: c.ended_at, files });
         self.plan.notices.push(Notice::Erased { conversation: id });
     }
 

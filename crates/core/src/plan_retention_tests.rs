@@ -77,8 +77,8 @@ fn only_an_ended_chat_of_the_workspace_is_erased_unless_asked_to_end_it() {
     assert!(!w.conversations.contains_key(&c));
     assert!(w.log(c).is_empty() && w.participants.is_empty() && w.timers.is_empty(), "every row of it goes");
     assert_eq!(w.erasures.len(), 1);
-    let files = w.outbox.iter().find(|o| matches!(o.work, Work::DeleteFiles { .. })).expect("its files go");
-    assert_eq!(files.work, Work::DeleteFiles { prefix: format!("{ws}/{c}/") });
+    let files = &w.erasures[0].files;
+    assert_eq!(files.work, Work::DeleteFiles { prefix: format!("{ws}/{c}/") }, "its files go, if it has any");
     assert_eq!(files.conversation_id, None, "the deletion outlives the chat's own outbox rows");
     assert_eq!(w.run(&[erase(ws, c, true)], 3).remove(0).unwrap_err().code, ErrorCode::NotFound, "once");
 }
@@ -279,7 +279,7 @@ fn retention_erases_only_what_is_due_and_still_there() {
     requests.push(request(ws, ids[0]));
     let out = w.run(&[Command::Purge { requests, ended_before: Timestamp(2 * DAY) }], 4 * DAY);
     assert!(out[0].is_ok(), "a purge never fails on one chat: {out:?}");
-    let erased: Vec<_> = w.erasures.iter().map(|e| e.conversation).collect();
+    let erased: Vec<_> = w.erasures.iter().map(|e| e.request.conversation).collect();
     assert_eq!(erased, [ids[0], ids[1]], "ended before the limit, once each");
     for kept in [ids[2], open, foreign] {
         assert!(w.conversations.contains_key(&kept));

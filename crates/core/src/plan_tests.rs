@@ -33,7 +33,7 @@ pub(super) struct World {
     pub outbox: Vec<crate::flows::records::OutboxItem>,
     pub hooks: HashMap<WorkspaceId, Vec<crate::flows::webhooks::Hook>>,
     pub history: Vec<crate::routing::model::TaskHistory>,
-    pub erasures: Vec<crate::retention::EraseRequest>,
+    pub erasures: Vec<crate::retention::PlannedErasure>,
 }
 
 impl World {
@@ -122,15 +122,15 @@ impl World {
             self.timers.insert(t.key(), t);
         }
         for e in p.erasures {
-            self.erase(e.request);
+            self.erase(e);
         }
         outcomes
     }
 
     /// As the store does, last in the transaction: the conversation and
     /// every row of it go.
-    fn erase(&mut self, e: crate::retention::EraseRequest) {
-        let c = e.conversation;
+    fn erase(&mut self, e: crate::retention::PlannedErasure) {
+        let c = e.request.conversation;
         let tasks: Vec<_> = self.tasks.values().filter(|t| t.conversation_id == c).map(|t| t.id).collect();
         self.conversations.remove(&c);
         self.participants.retain(|_, p| p.conversation_id != c);

@@ -120,12 +120,14 @@ pub struct EraseRequest {
     pub reason: Option<Reason>,
 }
 
-/// A conversation a batch erases: the request, and when the chat ended
-/// (the audit row keeps it; the row it came from is gone).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A conversation a batch erases: the request, when the chat ended (the
+/// audit row keeps it; the row it came from is gone), and the outbox item
+/// that deletes its files, written only if it has attachments.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannedErasure {
     pub request: EraseRequest,
     pub ended_at: Option<Timestamp>,
+    pub files: crate::flows::records::OutboxItem,
 }
 
 /// How many rows of each kind an erasure deleted.

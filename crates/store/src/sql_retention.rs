@@ -57,9 +57,11 @@ const DELETES: [&str; 16] = [
 ];
 
 /// The statements that erase `erasures` (at most [`crate::sql::CHUNK`]):
-/// the audit rows, counted before anything goes, then the deletes.
+/// the audit rows, counted before anything goes, the deletion of the files
+/// of those that have any, then the deletes.
 pub(crate) fn erase(erasures: &[PlannedErasure], now: Timestamp) -> Vec<Stmt> {
-    let mut out = vec![insert_erasures(erasures, now)];
+    let files: Vec<_> = erasures.iter().map(|e| (&e.files, e.request.conversation)).collect();
+    let mut out = vec![insert_erasures(erasures, now), crate::sql_flows::insert_outbox_if_files(&files)];
     for template in DELETES {
         let (head, tail) = template.split_once("{ids}").unwrap_or((template, ""));
         let mut s = Stmt::new(head);
@@ -180,12 +182,26 @@ mod tests {
             reason: None,
         };
         let other = EraseRequest { conversation: ConversationId::new(), ..r.clone() };
-        let planned = [r, other].map(|request| PlannedErasure { request, ended_at: Some(Timestamp(0)) });
+        let files = |r: &EraseRequest| switchboard_core::flows::records::OutboxItem {
+            id: switchboard_core::ids::OutboxId::new(),
+            workspace_id: r.workspace,
+            conversation_id: None,
+            lane: None,
+            ord: 0,
+            work: switchboard_core::flows::records::Work::DeleteFiles { prefix: "p/".into() },
+            state: switchboard_core::flows::records::OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at: Timestamp(1),
+            last_error: None,
+            created_at: Timestamp(1),
+        };
+        let planned = [r, other].map(|request| PlannedErasure { files: files(&request), request, ended_at: None });
         let stmts = erase(&planned, Timestamp(1));
-        assert_eq!(stmts.len(), 17, "the audit row and 16 deletes");
+        assert_eq!(stmts.len(), 18, "the audit row, the files' deletion and 16 deletes");
         assert!(stmts[0].sql.starts_with("INSERT INTO erasures"));
         assert_eq!(stmts[0].args.len(), 14);
-        for s in &stmts[1..] {
+        assert!(stmts[1].sql.starts_with("INSERT INTO outbox") && stmts[1].sql.contains("EXISTS"));
+        for s in &stmts[2..] {
             assert!(s.sql.contains("IN (?, ?)"), "{}", s.sql);
             assert_eq!(s.args.len(), 2, "{}", s.sql);
             assert_eq!(s.sql.matches('(').count(), s.sql.matches(')').count(), "{}", s.sql);

@@ -208,6 +208,8 @@ pub(super) async fn an_erased_chat_is_gone_for_the_writer_and_its_links<F: Futur
     let err = store.apply(text(a, ann_id, "still there?", None)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
     assert!(store.events(a, EventRange::after(0, 10)).await.unwrap().is_empty());
+    let left = testing::mentions(&s.config.url, &[&a.to_string()]).await.unwrap();
+    assert_eq!(left, [format!("erasures.conversation_id: {a}")], "a chat without files queues no deletion of files");
     let b_row = store.conversation(b).await.unwrap().unwrap();
     assert_eq!((b_row.previous_conversation_id, b_row.rehydration), (None, None));
     // A write to the continuation keeps the link cleared.
