@@ -297,6 +297,12 @@ impl Feeds<'_> {
                 write(socket, vec![frame(&out)]).await
             }
             Forwarded::Notice(Notice::QueuePosition { .. }) => Ok(()),
+            // Its log is gone: nothing to catch up on (the agent's own topic
+            // says `released` when the chat was still the agent's).
+            Forwarded::Notice(Notice::Erased { .. }) => {
+                self.feeds.remove(&c);
+                Ok(())
+            }
             Forwarded::Notice(_) | Forwarded::Lagged => self.catch_up(socket, c).await,
         }
     }

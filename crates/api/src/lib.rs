@@ -30,11 +30,14 @@ pub mod supervisor_stream;
 pub mod wire;
 pub mod wire_files;
 pub mod wire_flows;
+pub mod wire_retention;
 pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{agents, conversations, entry_points, files, flows, log, participants, routing, supervisor, system};
+use routes::{
+    agents, conversations, entry_points, files, flows, log, participants, retention, routing, supervisor, system,
+};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -45,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/entry-points/{id}", get(entry_points::get).patch(entry_points::update))
         .route("/api/v1/entry-points/{id}/chats", post(entry_points::start_chat))
         .route("/api/v1/conversations", get(conversations::list).post(conversations::create))
-        .route(conversation, get(conversations::get).patch(conversations::update))
+        .route(conversation, get(conversations::get).patch(conversations::update).delete(retention::erase))
         .route(&format!("{conversation}/end"), post(conversations::end))
         .route(&format!("{conversation}/participants"), get(participants::list).post(participants::add))
         .route(participant, axum::routing::delete(participants::remove))
@@ -104,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/webhooks/{id}/deliveries", get(flows::deliveries))
         .route("/api/v1/webhook-secret", get(flows::webhook_secret))
         .route("/api/v1/webhook-secret/rotate", post(flows::rotate_webhook_secret))
+        .route("/api/v1/erasures", get(retention::list))
         .route("/api/v1/me", get(conversations::me))
         .route("/api/v1/stream", get(stream::stream))
         .route("/api/openapi.json", get(system::openapi))

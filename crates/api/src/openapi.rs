@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, conversations, entry_points, files, flows, log, participants, routing, supervisor};
+use crate::routes::{
+    agents, conversations, entry_points, files, flows, log, participants, retention, routing, supervisor,
+};
 use crate::{error, event_stream, stream, wire};
 
 #[derive(OpenApi)]
@@ -21,7 +23,7 @@ use crate::{error, event_stream, stream, wire};
     paths(
         entry_points::create, entry_points::list, entry_points::get, entry_points::update, entry_points::start_chat,
         conversations::list, conversations::create, conversations::get, conversations::update, conversations::end,
-        conversations::me,
+        conversations::me, retention::erase, retention::list,
         participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,
         log::send_message, log::send_event, log::transcript, log::poll,
         stream::stream,
@@ -107,6 +109,21 @@ mod tests {
             let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected reference {r}"));
             assert!(doc["components"]["schemas"].get(name).is_some(), "{r} is not in the document");
         }
+    }
+
+    #[test]
+    fn erasure_is_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let erase = &doc["paths"]["/api/v1/conversations/{id}"]["delete"];
+        let params: Vec<&str> =
+            erase["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(params, ["id", "end", "reason"]);
+        for status in ["200", "403", "404", "409"] {
+            assert!(erase["responses"].get(status).is_some(), "DELETE answers {status}");
+        }
+        assert!(doc["paths"]["/api/v1/erasures"]["get"].is_object());
+        let deleted = &doc["components"]["schemas"]["DeletedCounts"]["properties"];
+        assert!(deleted.get("events").is_some() && deleted.get("attachments").is_some());
     }
 
     #[test]

@@ -341,8 +341,10 @@ pub(crate) fn write_one(socket: &mut WebSocket, frame: Message) -> BoxFuture<'_,
 struct Feed {
     /// The last seq delivered.
     cursor: i64,
-    /// Set once `conversation.ended` went out.
+    /// Set once `conversation.ended` went out, or the chat was erased.
     ended: bool,
+    /// The chat was erased: nothing more will come, and its log is gone.
+    erased: bool,
     /// What this reader does not see (silent monitors).
     screen: Screen,
 }
@@ -391,6 +393,10 @@ impl Feed {
             Notice::QueuePosition { position, estimated_wait_secs, .. } => {
                 write(socket, vec![text(&ServerFrame::QueuePosition { position, estimated_wait_secs })]).await
             }
+            Notice::Erased { .. } => {
+                (self.ended, self.erased) = (true, true);
+                Ok(())
+            }
             // Agent and routing notices travel on other topics.
             Notice::Typing { .. }
             | Notice::Agent { .. }
@@ -421,7 +427,7 @@ async fn greet(
     };
     write(socket, vec![text(&hello)]).await?;
     let screen = s.engine.screen_for(caller, p.conversation_id).await?;
-    let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false, screen };
+    let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false, erased: false, screen };
     feed.catch_up(s, socket, p).await?;
     if already_ended {
         return Ok(None);
@@ -487,7 +493,8 @@ async fn run(s: &AppState, caller: &Caller, after_seq: Option<i64>, socket: &mut
         let answers = Box::pin(w.finish()).await;
         Box::pin(write(socket, answers)).await?;
     }
-    close(socket, close_code::NORMAL, "conversation ended").await
+    let reason = if feed.erased { "conversation erased" } else { "conversation ended" };
+    close(socket, close_code::NORMAL, reason).await
 }
 
 /// Handles one read from a participant's socket: a frame is answered at

@@ -7,6 +7,7 @@ use switchboard_core::files::model::Attachment;
 use switchboard_core::files::policy::FilePolicy;
 use switchboard_core::files::signing::Grant;
 use switchboard_core::model::WorkspaceSettings;
+use switchboard_core::retention::RetentionSettings;
 use utoipa::ToSchema;
 
 /// POST /conversations/{id}/attachments: what is about to be sent.
@@ -146,6 +147,17 @@ pub struct UploadCompleted {
 pub struct SettingsView {
     #[serde(default)]
     pub files: FilePolicyView,
+    #[serde(default)]
+    pub retention: RetentionView,
+}
+
+/// How long ended conversations are kept.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionView {
+    /// Ended conversations (with their files) are erased this many days
+    /// after they ended, 1 to 3650; null keeps them for ever (the default).
+    pub ended_conversations_days: Option<u32>,
 }
 
 /// Which files the workspace accepts.
@@ -163,6 +175,7 @@ impl From<WorkspaceSettings> for SettingsView {
     fn from(s: WorkspaceSettings) -> Self {
         Self {
             files: FilePolicyView { max_bytes: Some(s.files.max_bytes), allowed_types: Some(s.files.allowed_types) },
+            retention: RetentionView { ended_conversations_days: s.retention.ended_conversations_days },
         }
     }
 }
@@ -175,6 +188,7 @@ impl From<SettingsView> for WorkspaceSettings {
                 max_bytes: v.files.max_bytes.unwrap_or(d.max_bytes),
                 allowed_types: v.files.allowed_types.unwrap_or(d.allowed_types),
             },
+            retention: RetentionSettings { ended_conversations_days: v.retention.ended_conversations_days },
         }
     }
 }

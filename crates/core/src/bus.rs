@@ -52,6 +52,8 @@ pub enum Notice {
     /// Custom events were published in a workspace: event streams read what
     /// came after their cursor.
     Events { workspace: WorkspaceId },
+    /// The conversation was erased: its readers stop (its log is gone).
+    Erased { conversation: ConversationId },
 }
 
 /// What an agent's socket hears about, beside its conversations' events.
@@ -105,7 +107,8 @@ impl Notice {
         match self {
             Self::Committed { conversation, .. }
             | Self::Typing { conversation, .. }
-            | Self::QueuePosition { conversation, .. } => Topic::Conversation(*conversation),
+            | Self::QueuePosition { conversation, .. }
+            | Self::Erased { conversation } => Topic::Conversation(*conversation),
             Self::Agent { agent, .. } => Topic::Agent(*agent),
             Self::Routing { .. } => Topic::Routing,
             Self::Work { .. } => Topic::Work,

@@ -22,6 +22,7 @@ use crate::ids::{
     ParticipantId, QueueId, TaskId, WebhookId, WorkspaceId,
 };
 use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Rehydration, Role};
+use crate::retention::EraseRequest;
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use crate::timer::{Timer, TimerKey, TimerKind};
 use crate::token::SecretHash;
@@ -287,6 +288,20 @@ pub enum Command {
         state: OutboxState,
         error: Option<String>,
     },
+    /// Erases a conversation with everything derived from it, leaving a
+    /// content-free audit row (see [`crate::retention`]). An open one is
+    /// refused unless `end`, which ends it first.
+    Erase {
+        request: Box<EraseRequest>,
+        end: bool,
+    },
+    /// Retention: erases each requested conversation that is still there
+    /// and ended before `ended_before`, and skips the others (another node
+    /// may have erased them, or a chat may have been continued meanwhile).
+    Purge {
+        requests: Vec<EraseRequest>,
+        ended_before: Timestamp,
+    },
 }
 
 /// A run to start.
@@ -339,13 +354,15 @@ impl Command {
             | Self::Hook { conversation, .. }
             | Self::Unhook { conversation, .. } => Some(*conversation),
             Self::StartRun { run } => Some(run.conversation),
+            Self::Erase { request, .. } => Some(request.conversation),
             Self::StartUpload { attachment, .. } => Some(attachment.conversation_id),
             Self::Fire { timer } => Some(timer.conversation_id),
             Self::SetActivity { .. }
             | Self::UpdateAgent { .. }
             | Self::Seen { .. }
             | Self::Publish { .. }
-            | Self::FinishOutbox { .. } => None,
+            | Self::FinishOutbox { .. }
+            | Self::Purge { .. } => None,
         }
     }
 }
@@ -406,6 +423,7 @@ impl SnapshotKeys {
                     keys.conversations.extend(conversation.continues.map(|(source, _)| source));
                 }
                 Command::Publish { event } => keys.hook_workspaces.push(event.workspace_id),
+                Command::Purge { requests, .. } => keys.conversations.extend(requests.iter().map(|r| r.conversation)),
                 _ => {}
             }
             match c {
@@ -483,7 +501,9 @@ impl SnapshotKeys {
                 | Command::Publish { .. }
                 | Command::Hook { .. }
                 | Command::Unhook { .. }
-                | Command::FinishOutbox { .. } => {}
+                | Command::FinishOutbox { .. }
+                | Command::Erase { .. }
+                | Command::Purge { .. } => {}
             }
         }
         keys.normalize();
@@ -491,10 +511,24 @@ impl SnapshotKeys {
     }
 
     /// Rows the loaded ones point to and that are not loaded yet: a
-    /// conversation's task, a task's agent, offer and queue. The writer loads
+    /// conversation's task, a task's agent, offer and queue, and the chats
+    /// linked to one being erased (their links are cleared). The writer loads
     /// these in a second round.
-    pub fn derived(snapshot: &Snapshot) -> Self {
+    pub fn derived(commands: &[Command], snapshot: &Snapshot) -> Self {
         let mut keys = Self::default();
+        for c in commands {
+            let erased: Vec<ConversationId> = match c {
+                Command::Erase { request, .. } => vec![request.conversation],
+                Command::Purge { requests, .. } => requests.iter().map(|r| r.conversation).collect(),
+                _ => continue,
+            };
+            for id in erased {
+                let Some(conversation) = snapshot.conversations.get(&id) else { continue };
+                let linked = [conversation.previous_conversation_id, conversation.next_conversation_id];
+                keys.conversations
+                    .extend(linked.into_iter().flatten().filter(|l| !snapshot.conversations.contains_key(l)));
+            }
+        }
         for c in snapshot.conversations.values() {
             if let Some(t) = c.task_id.filter(|t| !snapshot.tasks.contains_key(t)) {
                 keys.tasks.push(t);
@@ -632,6 +666,9 @@ pub struct Plan {
     pub outbox: Vec<OutboxItem>,
     /// Outbox items finished by this batch.
     pub outbox_done: Vec<(OutboxId, OutboxState, Option<String>)>,
+    /// Conversations erased, with everything derived from them (written
+    /// last, so rows the batch wrote for them go too).
+    pub erasures: Vec<crate::retention::PlannedErasure>,
     /// What to tell agents and routers once committed.
     pub notices: Vec<Notice>,
 }
@@ -661,6 +698,7 @@ impl Plan {
             && self.custom_events.is_empty()
             && self.outbox.is_empty()
             && self.outbox_done.is_empty()
+            && self.erasures.is_empty()
     }
 }
 

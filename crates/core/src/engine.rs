@@ -22,6 +22,7 @@ pub mod flows;
 mod outbox;
 mod permit;
 pub mod persistent;
+pub mod retention;
 pub mod router;
 pub mod routing;
 pub mod supervisor;
@@ -199,6 +200,11 @@ impl Engine {
         // Generated API keys start with `sbk_`; a key the operator chose may not.
         let key = self.store.api_key_by_token(&hash).await?.ok_or_else(unknown)?;
         Ok(Caller::Admin { workspace: key.workspace_id })
+    }
+
+    /// The workspace API key a bearer secret is, if it is one (for audit rows).
+    pub async fn api_key_id(&self, secret: &str) -> Result<Option<crate::ids::ApiKeyId>> {
+        Ok(self.store.api_key_by_token(&SecretHash::of(secret)).await?.map(|k| k.id))
     }
 
     /// Opens a chat through a public entry point. `origin` is the browser's
@@ -551,6 +557,7 @@ impl Engine {
                 Ok(Ok(Notice::Committed { last_seq, .. })) if last_seq > after => {
                     return self.store.events(id, range).await;
                 }
+                Ok(Ok(Notice::Erased { .. })) => return Err(Error::not_found("conversation")),
                 Ok(Ok(_)) => {}
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
                     return self.store.events(id, range).await;

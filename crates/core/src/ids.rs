@@ -211,3 +211,8 @@ typed_id!(
     /// A file in a conversation.
     AttachmentId, "att", "attachment"
 );
+
+typed_id!(
+    /// The audit record of one erased conversation.
+    ErasureId, "ers", "erasure"
+);

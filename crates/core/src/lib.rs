@@ -23,6 +23,7 @@ mod located;
 pub mod model;
 pub mod plan;
 pub mod rate;
+pub mod retention;
 pub mod routing;
 pub mod store;
 #[doc(hidden)]

@@ -24,6 +24,9 @@ pub struct Workspace {
 pub struct WorkspaceSettings {
     #[serde(default)]
     pub files: crate::files::policy::FilePolicy,
+    /// How long ended conversations are kept (for ever unless set).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// A workspace API key; the secret itself is never stored.

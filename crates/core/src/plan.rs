@@ -5,8 +5,8 @@
 //! first event, nothing is written to an ended conversation or by a departed
 //! participant, customer activity moves the inactivity timer, and a chat
 //! continues only an ended chat of its workspace that nothing continues yet
-//! (persistent chat). A command that breaks a rule fails alone; the rest of
-//! the batch goes on.
+//! (persistent chat), and an erased chat is gone for the rest of the batch.
+//! A command that breaks a rule fails alone; the rest of the batch goes on.
 
 use std::collections::{HashMap, HashSet};
 
@@ -246,6 +246,8 @@ impl Planner {
             Command::Hook { conversation, hook } => self.hook(*conversation, hook),
             Command::Unhook { conversation, webhook } => self.unhook(*conversation, *webhook),
             Command::FinishOutbox { id, state, error } => self.finish_outbox(*id, *state, error.clone()),
+            Command::Erase { request, end } => self.erase(request, *end),
+            Command::Purge { requests, ended_before } => Ok(self.purge(requests, *ended_before)),
         }
     }
 
@@ -596,6 +598,9 @@ mod flows;
 
 #[path = "plan_files.rs"]
 mod files;
+
+#[path = "plan_retention.rs"]
+mod retention;
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

@@ -555,8 +555,20 @@ impl Planner {
         conversation: Option<ConversationId>,
         work: Work,
     ) {
+        let item = self.outbox_item(id, workspace, conversation, work);
+        self.plan.outbox.push(item);
+    }
+
+    /// An outbox item due now, and the wake-up that tells the outbox loop.
+    pub(super) fn outbox_item(
+        &mut self,
+        id: OutboxId,
+        workspace: crate::ids::WorkspaceId,
+        conversation: Option<ConversationId>,
+        work: Work,
+    ) -> OutboxItem {
         self.plan.notices.push(Notice::Work { workspace });
-        self.plan.outbox.push(OutboxItem {
+        OutboxItem {
             id,
             workspace_id: workspace,
             conversation_id: conversation,
@@ -568,7 +580,7 @@ impl Planner {
             next_attempt_at: self.now,
             last_error: None,
             created_at: self.now,
-        });
+        }
     }
 
     /// A customer-side flow failed: the chat goes to a human by the

@@ -430,7 +430,7 @@ impl Planner {
         }
     }
 
-    fn complete(&mut self, task: TaskId) {
+    pub(super) fn complete(&mut self, task: TaskId) {
         let t = &self.tasks[&task];
         let (agent, workspace) = (t.agent_id, t.workspace_id);
         self.set_task_state(task, TaskState::Completed);

@@ -33,6 +33,7 @@ pub(super) struct World {
     pub outbox: Vec<crate::flows::records::OutboxItem>,
     pub hooks: HashMap<WorkspaceId, Vec<crate::flows::webhooks::Hook>>,
     pub history: Vec<crate::routing::model::TaskHistory>,
+    pub erasures: Vec<crate::retention::PlannedErasure>,
 }
 
 impl World {
@@ -76,7 +77,7 @@ impl World {
         self.load(SnapshotKeys::of(commands), &mut snap);
         // As the store does: follow what the loaded rows point to.
         for _ in 0..3 {
-            let more = SnapshotKeys::derived(&snap);
+            let more = SnapshotKeys::derived(commands, &snap);
             if more.is_empty() {
                 break;
             }
@@ -120,7 +121,30 @@ impl World {
         for t in p.set_timers {
             self.timers.insert(t.key(), t);
         }
+        for e in p.erasures {
+            self.erase(e);
+        }
         outcomes
+    }
+
+    /// As the store does, last in the transaction: the conversation and
+    /// every row of it go.
+    fn erase(&mut self, e: crate::retention::PlannedErasure) {
+        let c = e.request.conversation;
+        let tasks: Vec<_> = self.tasks.values().filter(|t| t.conversation_id == c).map(|t| t.id).collect();
+        self.conversations.remove(&c);
+        self.participants.retain(|_, p| p.conversation_id != c);
+        self.events.retain(|x| x.conversation_id != c);
+        self.timers.retain(|k, _| k.conversation_id != c);
+        self.tasks.retain(|_, t| t.conversation_id != c);
+        self.offers.retain(|_, o| o.conversation_id != c);
+        self.history.retain(|h| !tasks.contains(&h.task_id));
+        self.file_requests.retain(|_, f| f.conversation_id != c);
+        self.runs.retain(|_, r| r.conversation_id != c);
+        self.forms.retain(|_, f| f.conversation_id != c);
+        self.custom_events.retain(|x| x.conversation_id != Some(c));
+        self.outbox.retain(|o| o.conversation_id != Some(c));
+        self.erasures.push(e);
     }
 
     pub(super) fn log(&self, c: ConversationId) -> Vec<&Event> {
@@ -380,3 +404,6 @@ mod flows;
 
 #[path = "plan_persistent_tests.rs"]
 mod persistent;
+
+#[path = "plan_retention_tests.rs"]
+mod retention;

@@ -81,6 +81,14 @@ pub struct OutboxQuery {
     pub limit: u32,
 }
 
+/// A page of a workspace's erasures, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ErasureQuery {
+    /// Only erasures with ids below this one (the next page).
+    pub before: Option<crate::ids::ErasureId>,
+    pub limit: u32,
+}
+
 /// Counters the store keeps about its own writes, for `/metrics`.
 pub trait CommitObserver: Send + Sync + 'static {
     /// One transaction committed `commands` commands in `micros` microseconds.
@@ -333,6 +341,30 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_secret(&self, workspace: WorkspaceId) -> Result<Option<String>>;
     /// Sets the signing secret (made on first use, or rotated).
     async fn put_webhook_secret(&self, workspace: WorkspaceId, secret: &str, at: Timestamp) -> Result<()>;
+
+    // Erasure and retention. Erasing is a command (`Command::Erase`,
+    // `Command::Purge`); these read its audit rows and find what is due.
+
+    /// The audit row of a conversation of `workspace` that was erased.
+    async fn erasure_of(
+        &self,
+        workspace: WorkspaceId,
+        conversation: ConversationId,
+    ) -> Result<Option<crate::retention::Erasure>>;
+    /// A workspace's erasures, newest first.
+    async fn erasures(&self, workspace: WorkspaceId, query: &ErasureQuery) -> Result<Vec<crate::retention::Erasure>>;
+    /// The audit rows with these ids (those that were written).
+    async fn erasures_by_ids(&self, ids: &[crate::ids::ErasureId]) -> Result<Vec<crate::retention::Erasure>>;
+    /// A workspace's conversations that ended before `before`, the longest
+    /// ended first, with the length of their logs (`last_seq`).
+    async fn ended_before(
+        &self,
+        workspace: WorkspaceId,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(ConversationId, i64)>>;
+    /// Every workspace's settings as stored (JSON), for the retention loop.
+    async fn all_workspace_settings(&self) -> Result<Vec<(WorkspaceId, String)>>;
 
     // Timers.
 

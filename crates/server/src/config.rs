@@ -175,6 +175,15 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_PRESENCE_GRACE_SECS", default_value_t = 60)]
     pub presence_grace_secs: u64,
 
+    /// How often, in seconds, each node looks for ended conversations past
+    /// their workspace's retention and erases them (0: never).
+    #[arg(long, env = "SWITCHBOARD_RETENTION_INTERVAL_SECS", default_value_t = 300)]
+    pub retention_interval_secs: u64,
+
+    /// Most conversations erased per writer command by retention.
+    #[arg(long, env = "SWITCHBOARD_RETENTION_BATCH", default_value_t = 20)]
+    pub retention_batch: usize,
+
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -212,6 +221,12 @@ impl Config {
             },
             ..Limits::default()
         }
+    }
+
+    /// How much one retention command erases at most.
+    pub fn retention_batch(&self) -> switchboard_core::retention::PurgeBatch {
+        let conversations = self.retention_batch.max(1);
+        switchboard_core::retention::PurgeBatch { conversations, ..Default::default() }
     }
 
     pub fn api(&self) -> ApiConfig {

@@ -59,6 +59,18 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(listener, config, shutdown, |_| {}).await
+}
+
+/// [`serve`], handing the running engine to `started` once it is built:
+/// tests use it to drive what the server's loops do on a clock (a retention
+/// pass as of a later day, say) against the server's own writer.
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    started: impl FnOnce(Arc<Engine>) + Send,
+) -> anyhow::Result<()> {
     // On SQLite, one process per database file: held until this returns.
     let _lock = lock::lock(&config.storage, &lock::Holder::this_process("serve", Some(listener.local_addr()?)))?;
     let metrics = Arc::new(Metrics::new());
@@ -78,6 +90,7 @@ pub async fn serve(
     let engine = Arc::new(Engine::new(store.clone(), bus, clock, config.limits()).with_files(files));
 
     bootstrap(&engine, config.admin_key.clone(), &config.storage.data_dir).await?;
+    started(engine.clone());
 
     let stop = CancellationToken::new();
     let timers = tokio::spawn(engine.clone().run_timers(stop.clone().cancelled_owned()));
@@ -87,6 +100,10 @@ pub async fn serve(
     let http: Arc<dyn switchboard_core::flows::outside::HttpClient> = Arc::new(outside::Reqwest::new()?);
     let outbox_loop = tokio::spawn(engine.clone().run_outbox(http, stop.clone().cancelled_owned()));
     let sweep_loop = tokio::spawn(engine.clone().run_flow_sweeps(stop.clone().cancelled_owned()));
+    let retention_loop = (config.retention_interval_secs > 0).then(|| {
+        let every = std::time::Duration::from_secs(config.retention_interval_secs);
+        tokio::spawn(engine.clone().run_retention(every, config.retention_batch(), stop.clone().cancelled_owned()))
+    });
     let tasks = TaskTracker::new();
     let state =
         AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone(), tasks: tasks.clone() };
@@ -113,6 +130,9 @@ pub async fn serve(
         tracing::warn!(open = tasks.len(), "some sockets did not close in time");
     }
     let _ = tokio::join!(timers, router_loop, presence_loop, outbox_loop, sweep_loop);
+    if let Some(retention) = retention_loop {
+        let _ = retention.await;
+    }
     store.close().await;
     tracing::info!("shut down");
     Ok(())

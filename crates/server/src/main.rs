@@ -25,6 +25,8 @@ enum Command {
     Workflow(switchboard::cli::Admin<switchboard::cli::WorkflowCommand>),
     /// Flows: validate and deploy files, list, show, graph; runs: list, log, launch, cancel.
     Flow(switchboard::cli::Admin<switchboard::cli::FlowCommand>),
+    /// Conversations: erase one with everything derived from it.
+    Conversation(switchboard::cli::Admin<switchboard::cli::ConversationCommand>),
     /// Copies the SQLite database to FILE, also while a server runs.
     Backup(switchboard::cli::BackupArgs),
     /// Replaces the SQLite database with a backup (no server may be running).
@@ -77,6 +79,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Flow(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::flow(cmd).await
+        }
+        Command::Conversation(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::conversation(cmd).await
         }
         Command::Backup(args) => {
             init_logs(LogFormat::Text);

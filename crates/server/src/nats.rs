@@ -5,7 +5,7 @@
 //! What crosses nodes is small: "conversation X has events up to seq N"
 //! (never the events: a reader that has not got them reads them from the
 //! store, as it does after any gap), typing, agent changes (offers,
-//! assignments, presence, composer prefills) and routing wake-ups. One
+//! assignments, presence, composer prefills), routing wake-ups and erasures. One
 //! subject carries them all, so each node's notices arrive in the order that
 //! node published them.
 
@@ -29,6 +29,7 @@ enum Wire {
     Routing { workspace: WorkspaceId },
     Work { workspace: WorkspaceId },
     Events { workspace: WorkspaceId },
+    Erased { conversation: ConversationId },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +57,7 @@ impl From<&Notice> for Wire {
             Notice::Routing { workspace } => Wire::Routing { workspace: *workspace },
             Notice::Work { workspace } => Wire::Work { workspace: *workspace },
             Notice::Events { workspace } => Wire::Events { workspace: *workspace },
+            Notice::Erased { conversation } => Wire::Erased { conversation: *conversation },
         }
     }
 }
@@ -74,6 +76,7 @@ impl From<Wire> for Notice {
             Wire::Routing { workspace } => Notice::Routing { workspace },
             Wire::Work { workspace } => Notice::Work { workspace },
             Wire::Events { workspace } => Notice::Events { workspace },
+            Wire::Erased { conversation } => Notice::Erased { conversation },
         }
     }
 }

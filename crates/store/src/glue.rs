@@ -140,7 +140,7 @@ macro_rules! sql_backend {
                     for w in &keys.hook_workspaces {
                         snap.workspace_hooks.entry(*w).or_default();
                     }
-                    keys = SnapshotKeys::derived(&snap);
+                    keys = SnapshotKeys::derived(commands, &snap);
                     if let Some(cache) = &self.cache {
                         cache.fill(&mut keys, &mut snap);
                     }
@@ -702,6 +702,57 @@ macro_rules! sql_backend {
 
             async fn put_webhook_secret(&self, w: WorkspaceId, secret: &str, at: Timestamp) -> Result<()> {
                 execute(&self.pool, &fl::put_webhook_secret(w, secret, at)).await.map(drop)
+            }
+
+            async fn erasure_of(
+                &self,
+                w: WorkspaceId,
+                c: ConversationId,
+            ) -> Result<Option<switchboard_core::retention::Erasure>> {
+                one(
+                    fetch_optional(&self.pool, &crate::sql_retention::erasure_of(w, c)).await?,
+                    crate::sql_retention::erasure,
+                )
+            }
+
+            async fn erasures(
+                &self,
+                w: WorkspaceId,
+                q: &switchboard_core::store::ErasureQuery,
+            ) -> Result<Vec<switchboard_core::retention::Erasure>> {
+                all(
+                    fetch_all(&self.pool, &crate::sql_retention::erasures_of(w, q)).await?,
+                    crate::sql_retention::erasure,
+                )
+            }
+
+            async fn erasures_by_ids(
+                &self,
+                ids: &[switchboard_core::ids::ErasureId],
+            ) -> Result<Vec<switchboard_core::retention::Erasure>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(sql::CHUNK) {
+                    let rows = fetch_all(&self.pool, &crate::sql_retention::erasures_by_ids(chunk)).await?;
+                    out.extend(all(rows, crate::sql_retention::erasure)?);
+                }
+                Ok(out)
+            }
+
+            async fn ended_before(
+                &self,
+                w: WorkspaceId,
+                before: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<(ConversationId, i64)>> {
+                let stmt = crate::sql_retention::ended_before(w, before, limit);
+                all(fetch_all(&self.pool, &stmt).await?, crate::sql_retention::ended_row)
+            }
+
+            async fn all_workspace_settings(&self) -> Result<Vec<(WorkspaceId, String)>> {
+                all(
+                    fetch_all(&self.pool, &crate::sql_retention::all_settings()).await?,
+                    crate::sql_retention::settings_row,
+                )
             }
 
             async fn due_timers(&self, now: Timestamp, limit: u32) -> Result<Vec<Timer>> {

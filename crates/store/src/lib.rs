@@ -25,6 +25,7 @@ pub mod seed;
 mod sql;
 mod sql_files;
 mod sql_flows;
+mod sql_retention;
 mod sql_routing;
 mod sqlite;
 mod writer;
@@ -152,6 +153,63 @@ pub mod testing {
             }
         }
         Ok(())
+    }
+
+    /// Where any of `needles` is stored: `table.column: needle` for every
+    /// text column of every table (the migrator's aside) holding one. A
+    /// test of erasure asks it for a chat's ids, names and words and expects
+    /// to hear only of the audit row. Reads only, so it may run beside a
+    /// server.
+    pub async fn mentions(url: &str, needles: &[&str]) -> switchboard_core::Result<Vec<String>> {
+        use sqlx::Row as _;
+        let fail = |e: sqlx::Error| switchboard_core::Error::internal(e);
+        let mut found = Vec::new();
+        match Backend::of(url)? {
+            Backend::Sqlite => {
+                let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(fail)?;
+                let mut conn = sqlx::SqliteConnection::connect_with(&opts.read_only(true)).await.map_err(fail)?;
+                let columns = sqlx::query(
+                    "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name <> '_sqlx_migrations' \
+                     AND p.type = 'TEXT'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .map_err(fail)?;
+                for col in columns {
+                    let (t, c): (String, String) = (col.get("t"), col.get("c"));
+                    for needle in needles {
+                        let sql = format!("SELECT COUNT(*) AS n FROM \"{t}\" WHERE instr(\"{c}\", ?) > 0");
+                        let n: i64 = sqlx::query(&sql).bind(*needle).fetch_one(&mut conn).await.map_err(fail)?.get("n");
+                        if n > 0 {
+                            found.push(format!("{t}.{c}: {needle}"));
+                        }
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(fail)?;
+                let columns = sqlx::query(
+                    "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND data_type = 'text' AND table_name <> '_sqlx_migrations'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .map_err(fail)?;
+                for col in columns {
+                    let (t, c): (String, String) = (col.get("t"), col.get("c"));
+                    for needle in needles {
+                        let sql = format!("SELECT COUNT(*) AS n FROM \"{t}\" WHERE strpos(\"{c}\", $1) > 0");
+                        let n: i64 = sqlx::query(&sql).bind(*needle).fetch_one(&mut conn).await.map_err(fail)?.get("n");
+                        if n > 0 {
+                            found.push(format!("{t}.{c}: {needle}"));
+                        }
+                    }
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
     }
 
     /// The PostgreSQL server tests use, from `SWITCHBOARD_TEST_POSTGRES_URL`.

@@ -19,6 +19,7 @@ const SQLITE: &[Source] = &[
     (5, "webhooks", include_str!("../migrations/sqlite/0005_webhooks.sql")),
     (6, "files", include_str!("../migrations/sqlite/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
+    (8, "retention", include_str!("../migrations/sqlite/0008_retention.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -28,6 +29,7 @@ const POSTGRES: &[Source] = &[
     (5, "webhooks", include_str!("../migrations/postgres/0005_webhooks.sql")),
     (6, "files", include_str!("../migrations/postgres/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
+    (8, "retention", include_str!("../migrations/postgres/0008_retention.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -418,9 +418,10 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
     let mut s = Stmt::new(
         "UPDATE conversations SET state = v.column2, attributes = v.column3, record_id = v.column4, \
          last_seq = v.column5, active_participants = v.column6, ended_at = v.column7, task_id = v.column8, \
-         runs = v.column9, hooks = v.column10, next_conversation_id = v.column11 FROM (VALUES ",
+         runs = v.column9, hooks = v.column10, next_conversation_id = v.column11, \
+         previous_conversation_id = v.column12, rehydration = v.column13 FROM (VALUES ",
     );
-    s.tuples(rows, 11, |s, c| {
+    s.tuples(rows, 13, |s, c| {
         s.arg(c.id.to_string())
             .arg(c.state.as_str())
             .arg(attributes_text(c))
@@ -431,7 +432,9 @@ fn update_conversations(rows: &[Conversation]) -> Stmt {
             .arg(c.task_id.map(|t| t.to_string()))
             .arg(runs_text(c))
             .arg(hooks_text(c))
-            .arg(c.next_conversation_id.map(|n| n.to_string()));
+            .arg(c.next_conversation_id.map(|n| n.to_string()))
+            .arg(c.previous_conversation_id.map(|p| p.to_string()))
+            .arg(c.rehydration.map(|r| r.as_str().to_owned()));
     });
     s.push(") AS v WHERE conversations.id = v.column1");
     s
@@ -820,6 +823,8 @@ pub(crate) fn plan_writes(plan: &Plan, now: Timestamp) -> Vec<Stmt> {
                 .iter()
                 .map(|(id, state, error)| crate::sql_flows::finish_outbox(*id, *state, error.as_deref(), now)),
         )
+        // Last, so whatever the batch wrote for an erased chat goes too.
+        .chain(plan.erasures.chunks(CHUNK).flat_map(|c| crate::sql_retention::erase(c, now)))
         .collect()
 }
 

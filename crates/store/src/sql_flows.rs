@@ -464,6 +464,32 @@ pub(crate) fn insert_outbox(rows: &[OutboxItem]) -> Stmt {
     s
 }
 
+/// Items written only for the conversations of theirs that have
+/// attachments (the item, and that conversation).
+pub(crate) fn insert_outbox_if_files(rows: &[(&OutboxItem, ConversationId)]) -> Stmt {
+    let cols: Vec<String> = (1..=13).map(|i| format!("v.column{i}")).collect();
+    let mut s =
+        Stmt::new(format!("INSERT INTO outbox ({OUTBOX_COLS}, updated_at) SELECT {} FROM (VALUES ", cols.join(", ")));
+    s.tuples(rows, 14, |s, (o, conversation)| {
+        s.arg(o.id.to_string())
+            .arg(o.workspace_id.to_string())
+            .arg(o.conversation_id.map(|c| c.to_string()))
+            .arg(o.work.kind())
+            .arg(to_json(&o.work))
+            .arg(o.state.as_str())
+            .arg(i64::from(o.attempts))
+            .arg(o.next_attempt_at)
+            .arg(o.last_error.clone())
+            .arg(o.created_at)
+            .arg(o.lane.clone())
+            .arg(o.ord)
+            .arg(o.created_at)
+            .arg(conversation.to_string());
+    });
+    s.push(") AS v WHERE EXISTS (SELECT 1 FROM attachments a WHERE a.conversation_id = v.column14)");
+    s
+}
+
 pub(crate) fn outbox_item(r: &impl Cols) -> Result<OutboxItem> {
     let state = r.text("state")?;
     let work: Work = json(r, "work")?;

@@ -80,6 +80,11 @@ impl RowCache {
         for p in plan.new_participants.iter().chain(&plan.participants) {
             self.participants.insert(p.id, p.clone());
         }
+        // Their participants may stay: every command on one goes through
+        // its conversation, which is gone now.
+        for e in &plan.erasures {
+            self.conversations.remove(&e.request.conversation);
+        }
     }
 
     /// After a failed transaction nothing cached can be trusted.

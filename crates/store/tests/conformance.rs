@@ -95,7 +95,17 @@ conformance!(
     custom_events_replay_in_order_and_expire,
     outbox_items_are_leased_retried_given_up_and_replayed,
     continued_chats_link_once_and_read_back,
+    an_erased_chat_leaves_only_its_audit_row,
+    an_erased_chat_is_gone_for_the_writer_and_its_links,
+    retention_finds_what_is_due_and_purges_it_once,
 );
+
+#[path = "conformance/retention.rs"]
+mod retention;
+use retention::{
+    an_erased_chat_is_gone_for_the_writer_and_its_links, an_erased_chat_leaves_only_its_audit_row,
+    retention_finds_what_is_due_and_purges_it_once,
+};
 
 type Open<F> = fn(Arc<dyn Clock>) -> F;
 

@@ -7,6 +7,7 @@ pub mod files;
 pub mod flows;
 pub mod log;
 pub mod participants;
+pub mod retention;
 pub mod routing;
 pub mod supervisor;
 pub mod system;

@@ -127,6 +127,7 @@ impl Engine {
     pub async fn put_settings(&self, caller: &Caller, settings: WorkspaceSettings) -> Result<WorkspaceSettings> {
         let workspace = admin_workspace(caller)?;
         settings.files.validate()?;
+        settings.retention.validate()?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_workspace_settings(workspace, &json, self.now()).await?;
         Ok(settings)

@@ -1,4 +1,5 @@
-//! Administration from the command line: agents, queues, the workflow and flows.
+//! Administration from the command line: agents, queues, the workflow,
+//! flows, and erasing a conversation.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
 //! and go through the same engine operations as the API. On SQLite a command
@@ -31,10 +32,12 @@ use switchboard_core::routing::model::Agent;
 use crate::config::StorageConfig;
 
 mod backup;
+mod conversation;
 mod flow;
 mod remote;
 use crate::lock::{self, Attempt, DataLock, Holder};
 pub use backup::{BackupArgs, RestoreArgs, backup, restore};
+pub use conversation::{ConversationCommand, conversation};
 pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
 

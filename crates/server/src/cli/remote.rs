@@ -14,8 +14,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use switchboard_core::engine::flows::LaunchTarget;
 use switchboard_core::flows::{graph, parse};
-use switchboard_core::ids::{AgentId, FlowRunId, QueueId};
+use switchboard_core::ids::{AgentId, ConversationId, FlowRunId, QueueId};
 
+use super::conversation::{ConversationCommand, ErasureRow, print_erasure};
 use super::flow::{Checked, FlowOps, FlowRow, LogRow, Outcome, Refusal, RunFilter, RunRow, pick};
 use super::{
     Admin, AgentCommand, AgentRow, NO_WORKFLOW, QueueCommand, QueueFields, QueueRow, WorkflowCommand, attributes,
@@ -266,6 +267,20 @@ pub(super) async fn run_workflow_api(server: &Server, cmd: WorkflowCommand) -> a
             Err((StatusCode::NOT_FOUND, _)) => println!("{NO_WORKFLOW}"),
             Err((status, e)) => return Err(server.failed(status, e)),
         },
+    }
+    Ok(())
+}
+
+/// `conversation erase` through the API: `DELETE /api/v1/conversations/{id}`.
+pub(super) async fn run_conversation_api(server: &Server, cmd: ConversationCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConversationCommand::Erase { id, reason, end } => {
+            let path = format!("/api/v1/conversations/{}", ConversationId::parse(&id)?);
+            let mut query = vec![("end", end.to_string())];
+            query.extend(reason.map(|r| ("reason", r)));
+            let erased = server.call(server.request(Method::DELETE, &path).query(&query)).await?;
+            print_erasure(answer::<ErasureRow>(erased)?);
+        }
     }
     Ok(())
 }

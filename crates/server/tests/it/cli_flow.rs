@@ -22,13 +22,13 @@ fn example(path: &str) -> PathBuf {
 }
 
 /// A finished command: its exit, standard output and standard error.
-struct Ran {
-    ok: bool,
-    out: String,
-    err: String,
+pub(crate) struct Ran {
+    pub ok: bool,
+    pub out: String,
+    pub err: String,
 }
 
-async fn cli(data_dir: &Path, args: &[&str]) -> Ran {
+pub(crate) async fn cli(data_dir: &Path, args: &[&str]) -> Ran {
     let run = binary(args, data_dir).output();
     let Output { status, stdout, stderr } =
         tokio::time::timeout(PROMPTLY, run).await.expect("the command ended").expect("the binary runs");
@@ -40,7 +40,7 @@ async fn cli(data_dir: &Path, args: &[&str]) -> Ran {
 }
 
 /// Runs a command that must succeed; its standard output.
-async fn ok(data_dir: &Path, args: &[&str]) -> String {
+pub(crate) async fn ok(data_dir: &Path, args: &[&str]) -> String {
     let ran = cli(data_dir, args).await;
     assert!(ran.ok, "{args:?} failed: {}", ran.err);
     ran.out
@@ -51,7 +51,7 @@ fn arg(p: &Path) -> &str {
 }
 
 /// `switchboard serve` as a process holding the database.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
     base: String,
     key: String,
@@ -59,7 +59,7 @@ struct Serve {
 
 impl Serve {
     /// Starts it and waits until the lock file names it and it is ready.
-    async fn start(data_dir: &Path) -> Self {
+    pub(crate) async fn start(data_dir: &Path) -> Self {
         let mut child = binary(&["serve", "--listen", "127.0.0.1:0"], data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -83,7 +83,7 @@ impl Serve {
     }
 
     /// An admin request with a JSON body; the answer's JSON.
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(crate) async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let res = reqwest::Client::new()
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key)
@@ -95,7 +95,7 @@ impl Serve {
         res.json().await.unwrap()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.child.kill().await.unwrap();
     }
 }

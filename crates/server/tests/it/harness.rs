@@ -29,6 +29,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
     pub config: Config,
+    /// The server's own engine, for what a test drives on a clock of its
+    /// own (a retention pass as of a later day) through the server's writer.
+    pub engine: std::sync::Arc<switchboard_core::engine::Engine>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: std::sync::Arc<tempfile::TempDir>,
@@ -66,10 +69,16 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         config.listen = addr;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(switchboard::serve(listener, config.clone(), async move {
+        let (started, engine) = oneshot::channel();
+        let shutdown = async move {
             let _ = stopped.await;
+        };
+        let task = tokio::spawn(switchboard::serve_with(listener, config.clone(), shutdown, move |engine| {
+            let _ = started.send(engine);
         }));
-        let app = Self { addr, http: reqwest::Client::new(), config, stop: Some(stop), task: Some(task), _dir: dir };
+        let engine = engine.await.expect("the server started");
+        let app =
+            Self { addr, http: reqwest::Client::new(), config, engine, stop: Some(stop), task: Some(task), _dir: dir };
         app.wait_ready().await;
         app
     }

@@ -14,6 +14,7 @@ mod harness;
 mod http;
 mod lock;
 mod persistent;
+mod retention;
 mod routing;
 mod sockets;
 mod webhooks;

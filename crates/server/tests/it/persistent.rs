@@ -15,7 +15,7 @@ use crate::flow_steps::deploy;
 use crate::harness::{ADMIN_KEY, Backend, TestApp, Ws};
 use crate::routing::{AgentClient, agent, offer_for, online, queue, take_chat};
 
-const OTHER_KEY: &str = "sbk_test-other-workspace-key";
+pub(crate) const OTHER_KEY: &str = "sbk_test-other-workspace-key";
 
 async fn entry_point(app: &TestApp) -> String {
     app.admin(Method::GET, "/api/v1/entry-points", None).await[0]["id"].as_str().unwrap().to_owned()
@@ -234,7 +234,7 @@ async fn from_segment_carries_only_the_source(backend: Backend) {
 
 /// Stops the server, adds a second workspace with its own key straight in
 /// the store, and starts the server again on the same database.
-async fn with_second_workspace(mut app: TestApp) -> TestApp {
+pub(crate) async fn with_second_workspace(mut app: TestApp) -> TestApp {
     use switchboard_core::clock::{Clock, SystemClock};
     use switchboard_core::ids::{ApiKeyId, WorkspaceId};
     use switchboard_core::model::{ApiKey, Workspace};
