@@ -33,7 +33,7 @@ pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
-use routes::{agents, conversations, entry_points, flows, log, participants, routing, supervisor, system};
+use routes::{agents, conversations, entry_points, export, flows, log, participants, routing, supervisor, system};
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/messages"), post(log::send_message))
         .route(&format!("{conversation}/events"), post(log::send_event))
         .route(&format!("{conversation}/transcript"), get(log::transcript))
+        .route(&format!("{conversation}/transcript/export"), get(export::export))
         .route(&format!("{conversation}/poll"), get(log::poll))
         .route(&format!("{conversation}/route"), post(routing::route))
         .route(&format!("{conversation}/task"), get(routing::task))
