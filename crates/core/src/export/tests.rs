@@ -225,7 +225,7 @@ fn html_allows_nothing_but_its_own_stylesheet() {
     let digest = {
         use base64::Engine as _;
         use sha2::Digest as _;
-        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(out[start..end].as_bytes()))
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&out.as_bytes()[start..end]))
     };
     assert!(policy.contains(&format!("'sha256-{digest}'")));
     assert_eq!(out.matches("<style>").count(), 1);
