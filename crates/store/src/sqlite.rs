@@ -63,8 +63,7 @@ pub(crate) async fn open_reader(config: &StoreConfig, parts: WriterParts) -> Res
     let opts = SqliteConnectOptions::from_str(&config.url)
         .map_err(|e| switchboard_core::Error::invalid("database_url", e.to_string()))?
         .read_only(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-32000");
+        .busy_timeout(Duration::from_secs(10));
     let file = opts.get_filename().to_owned();
     if !file.is_file() {
         return Err(switchboard_core::Error::not_found(&format!("the database {}", file.display())));

@@ -14,10 +14,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use switchboard_core::bus::LocalBus;
@@ -215,80 +217,98 @@ async fn window(engine: &Engine, args: &ExportArgs, from: &str, to: &str) -> any
     let request = request(args, Segments::Current);
     let about = IndexAbout::new(workspace, from, to, &request);
     let mut index = Index::create(&dir, &about)?;
-    let mut progress = Progress::new(listed.len() as u64);
-    for c in &listed {
-        let name = file_name(c.id, request.format);
-        let target = dir.join(&name);
-        if target.exists() && !args.force {
-            progress.kept += 1;
-        } else {
-            export_to(engine, &caller, c.id, &request, &target, &mut progress).await?;
-            progress.written += 1;
-        }
-        index.add(&IndexEntry::new(c, name))?;
+    let progress = Progress::new(listed.len() as u64);
+    let work = Window { engine, caller: &caller, request: &request, dir: &dir, force: args.force, progress: &progress };
+    // A few at a time, so that one file's fsync does not hold up the
+    // reading of the next; `buffered` hands them back in order for the index.
+    let mut done = futures_util::stream::iter(&listed).map(|c| work.conversation(c)).buffered(AT_ONCE);
+    while let Some(entry) = done.try_next().await? {
+        index.add(&entry)?;
         progress.bar.inc(1);
     }
+    drop(done);
     index.finish(&dir)?;
     progress.report(&dir);
     Ok(())
+}
+
+/// Conversations of a window exported at once.
+const AT_ONCE: usize = 8;
+
+/// What exporting each conversation of a window needs.
+struct Window<'a> {
+    engine: &'a Engine,
+    caller: &'a Caller,
+    request: &'a ExportRequest,
+    dir: &'a Path,
+    force: bool,
+    progress: &'a Progress,
+}
+
+impl Window<'_> {
+    /// Exports one conversation into its file, unless a whole file is there
+    /// already; returns its line of the index.
+    async fn conversation(&self, c: &Listed) -> anyhow::Result<IndexEntry> {
+        let name = file_name(c.id, self.request.format);
+        let target = self.dir.join(&name);
+        if target.exists() && !self.force {
+            self.progress.kept.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.export(c.id, target).await?;
+            self.progress.written.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(IndexEntry::new(c, name))
+    }
+
+    async fn export(&self, id: ConversationId, target: PathBuf) -> anyhow::Result<()> {
+        let mut export = self.engine.export(self.caller, id, self.request.clone()).await.map_err(failed)?;
+        let partial = Partial::beside(&target, "partial");
+        let mut file = create(&partial.path)?;
+        let mut counted = 0;
+        while let Some(chunk) = export.next_chunk().await.map_err(failed).with_context(|| format!("reading {id}"))? {
+            file.write_all(chunk.as_bytes()).with_context(|| format!("writing {}", partial.path.display()))?;
+            self.progress.add_events(export.events() - counted);
+            counted = export.events();
+        }
+        file.flush().with_context(|| format!("writing {}", partial.path.display()))?;
+        drop(file);
+        // fsync and rename off the runtime's threads.
+        tokio::task::spawn_blocking(move || partial.finish(&target)).await.context("finishing a file")?
+    }
 }
 
 /// How far a window export is: its bar, and what it did so far.
 struct Progress {
     bar: ProgressBar,
     started: Instant,
-    written: u64,
-    kept: u64,
-    events: u64,
+    written: AtomicU64,
+    kept: AtomicU64,
+    events: AtomicU64,
 }
 
 impl Progress {
     fn new(conversations: u64) -> Self {
         let bar = conversations_bar(conversations);
-        Self { bar, started: Instant::now(), written: 0, kept: 0, events: 0 }
+        let zero = || AtomicU64::new(0);
+        Self { bar, started: Instant::now(), written: zero(), kept: zero(), events: zero() }
     }
 
-    /// Shows `events` more written.
-    fn show(&self, events: u64) {
-        let events = self.events + events;
+    fn add_events(&self, n: u64) {
+        let events = self.events.fetch_add(n, Ordering::Relaxed) + n;
         self.bar.set_message(format!("{events} events, {:.0}/s", rate(events, self.started.elapsed().as_secs_f64())));
     }
 
     fn report(self, dir: &Path) {
         self.bar.finish_and_clear();
         let secs = self.started.elapsed().as_secs_f64();
-        let kept = if self.kept > 0 { format!(" ({} kept from an earlier run)", self.kept) } else { String::new() };
+        let (written, kept, events) = (self.written.into_inner(), self.kept.into_inner(), self.events.into_inner());
+        let kept = if kept > 0 { format!(" ({kept} kept from an earlier run)") } else { String::new() };
         println!(
-            "exported {} conversations{kept} to {}: {} events in {secs:.2} s ({:.0} events/s)",
-            self.written,
+            "exported {written} conversations{kept} to {}: {events} events in {secs:.2} s ({:.0} events/s)",
             dir.display(),
-            self.events,
-            rate(self.events, secs)
+            rate(events, secs)
         );
     }
-}
-
-/// Exports one conversation of a window into `target`.
-async fn export_to(
-    engine: &Engine,
-    caller: &Caller,
-    id: ConversationId,
-    request: &ExportRequest,
-    target: &Path,
-    progress: &mut Progress,
-) -> anyhow::Result<()> {
-    let mut export = engine.export(caller, id, request.clone()).await.map_err(failed)?;
-    let partial = Partial::beside(target, "partial");
-    let mut file = create(&partial.path)?;
-    while let Some(chunk) = export.next_chunk().await.map_err(failed).with_context(|| format!("reading {id}"))? {
-        file.write_all(chunk.as_bytes()).with_context(|| format!("writing {}", partial.path.display()))?;
-        progress.show(export.events());
-    }
-    file.flush().with_context(|| format!("writing {}", partial.path.display()))?;
-    drop(file);
-    partial.finish(target)?;
-    progress.events += export.events();
-    Ok(())
 }
 
 /// Writes the chunks of `export` to `out`, counting events on `bar`.
