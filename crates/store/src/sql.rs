@@ -555,9 +555,15 @@ pub(crate) fn revoke_tokens(p: ParticipantId, at: Timestamp) -> Stmt {
 const EVENT_COLS: &str = "c.id AS conversation_id, e.seq, e.id, e.kind, e.participant_id, e.payload, \
                           e.client_token, e.created_at";
 
+/// A page of one log. The conversation's `log_key` is looked up once, as a
+/// scalar subquery, so that both backends walk the `(log_key, seq)` index in
+/// order and stop at the page's end: joining on `c.id = ?` instead leaves
+/// PostgreSQL's planner without the key, and it reads and sorts every event
+/// of the window (all the rest of a long log, for each page).
 pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
     let mut s = Stmt::new(format!(
-        "SELECT {EVENT_COLS} FROM conversations c JOIN events e ON e.log_key = c.log_key WHERE c.id = ?"
+        "SELECT {EVENT_COLS} FROM events e JOIN conversations c ON c.log_key = e.log_key \
+         WHERE e.log_key = (SELECT log_key FROM conversations WHERE id = ?)"
     ));
     s.arg(c.to_string());
     if let Some(after) = range.after {
