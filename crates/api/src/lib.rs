@@ -36,7 +36,8 @@ pub mod wire_routing;
 pub use state::{ApiConfig, AppState};
 
 use routes::{
-    agents, conversations, entry_points, files, flows, log, participants, retention, routing, supervisor, system,
+    agents, conversations, entry_points, export, files, flows, log, participants, retention, routing, supervisor,
+    system,
 };
 
 /// Every route of the server, with its layers.
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/messages"), post(log::send_message))
         .route(&format!("{conversation}/events"), post(log::send_event))
         .route(&format!("{conversation}/transcript"), get(log::transcript))
+        .route(&format!("{conversation}/transcript/export"), get(export::export))
         .route(&format!("{conversation}/poll"), get(log::poll))
         .route(&format!("{conversation}/route"), post(routing::route))
         .route(&format!("{conversation}/task"), get(routing::task))

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    agents, conversations, entry_points, files, flows, log, participants, retention, routing, supervisor,
+    agents, conversations, entry_points, export, files, flows, log, participants, retention, routing, supervisor,
 };
 use crate::{error, event_stream, stream, wire};
 
@@ -25,7 +25,7 @@ use crate::{error, event_stream, stream, wire};
         conversations::list, conversations::create, conversations::get, conversations::update, conversations::end,
         conversations::me, retention::erase, retention::list,
         participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,
-        log::send_message, log::send_event, log::transcript, log::poll,
+        log::send_message, log::send_event, log::transcript, log::poll, export::export,
         stream::stream,
         agents::create, agents::list, agents::get, agents::update, agents::issue_token, agents::revoke_tokens,
         agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
@@ -48,7 +48,7 @@ use crate::{error, event_stream, stream, wire};
         (name = "chats", description = "Starting a chat as a customer (public)"),
         (name = "conversations", description = "Conversations and their attributes"),
         (name = "participants", description = "Who is in a conversation, and their tokens"),
-        (name = "messages", description = "The log: messages, receipts, transcript, long-poll"),
+        (name = "messages", description = "The log: messages, receipts, transcript, its export, long-poll"),
         (name = "stream", description = "The WebSocket stream"),
         (name = "entry points", description = "Public ways into chat"),
         (name = "agents", description = "Agents, their credentials and presence"),
@@ -138,6 +138,25 @@ mod tests {
         let params = doc["paths"]["/api/v1/conversations/{id}/transcript"]["get"]["parameters"].as_array().unwrap();
         for name in ["segments", "after", "before"] {
             assert!(params.iter().any(|p| p["name"] == name), "transcript parameter {name}");
+        }
+    }
+
+    #[test]
+    fn transcript_export_is_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let get = &doc["paths"]["/api/v1/conversations/{id}/transcript/export"]["get"];
+        let params = get["parameters"].as_array().unwrap();
+        for name in ["id", "format", "segments"] {
+            assert!(params.iter().any(|p| p["name"] == name), "export parameter {name}");
+        }
+        let content = &get["responses"]["200"]["content"];
+        for media in ["application/json", "text/plain", "text/html"] {
+            assert!(content.get(media).is_some(), "export answers {media}: {content}");
+        }
+        assert!(get["responses"].get("422").is_some());
+        let schema = &doc["components"]["schemas"]["TranscriptExport"]["properties"];
+        for key in ["export", "conversation", "segments", "participants", "events", "attachments"] {
+            assert!(schema.get(key).is_some(), "TranscriptExport.{key}");
         }
     }
 }

@@ -301,6 +301,35 @@ pub struct EntryPointRequest {
     pub enabled: Option<bool>,
 }
 
+/// The JSON format of a transcript export (documentation only: the body is
+/// written as it is read). Text and HTML exports hold the same, for people.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TranscriptExport)]
+pub struct TranscriptExportDoc {
+    /// `{"format":"switchboard.transcript","version":1,"exported_at":"…","segments":"all"}`.
+    #[schema(value_type = Object)]
+    pub export: Value,
+    /// The conversation asked about: id, state, attributes, record id, the
+    /// chats it continues and is continued by, when it began and ended, and
+    /// `last_seq`, where its log stood when the export began.
+    #[schema(value_type = Object)]
+    pub conversation: Value,
+    /// The conversations exported, oldest first, in the same shape.
+    #[schema(value_type = Vec<Object>)]
+    pub segments: Vec<Value>,
+    /// Who took part, per segment: `id`, `conversation_id`, `role`,
+    /// `display_name`, `joined_at`, `left_at`.
+    #[schema(value_type = Vec<Object>)]
+    pub participants: Vec<Value>,
+    /// Every event the reader may see, oldest first, each with its `conversation_id`.
+    pub events: Vec<EventDoc>,
+    /// The files shared: `id`, `conversation_id`, `name`, `content_type`,
+    /// `size`, `sha256`, `status` (the scan's verdict), and `link`, the
+    /// attachment's API resource (which hands out a fresh download link).
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: Vec<Value>,
+}
+
 /// A page of a conversation's log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TranscriptPage {

@@ -292,6 +292,11 @@ impl Screen {
         self
     }
 
+    /// Whether the reader must not see participant `p` (a silent monitor it knows of).
+    pub fn hides(&self, p: ParticipantId) -> bool {
+        self.hides && self.hidden.contains(&p)
+    }
+
     /// Whether the reader sees `e`.
     pub fn admit(&mut self, e: &Event) -> bool {
         if self.agent_forms && e.kind.for_agents() {

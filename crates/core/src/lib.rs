@@ -16,6 +16,7 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod files;
 pub mod flows;
 pub mod ids;

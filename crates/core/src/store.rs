@@ -48,6 +48,10 @@ pub struct ConversationQuery {
     pub state: Option<ConversationState>,
     /// Only conversations with ids below this one (the next page).
     pub before: Option<ConversationId>,
+    /// Only conversations created at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Only conversations created before this time.
+    pub created_before: Option<Timestamp>,
     pub limit: u32,
 }
 

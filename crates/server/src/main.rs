@@ -31,6 +31,9 @@ enum Command {
     Backup(switchboard::cli::BackupArgs),
     /// Replaces the SQLite database with a backup (no server may be running).
     Restore(switchboard::cli::RestoreArgs),
+    /// Transcripts: export one conversation, or those created in a window, as JSON, text or HTML.
+    #[command(subcommand)]
+    Transcript(switchboard::cli::TranscriptCommand),
     /// Prints the version and the schema version.
     Version,
 }
@@ -91,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Restore(args) => {
             init_logs(LogFormat::Text);
             switchboard::cli::restore(args).await
+        }
+        Command::Transcript(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::transcript(cmd).await
         }
         Command::Version => {
             println!("switchboard {} (schema {})", env!("CARGO_PKG_VERSION"), switchboard_store::latest_version());

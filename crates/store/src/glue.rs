@@ -157,6 +157,17 @@ macro_rules! sql_backend {
             }
         }
 
+        /// Checks, for a store opened to read only, that `ours` are all applied.
+        pub(crate) async fn check_schema(pool: &sqlx::Pool<$db>, ours: &sqlx::migrate::Migrator) -> Result<()> {
+            let rows = fetch_all(pool, &sql::applied_migrations()).await.map_err(|_| {
+                switchboard_core::Error::unavailable(
+                    "this is not a Switchboard database, or it was never set up: start the server on it once",
+                )
+            })?;
+            let applied = rows.iter().map(|r| r.int("version")).collect::<Result<Vec<_>>>()?;
+            crate::check_schema(&applied, ours)
+        }
+
         /// Finishes the work a migration left to code, named in the
         /// `upgrades` table, and removes its row. Safe to run on several
         /// nodes at once: every step can be repeated.

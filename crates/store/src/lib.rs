@@ -101,6 +101,37 @@ pub async fn open(config: &StoreConfig, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>
     }
 }
 
+/// Opens the store named by `config.url` to read only, beside whatever else
+/// has it open: no migrations, no upgrades, no checkpoints, and a writer that
+/// refuses every command. On SQLite the connections are read-only (in WAL
+/// mode a reader never blocks the writer of a running server); on PostgreSQL
+/// every transaction is read-only. The schema must already be this build's.
+pub async fn open_reader(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    let parts = writer::WriterParts {
+        bus: Arc::new(switchboard_core::bus::LocalBus::default()),
+        clock: Arc::new(switchboard_core::clock::SystemClock),
+        observer: None,
+        max_batch: 1,
+    };
+    match Backend::of(&config.url)? {
+        Backend::Sqlite => sqlite::open_reader(config, parts).await,
+        Backend::Postgres => postgres::open_reader(config, parts).await,
+    }
+}
+
+/// Checks that every migration of this build is applied (a reader cannot
+/// migrate), given the versions a database has applied.
+pub(crate) fn check_schema(applied: &[i64], ours: &sqlx::migrate::Migrator) -> Result<()> {
+    match ours.migrations.iter().find(|m| !applied.contains(&m.version)) {
+        None => Ok(()),
+        Some(m) => Err(Error::unavailable(format!(
+            "the database's schema is older than this build's (migration {} is not applied): start the server \
+             on it, or run `switchboard migrate`, first",
+            m.version
+        ))),
+    }
+}
+
 /// Brings the schema up to date and returns.
 pub async fn migrate(config: &StoreConfig) -> Result<()> {
     match Backend::of(&config.url)? {
@@ -227,5 +258,23 @@ pub mod testing {
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create a test schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_needs_every_migration_of_this_build() {
+        let ours = migrations::sqlite();
+        let all: Vec<i64> = ours.migrations.iter().map(|m| m.version).collect();
+        assert!(check_schema(&all, &ours).is_ok());
+        let mut newer = all.clone();
+        newer.push(latest_version() + 1);
+        assert!(check_schema(&newer, &ours).is_ok(), "a newer schema still has what this build reads");
+        let e = check_schema(&all[..all.len() - 1], &ours).unwrap_err();
+        assert!(e.message.contains(&format!("migration {}", latest_version())), "{e}");
+        assert!(check_schema(&[], &ours).is_err());
     }
 }

@@ -38,6 +38,20 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
     Ok(Arc::new(BackendStore { pool, writer }))
 }
 
+/// Opens the database with every transaction read-only; it must have this build's schema.
+pub(crate) async fn open_reader(config: &StoreConfig, parts: WriterParts) -> Result<Arc<dyn Store>> {
+    let opts = options(config)?.options([("default_transaction_read_only", "on")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(config.pool_size.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(db_error)?;
+    check_schema(&pool, &migrations::postgres()).await?;
+    let writer = Writer::spawn(crate::writer::ReadOnly, parts);
+    Ok(Arc::new(BackendStore { pool, writer }))
+}
+
 pub(crate) async fn migrate(config: &StoreConfig) -> Result<()> {
     let pool = PgPoolOptions::new().max_connections(1).connect_with(options(config)?).await.map_err(db_error)?;
     migrations::postgres().run(&pool).await.map_err(crate::migrate_error)?;

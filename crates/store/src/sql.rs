@@ -297,9 +297,20 @@ pub(crate) fn conversation_by_id(c: ConversationId) -> Stmt {
     Stmt::new(format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?")).bind(c.to_string())
 }
 
+/// A page of a workspace's conversations, newest id first. The creation
+/// window is a filter on the rows the `(workspace_id, id)` index walks: paging
+/// through a window reads the workspace's conversations once in all.
 pub(crate) fn conversations_of(w: WorkspaceId, q: &ConversationQuery) -> Stmt {
     let filters = [("state", q.state.map(|s| s.as_str().to_owned()))];
-    newest_first(&format!("SELECT {CONVERSATION_COLS} FROM conversations"), w, &filters, q.before, q.limit)
+    let mut s = workspace_rows(&format!("SELECT {CONVERSATION_COLS} FROM conversations"), w, &filters, q.before);
+    if let Some(from) = q.created_from {
+        s.push(" AND created_at >= ?").arg(from);
+    }
+    if let Some(to) = q.created_before {
+        s.push(" AND created_at < ?").arg(to);
+    }
+    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(q.limit));
+    s
 }
 
 /// A page of a workspace's rows of one table, newest id first: `select`
@@ -312,6 +323,18 @@ pub(crate) fn newest_first(
     before: Option<impl ToString>,
     limit: u32,
 ) -> Stmt {
+    let mut s = workspace_rows(select, w, filters, before);
+    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(limit));
+    s
+}
+
+/// `select` of a workspace's rows, with the filters that are set and below `before`; unordered.
+fn workspace_rows(
+    select: &str,
+    w: WorkspaceId,
+    filters: &[(&str, Option<String>)],
+    before: Option<impl ToString>,
+) -> Stmt {
     let mut s = Stmt::new(format!("{select} WHERE workspace_id = ?"));
     s.arg(w.to_string());
     for (column, value) in filters {
@@ -322,7 +345,6 @@ pub(crate) fn newest_first(
     if let Some(before) = before {
         s.push(" AND id < ?").arg(before.to_string());
     }
-    s.push(" ORDER BY id DESC LIMIT ?").arg(i64::from(limit));
     s
 }
 
@@ -536,9 +558,15 @@ pub(crate) fn revoke_tokens(p: ParticipantId, at: Timestamp) -> Stmt {
 const EVENT_COLS: &str = "c.id AS conversation_id, e.seq, e.id, e.kind, e.participant_id, e.payload, \
                           e.client_token, e.created_at";
 
+/// A page of one log. The conversation's `log_key` is looked up once, as a
+/// scalar subquery, so that both backends walk the `(log_key, seq)` index in
+/// order and stop at the page's end: joining on `c.id = ?` instead leaves
+/// PostgreSQL's planner without the key, and it reads and sorts every event
+/// of the window (all the rest of a long log, for each page).
 pub(crate) fn events_of(c: ConversationId, range: EventRange) -> Stmt {
     let mut s = Stmt::new(format!(
-        "SELECT {EVENT_COLS} FROM conversations c JOIN events e ON e.log_key = c.log_key WHERE c.id = ?"
+        "SELECT {EVENT_COLS} FROM events e JOIN conversations c ON c.log_key = e.log_key \
+         WHERE e.log_key = (SELECT log_key FROM conversations WHERE id = ?)"
     ));
     s.arg(c.to_string());
     if let Some(after) = range.after {
@@ -636,6 +664,11 @@ pub(crate) fn insert_events(rows: &[Event]) -> Stmt {
 
 /// The upgrade that fills the token hashes of events copied by migration 0003.
 pub(crate) const TOKEN_HASHES: &str = "event_token_hashes";
+
+/// The migrations a database has applied, for a reader that cannot migrate.
+pub(crate) fn applied_migrations() -> Stmt {
+    Stmt::new("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+}
 
 pub(crate) fn pending_upgrades() -> Stmt {
     Stmt::new("SELECT name FROM upgrades ORDER BY name")

@@ -57,6 +57,28 @@ pub(crate) async fn open(config: &StoreConfig, parts: WriterParts) -> Result<Arc
     Ok(Arc::new(BackendStore { pool, writer }))
 }
 
+/// Opens the database file read-only, beside a server that may be writing
+/// it; it must exist and have this build's schema.
+pub(crate) async fn open_reader(config: &StoreConfig, parts: WriterParts) -> Result<Arc<dyn Store>> {
+    let opts = SqliteConnectOptions::from_str(&config.url)
+        .map_err(|e| switchboard_core::Error::invalid("database_url", e.to_string()))?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10));
+    let file = opts.get_filename().to_owned();
+    if !file.is_file() {
+        return Err(switchboard_core::Error::not_found(&format!("the database {}", file.display())));
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(config.pool_size.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(db_error)?;
+    check_schema(&pool, &migrations::sqlite()).await?;
+    let writer = Writer::spawn(crate::writer::ReadOnly, parts);
+    Ok(Arc::new(BackendStore { pool, writer }))
+}
+
 /// How often the WAL is copied back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 

@@ -36,6 +36,16 @@ pub(crate) trait BatchCommit: Send + 'static {
     async fn commit(&mut self, commands: &[Command], now: Timestamp) -> Result<Batch>;
 }
 
+/// The writer of a store opened to read only: it refuses every command.
+pub(crate) struct ReadOnly;
+
+#[async_trait]
+impl BatchCommit for ReadOnly {
+    async fn commit(&mut self, _commands: &[Command], _now: Timestamp) -> Result<Batch> {
+        Err(Error::internal("this store was opened to read only; it takes no writes"))
+    }
+}
+
 /// The conversation and participant rows as last committed, kept by a writer
 /// that is the only one writing them (SQLite: one process, one write
 /// connection). A batch then reads from the database only what it has not

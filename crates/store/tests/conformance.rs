@@ -21,7 +21,7 @@ use switchboard_core::routing::model::{Ordering as QueueOrdering, Queue};
 use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, OutboxQuery, Store};
 use switchboard_core::timer::TimerKind;
 use switchboard_core::token::{Secret, SecretKind};
-use switchboard_store::{StoreConfig, open, testing};
+use switchboard_store::{StoreConfig, open, open_reader, testing};
 
 /// A store under test, with what it was opened with.
 struct Subject {
@@ -92,6 +92,8 @@ conformance!(
     inactivity_timers_are_stored_and_fire,
     everything_survives_reopening,
     conversations_list_newest_first_in_pages,
+    conversations_list_by_creation_window,
+    a_reader_reads_beside_the_writer_and_writes_nothing,
     custom_events_replay_in_order_and_expire,
     outbox_items_are_leased_retried_given_up_and_replayed,
     continued_chats_link_once_and_read_back,
@@ -407,7 +409,7 @@ async fn conversations_list_newest_first_in_pages<F: Future<Output = Subject>>(o
     // random part. Newest first means descending id.
     ids.sort();
     s.store.apply(Command::End { conversation: ids[1], by: Author::System }).await.unwrap();
-    let q = |before, limit, state| ConversationQuery { state, before, limit };
+    let q = |before, limit, state| ConversationQuery { state, before, limit, ..ConversationQuery::default() };
     let page1 = s.store.conversations(w, &q(None, 2, None)).await.unwrap();
     assert_eq!(page1.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[4], ids[3]]);
     let page2 = s.store.conversations(w, &q(Some(ids[3]), 10, None)).await.unwrap();
@@ -415,6 +417,56 @@ async fn conversations_list_newest_first_in_pages<F: Future<Output = Subject>>(o
     let ended = s.store.conversations(w, &q(None, 10, Some(ConversationState::Ended))).await.unwrap();
     assert_eq!(ended.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
     assert!(s.store.conversations(WorkspaceId::new(), &q(None, 10, None)).await.unwrap().is_empty());
+}
+
+async fn conversations_list_by_creation_window<F: Future<Output = Subject>>(open: Open<F>) {
+    let clock = ManualClock::at(Timestamp(1_000_000));
+    let s = open(Arc::new(clock.clone())).await;
+    let w = WorkspaceId::new();
+    // Created at 1,000 s, 1,060 s, … (the ids do not know the clock).
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let c = new_conversation(w, IdleSettings::default());
+        ids.push(c.id);
+        s.store.apply(Command::Create { conversation: c, participants: vec![] }).await.unwrap();
+        clock.advance_secs(60);
+    }
+    let window = |from: i64, to: i64, before, limit| ConversationQuery {
+        created_from: Some(Timestamp(from * 1000)),
+        created_before: Some(Timestamp(to * 1000)),
+        before,
+        limit,
+        ..ConversationQuery::default()
+    };
+    let listed = |page: Vec<switchboard_core::model::Conversation>| page.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    // [1,060 s, 1,240 s): the second to the fourth, the end excluded.
+    let all = listed(s.store.conversations(w, &window(1060, 1240, None, 10)).await.unwrap());
+    assert_eq!(all, [ids[3], ids[2], ids[1]]);
+    let first = listed(s.store.conversations(w, &window(1060, 1240, None, 2)).await.unwrap());
+    assert_eq!(first, [ids[3], ids[2]]);
+    let rest = listed(s.store.conversations(w, &window(1060, 1240, Some(ids[2]), 2)).await.unwrap());
+    assert_eq!(rest, [ids[1]]);
+    assert!(s.store.conversations(w, &window(2000, 3000, None, 10)).await.unwrap().is_empty());
+    let open_ended = ConversationQuery { created_from: Some(Timestamp(1_300_000)), limit: 10, ..Default::default() };
+    assert_eq!(listed(s.store.conversations(w, &open_ended).await.unwrap()), [ids[5]]);
+}
+
+async fn a_reader_reads_beside_the_writer_and_writes_nothing<F: Future<Output = Subject>>(open: Open<F>) {
+    let s = open(Arc::new(SystemClock)).await;
+    let (c, customer, _) = chat(s.store.as_ref(), IdleSettings::default()).await;
+    s.store.apply(text(c, customer, "before", None)).await.unwrap();
+    let reader = open_reader(&s.config).await.expect("open a reader beside the writer");
+    assert_eq!(reader.conversation(c).await.unwrap().unwrap().last_seq, 4);
+    // The writer goes on; the reader sees each commit.
+    s.store.apply(text(c, customer, "after", None)).await.unwrap();
+    let log = reader.events(c, EventRange::after(0, 100)).await.unwrap();
+    assert_eq!(log, s.store.events(c, EventRange::after(0, 100)).await.unwrap());
+    assert_eq!(log.len(), 5);
+    let refused = reader.apply(text(c, customer, "from the reader", None)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Internal, "{refused:?}");
+    assert_eq!(s.store.conversation(c).await.unwrap().unwrap().last_seq, 5, "the reader wrote nothing");
+    reader.close().await;
+    s.store.apply(text(c, customer, "still writing", None)).await.unwrap();
 }
 
 fn custom_event(w: WorkspaceId, event_type: &str, key: &str, at: Timestamp) -> CustomEvent {

@@ -106,7 +106,7 @@ async fn seeded_store_reads_back(url: String) {
     assert_eq!(seen, [84, 168, 252, 336, 360]);
 
     let store = open(&config, Arc::new(LocalBus::default()), Arc::new(SystemClock)).await.unwrap();
-    let q = switchboard_core::store::ConversationQuery { state: None, before: None, limit: 100 };
+    let q = switchboard_core::store::ConversationQuery { limit: 100, ..Default::default() };
     let listed = store.conversations(workspace, &q).await.unwrap();
     assert_eq!(listed.len(), 30);
     for c in &listed {

@@ -50,7 +50,10 @@ pub async fn list(
         .transpose()
         .map_err(|e| Error::invalid("before", e.to_string()))?;
     let limit = q.limit.unwrap_or(50);
-    let found = s.engine.conversations(&caller, ConversationQuery { state, before, limit }).await?;
+    let found = s
+        .engine
+        .conversations(&caller, ConversationQuery { state, before, limit, ..ConversationQuery::default() })
+        .await?;
     let next_before = (found.len() as u32 >= limit.clamp(1, s.engine.limits().page_max))
         .then(|| found.last().map(|c| c.id.to_string()))
         .flatten();

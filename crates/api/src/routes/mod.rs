@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod conversations;
 pub mod entry_points;
+pub mod export;
 pub mod files;
 pub mod flows;
 pub mod log;

@@ -75,7 +75,7 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// The directory a file given on the command line is in.
-fn dir_of(file: &Path) -> &Path {
+pub(super) fn dir_of(file: &Path) -> &Path {
     match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -89,20 +89,20 @@ fn is_the_database(file: &Path, database: &Path) -> bool {
 }
 
 /// A file being written beside its final place; removed unless kept.
-struct Partial {
-    path: PathBuf,
+pub(super) struct Partial {
+    pub(super) path: PathBuf,
     kept: bool,
 }
 
 impl Partial {
     /// A fresh name beside `target`.
-    fn beside(target: &Path, what: &str) -> Self {
+    pub(super) fn beside(target: &Path, what: &str) -> Self {
         let path = suffixed(target, &format!(".{what}-{}", ulid::Ulid::new()));
         Self { path, kept: false }
     }
 
     /// Syncs the file to disk and renames it to `target`, then syncs the directory.
-    fn finish(mut self, target: &Path) -> anyhow::Result<()> {
+    pub(super) fn finish(mut self, target: &Path) -> anyhow::Result<()> {
         std::fs::File::open(&self.path)
             .and_then(|f| f.sync_all())
             .with_context(|| format!("syncing {}", self.path.display()))?;

@@ -1,8 +1,11 @@
 //! Administration from the command line: agents, queues, the workflow,
-//! flows, and erasing a conversation.
+//! flows, erasing a conversation, backups and transcript exports.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
-//! and go through the same engine operations as the API. On SQLite a command
+//! and go through the same engine operations as the API. Commands that only
+//! read (`backup`, `transcript export`) take no lock and open the database
+//! read-only, beside a running server or not: in WAL mode a reader never
+//! blocks SQLite's one writer. On SQLite a command that writes
 //! first tries the database's lock (see [`crate::lock`]): if it is free, the
 //! command holds it while it opens the database and works directly, so it
 //! works before the first start; if a running server holds it, the command
@@ -35,11 +38,13 @@ mod backup;
 mod conversation;
 mod flow;
 mod remote;
+mod transcript;
 use crate::lock::{self, Attempt, DataLock, Holder};
 pub use backup::{BackupArgs, RestoreArgs, backup, restore};
 pub use conversation::{ConversationCommand, conversation};
 pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
+pub use transcript::{TranscriptCommand, transcript};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
