@@ -684,3 +684,23 @@ async fn s3_scan_and_sweep() {
     let chat = app.chat().await;
     scanned(&app, &chat).await;
 }
+
+/// Erasing a conversation deletes its files from the bucket too (through the
+/// outbox, after the erasure commits); another chat's files stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_erasure_empties_the_conversations_prefix() {
+    let s3 = S3Server::start().await;
+    let app = s3_app(&s3).await;
+    let (gone, kept) = (app.chat().await, app.chat().await);
+    for chat in [&gone, &kept] {
+        share(&app, &chat.id, &chat.customer, "a.png", "image/png", &png(64, 64)).await;
+        share(&app, &chat.id, &chat.agent, "b.txt", "text/plain", b"notes\n").await;
+    }
+    let (gone_prefix, kept_prefix) = (prefix_of(&app, &gone.id).await, prefix_of(&app, &kept.id).await);
+    assert_eq!(stored(&app, &gone_prefix).await.len(), 3, "two files and a thumbnail");
+    let (status, body) =
+        app.call(Method::DELETE, &format!("/api/v1/conversations/{}?end=true", gone.id), Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually(|| async { stored(&app, &gone_prefix).await.is_empty() }).await;
+    assert_eq!(stored(&app, &kept_prefix).await.len(), 3, "the other chat's files stay");
+}
