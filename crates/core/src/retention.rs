@@ -160,16 +160,18 @@ pub struct Erasure {
 }
 
 /// How much one retention command erases at most: this many conversations,
-/// and no more events than this unless a single conversation has more.
+/// and no more events than this unless a single conversation has more; and
+/// whether the purge rests between commands as long as each took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgeBatch {
     pub conversations: usize,
     pub events: i64,
+    pub rest: bool,
 }
 
 impl Default for PurgeBatch {
     fn default() -> Self {
-        Self { conversations: 20, events: 5_000 }
+        Self { conversations: 10, events: 1_000, rest: true }
     }
 }
 
@@ -247,11 +249,11 @@ mod tests {
 
     #[test]
     fn batches_hold_few_conversations_and_few_events() {
-        let batch = PurgeBatch { conversations: 3, events: 100 };
+        let batch = PurgeBatch { conversations: 3, events: 100, rest: false };
         let due: Vec<(u32, i64)> = vec![(1, 10), (2, 10), (3, 10), (4, 10), (5, 90), (6, 500), (7, 1)];
         assert_eq!(batch.split(&due), vec![vec![1, 2, 3], vec![4, 5], vec![6], vec![7]]);
         assert!(batch.split::<u32>(&[]).is_empty());
-        let alone = PurgeBatch { conversations: 0, events: 0 };
+        let alone = PurgeBatch { conversations: 0, events: 0, rest: false };
         assert_eq!(alone.split(&[(1, 5), (2, 5)]), vec![vec![1], vec![2]], "at least one per command");
     }
 }

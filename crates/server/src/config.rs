@@ -181,8 +181,18 @@ pub struct Config {
     pub retention_interval_secs: u64,
 
     /// Most conversations erased per writer command by retention.
-    #[arg(long, env = "SWITCHBOARD_RETENTION_BATCH", default_value_t = 20)]
+    #[arg(long, env = "SWITCHBOARD_RETENTION_BATCH", default_value_t = 10)]
     pub retention_batch: usize,
+
+    /// Most events erased per writer command by retention (a conversation
+    /// with more is erased alone).
+    #[arg(long, env = "SWITCHBOARD_RETENTION_BATCH_EVENTS", default_value_t = 1000)]
+    pub retention_batch_events: i64,
+
+    /// Whether retention rests between its commands as long as each took
+    /// (at most about half of the writer); off: as fast as it can.
+    #[arg(long, env = "SWITCHBOARD_RETENTION_REST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub retention_rest: bool,
 
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text")]
@@ -225,8 +235,11 @@ impl Config {
 
     /// How much one retention command erases at most.
     pub fn retention_batch(&self) -> switchboard_core::retention::PurgeBatch {
-        let conversations = self.retention_batch.max(1);
-        switchboard_core::retention::PurgeBatch { conversations, ..Default::default() }
+        switchboard_core::retention::PurgeBatch {
+            conversations: self.retention_batch.max(1),
+            events: self.retention_batch_events.max(1),
+            rest: self.retention_rest,
+        }
     }
 
     pub fn api(&self) -> ApiConfig {

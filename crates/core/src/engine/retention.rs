@@ -98,9 +98,15 @@ impl Engine {
             let due = self.store.ended_before(workspace, before, DUE_PAGE).await?;
             let mut erased = 0;
             for conversations in batch.split(&due) {
+                let started = std::time::Instant::now();
                 erased += self.purge_batch(workspace, before, conversations, report).await?;
-                // Let whatever waits for the writer or this thread go first.
-                tokio::task::yield_now().await;
+                // Rest as long as the command took: the purge then has at
+                // most about half of the writer (and of the core), and sends
+                // queued meanwhile commit on their own.
+                match batch.rest {
+                    true => tokio::time::sleep(started.elapsed()).await,
+                    false => tokio::task::yield_now().await,
+                }
             }
             // A page that erased nothing would be read again: stop instead.
             if due.len() < DUE_PAGE as usize || erased == 0 {
