@@ -401,6 +401,7 @@ impl Feed {
             Notice::Typing { .. }
             | Notice::Agent { .. }
             | Notice::Routing { .. }
+            | Notice::Breach { .. }
             | Notice::Work { .. }
             | Notice::Events { .. } => Ok(()),
         }

@@ -2,8 +2,9 @@
 //!
 //! Sends `hello`, then `{"type":"stats","queues":[…],"conversations":[…]}` when it opens
 //! and again whenever routing in the workspace changes, at most every
-//! quarter second (a burst of changes is one frame). It takes no commands
-//! but `ping`.
+//! quarter second (a burst of changes is one frame), and
+//! `{"type":"sla_breached",…}` at once when an agent misses a reply (the
+//! queue's response timers). It takes no commands but `ping`.
 
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 use switchboard_core::Error;
-use switchboard_core::bus::{Notice, Topic};
+use switchboard_core::bus::{Breach, Notice, Topic};
 use switchboard_core::engine::Caller;
+use switchboard_core::event::ReplyTimer;
 use switchboard_core::ids::WorkspaceId;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -43,6 +45,30 @@ enum Out {
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+    /// An assigned agent did not reply in time.
+    SlaBreached {
+        conversation_id: String,
+        task_id: String,
+        agent_id: String,
+        queue_id: Option<String>,
+        /// `first_reply` or `reply`.
+        timer: ReplyTimer,
+        after_secs: u32,
+        /// What followed: `next_agent`, `queue` or `alert`.
+        action: String,
+    },
+}
+
+fn breach_frame(b: &Breach) -> Message {
+    frame(&Out::SlaBreached {
+        conversation_id: b.conversation.to_string(),
+        task_id: b.task.to_string(),
+        agent_id: b.agent.to_string(),
+        queue_id: b.queue.map(|q| q.to_string()),
+        timer: b.timer,
+        after_secs: b.after_secs,
+        action: b.action.clone(),
+    })
 }
 
 fn frame(out: &Out) -> Message {
@@ -95,6 +121,10 @@ async fn run(s: &AppState, workspace: WorkspaceId, socket: &mut WebSocket) -> Cl
             }
             notice = notices.recv() => match notice {
                 Ok(Notice::Routing { workspace: w }) if w == workspace => { owed.get_or_insert_with(Instant::now); }
+                Ok(Notice::Breach { workspace: w, breach }) if w == workspace => {
+                    write(socket, vec![breach_frame(&breach)]).await?;
+                    owed.get_or_insert_with(Instant::now);
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => { owed.get_or_insert_with(Instant::now); }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),

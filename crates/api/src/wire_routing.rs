@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_core::engine::supervisor::{LiveChat, QueueStats};
 use switchboard_core::model::FileRequest;
-use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
+use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, ReplyTimeout, RouteStep, Task, TaskHistory};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,6 +123,17 @@ pub struct QueueView {
     /// seconds, only to the agent who had the earlier one, if that agent is
     /// present and serves the queue; then as any other. None: off.
     pub prefer_previous_agent_secs: Option<u32>,
+    /// An agent who accepts a chat must send a first message within this
+    /// many seconds. None: no limit.
+    pub first_reply_secs: Option<u32>,
+    /// While assigned, the agent must answer each customer message within
+    /// this many seconds (from the oldest unanswered one). None: no limit.
+    pub reply_secs: Option<u32>,
+    /// What a missed reply does: `next_agent` (the agent leaves the chat,
+    /// which waits for another), `queue` (moved to `reply_timeout_queue_id`)
+    /// or `alert` (supervisors are told; the agent keeps the chat).
+    pub on_reply_timeout: String,
+    pub reply_timeout_queue_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -137,6 +148,13 @@ impl From<Queue> for QueueView {
             offer_timeout_secs: q.offer_timeout_secs,
             wrap_up_secs: q.wrap_up_secs,
             prefer_previous_agent_secs: q.prefer_previous_agent_secs,
+            first_reply_secs: q.first_reply_secs,
+            reply_secs: q.reply_secs,
+            on_reply_timeout: q.on_reply_timeout.as_str().into(),
+            reply_timeout_queue_id: match q.on_reply_timeout {
+                ReplyTimeout::Queue(id) => Some(id.to_string()),
+                ReplyTimeout::NextAgent | ReplyTimeout::Alert => None,
+            },
             created_at: q.created_at.to_rfc3339(),
             updated_at: q.updated_at.to_rfc3339(),
         }
@@ -161,6 +179,20 @@ pub struct QueueRequest {
     #[serde(default, deserialize_with = "crate::wire::present")]
     #[schema(value_type = Option<i64>)]
     pub prefer_previous_agent_secs: Option<Option<i64>>,
+    /// 1 to 86400, or `null` (the default) for none: the time an agent who
+    /// accepts a chat has to send its first message.
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<i64>)]
+    pub first_reply_secs: Option<Option<i64>>,
+    /// 1 to 86400, or `null` (the default) for none: the time the assigned
+    /// agent has to answer a customer message.
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<i64>)]
+    pub reply_secs: Option<Option<i64>>,
+    /// `next_agent` (the default), `queue` or `alert`.
+    pub on_reply_timeout: Option<String>,
+    /// With `"on_reply_timeout": "queue"`: the queue (name or id).
+    pub reply_timeout_queue: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -183,6 +215,9 @@ pub struct RouteStepView {
     /// The step that offers a continued chat first to the agent who had the
     /// chat it continues (`agent_id`).
     pub preferred: bool,
+    /// The ring policy: after this many agents passed on the chat in this
+    /// step, it moves on to the next step.
+    pub ring: Option<u32>,
 }
 
 impl From<RouteStep> for RouteStepView {
@@ -194,6 +229,7 @@ impl From<RouteStep> for RouteStepView {
             skip_if_nobody_available: s.skip_if_nobody_available,
             agent_id: s.agent.map(|a| a.to_string()),
             preferred: s.preferred,
+            ring: s.ring,
         }
     }
 }
@@ -231,6 +267,9 @@ pub struct TaskView {
     pub enqueued_at: String,
     pub agent_id: Option<String>,
     pub offer_id: Option<String>,
+    /// When the assigned agent's reply is due, while the queue's response
+    /// timer runs.
+    pub reply_due_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<HistoryView>>,
 }
@@ -248,6 +287,7 @@ impl TaskView {
             enqueued_at: t.enqueued_at.to_rfc3339(),
             agent_id: t.agent_id.map(|a| a.to_string()),
             offer_id: t.offer_id.map(|o| o.to_string()),
+            reply_due_at: t.reply_due_at.map(|d| d.to_rfc3339()),
             history: history.map(|h| h.into_iter().map(Into::into).collect()),
         }
     }

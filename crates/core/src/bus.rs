@@ -46,6 +46,8 @@ pub enum Notice {
     /// Routing in a workspace changed (a task waits, an agent freed a slot):
     /// routers look again, supervisors refresh.
     Routing { workspace: WorkspaceId },
+    /// An assigned agent did not reply in time: supervisors are alerted.
+    Breach { workspace: WorkspaceId, breach: Box<Breach> },
     /// Outbox work was queued: the outbox loop looks now rather than at its
     /// next poll.
     Work { workspace: WorkspaceId },
@@ -54,6 +56,18 @@ pub enum Notice {
     Events { workspace: WorkspaceId },
     /// The conversation was erased: its readers stop (its log is gone).
     Erased { conversation: ConversationId },
+}
+
+/// A missed reply, as supervisors are told of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Breach {
+    pub conversation: ConversationId,
+    pub task: crate::ids::TaskId,
+    pub agent: AgentId,
+    pub queue: Option<crate::ids::QueueId>,
+    pub timer: crate::event::ReplyTimer,
+    pub after_secs: u32,
+    pub action: String,
 }
 
 /// What an agent's socket hears about, beside its conversations' events.
@@ -110,7 +124,7 @@ impl Notice {
             | Self::QueuePosition { conversation, .. }
             | Self::Erased { conversation } => Topic::Conversation(*conversation),
             Self::Agent { agent, .. } => Topic::Agent(*agent),
-            Self::Routing { .. } => Topic::Routing,
+            Self::Routing { .. } | Self::Breach { .. } => Topic::Routing,
             Self::Work { .. } => Topic::Work,
             Self::Events { workspace } => Topic::Events(*workspace),
         }

@@ -446,6 +446,11 @@ impl SnapshotKeys {
                             keys.agents.push(*agent);
                         }
                         TimerKind::TaskStep { task, .. } | TimerKind::WrapUp { task, .. } => keys.tasks.push(*task),
+                        TimerKind::ReplyDue { task, agent, member, .. } => {
+                            keys.tasks.push(*task);
+                            keys.agents.push(*agent);
+                            keys.participants.push(*member);
+                        }
                         TimerKind::FlowWait { run, .. } => keys.runs.push(*run),
                         TimerKind::UploadExpiry { attachment } => keys.attachments.push(*attachment),
                     }

@@ -62,6 +62,16 @@ pub enum LeaveReason {
     Removed,
 }
 
+/// Which reply an agent missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyTimer {
+    /// Its first message after accepting the chat.
+    FirstReply,
+    /// Its answer to the customer's message.
+    Reply,
+}
+
 /// What happened, with the fields that belong to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -167,6 +177,11 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent_id: Option<AgentId>,
     },
+    /// The assigned agent did not reply in time (the queue's response
+    /// timers); `action` says what followed. Agents and supervisors see it,
+    /// customers do not.
+    #[serde(rename = "task.sla_breached")]
+    SlaBreached { task_id: TaskId, agent_id: AgentId, timer: ReplyTimer, after_secs: u32, action: String },
     /// A form for the customer (or, from an agent-side flow, for the agent)
     /// to fill in; answered by `form.submitted`.
     #[serde(rename = "form")]
@@ -211,6 +226,7 @@ impl EventKind {
             Self::Attachment { .. } => "attachment",
             Self::AttachmentScanned { .. } => "attachment.scanned",
             Self::Transferred { .. } => "conversation.transferred",
+            Self::SlaBreached { .. } => "task.sla_breached",
             Self::Form { .. } => "form",
             Self::FormSubmitted { .. } => "form.submitted",
             Self::FormCancelled { .. } => "form.cancelled",
@@ -239,7 +255,8 @@ impl EventKind {
         serde_json::from_str(&json).map_err(|source| DecodeError { kind: kind.to_owned(), source })
     }
 
-    /// Whether this is a form of an agent-side flow, or its answer.
+    /// Whether only agents and supervisors see it: a form of an agent-side
+    /// flow or its answer, a missed reply.
     pub fn for_agents(&self) -> bool {
         use crate::flows::model::Side;
         matches!(
@@ -247,6 +264,7 @@ impl EventKind {
             Self::Form { to: Side::Agent, .. }
                 | Self::FormSubmitted { to: Side::Agent, .. }
                 | Self::FormCancelled { to: Side::Agent, .. }
+                | Self::SlaBreached { .. }
         )
     }
 
@@ -271,7 +289,8 @@ impl EventKind {
 pub struct Screen {
     hides: bool,
     hidden: std::collections::HashSet<ParticipantId>,
-    /// A customer does not see the forms of agent-side flows, nor their answers.
+    /// A customer does not see the forms of agent-side flows, nor their
+    /// answers, nor missed replies.
     agent_forms: bool,
 }
 
@@ -379,6 +398,13 @@ mod tests {
                 reason: Some("EICAR test file".into()),
             },
             EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
+            EventKind::SlaBreached {
+                task_id: TaskId::new(),
+                agent_id: AgentId::new(),
+                timer: ReplyTimer::FirstReply,
+                after_secs: 60,
+                action: "next_agent".into(),
+            },
             EventKind::Form {
                 form_id: FormId::new(),
                 to: crate::flows::model::Side::Customer,

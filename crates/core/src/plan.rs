@@ -163,6 +163,9 @@ impl Planner {
                     self.sent.insert((*conversation, t), e.clone());
                 }
                 out.push(e);
+                if let (Some(role), Some(from), EventKind::Message { .. }) = (author_role, author.participant(), kind) {
+                    self.heard(*conversation, from, role);
+                }
                 if author_role == Some(Role::Customer)
                     && let EventKind::Message { content, .. } = kind
                     && !self.conversations[conversation].runs.is_empty()
@@ -524,6 +527,7 @@ impl Planner {
             TimerKind::OfferExpiry { .. }
             | TimerKind::TaskStep { .. }
             | TimerKind::WrapUp { .. }
+            | TimerKind::ReplyDue { .. }
             | TimerKind::FlowWait { .. }
             | TimerKind::UploadExpiry { .. } => Vec::new(),
         }

@@ -104,6 +104,9 @@ impl Routing {
                 offer_timeout_secs: 30,
                 wrap_up_secs: 0,
                 prefer_previous_agent_secs: Some(5),
+                first_reply_secs: None,
+                reply_secs: None,
+                on_reply_timeout: Default::default(),
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },
@@ -119,14 +122,7 @@ impl Routing {
     fn continued_chat(&mut self) -> (ConversationId, TaskId) {
         let (create, c) = new_chat(self.ws, None);
         let task = TaskId::new();
-        let plain = RouteStep {
-            queue: self.queue,
-            agents: None,
-            timeout_secs: None,
-            skip_if_nobody_available: false,
-            agent: None,
-            preferred: false,
-        };
+        let plain = RouteStep::to_queue(self.queue);
         let preferred = RouteStep {
             timeout_secs: Some(5),
             skip_if_nobody_available: true,
@@ -235,14 +231,7 @@ fn the_previous_agent_leaving_the_chat_sends_it_to_normal_routing() {
 #[test]
 fn a_preferred_step_names_an_agent_and_comes_first() {
     let mut s = Routing::new();
-    let plain = RouteStep {
-        queue: s.queue,
-        agents: None,
-        timeout_secs: None,
-        skip_if_nobody_available: false,
-        agent: None,
-        preferred: false,
-    };
+    let plain = RouteStep::to_queue(s.queue);
     let nobody = RouteStep { preferred: true, ..plain.clone() };
     let alone = RouteStep { preferred: true, agent: Some(s.previous), ..plain.clone() };
     for route in [vec![nobody, plain.clone()], vec![alone.clone()], vec![plain, alone]] {

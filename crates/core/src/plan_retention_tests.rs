@@ -156,20 +156,16 @@ fn assigned(w: &mut World, ws: WorkspaceId, dee: AgentId) -> (ConversationId, Ta
             offer_timeout_secs: 30,
             wrap_up_secs: 600,
             prefer_previous_agent_secs: None,
+            first_reply_secs: None,
+            reply_secs: None,
+            on_reply_timeout: Default::default(),
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         },
     );
     let (create, c, _) = chat(ws, None);
     let (task, offer) = (TaskId::new(), OfferId::new());
-    let step = RouteStep {
-        queue,
-        agents: None,
-        timeout_secs: None,
-        skip_if_nobody_available: false,
-        agent: None,
-        preferred: false,
-    };
+    let step = RouteStep::to_queue(queue);
     let participant = NewParticipant {
         id: ParticipantId::new(),
         role: Role::Agent,

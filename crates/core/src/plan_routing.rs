@@ -9,14 +9,17 @@
 //! only it writes (SQLite), two routers proposing at once cannot both win.
 
 use super::Planner;
+use crate::bus::Breach;
 use crate::bus::{AgentChange, Notice};
 use crate::command::{AgentPatch, Author, Committed, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
-use crate::event::{EventKind, LeaveReason};
+use crate::event::{EventKind, LeaveReason, ReplyTimer};
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, TaskId};
 use crate::model::Role;
-use crate::routing::model::{Activity, Agent, HeldOffer, Offer, OfferState, RouteStep, Task, TaskHistory, TaskState};
-use crate::timer::{Timer, TimerKey, TimerKind};
+use crate::routing::model::{
+    Activity, Agent, HeldOffer, Offer, OfferState, ReplyTimeout, RouteStep, Task, TaskHistory, TaskState,
+};
+use crate::timer::{REPLY, Timer, TimerKey, TimerKind};
 
 fn conflict(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::Conflict, message)
@@ -164,6 +167,10 @@ impl Planner {
         let t = self.task_mut(task_id);
         t.state = TaskState::Assigned;
         t.offer_id = None;
+        t.member_id = Some(participant.id);
+        if let Some(secs) = self.queue_of(task_id).and_then(|q| q.first_reply_secs) {
+            self.arm_reply(task_id, secs, true);
+        }
         let step_key = TimerKey { conversation_id: conversation, participant_id: None, kind: "task_step".into() };
         self.delete_timer(step_key);
         self.history(task_id, "accepted", Some(agent_id));
@@ -245,9 +252,11 @@ impl Planner {
             let kind = EventKind::ParticipantLeft { member_id: p, reason: LeaveReason::Removed };
             out.push(self.emit(conversation, by.participant(), kind, None));
         }
+        self.stop_reply_clock(task_id);
         let now = self.now;
         let t = self.task_mut(task_id);
         t.state = TaskState::Waiting;
+        t.member_id = None;
         t.route = vec![to.clone()];
         t.step = 0;
         t.step_at = now;
@@ -355,9 +364,115 @@ impl Planner {
                     self.complete(task);
                 }
             }
+            TimerKind::ReplyDue { task, agent, member, first } => {
+                let due = self.tasks.get(&task).is_some_and(|t| {
+                    t.state == TaskState::Assigned
+                        && t.agent_id == Some(agent)
+                        && t.member_id == Some(member)
+                        && t.reply_due_at == Some(timer.due_at)
+                });
+                if due && self.writable(timer.conversation_id).is_ok() {
+                    return self.breach(task, first);
+                }
+            }
             TimerKind::Inactivity { .. } | TimerKind::FlowWait { .. } | TimerKind::UploadExpiry { .. } => {}
         }
         Vec::new()
+    }
+
+    /// A message was logged in a chat: the assigned agent's message stops
+    /// its reply clock; a customer's starts it when it is not running (the
+    /// oldest unanswered message counts) and the queue times replies.
+    pub(super) fn heard(&mut self, conversation: ConversationId, from: ParticipantId, role: Role) {
+        let Some(task) = self.conversations.get(&conversation).and_then(|c| c.task_id) else { return };
+        let Some(t) = self.tasks.get(&task).filter(|t| t.state == TaskState::Assigned) else { return };
+        match role {
+            Role::Agent if t.member_id == Some(from) && t.reply_due_at.is_some() => self.stop_reply_clock(task),
+            Role::Customer if t.reply_due_at.is_none() => {
+                if let Some(secs) = self.queue_of(task).and_then(|q| q.reply_secs) {
+                    self.arm_reply(task, secs, false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn queue_of(&self, task: TaskId) -> Option<&crate::routing::model::Queue> {
+        self.tasks.get(&task).and_then(Task::queue).and_then(|q| self.queues.get(&q))
+    }
+
+    fn arm_reply(&mut self, task: TaskId, secs: u32, first: bool) {
+        let due_at = self.now.plus_secs(secs);
+        let t = self.task_mut(task);
+        t.reply_due_at = Some(due_at);
+        let (conversation, agent, member) = (t.conversation_id, t.agent_id, t.member_id);
+        let (Some(agent), Some(member)) = (agent, member) else { return };
+        let kind = TimerKind::ReplyDue { task, agent, member, first };
+        self.set_timer(Timer { conversation_id: conversation, participant_id: None, kind, due_at });
+    }
+
+    fn stop_reply_clock(&mut self, task: TaskId) {
+        if self.tasks.get(&task).is_none_or(|t| t.reply_due_at.is_none()) {
+            return;
+        }
+        let t = self.task_mut(task);
+        t.reply_due_at = None;
+        let key = TimerKey { conversation_id: t.conversation_id, participant_id: None, kind: REPLY.into() };
+        self.delete_timer(key);
+    }
+
+    /// The assigned agent missed a reply: logged (for agents and
+    /// supervisors), supervisors alerted, then the queue's action: the
+    /// agent leaves and the chat waits for the next one, the chat moves to
+    /// another queue, or (an alert only) the agent keeps it. The agent's
+    /// slot is given back by the leave or the transfer, once.
+    fn breach(&mut self, task: TaskId, first: bool) -> Vec<crate::event::Event> {
+        let t = &self.tasks[&task];
+        let (conversation, workspace, queue) = (t.conversation_id, t.workspace_id, t.queue());
+        let (Some(agent), Some(member)) = (t.agent_id, t.member_id) else { return Vec::new() };
+        let q = self.queue_of(task);
+        let action = q.map_or_else(ReplyTimeout::default, |q| q.on_reply_timeout);
+        let limit = if first { q.and_then(|q| q.first_reply_secs) } else { q.and_then(|q| q.reply_secs) };
+        let after_secs = limit.unwrap_or_default();
+        let timer = if first { ReplyTimer::FirstReply } else { ReplyTimer::Reply };
+        self.stop_reply_clock(task);
+        self.history(task, "sla_breached", Some(agent));
+        let action_name = action.as_str().to_owned();
+        let breach = Breach { conversation, task, agent, queue, timer, after_secs, action: action_name.clone() };
+        self.plan.notices.push(Notice::Breach { workspace, breach: Box::new(breach) });
+        let kind = EventKind::SlaBreached { task_id: task, agent_id: agent, timer, after_secs, action: action_name };
+        let mut out = vec![self.emit(conversation, None, kind, None)];
+        match action {
+            ReplyTimeout::NextAgent => {
+                let kind = EventKind::ParticipantLeft { member_id: member, reason: LeaveReason::Removed };
+                out.extend(self.leave(conversation, member, kind, Author::System));
+            }
+            ReplyTimeout::Queue(queue) => {
+                let to = RouteStep::to_queue(queue);
+                match self.transfer(conversation, task, &to, Author::System, Some(member)) {
+                    Ok(events) => out.extend(events),
+                    Err(e) => tracing::warn!(%task, error = %e, "a missed reply could not move the chat"),
+                }
+            }
+            ReplyTimeout::Alert => {}
+        }
+        out
+    }
+
+    /// The ring policy of the task's step: once that many agents have
+    /// passed on it, the chat moves on to the next step.
+    fn ring_out(&mut self, task: TaskId) {
+        let rung_out = self.tasks.get(&task).is_some_and(|t| {
+            t.state == TaskState::Waiting
+                && t.current().and_then(|s| s.ring).is_some_and(|n| t.passed.len() >= n as usize)
+                && (t.step as usize) + 1 < t.route.len()
+        });
+        if rung_out {
+            let passed = self.tasks[&task].passed.len() as u32;
+            self.history(task, "rung_out", None);
+            tracing::debug!(%task, passed, "ring policy ran out of agents; next step");
+            self.advance(task);
+        }
     }
 
     /// The conversation ended: its task is canceled, or its agent wraps up.
@@ -400,18 +515,24 @@ impl Planner {
             return None;
         }
         self.free_slot(agent);
+        self.stop_reply_clock(task);
         let t = self.task_mut(task);
         t.state = TaskState::Waiting;
         t.agent_id = None;
-        t.passed = vec![agent];
+        t.member_id = None;
+        if !t.passed.contains(&agent) {
+            t.passed.push(agent);
+        }
         let workspace = t.workspace_id;
         self.history(task, "requeued", Some(agent));
         self.leave_preference(task, agent);
+        self.ring_out(task);
         self.plan.notices.push(Notice::Routing { workspace });
         Some(EventKind::Queued { task_id: task, queue_id: queue })
     }
 
     fn wrap_up(&mut self, task: TaskId) {
+        self.stop_reply_clock(task);
         let t = &self.tasks[&task];
         let (conversation, agent) = (t.conversation_id, t.agent_id);
         let secs = t.queue().and_then(|q| self.queues.get(&q)).map_or(0, |q| q.wrap_up_secs);
@@ -468,6 +589,7 @@ impl Planner {
         self.history(task_id, state.as_str(), Some(agent_id));
         if matches!(state, OfferState::Declined | OfferState::Expired) {
             self.leave_preference(task_id, agent_id);
+            self.ring_out(task_id);
         }
     }
 

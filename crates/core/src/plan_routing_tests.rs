@@ -10,7 +10,7 @@ use crate::command::{Author, Command, NewConversation, NewParticipant};
 use crate::error::ErrorCode;
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::{Attributes, IdleSettings, Role};
-use crate::routing::model::{Activity, Agent, OfferState, Ordering, Queue, RouteStep, TaskState};
+use crate::routing::model::{Activity, Agent, OfferState, Ordering, Queue, ReplyTimeout, RouteStep, TaskState};
 use crate::timer::{Timer, TimerKind};
 
 struct Setup {
@@ -35,6 +35,9 @@ impl Setup {
                 offer_timeout_secs: 30,
                 wrap_up_secs,
                 prefer_previous_agent_secs: None,
+                first_reply_secs: None,
+                reply_secs: None,
+                on_reply_timeout: Default::default(),
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },
@@ -66,19 +69,24 @@ impl Setup {
         id
     }
 
-    /// A chat with a customer, put in line.
-    fn chat(&mut self, now: i64) -> (ConversationId, TaskId, ParticipantId) {
-        let c = ConversationId::new();
-        let customer = ParticipantId::new();
-        let conversation = NewConversation {
-            id: c,
+    /// A new chat of the workspace, with nothing else to it.
+    fn conversation(&self, id: ConversationId) -> NewConversation {
+        NewConversation {
+            id,
             workspace_id: self.ws,
             entry_point_id: None,
             attributes: Attributes::new(),
             record_id: None,
             continues: None,
             idle: IdleSettings::default(),
-        };
+        }
+    }
+
+    /// A chat with a customer, put in line.
+    fn chat(&mut self, now: i64) -> (ConversationId, TaskId, ParticipantId) {
+        let c = ConversationId::new();
+        let customer = ParticipantId::new();
+        let conversation = self.conversation(c);
         let p = NewParticipant {
             id: customer,
             role: Role::Customer,
@@ -157,6 +165,24 @@ impl Setup {
                 .filter(|p| p.conversation_id == t.conversation_id && p.role == Role::Agent && p.is_active())
                 .count();
             assert!(agents_in <= 1, "a chat assigned to two agents at once");
+            // A reply clock runs only for an assigned chat, with its stored timer.
+            let key = crate::timer::TimerKey {
+                conversation_id: t.conversation_id,
+                participant_id: None,
+                kind: crate::timer::REPLY.into(),
+            };
+            let stored = self.w.timers.get(&key).map(|timer| timer.due_at);
+            assert_eq!(stored, t.reply_due_at, "the task's reply clock and its stored timer disagree");
+            if t.reply_due_at.is_some() {
+                assert_eq!(t.state, TaskState::Assigned, "a reply clock on a chat nobody has");
+            }
+            if t.state == TaskState::Assigned {
+                let member = t.member_id.and_then(|m| self.w.participants.get(&m));
+                assert!(
+                    member.is_some_and(|p| p.is_active() && p.agent_id == t.agent_id),
+                    "an assigned task remembers its agent's participant"
+                );
+            }
             // An accepted offer per assignment; transfers may add more over time.
             assert!(accepted <= self.w.offers.values().filter(|o| o.task_id == t.id).count());
         }
@@ -164,14 +190,7 @@ impl Setup {
 }
 
 fn step(queue: QueueId) -> RouteStep {
-    RouteStep {
-        queue,
-        agents: None,
-        timeout_secs: None,
-        skip_if_nobody_available: false,
-        agent: None,
-        preferred: false,
-    }
+    RouteStep::to_queue(queue)
 }
 
 #[test]
@@ -387,6 +406,187 @@ fn a_step_timeout_moves_the_task_on_and_the_last_step_keeps_it() {
     assert!(!s.w.timers.contains_key(&key), "the last step waits for ever");
 }
 
+/// The agent's participant in a chat it has.
+fn member_of(s: &Setup, c: ConversationId, a: AgentId) -> ParticipantId {
+    let p = s.w.participants.values().find(|p| p.conversation_id == c && p.agent_id == Some(a) && p.is_active());
+    p.expect("the agent is in the chat").id
+}
+
+fn reply_timer(s: &Setup, c: ConversationId) -> Option<Timer> {
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: crate::timer::REPLY.into() };
+    s.w.timers.get(&key).cloned()
+}
+
+/// A queue that times replies: `first` s for the first, `reply` s for the others.
+fn timing(s: &mut Setup, first: Option<u32>, reply: Option<u32>, action: ReplyTimeout) {
+    let q = s.w.queues.get_mut(&s.queue).unwrap();
+    (q.first_reply_secs, q.reply_secs, q.on_reply_timeout) = (first, reply, action);
+}
+
+/// A chat offered to and accepted by `a`; returns the chat, its task,
+/// the customer and the agent's participant.
+fn assigned(s: &mut Setup, a: AgentId, now: i64) -> (ConversationId, TaskId, ParticipantId, ParticipantId) {
+    let (c, task, customer) = s.chat(now);
+    let offer = s.offer(c, task, a, now).unwrap();
+    s.accept(c, offer, a, now).unwrap();
+    let member = member_of(s, c, a);
+    (c, task, customer, member)
+}
+
+#[test]
+fn the_first_reply_stops_the_clock_and_customer_messages_restart_it() {
+    let mut s = Setup::new(0);
+    timing(&mut s, Some(60), Some(30), ReplyTimeout::NextAgent);
+    let a = s.agent(2, true);
+    let (c, task, customer, member) = assigned(&mut s, a, 1_000);
+    let first = reply_timer(&s, c).expect("the first-reply clock runs from the accept");
+    assert_eq!(first.due_at, Timestamp(61_000));
+    assert!(matches!(first.kind, TimerKind::ReplyDue { first: true, .. }));
+    // The customer writing does not move a clock that runs already.
+    s.w.run(&[super::say(c, customer, "hello?", None)], 5_000);
+    assert_eq!(reply_timer(&s, c).map(|t| t.due_at), Some(Timestamp(61_000)));
+    s.w.run(&[super::say(c, member, "Hi, how can I help?", None)], 6_000);
+    assert_eq!(reply_timer(&s, c), None, "the agent replied");
+    assert_eq!(s.w.tasks[&task].reply_due_at, None);
+    // The next customer message starts the reply clock; a second one does not move it.
+    s.w.run(&[super::say(c, customer, "my card is blocked", None)], 10_000);
+    s.w.run(&[super::say(c, customer, "since this morning", None)], 20_000);
+    let clock = reply_timer(&s, c).expect("the reply clock runs");
+    assert_eq!((clock.due_at, s.w.tasks[&task].reply_due_at), (Timestamp(40_000), Some(Timestamp(40_000))));
+    assert!(matches!(clock.kind, TimerKind::ReplyDue { first: false, .. }));
+    s.check();
+}
+
+#[test]
+fn a_missed_reply_passes_the_chat_to_the_next_agent_and_frees_the_slot_once() {
+    let mut s = Setup::new(0);
+    timing(&mut s, Some(60), None, ReplyTimeout::NextAgent);
+    let a = s.agent(1, true);
+    let b = s.agent(1, true);
+    let (c, task, _, member) = assigned(&mut s, a, 0);
+    assert_eq!(s.load(a), 1);
+    let timer = reply_timer(&s, c).unwrap();
+    s.w.run(&[Command::Fire { timer: timer.clone() }], 60_000);
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.state, t.agent_id, t.member_id, t.passed.clone()), (TaskState::Waiting, None, None, vec![a]));
+    assert_eq!(s.load(a), 0, "the slot came back");
+    assert!(!s.w.participants[&member].is_active(), "the agent left the chat");
+    let types = s.w.types(c);
+    assert_eq!(types[types.len() - 3..], ["task.sla_breached", "participant.left", "conversation.queued"]);
+    let breach = s.w.log(c).into_iter().find(|e| e.kind.type_name() == "task.sla_breached").unwrap();
+    assert_eq!(
+        breach.kind,
+        crate::event::EventKind::SlaBreached {
+            task_id: task,
+            agent_id: a,
+            timer: crate::event::ReplyTimer::FirstReply,
+            after_secs: 60,
+            action: "next_agent".into()
+        }
+    );
+    assert!(breach.kind.for_agents(), "customers do not see it");
+    // The same timer again (a second router, a replay) changes nothing.
+    let before = s.w.events.len();
+    s.w.run(&[Command::Fire { timer }], 60_001);
+    assert_eq!((s.w.events.len(), s.load(a)), (before, 0));
+    // The chat goes to the other agent.
+    let offer = s.offer(c, task, b, 61_000).unwrap();
+    s.accept(c, offer, b, 61_000).unwrap();
+    assert_eq!(s.w.tasks[&task].agent_id, Some(b));
+    assert_eq!(s.w.history.iter().filter(|h| h.task_id == task && h.what == "sla_breached").count(), 1);
+    s.check();
+}
+
+#[test]
+fn a_missed_reply_can_move_the_chat_to_another_queue_or_only_alert() {
+    let mut s = Setup::new(0);
+    let other = QueueId::new();
+    let mut second = s.w.queues[&s.queue].clone();
+    (second.id, second.name) = (other, "escalations".into());
+    s.w.queues.insert(other, second);
+    timing(&mut s, None, Some(30), ReplyTimeout::Queue(other));
+    let a = s.agent(2, true);
+    let (c, task, customer, _) = assigned(&mut s, a, 0);
+    assert_eq!(reply_timer(&s, c), None, "no first-reply limit");
+    s.w.run(&[super::say(c, customer, "hello?", None)], 1_000);
+    let timer = reply_timer(&s, c).unwrap();
+    s.w.run(&[Command::Fire { timer }], 31_000);
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.state, t.queue(), s.load(a)), (TaskState::Waiting, Some(other), 0));
+    assert_eq!(s.w.types(c).last(), Some(&"conversation.transferred"));
+
+    timing(&mut s, None, Some(30), ReplyTimeout::Alert);
+    let (c, task, customer, member) = assigned(&mut s, a, 40_000);
+    s.w.run(&[super::say(c, customer, "hello?", None)], 41_000);
+    let timer = reply_timer(&s, c).unwrap();
+    s.w.run(&[Command::Fire { timer }], 71_000);
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.state, t.agent_id, t.reply_due_at), (TaskState::Assigned, Some(a), None), "the agent keeps it");
+    assert_eq!(s.w.types(c).last(), Some(&"task.sla_breached"));
+    assert!(s.w.participants[&member].is_active());
+    // The clock starts again with the customer's next message.
+    s.w.run(&[super::say(c, customer, "anyone?", None)], 80_000);
+    assert_eq!(reply_timer(&s, c).map(|t| t.due_at), Some(Timestamp(110_000)));
+    s.check();
+}
+
+#[test]
+fn leaving_transferring_or_ending_stops_the_reply_clock() {
+    let mut s = Setup::new(5);
+    timing(&mut s, Some(60), Some(30), ReplyTimeout::NextAgent);
+    let a = s.agent(3, true);
+    let (c, task, customer, _) = assigned(&mut s, a, 0);
+    s.w.run(&[Command::End { conversation: c, by: Author::Participant(customer) }], 1_000);
+    assert_eq!((reply_timer(&s, c), s.w.tasks[&task].reply_due_at), (None, None));
+    assert_eq!(s.w.tasks[&task].state, TaskState::WrapUp);
+    let (c, task, _, member) = assigned(&mut s, a, 2_000);
+    let other = QueueId::new();
+    let step = RouteStep::to_queue(other);
+    let out = s.w.run(
+        &[Command::Transfer {
+            conversation: c,
+            task,
+            to: step,
+            by: Author::Participant(member),
+            agent_participant: Some(member),
+        }],
+        3_000,
+    );
+    assert!(out[0].is_ok(), "{out:?}");
+    assert_eq!((reply_timer(&s, c), s.w.tasks[&task].reply_due_at, s.w.tasks[&task].member_id), (None, None, None));
+    s.check();
+}
+
+#[test]
+fn the_ring_policy_moves_on_after_n_agents_passed() {
+    let mut s = Setup::new(0);
+    let (a, b, x) = (s.agent(1, true), s.agent(1, true), s.agent(1, true));
+    let next = QueueId::new();
+    let c = ConversationId::new();
+    let task = TaskId::new();
+    let route = vec![RouteStep { ring: Some(2), ..step(s.queue) }, step(next)];
+    let conversation = s.conversation(c);
+    s.w.run(
+        &[
+            Command::Create { conversation, participants: vec![] },
+            Command::Enqueue { conversation: c, task, route, priority: 0 },
+        ],
+        0,
+    );
+    let offer = s.offer(c, task, a, 1).unwrap();
+    s.w.run(&[Command::Decline { conversation: c, offer, task, agent: a }], 2);
+    assert_eq!(s.w.tasks[&task].step, 0, "one agent passed: still ringing");
+    s.offer(c, task, b, 3).unwrap();
+    s.fire_offer_timer(c, 40_000);
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.step, t.queue(), t.passed.len()), (1, Some(next), 0), "two passed: the next step");
+    let what: Vec<&str> = s.w.history.iter().filter(|h| h.task_id == task).map(|h| h.what.as_str()).collect();
+    assert_eq!(what[what.len() - 3..], ["expired", "rung_out", "step"]);
+    // On its last step the chat waits for anyone, as before.
+    assert!(s.offer(c, task, x, 40_001).is_ok());
+    s.check();
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Arrive,
@@ -398,6 +598,9 @@ enum Op {
     Back { agent: usize },
     End { task: usize },
     Wrap { task: usize },
+    CustomerSays { task: usize },
+    AgentSays { task: usize },
+    MissReply { task: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -411,18 +614,30 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(|agent| Op::Back { agent }),
         1 => (0..20usize).prop_map(|task| Op::End { task }),
         1 => (0..20usize).prop_map(|task| Op::Wrap { task }),
+        2 => (0..20usize).prop_map(|task| Op::CustomerSays { task }),
+        1 => (0..20usize).prop_map(|task| Op::AgentSays { task }),
+        2 => (0..20usize).prop_map(|task| Op::MissReply { task }),
     ]
 }
 
 proptest! {
     /// Random arrivals, offers (including ones that lose races), accepts by
     /// the right and the wrong agent, declines, expiries, presence changes,
-    /// ends and wrap-ups, cut into random batches: no agent ever holds more
-    /// than its capacity, its load always equals what it holds, and no chat
+    /// ends and wrap-ups, customer and agent messages and missed replies
+    /// (whatever the queue does about them), cut into random batches: no
+    /// agent ever holds more than its capacity, its load always equals what
+    /// it holds (a slot is given back exactly once), a reply clock runs only
+    /// for an assigned chat and always with its stored timer, and no chat
     /// has two agents.
     #[test]
-    fn capacity_holds_and_no_chat_is_assigned_twice(ops in proptest::collection::vec(op(), 1..120), cuts in proptest::collection::vec(1..6usize, 1..60)) {
+    fn capacity_holds_and_no_chat_is_assigned_twice(ops in proptest::collection::vec(op(), 1..120), cuts in proptest::collection::vec(1..6usize, 1..60), action in 0..3usize) {
         let mut s = Setup::new(3);
+        let other = QueueId::new();
+        let mut second = s.w.queues[&s.queue].clone();
+        (second.id, second.name) = (other, "escalations".into());
+        s.w.queues.insert(other, second);
+        let action = [ReplyTimeout::NextAgent, ReplyTimeout::Queue(other), ReplyTimeout::Alert][action];
+        timing(&mut s, Some(60), Some(30), action);
         let agents: Vec<AgentId> = (0..4).map(|i| s.agent(1 + i % 3, true)).collect();
         let mut chats: Vec<(ConversationId, TaskId, ParticipantId)> = Vec::new();
         let mut offers: Vec<OfferId> = Vec::new();
@@ -471,6 +686,23 @@ proptest! {
                     Op::End { task } if !chats.is_empty() => {
                         let (c, _, p) = chats[task % chats.len()];
                         batch.push(Command::End { conversation: c, by: Author::Participant(p) });
+                    }
+                    Op::CustomerSays { task } if !chats.is_empty() => {
+                        let (c, _, p) = chats[task % chats.len()];
+                        batch.push(super::say(c, p, "hello?", None));
+                    }
+                    Op::AgentSays { task } if !chats.is_empty() => {
+                        let (c, _, _) = chats[task % chats.len()];
+                        let member = s.w.participants.values().find(|p| p.conversation_id == c && p.role == Role::Agent && p.is_active());
+                        if let Some(m) = member {
+                            batch.push(super::say(c, m.id, "on it", None));
+                        }
+                    }
+                    Op::MissReply { task } if !chats.is_empty() => {
+                        let (c, _, _) = chats[task % chats.len()];
+                        if let Some(timer) = reply_timer(&s, c) {
+                            batch.push(Command::Fire { timer });
+                        }
                     }
                     Op::Wrap { task } if !chats.is_empty() => {
                         let (c, _, _) = chats[task % chats.len()];

@@ -33,12 +33,18 @@ pub enum TimerKind {
     TaskStep { task: TaskId, step: u32 },
     /// An agent's wrap-up after a chat ends; its slot frees when this fires.
     WrapUp { task: TaskId, agent: AgentId },
+    /// The assigned agent's reply is due: its first message after accepting
+    /// (`first`), or its answer to the customer.
+    ReplyDue { task: TaskId, agent: AgentId, member: ParticipantId, first: bool },
     /// A flow run's wait times out (or its `wait` step is over).
     FlowWait { run: FlowRunId, wait_seq: u32 },
     /// An upload not complete by now is swept: its row and its bytes go.
     /// It outlives the conversation's end (the other timers do not).
     UploadExpiry { attachment: AttachmentId },
 }
+
+/// The stored kind of the reply timer (one per conversation).
+pub const REPLY: &str = "reply";
 
 /// The stored kind of upload timers begins with this; a conversation's end
 /// clears its timers but these.
@@ -53,6 +59,7 @@ impl TimerKind {
             Self::OfferExpiry { .. } => "offer".into(),
             Self::TaskStep { .. } => "task_step".into(),
             Self::WrapUp { .. } => "wrap_up".into(),
+            Self::ReplyDue { .. } => REPLY.into(),
             Self::FlowWait { run, .. } => format!("flow:{run}").into(),
             Self::UploadExpiry { attachment } => format!("{UPLOAD_PREFIX}{attachment}").into(),
         }

@@ -27,6 +27,7 @@ enum Wire {
     Agent { agent: AgentId, change: AgentChange },
     QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
     Routing { workspace: WorkspaceId },
+    Breach { workspace: WorkspaceId, breach: Box<switchboard_core::bus::Breach> },
     Work { workspace: WorkspaceId },
     Events { workspace: WorkspaceId },
     Erased { conversation: ConversationId },
@@ -55,6 +56,7 @@ impl From<&Notice> for Wire {
                 estimated_wait_secs: *estimated_wait_secs,
             },
             Notice::Routing { workspace } => Wire::Routing { workspace: *workspace },
+            Notice::Breach { workspace, breach } => Wire::Breach { workspace: *workspace, breach: breach.clone() },
             Notice::Work { workspace } => Wire::Work { workspace: *workspace },
             Notice::Events { workspace } => Wire::Events { workspace: *workspace },
             Notice::Erased { conversation } => Wire::Erased { conversation: *conversation },
@@ -74,6 +76,7 @@ impl From<Wire> for Notice {
                 Notice::QueuePosition { conversation, position, estimated_wait_secs }
             }
             Wire::Routing { workspace } => Notice::Routing { workspace },
+            Wire::Breach { workspace, breach } => Notice::Breach { workspace, breach },
             Wire::Work { workspace } => Notice::Work { workspace },
             Wire::Events { workspace } => Notice::Events { workspace },
             Wire::Erased { conversation } => Notice::Erased { conversation },

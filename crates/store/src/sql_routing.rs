@@ -12,7 +12,7 @@ use switchboard_core::ids::{
 };
 use switchboard_core::model::{FileRequest, FileRequestState};
 use switchboard_core::routing::model::{
-    Activity, Agent, Offer, OfferState, Ordering, Queue, Task, TaskHistory, TaskState,
+    Activity, Agent, Offer, OfferState, Ordering, Queue, ReplyTimeout, Task, TaskHistory, TaskState,
 };
 
 use crate::sql::{Cols, Stmt, corrupt, id, in_list, json, opt_id, opt_ts, ts};
@@ -204,7 +204,31 @@ pub(crate) fn agents_in_activity(w: WorkspaceId, name: &str) -> Stmt {
 // Queues.
 
 const QUEUE_COLS: &str = "id, workspace_id, name, expression, ordering, offer_timeout_secs, wrap_up_secs, created_at, updated_at, \
-     prefer_previous_agent_secs";
+     prefer_previous_agent_secs, first_reply_secs, reply_secs, on_reply_timeout, reply_timeout_queue_id";
+
+fn opt_secs(r: &impl Cols, column: &str) -> Result<Option<u32>> {
+    r.opt_int(column)?.map(|n| u32::try_from(n).map_err(|e| corrupt(column, e))).transpose()
+}
+
+fn reply_timeout(r: &impl Cols) -> Result<ReplyTimeout> {
+    let action = r.text("on_reply_timeout")?;
+    Ok(match action.as_str() {
+        "next_agent" => ReplyTimeout::NextAgent,
+        "alert" => ReplyTimeout::Alert,
+        "queue" => ReplyTimeout::Queue(
+            opt_id(r, "reply_timeout_queue_id", QueueId::parse)?
+                .ok_or_else(|| corrupt("reply_timeout_queue_id", "missing"))?,
+        ),
+        _ => return Err(corrupt("on_reply_timeout", &action)),
+    })
+}
+
+fn reply_timeout_queue(q: &Queue) -> Option<String> {
+    match q.on_reply_timeout {
+        ReplyTimeout::Queue(id) => Some(id.to_string()),
+        ReplyTimeout::NextAgent | ReplyTimeout::Alert => None,
+    }
+}
 
 pub(crate) fn queue(r: &impl Cols) -> Result<Queue> {
     let ordering = r.text("ordering")?;
@@ -216,17 +240,17 @@ pub(crate) fn queue(r: &impl Cols) -> Result<Queue> {
         ordering: Ordering::parse(&ordering).ok_or_else(|| corrupt("ordering", &ordering))?,
         offer_timeout_secs: count(r, "offer_timeout_secs")?,
         wrap_up_secs: count(r, "wrap_up_secs")?,
-        prefer_previous_agent_secs: r
-            .opt_int("prefer_previous_agent_secs")?
-            .map(|n| u32::try_from(n).map_err(|e| corrupt("prefer_previous_agent_secs", e)))
-            .transpose()?,
+        prefer_previous_agent_secs: opt_secs(r, "prefer_previous_agent_secs")?,
+        first_reply_secs: opt_secs(r, "first_reply_secs")?,
+        reply_secs: opt_secs(r, "reply_secs")?,
+        on_reply_timeout: reply_timeout(r)?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
 }
 
 pub(crate) fn insert_queue(q: &Queue) -> Stmt {
-    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(q.id.to_string())
         .bind(q.workspace_id.to_string())
         .bind(q.name.as_str())
@@ -237,12 +261,17 @@ pub(crate) fn insert_queue(q: &Queue) -> Stmt {
         .bind(q.created_at)
         .bind(q.updated_at)
         .bind(q.prefer_previous_agent_secs.map(i64::from))
+        .bind(q.first_reply_secs.map(i64::from))
+        .bind(q.reply_secs.map(i64::from))
+        .bind(q.on_reply_timeout.as_str())
+        .bind(reply_timeout_queue(q))
 }
 
 pub(crate) fn update_queue(q: &Queue) -> Stmt {
     Stmt::new(
         "UPDATE queues SET name = ?, expression = ?, ordering = ?, offer_timeout_secs = ?, wrap_up_secs = ?, \
-         prefer_previous_agent_secs = ?, updated_at = ? WHERE id = ?",
+         prefer_previous_agent_secs = ?, first_reply_secs = ?, reply_secs = ?, on_reply_timeout = ?, \
+         reply_timeout_queue_id = ?, updated_at = ? WHERE id = ?",
     )
     .bind(q.name.as_str())
     .bind(q.expression.clone())
@@ -250,6 +279,10 @@ pub(crate) fn update_queue(q: &Queue) -> Stmt {
     .bind(i64::from(q.offer_timeout_secs))
     .bind(i64::from(q.wrap_up_secs))
     .bind(q.prefer_previous_agent_secs.map(i64::from))
+    .bind(q.first_reply_secs.map(i64::from))
+    .bind(q.reply_secs.map(i64::from))
+    .bind(q.on_reply_timeout.as_str())
+    .bind(reply_timeout_queue(q))
     .bind(q.updated_at)
     .bind(q.id.to_string())
 }
@@ -291,7 +324,7 @@ pub(crate) fn put_workflow(w: WorkspaceId, source: &str, document: &str, at: Tim
 // Tasks.
 
 const TASK_COLS: &str = "id, workspace_id, conversation_id, state, route, step, priority, enqueued_at, step_at, \
-     agent_id, offer_id, passed, created_at, updated_at";
+     agent_id, offer_id, passed, created_at, updated_at, member_id, reply_due_at";
 
 pub(crate) fn task(r: &impl Cols) -> Result<Task> {
     let state = r.text("state")?;
@@ -308,6 +341,8 @@ pub(crate) fn task(r: &impl Cols) -> Result<Task> {
         agent_id: opt_id(r, "agent_id", AgentId::parse)?,
         offer_id: opt_id(r, "offer_id", OfferId::parse)?,
         passed: json(r, "passed")?,
+        member_id: opt_id(r, "member_id", ParticipantId::parse)?,
+        reply_due_at: opt_ts(r, "reply_due_at")?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
@@ -315,7 +350,7 @@ pub(crate) fn task(r: &impl Cols) -> Result<Task> {
 
 pub(crate) fn upsert_tasks(rows: &[Task]) -> Stmt {
     let mut s = Stmt::new(format!("INSERT INTO tasks ({TASK_COLS}) VALUES "));
-    s.tuples(rows, 14, |s, t| {
+    s.tuples(rows, 16, |s, t| {
         s.arg(t.id.to_string())
             .arg(t.workspace_id.to_string())
             .arg(t.conversation_id.to_string())
@@ -329,13 +364,15 @@ pub(crate) fn upsert_tasks(rows: &[Task]) -> Stmt {
             .arg(t.offer_id.map(|o| o.to_string()))
             .arg(to_json(&t.passed))
             .arg(t.created_at)
-            .arg(t.updated_at);
+            .arg(t.updated_at)
+            .arg(t.member_id.map(|p| p.to_string()))
+            .arg(t.reply_due_at);
     });
     s.push(
         " ON CONFLICT (id) DO UPDATE SET state = excluded.state, route = excluded.route, step = excluded.step, \
          priority = excluded.priority, enqueued_at = excluded.enqueued_at, step_at = excluded.step_at, \
          agent_id = excluded.agent_id, offer_id = excluded.offer_id, passed = excluded.passed, \
-         updated_at = excluded.updated_at",
+         updated_at = excluded.updated_at, member_id = excluded.member_id, reply_due_at = excluded.reply_due_at",
     );
     s
 }

@@ -611,6 +611,9 @@ async fn continued_chats_link_once_and_read_back<F: Future<Output = Subject>>(op
         offer_timeout_secs: 30,
         wrap_up_secs: 0,
         prefer_previous_agent_secs: Some(45),
+        first_reply_secs: None,
+        reply_secs: None,
+        on_reply_timeout: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -24,6 +24,10 @@ fn queue_spec(req: QueueRequest) -> QueueSpec {
         offer_timeout_secs: req.offer_timeout_secs,
         wrap_up_secs: req.wrap_up_secs,
         prefer_previous_agent_secs: req.prefer_previous_agent_secs,
+        first_reply_secs: req.first_reply_secs,
+        reply_secs: req.reply_secs,
+        on_reply_timeout: req.on_reply_timeout,
+        reply_timeout_queue: req.reply_timeout_queue,
     }
 }
 

@@ -236,6 +236,7 @@ impl Engine {
             skip_if_nobody_available: true,
             agent: Some(agent.id),
             preferred: true,
+            ring: None,
         };
         route.insert(0, step);
         Ok(())

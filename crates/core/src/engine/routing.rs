@@ -13,10 +13,12 @@ use crate::bus::Notice;
 use crate::command::{AgentPatch, Author, Command, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
-use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId};
+use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::{Attributes, Conversation, ConversationState, Role};
 use crate::routing::expr::Expr;
-use crate::routing::model::{self as rm, Activity, Agent, Offer, Ordering, Queue, RouteStep, Task, TaskHistory};
+use crate::routing::model::{
+    self as rm, Activity, Agent, Offer, Ordering, Queue, ReplyTimeout, RouteStep, Task, TaskHistory,
+};
 use crate::routing::workflow::{self, Workflow};
 use crate::store::StoredWorkflow;
 use crate::token::{Secret, SecretKind};
@@ -43,6 +45,14 @@ pub struct QueueSpec {
     pub wrap_up_secs: Option<i64>,
     /// `Some(None)` turns the preference for a continued chat's previous agent off.
     pub prefer_previous_agent_secs: Option<Option<i64>>,
+    /// `Some(None)` turns the first-reply timer off.
+    pub first_reply_secs: Option<Option<i64>>,
+    /// `Some(None)` turns the reply timer off.
+    pub reply_secs: Option<Option<i64>>,
+    /// `next_agent`, `queue` (with `reply_timeout_queue`) or `alert`.
+    pub on_reply_timeout: Option<String>,
+    /// The queue (name or id) a missed reply moves the chat to.
+    pub reply_timeout_queue: Option<String>,
 }
 
 /// Where a chat is sent: a queue (by id or name), or a named agent.
@@ -297,21 +307,69 @@ impl Engine {
             offer_timeout_secs: 30,
             wrap_up_secs: 0,
             prefer_previous_agent_secs: None,
+            first_reply_secs: None,
+            reply_secs: None,
+            on_reply_timeout: ReplyTimeout::NextAgent,
             created_at: now,
             updated_at: now,
         };
-        apply_queue_spec(&mut q, spec)?;
+        let on_reply_timeout = self.reply_timeout(workspace, &spec, None).await?;
+        apply_queue_spec(&mut q, spec, on_reply_timeout)?;
         self.store.create_queue(&q).await.map_err(name_taken)?;
         Ok(q)
     }
 
     pub async fn update_queue(&self, caller: &Caller, id: QueueId, spec: QueueSpec) -> Result<Queue> {
         let mut q = self.queue(caller, id).await?;
-        apply_queue_spec(&mut q, spec)?;
+        let on_reply_timeout = self.reply_timeout(q.workspace_id, &spec, Some(&q)).await?;
+        apply_queue_spec(&mut q, spec, on_reply_timeout)?;
         q.updated_at = self.now();
         self.store.update_queue(&q).await.map_err(name_taken)?;
         self.wake_router(q.workspace_id);
         Ok(q)
+    }
+
+    /// What a queue spec says a missed reply does, with its queue looked up
+    /// (by id or name, in the workspace); `None` when it does not say.
+    async fn reply_timeout(
+        &self,
+        workspace: WorkspaceId,
+        spec: &QueueSpec,
+        current: Option<&Queue>,
+    ) -> Result<Option<ReplyTimeout>> {
+        const FIELD: &str = "on_reply_timeout";
+        let action = match (&spec.on_reply_timeout, &spec.reply_timeout_queue) {
+            (None, None) => return Ok(None),
+            (Some(a), _) => a.as_str(),
+            (None, Some(_)) => match current.map(|q| q.on_reply_timeout) {
+                Some(ReplyTimeout::Queue(_)) => "queue",
+                _ => return Err(Error::invalid("reply_timeout_queue", "goes with \"on_reply_timeout\": \"queue\"")),
+            },
+        };
+        match action {
+            "next_agent" | "alert" if spec.reply_timeout_queue.is_some() => {
+                Err(Error::invalid("reply_timeout_queue", "goes with \"on_reply_timeout\": \"queue\" only"))
+            }
+            "next_agent" => Ok(Some(ReplyTimeout::NextAgent)),
+            "alert" => Ok(Some(ReplyTimeout::Alert)),
+            "queue" => {
+                let Some(name) = &spec.reply_timeout_queue else {
+                    return Err(Error::invalid(
+                        "reply_timeout_queue",
+                        "name the queue a missed reply moves the chat to",
+                    ));
+                };
+                let queues = self.store.queues(workspace).await?;
+                let found = queues.iter().find(|q| q.name == *name || q.id.to_string() == *name);
+                let q =
+                    found.ok_or_else(|| Error::invalid("reply_timeout_queue", format!("no queue named `{name}`")))?;
+                if current.is_some_and(|c| c.id == q.id) {
+                    return Err(Error::invalid("reply_timeout_queue", "must be another queue than this one"));
+                }
+                Ok(Some(ReplyTimeout::Queue(q.id)))
+            }
+            other => Err(Error::invalid(FIELD, format!("`{other}`: must be next_agent, queue or alert"))),
+        }
     }
 
     pub async fn queue(&self, caller: &Caller, id: QueueId) -> Result<Queue> {
@@ -389,6 +447,7 @@ impl Engine {
                 skip_if_nobody_available: s.skip_if_nobody_available,
                 agent: None,
                 preferred: false,
+                ring: s.ring,
             });
         }
         if steps.is_empty() {
@@ -457,14 +516,7 @@ impl Engine {
                 .ok_or_else(|| Error::invalid("queue", "the workspace has no queue"))?,
             (None, None) => return Err(Error::invalid("queue", "name a queue or an agent")),
         };
-        Ok(RouteStep {
-            queue: queue.id,
-            agents: None,
-            timeout_secs: None,
-            skip_if_nobody_available: false,
-            agent: agent.map(|a| a.id),
-            preferred: false,
-        })
+        Ok(RouteStep { agent: agent.map(|a| a.id), ..RouteStep::to_queue(queue.id) })
     }
 
     /// A conversation's current routing task, if it has one.
@@ -591,7 +643,7 @@ fn unknown_queue(field: &str, name: &str, source: &str) -> Error {
     Error::invalid(field, format!("{line}no queue named `{name}`; create it first"))
 }
 
-fn apply_queue_spec(q: &mut Queue, spec: QueueSpec) -> Result<()> {
+fn apply_queue_spec(q: &mut Queue, spec: QueueSpec, on_reply_timeout: Option<ReplyTimeout>) -> Result<()> {
     if let Some(name) = spec.name {
         q.name = name_field("name", &name, 100)?;
     }
@@ -613,6 +665,15 @@ fn apply_queue_spec(q: &mut Queue, spec: QueueSpec) -> Result<()> {
     }
     if let Some(t) = spec.prefer_previous_agent_secs {
         q.prefer_previous_agent_secs = t.map(|t| secs("prefer_previous_agent_secs", t, 1)).transpose()?;
+    }
+    if let Some(t) = spec.first_reply_secs {
+        q.first_reply_secs = t.map(|t| secs("first_reply_secs", t, 1)).transpose()?;
+    }
+    if let Some(t) = spec.reply_secs {
+        q.reply_secs = t.map(|t| secs("reply_secs", t, 1)).transpose()?;
+    }
+    if let Some(action) = on_reply_timeout {
+        q.on_reply_timeout = action;
     }
     Ok(())
 }

@@ -81,6 +81,13 @@ pub(crate) fn line<'e>(e: &'e Event, ctx: &Context) -> Line<'e> {
             note(format!("Transferred to agent {agent} (queue {queue_id})."))
         }
         EventKind::Transferred { queue_id, agent_id: None, .. } => note(format!("Transferred to queue {queue_id}.")),
+        EventKind::SlaBreached { agent_id, timer, after_secs, action, .. } => {
+            let what = match timer {
+                crate::event::ReplyTimer::FirstReply => "send a first reply",
+                crate::event::ReplyTimer::Reply => "reply",
+            };
+            note(format!("Agent {agent_id} did not {what} within {after_secs} s ({}).", action.replace('_', " ")))
+        }
         EventKind::FileRequested { record_id, .. } => {
             let record = record_id.as_ref().map(|r| format!(" for record {r}")).unwrap_or_default();
             note(format!("{} asked for a file{record}.", by().label()))

@@ -19,6 +19,9 @@ fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> Ready
         offer_timeout_secs: 30,
         wrap_up_secs: 0,
         prefer_previous_agent_secs: None,
+        first_reply_secs: None,
+        reply_secs: None,
+        on_reply_timeout: Default::default(),
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     })
@@ -57,6 +60,7 @@ fn step(q: &ReadyQueue) -> RouteStep {
         skip_if_nobody_available: false,
         agent: None,
         preferred: false,
+        ring: None,
     }
 }
 

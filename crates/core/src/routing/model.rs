@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, OfferId, QueueId, TaskId, WorkspaceId};
+use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::Attributes;
 
 /// The activities every workspace has. `available` is the only built-in one
@@ -109,6 +109,31 @@ impl Ordering {
     }
 }
 
+/// What happens when an assigned agent does not reply in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "action", content = "queue", rename_all = "snake_case")]
+pub enum ReplyTimeout {
+    /// The agent leaves the chat, which waits again at its place in line
+    /// for another agent (the one who let it wait gets it back only when
+    /// nobody else can take it).
+    #[default]
+    NextAgent,
+    /// The chat is transferred to this queue.
+    Queue(QueueId),
+    /// The agent keeps the chat; supervisors are alerted.
+    Alert,
+}
+
+impl ReplyTimeout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NextAgent => "next_agent",
+            Self::Queue(_) => "queue",
+            Self::Alert => "alert",
+        }
+    }
+}
+
 /// Where waiting chats wait.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
@@ -125,8 +150,23 @@ pub struct Queue {
     /// only to the agent who had the earlier one, when that agent is present
     /// and serves the queue (persistent chat). None: routed as any other.
     pub prefer_previous_agent_secs: Option<u32>,
+    /// An agent who accepts a chat must send its first message within this
+    /// many seconds. None: no limit.
+    pub first_reply_secs: Option<u32>,
+    /// While assigned, the agent must answer the customer's messages within
+    /// this many seconds (counted from the oldest unanswered one).
+    pub reply_secs: Option<u32>,
+    /// What a missed reply does.
+    pub on_reply_timeout: ReplyTimeout,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl Queue {
+    /// Whether chats assigned in this queue run a reply clock.
+    pub fn times_replies(&self) -> bool {
+        self.first_reply_secs.is_some() || self.reply_secs.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -194,6 +234,26 @@ pub struct RouteStep {
     /// moves the chat on to the next step at once.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub preferred: bool,
+    /// The ring policy: after this many agents have passed on the chat in
+    /// this step (declined, let the offer lapse, or not replied in time),
+    /// it moves on to the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring: Option<u32>,
+}
+
+impl RouteStep {
+    /// A step that waits in `queue` with no other condition (a transfer).
+    pub fn to_queue(queue: QueueId) -> Self {
+        Self {
+            queue,
+            agents: None,
+            timeout_secs: None,
+            skip_if_nobody_available: false,
+            agent: None,
+            preferred: false,
+            ring: None,
+        }
+    }
 }
 
 /// A chat that needs (or has) an agent.
@@ -220,6 +280,10 @@ pub struct Task {
     /// Agents who declined or let an offer of it lapse in the current step;
     /// they are offered it again only when nobody else can take it.
     pub passed: Vec<AgentId>,
+    /// The assigned agent's participant in the conversation.
+    pub member_id: Option<ParticipantId>,
+    /// When the assigned agent's reply is due, while a reply clock runs.
+    pub reply_due_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -247,6 +311,8 @@ impl Task {
             agent_id: None,
             offer_id: None,
             passed: Vec::new(),
+            member_id: None,
+            reply_due_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -313,7 +379,9 @@ pub struct TaskHistory {
     /// `queued`, `preferred` (the previous agent of a continued chat is
     /// offered it first), `offered`, `accepted`, `declined`, `expired`,
     /// `revoked`, `fallback` (the preference is over; normal routing),
-    /// `step`, `transferred`, `requeued`, `wrap_up`, `completed`, `canceled`.
+    /// `step`, `rung_out` (the step's ring policy ran out of agents),
+    /// `sla_breached` (the agent did not reply in time), `transferred`,
+    /// `requeued`, `wrap_up`, `completed`, `canceled`.
     pub what: String,
     pub agent_id: Option<AgentId>,
     pub queue_id: Option<QueueId>,

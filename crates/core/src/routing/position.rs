@@ -97,14 +97,7 @@ mod tests {
     use crate::routing::model::RouteStep;
 
     fn task(queue: QueueId) -> Task {
-        let step = RouteStep {
-            queue,
-            agents: None,
-            timeout_secs: None,
-            skip_if_nobody_available: false,
-            agent: None,
-            preferred: false,
-        };
+        let step = RouteStep::to_queue(queue);
         Task::waiting(TaskId::new(), WorkspaceId::new(), ConversationId::new(), vec![step], 0, Timestamp(0))
     }
 

@@ -18,6 +18,8 @@
 //!         timeout: 60                   # optional: seconds (1..=86400) or "90s", "2m", "1h";
 //!                                       # then the task moves to the next step
 //!         skip_if_nobody_available: true  # optional, default false
+//!         ring: 3                       # optional, 1..=100: after this many agents passed
+//!                                       # (declined, let it lapse, missed a reply), the next step
 //!       - queue: billing
 //! default:                              # optional: the step every route ends with
 //!   queue: general
@@ -67,7 +69,9 @@ const AGENT_VARS: &[&str] = &["agent"];
 
 const WORKFLOW_FIELDS: &[&str] = &["filters", "default"];
 const FILTER_FIELDS: &[&str] = &["name", "if", "priority", "steps"];
-const STEP_FIELDS: &[&str] = &["queue", "agents", "timeout", "skip_if_nobody_available"];
+const STEP_FIELDS: &[&str] = &["queue", "agents", "timeout", "skip_if_nobody_available", "ring"];
+/// The most agents a ring policy may name.
+pub const MAX_RING: i64 = 100;
 
 /// A validated workflow. Serializes to the JSON form [`from_json`] reads back.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -101,6 +105,10 @@ pub struct Step {
     pub timeout_secs: Option<u32>,
     /// Move on at once when no agent of the queue is available.
     pub skip_if_nobody_available: bool,
+    /// The ring policy: after this many agents passed on the chat in this
+    /// step, move on to the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring: Option<u32>,
 }
 
 /// What a chat is routed along.
@@ -200,7 +208,39 @@ fn workflow(root: &Node) -> Result<Workflow, Error> {
         }
     }
     let default = fields.get("default").map(|node| step(node, "default")).transpose()?;
+    if let Some(node) = fields.get("default")
+        && default.as_ref().is_some_and(|d| d.ring.is_some())
+    {
+        return Err(ring_is_last(node, "default"));
+    }
+    if default.is_none()
+        && let Some((i, f)) = filters.iter().enumerate().find(|(_, f)| f.steps.last().is_some_and(|s| s.ring.is_some()))
+    {
+        let path = format!("filters[{i}].steps[{}]", f.steps.len() - 1);
+        let filter = match fields.get("filters").map(|n| &n.value) {
+            Some(Value::Seq(items)) => items.get(i),
+            _ => None,
+        };
+        let filter_fields = filter.and_then(|n| Fields::of(n, DOC.name, "", FILTER_FIELDS, "").ok());
+        let last = match filter_fields.as_ref().and_then(|f| f.get("steps")).map(|n| &n.value) {
+            Some(Value::Seq(items)) => items.last(),
+            _ => None,
+        };
+        return Err(match last {
+            Some(node) => ring_is_last(node, &path),
+            None => invalid(&child(&path, "ring"), None, RING_IS_LAST),
+        });
+    }
     Ok(Workflow { filters, default })
+}
+
+const RING_IS_LAST: &str = "a ring policy moves the chat on to the next step, and this step is the last of its route \
+     (add a step after it, or a `default`)";
+
+/// The error for a ring policy on the last step of a route, at its line.
+fn ring_is_last(step: &Node, path: &str) -> Error {
+    let at = Fields::of(step, DOC.name, path, STEP_FIELDS, "").ok().and_then(|f| f.get("ring").and_then(|n| n.at));
+    invalid(&child(path, "ring"), at, RING_IS_LAST)
 }
 
 fn filter(node: &Node, path: &str) -> Result<Filter, Error> {
@@ -265,7 +305,21 @@ fn step(node: &Node, path: &str) -> Result<Step, Error> {
             ));
         }
     };
-    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available })
+    let ring = match fields.get("ring") {
+        None => None,
+        Some(node) => {
+            let n = integer(node, &child(path, "ring"))?;
+            if !(1..=MAX_RING).contains(&n) {
+                return Err(invalid(
+                    &child(path, "ring"),
+                    node.at,
+                    format!("ring {n} is out of range; it must be from 1 to {MAX_RING} agents"),
+                ));
+            }
+            u32::try_from(n).ok()
+        }
+    };
+    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available, ring })
 }
 
 /// A filter or queue name: a non-blank string of at most [`MAX_NAME_CHARS`].

@@ -23,7 +23,7 @@ default:
 "#;
 
 fn step(queue: &str) -> Step {
-    Step { queue: queue.to_owned(), agents: None, timeout_secs: None, skip_if_nobody_available: false }
+    Step { queue: queue.to_owned(), agents: None, timeout_secs: None, skip_if_nobody_available: false, ring: None }
 }
 
 fn chat(attributes: serde_json::Value) -> serde_json::Value {
@@ -55,6 +55,7 @@ fn the_example_parses_to_the_expected_workflow() {
                         agents: Some(Expr::parse("agents", "agent.level >= 3", &["agent"]).unwrap()),
                         timeout_secs: Some(60),
                         skip_if_nobody_available: true,
+                        ring: None,
                     },
                     step("billing"),
                 ],

@@ -113,6 +113,23 @@ pub struct QueueFields {
     /// the earlier one, for this many seconds (0: no preference).
     #[arg(long)]
     prefer_previous_agent_secs: Option<i64>,
+    /// The time an agent who accepts a chat has to send a first message (0: no limit).
+    #[arg(long)]
+    first_reply_secs: Option<i64>,
+    /// The time the assigned agent has to answer a customer message (0: no limit).
+    #[arg(long)]
+    reply_secs: Option<i64>,
+    /// What a missed reply does: next_agent, queue (with --reply-timeout-queue) or alert.
+    #[arg(long)]
+    on_reply_timeout: Option<String>,
+    /// The queue (name or id) a missed reply moves the chat to.
+    #[arg(long)]
+    reply_timeout_queue: Option<String>,
+}
+
+/// A seconds flag where 0 turns the setting off.
+fn off_at_zero(secs: Option<i64>) -> Option<Option<i64>> {
+    secs.map(|s| (s != 0).then_some(s))
 }
 
 impl From<QueueFields> for QueueSpec {
@@ -123,7 +140,11 @@ impl From<QueueFields> for QueueSpec {
             ordering: f.ordering,
             offer_timeout_secs: f.offer_timeout_secs,
             wrap_up_secs: f.wrap_up_secs,
-            prefer_previous_agent_secs: f.prefer_previous_agent_secs.map(|s| (s != 0).then_some(s)),
+            prefer_previous_agent_secs: off_at_zero(f.prefer_previous_agent_secs),
+            first_reply_secs: off_at_zero(f.first_reply_secs),
+            reply_secs: off_at_zero(f.reply_secs),
+            on_reply_timeout: f.on_reply_timeout,
+            reply_timeout_queue: f.reply_timeout_queue,
         }
     }
 }

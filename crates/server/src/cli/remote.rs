@@ -205,6 +205,11 @@ pub(super) async fn run_agent_api(server: &Server, cmd: AgentCommand) -> anyhow:
     Ok(())
 }
 
+/// A seconds flag as the API takes it: 0 (off) is `null`.
+fn null_at_zero(secs: Option<i64>) -> Option<Value> {
+    secs.map(|s| if s == 0 { Value::Null } else { Value::from(s) })
+}
+
 impl QueueFields {
     /// The fields that are given, as the API's `QueueRequest`.
     fn to_json(&self) -> Value {
@@ -214,10 +219,11 @@ impl QueueFields {
             ("ordering", self.ordering.clone().map(Value::from)),
             ("offer_timeout_secs", self.offer_timeout_secs.map(Value::from)),
             ("wrap_up_secs", self.wrap_up_secs.map(Value::from)),
-            (
-                "prefer_previous_agent_secs",
-                self.prefer_previous_agent_secs.map(|s| if s == 0 { Value::Null } else { Value::from(s) }),
-            ),
+            ("prefer_previous_agent_secs", null_at_zero(self.prefer_previous_agent_secs)),
+            ("first_reply_secs", null_at_zero(self.first_reply_secs)),
+            ("reply_secs", null_at_zero(self.reply_secs)),
+            ("on_reply_timeout", self.on_reply_timeout.clone().map(Value::from)),
+            ("reply_timeout_queue", self.reply_timeout_queue.clone().map(Value::from)),
         ])
     }
 }

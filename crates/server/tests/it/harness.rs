@@ -106,6 +106,25 @@ impl TestApp {
         }
     }
 
+    /// Two servers on one fresh PostgreSQL database, each with its own
+    /// router and timer worker, joined through NATS on a subject of their own.
+    pub async fn two_on_one_postgres() -> (Self, Self) {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let subject = format!("switchboard.test.{}.{nanos}", std::process::id());
+        let nats = |c: &mut Config| {
+            c.nats_url = Some("nats://127.0.0.1:4222".into());
+            c.nats_subject = subject.clone();
+        };
+        let one = Self::spawn_with(Backend::Postgres, nats).await;
+        let url = one.config.storage.database_url.clone();
+        let two = Self::spawn_with(Backend::Postgres, |c| {
+            nats(c);
+            c.storage.database_url = url;
+        })
+        .await;
+        (one, two)
+    }
+
     /// Stops the server and starts another on the same database.
     pub async fn restart(mut self) -> Self {
         self.stop().await;

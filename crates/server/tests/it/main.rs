@@ -15,6 +15,7 @@ mod harness;
 mod http;
 mod lock;
 mod persistent;
+mod response;
 mod retention;
 mod routing;
 mod sockets;

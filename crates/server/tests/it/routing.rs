@@ -613,18 +613,7 @@ both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(not(postgres_tests), ignore = "set SWITCHBOARD_TEST_POSTGRES_URL to run")]
 async fn two_routers_on_one_postgres_never_double_assign() {
-    let subject = format!("switchboard.test.{}", std::process::id() as u128 * 1_000_000 + rand_suffix());
-    let nats = |c: &mut switchboard::Config| {
-        c.nats_url = Some("nats://127.0.0.1:4222".into());
-        c.nats_subject = subject.clone();
-    };
-    let one = TestApp::spawn_with(Backend::Postgres, nats).await;
-    let url = one.config.storage.database_url.clone();
-    let two = TestApp::spawn_with(Backend::Postgres, |c| {
-        nats(c);
-        c.storage.database_url = url;
-    })
-    .await;
+    let (one, two) = TestApp::two_on_one_postgres().await;
     let apps = [&one, &two];
     let q = queue(&one, "general", json!({"offer_timeout_secs": 2})).await;
     const CHATS: usize = 40;
@@ -718,9 +707,4 @@ async fn two_routers_on_one_postgres_never_double_assign() {
     for a in one.admin(Method::GET, "/api/v1/agents", None).await.as_array().unwrap() {
         assert_eq!(a["load"], 0, "every slot given back: {a}");
     }
-}
-
-/// A number unlikely to repeat between test runs (subjects must not collide).
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() % 1_000_000).unwrap_or(0)
 }

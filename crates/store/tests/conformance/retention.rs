@@ -71,19 +71,15 @@ async fn busy_chat(
         offer_timeout_secs: 30,
         wrap_up_secs: 0,
         prefer_previous_agent_secs: None,
+        first_reply_secs: None,
+        reply_secs: None,
+        on_reply_timeout: Default::default(),
         created_at: now,
         updated_at: now,
     };
     store.create_queue(&queue).await.unwrap();
     let task = TaskId::new();
-    let step = RouteStep {
-        queue: queue.id,
-        agents: None,
-        timeout_secs: None,
-        skip_if_nobody_available: false,
-        agent: None,
-        preferred: false,
-    };
+    let step = RouteStep::to_queue(queue.id);
     store.apply(Command::Enqueue { conversation: cid, task, route: vec![step], priority: 0 }).await.unwrap();
     let request = FileRequestId::new();
     let by = Author::Participant(dee_id);
