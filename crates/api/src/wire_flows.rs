@@ -243,7 +243,7 @@ pub struct WebhookRequest {
     pub flow: Option<String>,
     /// Kinds of events: `conversation.created`, `conversation.ended`,
     /// `message`, `participant.joined`, `participant.left`,
-    /// `conversation.queued`, `conversation.transferred`, `form`,
+    /// `conversation.queued`, `conversation.transferred`, `task.sla_breached`, `form`,
     /// `form.submitted`, `file.requested`, `file.request_canceled`,
     /// `file.request_declined`, `file.received`, `attachment`,
     /// `attachment.scanned`, `offer.created`, `offer.accepted`,

@@ -23,6 +23,7 @@ pub const KINDS: &[&str] = &[
     "participant.left",
     "conversation.queued",
     "conversation.transferred",
+    "task.sla_breached",
     "form",
     "form.submitted",
     "file.requested",
