@@ -28,6 +28,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body and no content type read as
+/// the default; anything else as [`Json`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrEmpty<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+        let headers = req.headers();
+        let empty = headers.get(CONTENT_TYPE).is_none() && headers.get(CONTENT_LENGTH).is_none_or(|n| n == "0");
+        if empty {
+            return Ok(Self(T::default()));
+        }
+        Json::from_request(req, state).await.map(|Json(v)| Self(v))
+    }
+}
+
 fn json_rejection(r: JsonRejection) -> Error {
     match r {
         JsonRejection::MissingJsonContentType(_) => {

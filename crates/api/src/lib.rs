@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/supervisor/queues", get(supervisor::queues))
         .route("/api/v1/supervisor/conversations", get(supervisor::conversations))
         .route("/api/v1/offers", get(routing::offers))
+        .route("/api/v1/message-requests", get(routing::message_requests))
+        .route("/api/v1/message-requests/{id}/pick-up", post(routing::pick_up))
         .route("/api/v1/offers/{id}/accept", post(routing::accept))
         .route("/api/v1/offers/{id}/decline", post(routing::decline))
         .route(&format!("{conversation}/forms/{{form_id}}/submit"), post(flows::submit_form))

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use switchboard_core::engine::routing::MessageRequest;
 use switchboard_core::engine::supervisor::{LiveChat, QueueStats};
-use switchboard_core::model::FileRequest;
+use switchboard_core::model::{ConversationState, FileRequest};
 use switchboard_core::routing::model::{Activity, Agent, Offer, Queue, ReplyTimeout, RouteStep, Task, TaskHistory};
 use utoipa::ToSchema;
 
@@ -215,6 +216,9 @@ pub struct RouteStepView {
     /// The step that offers a continued chat first to the agent who had the
     /// chat it continues (`agent_id`).
     pub preferred: bool,
+    /// A message step: the chat becomes a "message us" request and the
+    /// customer is told this text.
+    pub message: Option<String>,
     /// The ring policy: after this many agents passed on the chat in this
     /// step, it moves on to the next step.
     pub ring: Option<u32>,
@@ -229,6 +233,7 @@ impl From<RouteStep> for RouteStepView {
             skip_if_nobody_available: s.skip_if_nobody_available,
             agent_id: s.agent.map(|a| a.to_string()),
             preferred: s.preferred,
+            message: s.message,
             ring: s.ring,
         }
     }
@@ -291,6 +296,68 @@ impl TaskView {
             history: history.map(|h| h.into_iter().map(Into::into).collect()),
         }
     }
+}
+
+/// A "message us" request: a chat nobody could take, waiting for an agent
+/// to pick it up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageRequestView {
+    pub conversation_id: String,
+    pub task_id: String,
+    /// The queue it is listed in: agents who serve it may pick it up.
+    pub queue_id: Option<String>,
+    /// `message` while it waits; `assigned` (the agent joined the chat) or
+    /// `completed` (the customer had gone) once picked up.
+    pub state: String,
+    /// Since when it waits as a request.
+    pub since: String,
+    /// What the customer was told.
+    pub text: Option<String>,
+    /// What the customer left in the contact form (`name`, `email`,
+    /// `phone`), once filled in.
+    #[schema(value_type = Option<Object>)]
+    pub contact: Option<Value>,
+    /// The chat is still open (the customer may still be there): picking
+    /// it up joins the agent to it.
+    pub open: bool,
+    /// Who picked it up.
+    pub agent_id: Option<String>,
+}
+
+impl From<MessageRequest> for MessageRequestView {
+    fn from(r: MessageRequest) -> Self {
+        let MessageRequest { task, conversation } = r;
+        Self {
+            conversation_id: task.conversation_id.to_string(),
+            task_id: task.id.to_string(),
+            queue_id: task.queue().map(|q| q.to_string()),
+            state: task.state.as_str().into(),
+            since: task.step_at.to_rfc3339(),
+            text: task.current().and_then(|s| s.message.clone()),
+            contact: conversation.attributes.get("contact").cloned(),
+            open: conversation.state == ConversationState::Open,
+            agent_id: task.agent_id.map(|a| a.to_string()),
+        }
+    }
+}
+
+/// Who picks a request up: with a workspace key, the agent (`agent_id`);
+/// with an agent token, nothing (the agent itself).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PickUpRequest {
+    pub agent_id: Option<String>,
+}
+
+/// A picked-up request, and the events it logged (the agent's join, when
+/// the chat was still open).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickedUpView {
+    pub request: MessageRequestView,
+    /// The agent joined the chat (the customer's chat was still open).
+    pub joined: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<switchboard_core::event::Event>,
 }
 
 /// Where to route or transfer a chat: a queue (id or name), an agent, or

@@ -87,11 +87,13 @@ pub enum Action {
     AnswerOffers,
     /// Queue statistics, live chats, the supervisor stream.
     Supervise,
+    /// List and pick up "message us" requests.
+    MessageRequests,
 }
 
 impl Action {
     /// Every action, in the table's order.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Self::ManageAgents,
         Self::ReadAgent,
         Self::SetActivity,
@@ -109,6 +111,7 @@ impl Action {
         Self::ListFileRequests,
         Self::AnswerOffers,
         Self::Supervise,
+        Self::MessageRequests,
     ];
 
     /// What it is and where, for the table and for refusals.
@@ -133,6 +136,9 @@ impl Action {
             Self::ListFileRequests => ("list file requests", "`GET /conversations/{id}/file-requests`"),
             Self::AnswerOffers => ("list, accept and decline offers", "`GET /offers`, `POST /offers/{id}/…`, socket"),
             Self::Supervise => ("see queue statistics and live chats", "`GET /supervisor/…`, supervisor stream"),
+            Self::MessageRequests => {
+                ("list and pick up message requests", "`GET /message-requests`, `POST /message-requests/{id}/pick-up`")
+            }
         }
     }
 }
@@ -173,9 +179,8 @@ pub fn customer(a: Action) -> Rule {
     match a {
         QueuePosition | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ReadTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest | AnswerOffers | Supervise => {
-            Rule::Denied
-        }
+        | Route | ReadTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest | AnswerOffers | Supervise
+        | MessageRequests => Rule::Denied,
     }
 }
 
@@ -184,7 +189,7 @@ pub fn customer(a: Action) -> Rule {
 pub fn agent(a: Action) -> Rule {
     use Action::*;
     match a {
-        ReadAgent | SetActivity | AnswerOffers => Rule::Itself,
+        ReadAgent | SetActivity | AnswerOffers | MessageRequests => Rule::Itself,
         ListActivities => Rule::Workspace,
         ReadTask | QueuePosition | ListFileRequests => Rule::AssignedChat,
         Transfer | SetAgentInput | RequestFile | CancelFileRequest => Rule::HeldChat,
@@ -198,7 +203,7 @@ pub fn supervisor(a: Action) -> Rule {
     match a {
         ReadTask | QueuePosition | RequestFile | CancelFileRequest | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | Transfer | SetAgentInput | AnswerOffers | Supervise => Rule::Denied,
+        | Route | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
     }
 }
 
@@ -210,7 +215,7 @@ pub fn key(a: Action) -> Rule {
         AnswerOffers => Rule::Denied,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ReadTask | QueuePosition | Transfer | SetAgentInput | RequestFile | CancelFileRequest
-        | ListFileRequests | Supervise => Rule::Workspace,
+        | ListFileRequests | Supervise | MessageRequests => Rule::Workspace,
     }
 }
 

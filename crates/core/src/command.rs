@@ -165,6 +165,14 @@ pub enum Command {
         task: TaskId,
         agent: AgentId,
     },
+    /// An agent picks up a "message us" request (a task in state `message`).
+    PickUp {
+        conversation: ConversationId,
+        task: TaskId,
+        agent: AgentId,
+        /// How the agent appears in the conversation, if the customer is still there.
+        participant: NewParticipant,
+    },
     /// The router found nobody available for a step that says to skip then.
     Skip {
         conversation: ConversationId,
@@ -340,6 +348,7 @@ impl Command {
             | Self::Offer { conversation, .. }
             | Self::Accept { conversation, .. }
             | Self::Decline { conversation, .. }
+            | Self::PickUp { conversation, .. }
             | Self::Skip { conversation, .. }
             | Self::Transfer { conversation, .. }
             | Self::RequestFile { conversation, .. }
@@ -466,6 +475,10 @@ impl SnapshotKeys {
                     keys.agents.push(*agent);
                 }
                 Command::Skip { task, .. } => keys.tasks.push(*task),
+                Command::PickUp { task, agent, .. } => {
+                    keys.tasks.push(*task);
+                    keys.agents.push(*agent);
+                }
                 Command::Transfer { task, agent_participant, by, .. } => {
                     keys.tasks.push(*task);
                     keys.participants.extend(*agent_participant);

@@ -334,7 +334,17 @@ impl Engine {
             Caller::Participant(_) => Err(Error::forbidden("this token belongs to another conversation")),
             Caller::Agent(a) if a.workspace_id != c.workspace_id => Err(Error::not_found("conversation")),
             Caller::Agent(a) => {
-                self.agent_participant(a, id).await?;
+                if let Err(e) = self.agent_participant(a, id).await {
+                    // A message request picked up after the customer had gone:
+                    // the agent never joined, but the chat is routed to it.
+                    let task = match c.task_id {
+                        Some(t) => self.store.task(t).await?,
+                        None => None,
+                    };
+                    if task.is_none_or(|t| t.agent_id != Some(a.id)) {
+                        return Err(e);
+                    }
+                }
                 Ok(c)
             }
         }

@@ -180,6 +180,17 @@ pub enum EventKind {
     /// The assigned agent did not reply in time (the queue's response
     /// timers); `action` says what followed. Agents and supervisors see it,
     /// customers do not.
+    /// Nobody could take the chat: it became a "message us" request that an
+    /// agent picks up later. The customer is told `text` and, while still
+    /// there, asked for contact details by the form `form_id`.
+    #[serde(rename = "conversation.overflowed")]
+    Overflowed {
+        task_id: TaskId,
+        queue_id: QueueId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        form_id: Option<FormId>,
+    },
     #[serde(rename = "task.sla_breached")]
     SlaBreached { task_id: TaskId, agent_id: AgentId, timer: ReplyTimer, after_secs: u32, action: String },
     /// A form for the customer (or, from an agent-side flow, for the agent)
@@ -227,6 +238,7 @@ impl EventKind {
             Self::AttachmentScanned { .. } => "attachment.scanned",
             Self::Transferred { .. } => "conversation.transferred",
             Self::SlaBreached { .. } => "task.sla_breached",
+            Self::Overflowed { .. } => "conversation.overflowed",
             Self::Form { .. } => "form",
             Self::FormSubmitted { .. } => "form.submitted",
             Self::FormCancelled { .. } => "form.cancelled",
@@ -398,6 +410,12 @@ mod tests {
                 reason: Some("EICAR test file".into()),
             },
             EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: Some(AgentId::new()) },
+            EventKind::Overflowed {
+                task_id: TaskId::new(),
+                queue_id: QueueId::new(),
+                text: "Leave us a message".into(),
+                form_id: Some(FormId::new()),
+            },
             EventKind::SlaBreached {
                 task_id: TaskId::new(),
                 agent_id: AgentId::new(),

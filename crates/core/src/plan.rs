@@ -212,6 +212,9 @@ impl Planner {
             }
             Command::Decline { conversation, offer, task, agent } => self.decline(*conversation, *offer, *task, *agent),
             Command::Skip { conversation, task, step } => self.skip(*conversation, *task, *step),
+            Command::PickUp { conversation, task, agent, participant } => {
+                self.pick_up(*conversation, *task, *agent, participant)
+            }
             Command::Transfer { conversation, task, to, by, agent_participant } => {
                 self.transfer(*conversation, *task, to, *by, *agent_participant)
             }

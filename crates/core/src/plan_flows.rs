@@ -139,6 +139,7 @@ impl Planner {
         }
         let checked = form.spec.check(values)?;
         let (run_id, to) = (form.run_id, form.to);
+        let contact = run_id.is_none() && form.spec.name == super::routing::CONTACT_FORM;
         let mut form = form.clone();
         form.state = FormState::Submitted;
         form.values = Some(checked.clone());
@@ -146,6 +147,13 @@ impl Planner {
         self.put_form(form);
         let kind = EventKind::FormSubmitted { form_id: id, to, values: checked.clone() };
         let mut out = vec![self.emit(conversation, by.participant(), kind, None)];
+        if contact {
+            // A "message us" request's contact details: the chat's `contact` attribute.
+            let mut attributes = crate::model::Attributes::new();
+            attributes.insert("contact".into(), serde_json::Value::Object(checked.clone()));
+            let patch = crate::command::AttributePatch { attributes: Some(attributes), record_id: None };
+            out.push(self.update(conversation, &patch));
+        }
         let waiting = run_id
             .and_then(|r| self.runs.get(&r))
             .filter(|r| r.state.is_active() && r.wait == Some(Wait::Form { form_id: id }));
@@ -644,7 +652,7 @@ impl Planner {
         self.runs.insert(r.id, r);
     }
 
-    fn put_form(&mut self, f: FormRecord) {
+    pub(super) fn put_form(&mut self, f: FormRecord) {
         self.touched_forms.insert(f.id);
         self.forms.insert(f.id, f);
     }

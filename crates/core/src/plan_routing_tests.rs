@@ -8,6 +8,7 @@ use super::World;
 use crate::clock::Timestamp;
 use crate::command::{Author, Command, NewConversation, NewParticipant};
 use crate::error::ErrorCode;
+use crate::event::Event;
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::{Attributes, IdleSettings, Role};
 use crate::routing::model::{Activity, Agent, OfferState, Ordering, Queue, ReplyTimeout, RouteStep, TaskState};
@@ -115,13 +116,7 @@ impl Setup {
 
     fn accept(&mut self, c: ConversationId, offer: OfferId, agent: AgentId, now: i64) -> crate::Result<()> {
         let task = self.w.offers.get(&offer).map_or_else(TaskId::new, |o| o.task_id);
-        let participant = NewParticipant {
-            id: ParticipantId::new(),
-            role: Role::Agent,
-            display_name: "A".into(),
-            token: None,
-            agent_id: None,
-        };
+        let participant = agent_member();
         let out = self.w.run(&[Command::Accept { conversation: c, offer, task, agent, participant }], now);
         out.into_iter().next().unwrap().map(drop)
     }
@@ -186,6 +181,17 @@ impl Setup {
             // An accepted offer per assignment; transfers may add more over time.
             assert!(accepted <= self.w.offers.values().filter(|o| o.task_id == t.id).count());
         }
+    }
+}
+
+/// How an agent joins a chat (the planner fills in which agent).
+fn agent_member() -> NewParticipant {
+    NewParticipant {
+        id: ParticipantId::new(),
+        role: Role::Agent,
+        display_name: "A".into(),
+        token: None,
+        agent_id: None,
     }
 }
 
@@ -585,6 +591,96 @@ fn the_ring_policy_moves_on_after_n_agents_passed() {
     // On its last step the chat waits for anyone, as before.
     assert!(s.offer(c, task, x, 40_001).is_ok());
     s.check();
+}
+
+/// A chat with a customer along `route`; returns the chat, its task and the customer.
+fn routed(s: &mut Setup, route: Vec<RouteStep>, now: i64) -> (ConversationId, TaskId, ParticipantId) {
+    let (c, task, customer) = (ConversationId::new(), TaskId::new(), ParticipantId::new());
+    let p =
+        NewParticipant { id: customer, role: Role::Customer, display_name: "C".into(), token: None, agent_id: None };
+    let out = s.w.run(
+        &[
+            Command::Create { conversation: s.conversation(c), participants: vec![p] },
+            Command::Enqueue { conversation: c, task, route, priority: 0 },
+        ],
+        now,
+    );
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    (c, task, customer)
+}
+
+fn message_step(queue: QueueId) -> RouteStep {
+    RouteStep { message: Some("Leave us a message".into()), ..step(queue) }
+}
+
+fn pick_up(s: &mut Setup, c: ConversationId, task: TaskId, agent: AgentId, now: i64) -> crate::Result<Vec<Event>> {
+    let participant = agent_member();
+    let out = s.w.run(&[Command::PickUp { conversation: c, task, agent, participant }], now);
+    out.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_chat_that_waited_too_long_becomes_a_message_request_with_a_contact_form() {
+    let mut s = Setup::new(0);
+    let a = s.agent(1, true);
+    let route = vec![RouteStep { timeout_secs: Some(60), ..step(s.queue) }, message_step(s.queue)];
+    let (c, task, customer) = routed(&mut s, route, 0);
+    let key = crate::timer::TimerKey { conversation_id: c, participant_id: None, kind: "task_step".into() };
+    let timer = s.w.timers[&key].clone();
+    s.w.run(&[Command::Fire { timer }], 60_000);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Message);
+    assert_eq!(s.w.types(c)[3..], ["conversation.overflowed", "form"]);
+    let what: Vec<&str> = s.w.history.iter().filter(|h| h.task_id == task).map(|h| h.what.as_str()).collect();
+    assert_eq!(what, ["queued", "step", "message"]);
+    // Nobody is offered a message request.
+    assert_eq!(s.offer(c, task, a, 60_001).unwrap_err().code, ErrorCode::Conflict);
+    // The customer leaves contact details; they become the chat's `contact`.
+    let form = *s.w.forms.keys().next().unwrap();
+    let values = serde_json::json!({"name": "Ada", "email": "ada@example.com"}).as_object().cloned().unwrap();
+    let out = s.w.run(
+        &[Command::SubmitForm { conversation: c, form, by: Author::Participant(customer), values: values.clone() }],
+        61_000,
+    );
+    assert!(out[0].is_ok(), "{out:?}");
+    assert_eq!(s.w.conversations[&c].attributes["contact"], serde_json::Value::Object(values));
+    // The customer goes; the request stays for an agent to follow up.
+    s.w.run(&[Command::End { conversation: c, by: Author::Participant(customer) }], 62_000);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Message);
+    assert_eq!(pick_up(&mut s, c, task, a, 63_000).unwrap(), Vec::<Event>::new(), "nobody to join");
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.state, t.agent_id, s.load(a)), (TaskState::Completed, Some(a), 0));
+    assert_eq!(pick_up(&mut s, c, task, a, 63_001).unwrap_err().code, ErrorCode::Conflict, "picked up once");
+    s.check();
+}
+
+#[test]
+fn picking_up_a_request_while_the_customer_is_there_joins_the_agent() {
+    let mut s = Setup::new(0);
+    let (a, full) = (s.agent(1, false), s.agent(1, true));
+    let route = vec![message_step(s.queue)];
+    let (c, task, _) = routed(&mut s, route, 0);
+    assert_eq!(s.w.tasks[&task].state, TaskState::Message, "a route that starts with a message step");
+    let (busy, btask, _) = s.chat(1);
+    let offer = s.offer(busy, btask, full, 2).unwrap();
+    s.accept(busy, offer, full, 3).unwrap();
+    assert_eq!(pick_up(&mut s, c, task, full, 4).unwrap_err().code, ErrorCode::Conflict, "no free slot");
+    // An agent who is away may still pick a request up by hand.
+    let events = pick_up(&mut s, c, task, a, 5).unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.type_name()).collect::<Vec<_>>(), ["participant.joined"]);
+    let t = &s.w.tasks[&task];
+    assert_eq!((t.state, t.agent_id, s.load(a)), (TaskState::Assigned, Some(a), 1));
+    assert_eq!(t.member_id, Some(member_of(&s, c, a)));
+    s.check();
+}
+
+#[test]
+fn a_message_step_is_the_last_of_its_route() {
+    let mut s = Setup::new(0);
+    let c = ConversationId::new();
+    s.w.run(&[Command::Create { conversation: s.conversation(c), participants: vec![] }], 0);
+    let route = vec![message_step(s.queue), step(s.queue)];
+    let out = s.w.run(&[Command::Enqueue { conversation: c, task: TaskId::new(), route, priority: 0 }], 1);
+    assert_eq!(out[0].as_ref().unwrap_err().code, ErrorCode::InvalidField);
 }
 
 #[derive(Debug, Clone)]

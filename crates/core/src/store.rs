@@ -220,6 +220,9 @@ pub trait Store: Send + Sync + 'static {
     async fn waiting_tasks(&self, limit: u32) -> Result<Vec<Task>>;
     /// A workspace's tasks that are waiting, offered, assigned or in wrap-up.
     async fn live_tasks(&self, workspace: WorkspaceId) -> Result<Vec<Task>>;
+    /// A workspace's "message us" requests (tasks in state `message`),
+    /// oldest first, at most `limit`.
+    async fn message_tasks(&self, workspace: WorkspaceId, limit: u32) -> Result<Vec<Task>>;
     /// The chats an agent has: assigned or in wrap-up.
     async fn agent_tasks(&self, agent: AgentId) -> Result<Vec<Task>>;
     /// Enabled agents in an activity that receives chats, in every workspace,

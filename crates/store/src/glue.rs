@@ -514,6 +514,14 @@ macro_rules! sql_backend {
                 all(fetch_all(&self.pool, &r::live_tasks_of(w)).await?, r::task)
             }
 
+            async fn message_tasks(
+                &self,
+                w: WorkspaceId,
+                limit: u32,
+            ) -> Result<Vec<switchboard_core::routing::model::Task>> {
+                all(fetch_all(&self.pool, &r::message_tasks_of(w, limit)).await?, r::task)
+            }
+
             async fn agent_tasks(&self, a: AgentId) -> Result<Vec<switchboard_core::routing::model::Task>> {
                 all(fetch_all(&self.pool, &r::tasks_of_agent(a)).await?, r::task)
             }

@@ -20,7 +20,7 @@ const SQLITE: &[Source] = &[
     (6, "files", include_str!("../migrations/sqlite/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/sqlite/0008_retention.sql")),
-    (10, "reply timers", include_str!("../migrations/sqlite/0010_reply_timers.sql")),
+    (10, "reply timers and message requests", include_str!("../migrations/sqlite/0010_response.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -31,7 +31,7 @@ const POSTGRES: &[Source] = &[
     (6, "files", include_str!("../migrations/postgres/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/postgres/0008_retention.sql")),
-    (10, "reply timers", include_str!("../migrations/postgres/0010_reply_timers.sql")),
+    (10, "reply timers and message requests", include_str!("../migrations/postgres/0010_response.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

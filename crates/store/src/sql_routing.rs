@@ -402,6 +402,15 @@ pub(crate) fn live_tasks_of(w: WorkspaceId) -> Stmt {
     .bind(w.to_string())
 }
 
+/// A workspace's "message us" requests, oldest first.
+pub(crate) fn message_tasks_of(w: WorkspaceId, limit: u32) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE workspace_id = ? AND state = 'message' ORDER BY step_at, id LIMIT ?"
+    ))
+    .bind(w.to_string())
+    .bind(i64::from(limit))
+}
+
 /// The chats an agent has (assigned or in wrap-up).
 pub(crate) fn tasks_of_agent(a: AgentId) -> Stmt {
     Stmt::new(format!(

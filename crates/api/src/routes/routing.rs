@@ -3,17 +3,18 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use switchboard_core::Error;
 use switchboard_core::engine::routing::{QueueSpec, Target};
 use switchboard_core::ids::{AgentId, ConversationId, FileRequestId, OfferId, QueueId};
 
 use crate::error::{ApiResult, ErrorResponse};
-use crate::extract::{Auth, Json};
+use crate::extract::{Auth, Json, JsonOrEmpty, Query};
 use crate::state::AppState;
 use crate::wire::EventDoc;
 use crate::wire_routing::{
-    AgentInputRequest, FileRequestCreated, FileRequestRequest, FileRequestView, OfferView, QueuePositionView,
-    QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
+    AgentInputRequest, FileRequestCreated, FileRequestRequest, FileRequestView, MessageRequestView, OfferView,
+    PickUpRequest, PickedUpView, QueuePositionView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
 };
 
 fn queue_spec(req: QueueRequest) -> QueueSpec {
@@ -31,14 +32,13 @@ fn queue_spec(req: QueueRequest) -> QueueSpec {
     }
 }
 
+/// An optional `agent_id` of a request body.
+fn agent_id(id: Option<&str>) -> ApiResult<Option<AgentId>> {
+    Ok(id.map(AgentId::parse).transpose().map_err(|e| Error::invalid("agent_id", e.to_string()))?)
+}
+
 fn target(req: &RouteRequest) -> ApiResult<Target> {
-    let agent = req
-        .agent_id
-        .as_deref()
-        .map(AgentId::parse)
-        .transpose()
-        .map_err(|e| Error::invalid("agent_id", e.to_string()))?;
-    Ok(Target { queue: req.queue.clone(), agent })
+    Ok(Target { queue: req.queue.clone(), agent: agent_id(req.agent_id.as_deref())? })
 }
 
 /// POST /api/v1/queues — creates a queue.
@@ -248,6 +248,47 @@ pub async fn accept(
 ) -> ApiResult<axum::Json<Vec<switchboard_core::event::Event>>> {
     let (_, events) = s.engine.accept_offer(&caller, OfferId::parse(&id)?).await?;
     Ok(axum::Json(events))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequestQuery {
+    /// Only this queue's requests (its id).
+    queue: Option<String>,
+}
+
+/// GET /api/v1/message-requests — the "message us" requests waiting for an
+/// agent, oldest first: for an agent token, those of the queues it serves.
+#[utoipa::path(get, path = "/api/v1/message-requests", tag = "routing", security(("bearer" = [])),
+    params(MessageRequestQuery),
+    responses((status = 200, body = Vec<MessageRequestView>), (status = 403, body = ErrorResponse)))]
+pub async fn message_requests(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Query(q): Query<MessageRequestQuery>,
+) -> ApiResult<axum::Json<Vec<MessageRequestView>>> {
+    let queue =
+        q.queue.as_deref().map(QueueId::parse).transpose().map_err(|e| Error::invalid("queue", e.to_string()))?;
+    let requests = s.engine.message_requests(&caller, queue).await?;
+    Ok(axum::Json(requests.into_iter().map(Into::into).collect()))
+}
+
+/// POST /api/v1/message-requests/{conversation_id}/pick-up — an agent takes
+/// a request: it joins the chat when the customer's chat is still open.
+#[utoipa::path(post, path = "/api/v1/message-requests/{conversation_id}/pick-up", tag = "routing",
+    security(("bearer" = [])), params(("conversation_id" = String, Path)), request_body = PickUpRequest,
+    responses((status = 200, body = PickedUpView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+pub async fn pick_up(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonOrEmpty(req): JsonOrEmpty<PickUpRequest>,
+) -> ApiResult<axum::Json<PickedUpView>> {
+    let agent = agent_id(req.agent_id.as_deref())?;
+    let (request, events) = s.engine.pick_up(&caller, ConversationId::parse(&id)?, agent).await?;
+    let joined = !events.is_empty();
+    Ok(axum::Json(PickedUpView { request: request.into(), joined, events }))
 }
 
 /// POST /api/v1/offers/{id}/decline — passes; the chat goes to the next agent.

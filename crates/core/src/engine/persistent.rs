@@ -237,6 +237,7 @@ impl Engine {
             agent: Some(agent.id),
             preferred: true,
             ring: None,
+            message: None,
         };
         route.insert(0, step);
         Ok(())

@@ -4,6 +4,8 @@
 //! writer (see `plan_routing.rs`); this file checks who may ask and turns
 //! requests into typed values.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::permit::agent_of;
@@ -16,6 +18,7 @@ use crate::event::Event;
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
 use crate::model::{Attributes, Conversation, ConversationState, Role};
 use crate::routing::expr::Expr;
+use crate::routing::matcher;
 use crate::routing::model::{
     self as rm, Activity, Agent, Offer, Ordering, Queue, ReplyTimeout, RouteStep, Task, TaskHistory,
 };
@@ -70,9 +73,30 @@ pub struct AppliedWorkflow {
 }
 
 const MAX_CAPACITY: i64 = 1000;
+/// The most message requests one list shows.
+const MAX_MESSAGE_REQUESTS: u32 = 500;
+
+/// A "message us" request: the task (state `message`) and its chat, whose
+/// `contact` attribute holds what the customer left in the form.
+#[derive(Debug, Clone)]
+pub struct MessageRequest {
+    pub task: Task,
+    pub conversation: Conversation,
+}
 const MAX_TIMEOUT_SECS: i64 = 24 * 3600;
 /// Longest password accepted (argon2 would take longer ones, but nobody types them).
 const MAX_PASSWORD: usize = 1024;
+
+/// How an agent appears in a chat it joins.
+fn as_member(agent: &Agent) -> NewParticipant {
+    NewParticipant {
+        id: ParticipantId::new(),
+        role: Role::Agent,
+        display_name: agent.name.clone(),
+        token: None,
+        agent_id: Some(agent.id),
+    }
+}
 
 fn name_field(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
@@ -448,6 +472,7 @@ impl Engine {
                 agent: None,
                 preferred: false,
                 ring: s.ring,
+                message: s.message,
             });
         }
         if steps.is_empty() {
@@ -549,13 +574,7 @@ impl Engine {
         self.permit(caller, Action::AnswerOffers, None)?;
         let agent = agent_of(caller)?;
         let offer = self.my_offer(agent, id).await?;
-        let participant = NewParticipant {
-            id: ParticipantId::new(),
-            role: Role::Agent,
-            display_name: agent.name.clone(),
-            token: None,
-            agent_id: Some(agent.id),
-        };
+        let participant = as_member(agent);
         let command = Command::Accept {
             conversation: offer.conversation_id,
             offer: id,
@@ -584,6 +603,72 @@ impl Engine {
             return Err(Error::forbidden("this offer was made to another agent"));
         }
         Ok(offer)
+    }
+
+    // "Message us" requests.
+
+    /// The requests waiting for an agent, oldest first: for an agent, those
+    /// of the queues it serves; for a key, all of them (or one queue's).
+    pub async fn message_requests(&self, caller: &Caller, queue: Option<QueueId>) -> Result<Vec<MessageRequest>> {
+        let workspace = self.permit(caller, Action::MessageRequests, None)?;
+        let queues: HashMap<QueueId, Queue> =
+            self.store.queues(workspace).await?.into_iter().map(|q| (q.id, q)).collect();
+        let mut out = Vec::new();
+        for task in self.store.message_tasks(workspace, MAX_MESSAGE_REQUESTS).await? {
+            let Some(step) = task.current() else { continue };
+            if queue.is_some_and(|q| q != step.queue) {
+                continue;
+            }
+            if let Caller::Agent(a) = caller {
+                let serves = queues.get(&step.queue).is_some_and(|q| matcher::eligible(a, q, step.agents.as_deref()));
+                if !serves {
+                    continue;
+                }
+            }
+            let Some(conversation) = self.store.conversation(task.conversation_id).await? else { continue };
+            out.push(MessageRequest { task, conversation });
+        }
+        Ok(out)
+    }
+
+    /// An agent picks up a request (an agent token for itself; a key names
+    /// the agent). The agent must serve the request's queue. With the
+    /// customer still there it joins the chat, which becomes its own.
+    pub async fn pick_up(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        agent: Option<AgentId>,
+    ) -> Result<(MessageRequest, Vec<Event>)> {
+        let workspace = self.permit(caller, Action::MessageRequests, agent)?;
+        let agent = match (caller, agent) {
+            (Caller::Agent(a), _) => a.clone(),
+            (_, Some(id)) => self
+                .store
+                .agent(id)
+                .await?
+                .filter(|a| a.workspace_id == workspace)
+                .ok_or_else(|| Error::invalid("agent_id", "no agent with this id in the workspace"))?,
+            (_, None) => return Err(Error::invalid("agent_id", "name the agent who picks the request up")),
+        };
+        let c = self.store.conversation(id).await?.filter(|c| c.workspace_id == workspace);
+        let c = c.ok_or_else(|| Error::not_found("conversation"))?;
+        let task = self.task_of(&c).await?;
+        if task.state != rm::TaskState::Message {
+            let state = task.state.as_str();
+            return Err(Error::new(ErrorCode::Conflict, format!("the chat is {state}, not a message request")));
+        }
+        let step = task.current().ok_or_else(|| Error::internal("a message request without its step"))?;
+        let queue = self.store.queue(step.queue).await?.ok_or_else(|| Error::not_found("queue"))?;
+        if !matcher::eligible(&agent, &queue, step.agents.as_deref()) {
+            return Err(Error::forbidden(format!("the agent does not serve queue `{}`", queue.name)));
+        }
+        let participant = as_member(&agent);
+        let command = Command::PickUp { conversation: id, task: task.id, agent: agent.id, participant };
+        let events = self.store.apply(command).await?;
+        let task = self.store.task(task.id).await?.unwrap_or(task);
+        let conversation = self.store.conversation(id).await?.unwrap_or(c);
+        Ok((MessageRequest { task, conversation }, events))
     }
 
     // Transfers.

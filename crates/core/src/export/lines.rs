@@ -81,6 +81,7 @@ pub(crate) fn line<'e>(e: &'e Event, ctx: &Context) -> Line<'e> {
             note(format!("Transferred to agent {agent} (queue {queue_id})."))
         }
         EventKind::Transferred { queue_id, agent_id: None, .. } => note(format!("Transferred to queue {queue_id}.")),
+        EventKind::Overflowed { text, .. } => note(format!("Nobody could answer; left as a message: {text}")),
         EventKind::SlaBreached { agent_id, timer, after_secs, action, .. } => {
             let what = match timer {
                 crate::event::ReplyTimer::FirstReply => "send a first reply",

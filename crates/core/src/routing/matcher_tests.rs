@@ -61,6 +61,7 @@ fn step(q: &ReadyQueue) -> RouteStep {
         agent: None,
         preferred: false,
         ring: None,
+        message: None,
     }
 }
 

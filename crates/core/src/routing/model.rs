@@ -184,6 +184,10 @@ pub enum TaskState {
     Completed,
     /// The chat ended before an agent took it.
     Canceled,
+    /// Nobody could take the chat: it waits as a "message us" request,
+    /// with the customer's messages and contact details, until an agent
+    /// picks it up from the list.
+    Message,
 }
 
 impl TaskState {
@@ -195,11 +199,12 @@ impl TaskState {
             Self::WrapUp => "wrap_up",
             Self::Completed => "completed",
             Self::Canceled => "canceled",
+            Self::Message => "message",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Waiting, Self::Offered, Self::Assigned, Self::WrapUp, Self::Completed, Self::Canceled]
+        [Self::Waiting, Self::Offered, Self::Assigned, Self::WrapUp, Self::Completed, Self::Canceled, Self::Message]
             .into_iter()
             .find(|t| t.as_str() == s)
     }
@@ -239,6 +244,11 @@ pub struct RouteStep {
     /// it moves on to the next step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring: Option<u32>,
+    /// A message step: the chat that reaches it becomes a "message us"
+    /// request in `queue`, and the customer is told this text. The last
+    /// step of its route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl RouteStep {
@@ -252,6 +262,7 @@ impl RouteStep {
             agent: None,
             preferred: false,
             ring: None,
+            message: None,
         }
     }
 }

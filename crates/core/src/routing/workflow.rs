@@ -69,7 +69,12 @@ const AGENT_VARS: &[&str] = &["agent"];
 
 const WORKFLOW_FIELDS: &[&str] = &["filters", "default"];
 const FILTER_FIELDS: &[&str] = &["name", "if", "priority", "steps"];
-const STEP_FIELDS: &[&str] = &["queue", "agents", "timeout", "skip_if_nobody_available", "ring"];
+const STEP_FIELDS: &[&str] = &["queue", "agents", "timeout", "skip_if_nobody_available", "ring", "message"];
+/// What a message step tells the customer when it says only `message: true`.
+pub const DEFAULT_MESSAGE: &str =
+    "Nobody can answer right now. Leave us a message and your details, and we will get back to you.";
+/// The longest text a message step may tell the customer, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
 /// The most agents a ring policy may name.
 pub const MAX_RING: i64 = 100;
 
@@ -109,6 +114,10 @@ pub struct Step {
     /// step, move on to the next one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ring: Option<u32>,
+    /// A message step: the chat becomes a "message us" request in `queue`
+    /// and the customer is told this. The last step of its route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// What a chat is routed along.
@@ -156,11 +165,16 @@ impl Workflow {
         let vars = [("chat", chat)];
         let matched = self.filters.iter().find(|f| f.condition.as_ref().is_none_or(|c| c.matches(&vars)));
         match matched {
-            Some(filter) => Some(Route {
-                filter: Some(filter.name.clone()),
-                priority: filter.priority,
-                steps: filter.steps.iter().chain(self.default.iter()).cloned().collect(),
-            }),
+            Some(filter) => {
+                // Nothing comes after a message step, the default step neither.
+                let ends = filter.steps.last().is_some_and(|s| s.message.is_some());
+                let default = self.default.iter().filter(|_| !ends);
+                Some(Route {
+                    filter: Some(filter.name.clone()),
+                    priority: filter.priority,
+                    steps: filter.steps.iter().chain(default).cloned().collect(),
+                })
+            }
             None => self.default.as_ref().map(|step| Route { filter: None, priority: 0, steps: vec![step.clone()] }),
         }
     }
@@ -281,11 +295,20 @@ fn filter(node: &Node, path: &str) -> Result<Filter, Error> {
             format!("{} steps, more than the limit of {MAX_STEPS}", items.len()),
         ));
     }
-    let steps = items
+    let steps: Vec<Step> = items
         .iter()
         .enumerate()
         .map(|(i, item)| step(item, &format!("{steps_path}[{i}]")))
         .collect::<Result<_, _>>()?;
+    if let Some(i) = steps.iter().rev().skip(1).position(|s| s.message.is_some()) {
+        let i = steps.len() - 2 - i;
+        let at = Fields::of(&items[i], DOC.name, "", STEP_FIELDS, "").ok().and_then(|f| f.get("message")?.at);
+        return Err(invalid(
+            &format!("{steps_path}[{i}].message"),
+            at,
+            "a message step ends the route: the steps after it would never be reached",
+        ));
+    }
     Ok(Filter { name, condition, priority, steps })
 }
 
@@ -319,7 +342,45 @@ fn step(node: &Node, path: &str) -> Result<Step, Error> {
             u32::try_from(n).ok()
         }
     };
-    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available, ring })
+    let message = match fields.get("message") {
+        None | Some(Node { value: Value::Bool(false), .. }) => None,
+        Some(Node { value: Value::Bool(true), .. }) => Some(DEFAULT_MESSAGE.to_owned()),
+        Some(node @ Node { value: Value::Str(text), .. }) => {
+            let text = text.trim();
+            if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
+                return Err(invalid(
+                    &child(path, "message"),
+                    node.at,
+                    format!("the text for the customer must be 1 to {MAX_MESSAGE_CHARS} characters"),
+                ));
+            }
+            Some(text.to_owned())
+        }
+        Some(other) => {
+            return Err(invalid(
+                &child(path, "message"),
+                other.at,
+                format!("expected true or the text for the customer, got {}", other.value.kind()),
+            ));
+        }
+    };
+    // Stored workflows say `skip_if_nobody_available: false` on every step.
+    let set = [
+        ("agents", agents.is_some()),
+        ("timeout", timeout_secs.is_some()),
+        ("skip_if_nobody_available", skip_if_nobody_available),
+        ("ring", ring.is_some()),
+    ];
+    if message.is_some()
+        && let Some((extra, _)) = set.iter().find(|(_, set)| *set)
+    {
+        return Err(invalid(
+            &child(path, extra),
+            fields.get(extra).and_then(|n| n.at),
+            "a message step takes only `queue` (where the request is listed) and `message`",
+        ));
+    }
+    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available, ring, message })
 }
 
 /// A filter or queue name: a non-blank string of at most [`MAX_NAME_CHARS`].

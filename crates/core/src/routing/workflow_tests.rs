@@ -23,7 +23,14 @@ default:
 "#;
 
 fn step(queue: &str) -> Step {
-    Step { queue: queue.to_owned(), agents: None, timeout_secs: None, skip_if_nobody_available: false, ring: None }
+    Step {
+        queue: queue.to_owned(),
+        agents: None,
+        timeout_secs: None,
+        skip_if_nobody_available: false,
+        ring: None,
+        message: None,
+    }
 }
 
 fn chat(attributes: serde_json::Value) -> serde_json::Value {
@@ -56,6 +63,7 @@ fn the_example_parses_to_the_expected_workflow() {
                         timeout_secs: Some(60),
                         skip_if_nobody_available: true,
                         ring: None,
+                        message: None,
                     },
                     step("billing"),
                 ],
@@ -443,6 +451,61 @@ fn unlocated(e: Error) -> (Option<String>, String) {
         _ => e.message,
     };
     (e.field, message)
+}
+
+#[test]
+fn a_message_step_ends_its_route_and_the_default_is_not_added() {
+    let w = parse_yaml(
+        "filters:\n  - name: after-hours\n    steps:\n      - queue: support\n        ring: 2\n      - queue: support\n        message: true\n  - name: sales\n    steps:\n      - queue: sales\n        message: \"Leave us your number\"\ndefault:\n  queue: general\n",
+    )
+    .unwrap();
+    let route = w.route(&chat(serde_json::json!({}))).unwrap();
+    assert_eq!(route.steps.len(), 2, "no default after a message step");
+    assert_eq!((route.steps[0].ring, route.steps[1].message.as_deref()), (Some(2), Some(DEFAULT_MESSAGE)));
+    assert_eq!(w.filters[1].steps[0].message.as_deref(), Some("Leave us your number"));
+    // Stored and read back, it is the same workflow.
+    assert_eq!(from_json(&serde_json::to_value(&w).unwrap()).unwrap(), w);
+}
+
+#[test]
+fn ring_and_message_steps_are_checked() {
+    for (source, field, words) in [
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        ring: 0\n",
+            "filters[0].steps[0].ring",
+            "line 5",
+        ),
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        ring: 2\n",
+            "filters[0].steps[0].ring",
+            "last of its route",
+        ),
+        ("default:\n  queue: q\n  ring: 2\n", "default.ring", "line 3"),
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        message: true\n      - queue: q\n",
+            "filters[0].steps[0].message",
+            "never be reached",
+        ),
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        message: true\n        ring: 2\n",
+            "filters[0].steps[0].ring",
+            "only `queue`",
+        ),
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        message: \"  \"\n",
+            "filters[0].steps[0].message",
+            "1 to 1000",
+        ),
+        (
+            "filters:\n  - name: a\n    steps:\n      - queue: q\n        message: 7\n",
+            "filters[0].steps[0].message",
+            "expected true",
+        ),
+    ] {
+        let (got, message) = unlocated(yaml_err(source));
+        assert_eq!(got.as_deref(), Some(field), "{source}: {message}");
+        assert!(message.contains(words) || yaml_err(source).message.contains(words), "{source}: {message}");
+    }
 }
 
 proptest! {

@@ -14,6 +14,7 @@ mod fuzz;
 mod harness;
 mod http;
 mod lock;
+mod overflow;
 mod persistent;
 mod response;
 mod retention;
