@@ -758,7 +758,7 @@ proptest! {
                     Op::Accept { offer, as_agent } if !offers.is_empty() => {
                         let id = offers[offer % offers.len()];
                         if let Some(o) = s.w.offers.get(&id) {
-                            let participant = NewParticipant { id: ParticipantId::new(), role: Role::Agent, display_name: "A".into(), token: None, agent_id: None };
+                            let participant = agent_member();
                             batch.push(Command::Accept { conversation: o.conversation_id, offer: id, task: o.task_id, agent: agents[as_agent], participant });
                         }
                     }
