@@ -428,6 +428,8 @@ pub struct QueueStatsView {
     pub offered: u32,
     /// Chats with an agent (assigned or in wrap-up).
     pub assigned: u32,
+    /// "Message us" requests waiting to be picked up (`GET /message-requests`).
+    pub messages: u32,
     pub longest_wait_secs: u64,
     pub average_wait_secs: u64,
     /// Eligible agents that receive chats and have a free slot.
@@ -446,6 +448,7 @@ impl From<QueueStats> for QueueStatsView {
             waiting: s.waiting,
             offered: s.offered,
             assigned: s.assigned,
+            messages: s.messages,
             longest_wait_secs: s.longest_wait_secs,
             average_wait_secs: s.average_wait_secs,
             agents_available: s.agents_available,

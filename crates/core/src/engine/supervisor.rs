@@ -20,6 +20,8 @@ pub struct QueueStats {
     pub offered: u32,
     /// Chats with an agent (assigned or in wrap-up).
     pub assigned: u32,
+    /// "Message us" requests waiting for an agent to pick them up.
+    pub messages: u32,
     /// The longest any chat still in line has waited.
     pub longest_wait_secs: u64,
     /// The average wait of the chats still in line.
@@ -51,6 +53,8 @@ impl Engine {
         let workspace = self.permit(caller, Action::Supervise, None)?;
         let queues = self.store.queues(workspace).await?;
         let tasks = self.store.live_tasks(workspace).await?;
+        // Counted up to a bound: the stats refresh several times a second.
+        let messages = self.store.message_tasks(workspace, 10_000).await?;
         let agents = self.store.agents(workspace).await?;
         let now = self.now().millis();
         let vars: Vec<(&Agent, serde_json::Value)> =
@@ -75,6 +79,7 @@ impl Engine {
                     waiting: in_line.len() as u32,
                     offered: count(&[TaskState::Offered]),
                     assigned: count(&[TaskState::Assigned, TaskState::WrapUp]),
+                    messages: messages.iter().filter(|t| t.queue() == Some(q.id)).count() as u32,
                     longest_wait_secs: in_line.iter().copied().max().unwrap_or(0),
                     average_wait_secs: if in_line.is_empty() {
                         0

@@ -81,6 +81,9 @@ async fn nobody_there_makes_a_message_request_that_an_agent_picks_up(backend: Ba
     let r = &listed[0];
     assert_eq!((r["conversation_id"].as_str(), r["queue_id"].as_str()), (Some(chat.as_str()), Some(support.as_str())));
     assert_eq!((r["state"].clone(), r["open"].clone(), r["contact"].clone()), (json!("message"), json!(true), contact));
+    let stats = app.admin(Method::GET, "/api/v1/supervisor/queues", None).await;
+    let stats = stats.as_array().unwrap().iter().find(|q| q["queue_id"] == support.as_str()).unwrap().clone();
+    assert_eq!((stats["messages"].as_i64(), stats["waiting"].as_i64()), (Some(1), Some(0)), "{stats}");
     let task = app.admin(Method::GET, &format!("/api/v1/conversations/{chat}/task"), None).await;
     let history: Vec<&str> = task["history"].as_array().unwrap().iter().map(|h| h["what"].as_str().unwrap()).collect();
     assert_eq!(history, ["queued", "step", "message"]);
