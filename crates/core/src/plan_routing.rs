@@ -409,11 +409,13 @@ impl Planner {
     }
 
     fn arm_reply(&mut self, task: TaskId, secs: u32, first: bool) {
+        let Some(t) = self.tasks.get(&task) else { return };
+        // A chat assigned before replies were timed does not know its agent's participant.
+        let (Some(agent), Some(member)) = (t.agent_id, t.member_id) else { return };
         let due_at = self.now.plus_secs(secs);
         let t = self.task_mut(task);
         t.reply_due_at = Some(due_at);
-        let (conversation, agent, member) = (t.conversation_id, t.agent_id, t.member_id);
-        let (Some(agent), Some(member)) = (agent, member) else { return };
+        let conversation = t.conversation_id;
         let kind = TimerKind::ReplyDue { task, agent, member, first };
         self.set_timer(Timer { conversation_id: conversation, participant_id: None, kind, due_at });
     }
