@@ -28,7 +28,7 @@ use serde::{Serialize, Serializer};
 use crate::Error;
 use crate::clock::Timestamp;
 use crate::ids::{ScheduleId, WorkspaceId};
-use crate::located::{Doc, Fields, Node, Value, boolean, child, invalid, item};
+use crate::located::{Doc, Fields, Node, Value, boolean, child, invalid, item, read_json};
 
 /// The weekday keys of `weekly`, Monday first.
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -120,9 +120,19 @@ pub fn parse_yaml(source: &str) -> Result<ScheduleDoc, Error> {
     }
 }
 
-/// The same document from JSON (API bodies and stored rows).
+/// The same document from JSON.
 pub fn from_json(value: &serde_json::Value) -> Result<ScheduleDoc, Error> {
     schedule(&Node::from_json(value, MAX_JSON_DEPTH))
+}
+
+/// The same document from JSON text (an API body): a key given twice is
+/// refused like an unknown one, with its field.
+pub fn from_json_text(text: &str) -> Result<ScheduleDoc, Error> {
+    if text.len() > DOC.max_bytes {
+        return Err(Error::too_large(DOC.name, DOC.max_bytes));
+    }
+    let node = read_json(text).map_err(|e| Error::malformed(format!("the body is not valid JSON: {e}")))?;
+    schedule(&node)
 }
 
 impl Hours {

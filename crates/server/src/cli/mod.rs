@@ -125,6 +125,9 @@ pub struct QueueFields {
     /// The queue (name or id) a missed reply moves the chat to.
     #[arg(long)]
     reply_timeout_queue: Option<String>,
+    /// The schedule (by name) whose hours the queue keeps ("": none).
+    #[arg(long)]
+    schedule: Option<String>,
 }
 
 /// A seconds flag where 0 turns the setting off.
@@ -145,6 +148,7 @@ impl From<QueueFields> for QueueSpec {
             reply_secs: off_at_zero(f.reply_secs),
             on_reply_timeout: f.on_reply_timeout,
             reply_timeout_queue: f.reply_timeout_queue,
+            schedule: f.schedule.map(|s| (!s.is_empty()).then_some(s)),
         }
     }
 }

@@ -224,6 +224,7 @@ impl QueueFields {
             ("reply_secs", null_at_zero(self.reply_secs)),
             ("on_reply_timeout", self.on_reply_timeout.clone().map(Value::from)),
             ("reply_timeout_queue", self.reply_timeout_queue.clone().map(Value::from)),
+            ("schedule", self.schedule.clone().map(|s| if s.is_empty() { Value::Null } else { Value::from(s) })),
         ])
     }
 }
