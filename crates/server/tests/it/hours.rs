@@ -323,3 +323,42 @@ both_backends!(
     availability_tells_closed_no_agent_available_and_open,
     bad_hours_input_is_refused_and_changes_nothing,
 );
+
+/// `switchboard schedule apply|list`: on a database no server holds, then
+/// through a running server's API; the same output either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_commands_apply_and_list_directly_and_through_a_running_server() {
+    use crate::cli_flow::{Serve, cli, ok};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("support.yaml");
+    let path = file.to_str().unwrap();
+    let yaml = "name: support\ntime_zone: Europe/Paris\nweekly:\n  mon: [[\"09:00\", \"17:30\"]]\nexceptions:\n  \
+                - {date: \"2026-12-25\", closed: true, name: Christmas}\n";
+    std::fs::write(&file, yaml).unwrap();
+    let created = ok(dir, &["schedule", "apply", path]).await;
+    assert!(
+        created.contains("support") && created.contains("Europe/Paris") && created.ends_with("(created)\n"),
+        "{created}"
+    );
+    let replaced = ok(dir, &["schedule", "apply", path]).await;
+    assert!(replaced.ends_with("(replaced)\n"), "{replaced}");
+    let listed = ok(dir, &["schedule", "list"]).await;
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+
+    let broken = dir.join("broken.yaml");
+    std::fs::write(&broken, "name: late\ntime_zone: Europe/Paris\nweekly:\n  mon: [[\"18:00\", \"09:00\"]]\n").unwrap();
+    let ran = cli(dir, &["schedule", "apply", broken.to_str().unwrap()]).await;
+    assert!(!ran.ok, "{}", ran.out);
+    assert!(ran.err.contains("broken.yaml: weekly.mon[0]: line 4"), "{}", ran.err);
+
+    let server = Serve::start(dir).await;
+    let through = ok(dir, &["schedule", "apply", path]).await;
+    assert_eq!(through, replaced);
+    let ran = cli(dir, &["schedule", "apply", broken.to_str().unwrap()]).await;
+    assert!(!ran.ok && ran.err.contains("weekly.mon[0]: line 4"), "{}", ran.err);
+    assert_eq!(ok(dir, &["schedule", "list"]).await, listed);
+    let on_server = server.admin(Method::GET, "/api/v1/schedules", Value::Null).await;
+    assert_eq!(on_server[0]["exceptions"][0]["name"], "Christmas", "{on_server}");
+    server.stop().await;
+}
