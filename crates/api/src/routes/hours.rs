@@ -108,7 +108,8 @@ pub async fn get(
 #[utoipa::path(put, path = "/api/v1/schedules/{id}", tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ScheduleRequestDoc,
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorResponse),
-        (status = 409, description = "the name is taken", body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+        (status = 409, description = "the name is taken, or a rename of a schedule the workflow's conditions use",
+            body = ErrorResponse), (status = 422, body = ErrorResponse)))]
 pub async fn put(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -124,7 +125,8 @@ pub async fn put(
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorResponse),
-        (status = 409, description = "queues or entry points follow it; the message names them", body = ErrorResponse)))]
+        (status = 409, description = "queues, entry points or the workflow's conditions use it; the message names them",
+            body = ErrorResponse)))]
 pub async fn delete(State(s): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     s.engine.delete_schedule(&caller, ScheduleId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{EntryPointId, ScheduleId, WorkspaceId};
 use crate::routing::hours::{self, Schedule, ScheduleDoc, Status};
 use crate::routing::matcher;
-use crate::routing::workflow::Workflow;
+use crate::routing::workflow::{self, Workflow};
 
 /// Whether customers can expect an answer now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,9 +75,10 @@ impl Engine {
         self.store.schedules(self.permit(caller, Action::ManageQueues, None)?).await
     }
 
-    /// Deletes a schedule that no queue or entry point follows.
+    /// Deletes a schedule that no queue, entry point or workflow condition uses.
     pub async fn delete_schedule(&self, caller: &Caller, id: ScheduleId) -> Result<()> {
         let schedule = self.schedule(caller, id).await?;
+        self.unused_by_workflow(&schedule, "delete").await?;
         if !self.store.delete_schedule(schedule.id).await? {
             return Err(Error::not_found("schedule"));
         }
@@ -99,11 +100,28 @@ impl Engine {
     }
 
     async fn replace_schedule(&self, current: Schedule, doc: ScheduleDoc) -> Result<Schedule> {
+        if doc.name != current.name {
+            self.unused_by_workflow(&current, "rename").await?;
+        }
         let s = Schedule { name: doc.name, hours: doc.hours, updated_at: self.now(), ..current };
         self.store.update_schedule(&s).await.map_err(schedule_name_taken)?;
         // Queues that follow it may have opened.
         self.wake_router(s.workspace_id);
         Ok(s)
+    }
+
+    /// Refuses to delete or rename a schedule that the workflow's conditions
+    /// look up by name (`hours["name"]`): they would quietly read false.
+    async fn unused_by_workflow(&self, s: &Schedule, action: &str) -> Result<()> {
+        let Some(stored) = self.store.workflow(s.workspace_id).await? else { return Ok(()) };
+        let wf = workflow::from_json(&serde_json::from_str(&stored.document).map_err(Error::internal)?)?;
+        match wf.schedule_names().into_iter().find(|(_, name)| *name == s.name) {
+            Some((field, name)) => Err(Error::new(
+                ErrorCode::Conflict,
+                format!("the workflow's {field} uses hours[\"{name}\"]; change the workflow before you {action} it"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The schedule a queue or entry point spec names, in the workspace:
@@ -187,8 +205,7 @@ impl Engine {
         let agents = self.store.agents(workspace).await?;
         let mut free = agents.iter().filter(|a| a.can_take());
         let Some(stored) = self.store.workflow(workspace).await? else { return Ok(free.next().is_some()) };
-        let wf =
-            crate::routing::workflow::from_json(&serde_json::from_str(&stored.document).map_err(Error::internal)?)?;
+        let wf = workflow::from_json(&serde_json::from_str(&stored.document).map_err(Error::internal)?)?;
         let (open, hours) = self.hours_variables(&wf, workspace, Some(ep.id)).await?;
         let chat = json!({"attributes": {}, "entry_point": ep.id.to_string(), "record_id": null, "open": open});
         let Some(route) = wf.route_in(&chat, &hours) else { return Ok(free.next().is_some()) };

@@ -236,3 +236,10 @@ fn bad_input_is_refused_with_the_field_and_line() {
     let (field, _) = rejected("[1, 2]");
     assert_eq!(field, "schedule");
 }
+
+#[test]
+fn unquoted_times_read_as_times() {
+    let h = hours("name: s\ntime_zone: UTC\nweekly:\n  mon: [[09:00, 17:30]]\n  tue:\n    - [8:00, 24:00]\n");
+    assert_eq!(h.weekly[0], [Interval { start: 9 * 60, end: 17 * 60 + 30 }]);
+    assert_eq!(h.weekly[1], [Interval { start: 8 * 60, end: 24 * 60 }]);
+}

@@ -20,12 +20,16 @@
 //!         skip_if_nobody_available: true  # optional, default false
 //!         ring: 3                       # optional, 1..=100: after this many agents passed
 //!                                       # (declined, let it lapse, missed a reply), the next step
+//!         when_closed: next             # optional: `wait` (default) or `next` while the
+//!                                       # queue's schedule is closed
 //!       - queue: billing
 //! default:                              # optional: the step every route ends with
 //!   queue: general
 //! ```
 //!
-//! Expressions are CEL (see [`super::expr`]). At most 200 filters, and a
+//! Expressions are CEL (see [`super::expr`]). A filter's `if` sees `chat`
+//! (with `open`: whether its entry point's schedule is open now) and
+//! `hours` (each schedule of the workspace by name → open now). At most 200 filters, and a
 //! document of at most 256 KiB. Every error names the field at fault
 //! (`filters[1].steps[0].timeout`) and, for YAML, starts with the line and
 //! column, so that an operator can find it.

@@ -309,8 +309,18 @@ async fn bad_hours_input_is_refused_and_changes_nothing(backend: Backend) {
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("queue `support`"), "{err}");
     assert_eq!(app.admin(Method::GET, &path, None).await["name"], "desk");
-    // Taken off the queue, it can go.
+    // Taken off the queue, it is still in the workflow's conditions: it may
+    // be neither deleted nor renamed, which would make them quietly false.
     assert_eq!(app.admin(Method::PATCH, &q, Some(json!({"schedule": null}))).await["schedule"], Value::Null);
+    let uses = "filters:\n  - name: f\n    if: 'hours[\"desk\"]'\n    steps:\n      - queue: support\n";
+    assert_eq!(put_workflow(&app, uses).await.0, StatusCode::OK);
+    let (status, err) = app.call(Method::DELETE, &path, Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("filters[0].if"), "{err}");
+    let (status, err) = app.call(Method::PUT, &path, Some(ADMIN_KEY), Some(open_now("front-desk"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(app.admin(Method::GET, &path, None).await["name"], "desk");
+    assert_eq!(put_workflow(&app, "default:\n  queue: support\n").await.0, StatusCode::OK);
     let (status, _) = app.call(Method::DELETE, &path, Some(ADMIN_KEY), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.call(Method::GET, &path, Some(ADMIN_KEY), None).await;
