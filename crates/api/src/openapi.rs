@@ -160,4 +160,33 @@ mod tests {
             assert!(schema.get(key).is_some(), "TranscriptExport.{key}");
         }
     }
+
+    #[test]
+    fn hours_are_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let paths = &doc["paths"];
+        for method in ["get", "post"] {
+            assert!(paths["/api/v1/schedules"][method].is_object(), "{method} /schedules");
+        }
+        for method in ["get", "put", "delete"] {
+            assert!(paths["/api/v1/schedules/{id}"][method].is_object(), "{method} /schedules/{{id}}");
+        }
+        let post = &paths["/api/v1/schedules"]["post"]["requestBody"]["content"];
+        assert!(post.get("application/json").is_some() && post.get("application/yaml").is_some(), "{post}");
+        let availability = &paths["/api/v1/entry-points/{id}/availability"]["get"];
+        assert!(availability["security"].is_null(), "public, like starting a chat");
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("ScheduleRequest", "time_zone"),
+            ("ScheduleView", "exceptions"),
+            ("AvailabilityView", "next_open_at"),
+            ("QueueRequest", "schedule"),
+            ("QueueView", "schedule"),
+            ("EntryPointRequest", "schedule"),
+            ("EntryPointView", "schedule"),
+            ("RouteStepView", "when_closed"),
+        ] {
+            assert!(schemas[schema]["properties"].get(field).is_some(), "{schema}.{field}");
+        }
+    }
 }

@@ -71,7 +71,8 @@ pub(crate) fn one<V>(mut views: Vec<V>) -> ApiResult<V> {
 }
 
 /// POST /api/v1/schedules — creates a schedule (JSON, or YAML with a YAML content type).
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "routing", request_body = ScheduleRequestDoc,
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "routing",
+    request_body(content((ScheduleRequestDoc = "application/json"), (String = "application/yaml"))),
     security(("bearer" = [])),
     responses((status = 201, body = ScheduleView), (status = 409, description = "the name is taken", body = ErrorResponse),
         (status = 422, body = ErrorResponse)))]
@@ -106,7 +107,8 @@ pub async fn get(
 /// PUT /api/v1/schedules/{id} — replaces the schedule's name and hours;
 /// queues that follow it open or close at once.
 #[utoipa::path(put, path = "/api/v1/schedules/{id}", tag = "routing", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = ScheduleRequestDoc,
+    params(("id" = String, Path)),
+    request_body(content((ScheduleRequestDoc = "application/json"), (String = "application/yaml"))),
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorResponse),
         (status = 409, description = "the name is taken, or a rename of a schedule the workflow's conditions use",
             body = ErrorResponse), (status = 422, body = ErrorResponse)))]
