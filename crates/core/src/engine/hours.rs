@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{EntryPointId, ScheduleId, WorkspaceId};
 use crate::routing::hours::{self, Schedule, ScheduleDoc, Status};
 use crate::routing::matcher;
+use crate::routing::model::WhenClosed;
 use crate::routing::workflow::{self, Workflow};
 
 /// Whether customers can expect an answer now.
@@ -198,8 +199,11 @@ impl Engine {
     /// Whether an agent could be offered a chat from `ep` with no
     /// attributes now: enabled, in an available activity, with a free slot,
     /// and eligible for the queue (and step condition) of the first step the
-    /// workflow would give it, if that queue is open. Without a route from
-    /// the workflow, any such agent of the workspace counts.
+    /// workflow would give it, if that queue is open. The route is followed
+    /// as the router would at once: past a closed queue whose step says
+    /// `when_closed: next`, and past a step that skips when nobody eligible
+    /// is there; a message step means nobody. Without a route from the
+    /// workflow, any such agent of the workspace counts.
     async fn anyone_for_new_chat(&self, ep: &crate::model::EntryPoint) -> Result<bool> {
         let workspace = ep.workspace_id;
         let agents = self.store.agents(workspace).await?;
@@ -210,18 +214,35 @@ impl Engine {
         let chat = json!({"attributes": {}, "entry_point": ep.id.to_string(), "record_id": null, "open": open});
         let Some(route) = wf.route_in(&chat, &hours) else { return Ok(free.next().is_some()) };
         let queues = self.store.queues(workspace).await?;
-        let Some((step, queue)) =
-            route.steps.iter().find_map(|s| queues.iter().find(|q| q.name == s.queue).map(|q| (s, q)))
-        else {
-            return Ok(false);
-        };
-        if let Some(id) = queue.schedule_id
-            && self.store.schedule(id).await?.is_some_and(|s| !s.hours.is_open(self.now()))
-        {
-            return Ok(false);
+        // A queue renamed or removed since the workflow was applied is skipped, as when routing.
+        let steps: Vec<_> =
+            route.steps.iter().filter_map(|s| queues.iter().find(|q| q.name == s.queue).map(|q| (s, q))).collect();
+        let free: Vec<_> = free.collect();
+        for (i, (step, queue)) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            if step.message.is_some() {
+                return Ok(false);
+            }
+            let closed = match queue.schedule_id {
+                Some(id) => self.store.schedule(id).await?.is_some_and(|s| !s.hours.is_open(self.now())),
+                None => false,
+            };
+            if closed {
+                if step.when_closed == WhenClosed::Next && !last {
+                    continue;
+                }
+                return Ok(false);
+            }
+            let condition = step.agents.as_ref().map(|e| e.source());
+            if free.iter().any(|a| matcher::eligible(a, queue, condition)) {
+                return Ok(true);
+            }
+            let present = agents.iter().any(|a| a.enabled && a.available && matcher::eligible(a, queue, condition));
+            if !(step.skip_if_nobody_available && !present && !last) {
+                return Ok(false);
+            }
         }
-        let condition = step.agents.as_ref().map(|e| e.source());
-        Ok(free.any(|a| matcher::eligible(a, queue, condition)))
+        Ok(false)
     }
 }
 

@@ -341,8 +341,9 @@ impl Engine {
             updated_at: now,
         };
         let on_reply_timeout = self.reply_timeout(workspace, &spec, None).await?;
-        apply_queue_spec(&mut q, spec.clone(), on_reply_timeout)?;
-        if let Some(schedule) = self.schedule_choice(workspace, spec.schedule).await? {
+        let schedule = self.schedule_choice(workspace, spec.schedule.clone()).await?;
+        apply_queue_spec(&mut q, spec, on_reply_timeout)?;
+        if let Some(schedule) = schedule {
             q.schedule_id = schedule;
         }
         self.store.create_queue(&q).await.map_err(name_taken)?;
@@ -352,8 +353,9 @@ impl Engine {
     pub async fn update_queue(&self, caller: &Caller, id: QueueId, spec: QueueSpec) -> Result<Queue> {
         let mut q = self.queue(caller, id).await?;
         let on_reply_timeout = self.reply_timeout(q.workspace_id, &spec, Some(&q)).await?;
-        apply_queue_spec(&mut q, spec.clone(), on_reply_timeout)?;
-        if let Some(schedule) = self.schedule_choice(q.workspace_id, spec.schedule).await? {
+        let schedule = self.schedule_choice(q.workspace_id, spec.schedule.clone()).await?;
+        apply_queue_spec(&mut q, spec, on_reply_timeout)?;
+        if let Some(schedule) = schedule {
             q.schedule_id = schedule;
         }
         q.updated_at = self.now();

@@ -243,3 +243,9 @@ fn unquoted_times_read_as_times() {
     assert_eq!(h.weekly[0], [Interval { start: 9 * 60, end: 17 * 60 + 30 }]);
     assert_eq!(h.weekly[1], [Interval { start: 8 * 60, end: 24 * 60 }]);
 }
+
+#[test]
+fn the_zone_is_kept_as_the_database_spells_it() {
+    assert_eq!(hours("name: s\ntime_zone: europe/paris\n").time_zone, "Europe/Paris");
+    assert_eq!(hours("name: s\ntime_zone: UTC\n").time_zone, "UTC");
+}

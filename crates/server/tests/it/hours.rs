@@ -191,6 +191,19 @@ async fn availability_tells_closed_no_agent_available_and_open(backend: Backend)
     let mut ws = online(&app, &ann).await;
     let open = json!({"state": "open", "next_open_at": null, "closes_at": midnight(plus(today(), 1))});
     assert_eq!(availability(&app, &ep).await, open);
+    // A first step whose queue is closed moves on (`when_closed: next`) to one Ann serves.
+    create_schedule(&app, holiday("shut")).await;
+    queue(&app, "shut", json!({"schedule": "shut"})).await;
+    let yaml =
+        "filters:\n  - name: all\n    steps:\n      - queue: shut\n        when_closed: next\n      - queue: support\n";
+    assert_eq!(put_workflow(&app, yaml).await.0, StatusCode::OK);
+    assert_eq!(availability(&app, &ep).await, open);
+    // Without `when_closed: next` the chat would wait in the closed queue.
+    let yaml = "filters:\n  - name: all\n    steps:\n      - queue: shut\n      - queue: support\n";
+    assert_eq!(put_workflow(&app, yaml).await.0, StatusCode::OK);
+    let waits = json!({"state": "no_agent_available", "next_open_at": null, "closes_at": midnight(plus(today(), 1))});
+    assert_eq!(availability(&app, &ep).await, waits);
+    assert_eq!(put_workflow(&app, "default:\n  queue: support\n").await.0, StatusCode::OK);
     // The agent steps away: open, but nobody to answer.
     ws.send(json!({"type": "activity", "ref": "away", "activity": "away"})).await;
     assert_eq!(ws.frame_of("ack").await["result"]["available"], false);
