@@ -283,15 +283,16 @@ fn schedule(root: &Node) -> Result<ScheduleDoc, Error> {
     Ok(ScheduleDoc { name, hours: Hours::new(zone, weekly, exceptions) })
 }
 
-/// A non-blank string of at most `max` characters.
+/// A non-blank string of at most `max` characters, no control characters, trimmed.
 fn text(node: &Node, path: &str, what: &str, max: usize) -> Result<String, Error> {
     let Value::Str(text) = &node.value else {
         return Err(invalid(path, node.at, format!("expected a {what} (a string), got {}", node.value.kind())));
     };
-    if text.trim().is_empty() || text.chars().count() > max {
-        return Err(invalid(path, node.at, format!("the {what} must be 1 to {max} characters")));
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(invalid(path, node.at, format!("the {what} must be 1 to {max} characters, no control characters")));
     }
-    Ok(text.clone())
+    Ok(text.to_owned())
 }
 
 fn zone(node: &Node, path: &str) -> Result<TimeZone, Error> {

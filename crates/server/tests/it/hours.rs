@@ -116,6 +116,14 @@ async fn a_chat_outside_hours_follows_the_closed_branch(backend: Backend) {
     // Without a schedule the entry point is always open.
     app.admin(Method::PATCH, &format!("/api/v1/entry-points/{ep}"), Some(json!({"schedule": null}))).await;
     assert_eq!(start_in(&app, &ep).await, day);
+
+    // A condition can ask after any schedule by name.
+    let by_name = "filters:\n  - name: desk-open\n    if: hours[\"office\"]\n    steps:\n      - queue: day\ndefault:\n  queue: night\n";
+    let (status, body) = put_workflow(&app, by_name).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(start_in(&app, &ep).await, night, "the office is on holiday");
+    put_schedule(&app, &office, open_now("office")).await;
+    assert_eq!(start_in(&app, &ep).await, day);
 }
 
 /// A conversation put in line along the workflow.
