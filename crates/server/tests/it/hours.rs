@@ -171,6 +171,39 @@ async fn a_closed_queue_offers_nothing_until_it_opens(backend: Backend) {
     assert_eq!(history, ["queued", "step", "offered"]);
 }
 
+/// The router opens a queue by the clock alone: a pass as of the moment its
+/// hours begin offers the chat that waited while it was closed.
+async fn a_queue_opens_when_its_hours_begin(backend: Backend) {
+    use std::sync::Arc;
+    use switchboard_core::bus::LocalBus;
+    use switchboard_core::clock::ManualClock;
+    use switchboard_core::engine::{Engine, Limits};
+    use switchboard_core::routing::matcher::Eligibility;
+
+    let app = TestApp::spawn(backend).await;
+    create_schedule(&app, later_in_week("desk")).await;
+    queue(&app, "support", json!({"schedule": "desk"})).await;
+    let ann = agent(&app, "Ann", 1, json!({})).await;
+    let mut ws = online(&app, &ann).await;
+    let (chat, _) = waiting_chat(&app, "support").await;
+    // A router on a clock the test moves, beside the server's own (which
+    // keeps seeing the queue closed).
+    let opens = jiff::civil::DateTime::from(plus(today(), 3)).to_zoned(jiff::tz::TimeZone::UTC).unwrap();
+    let opens = opens.timestamp().as_millisecond();
+    let secs = (opens - app.engine.now().millis()) / 1000;
+    // Now (to the second below), then a whole number of seconds to the opening.
+    let clock = ManualClock::at(switchboard_core::clock::Timestamp(opens - secs * 1000));
+    let store = app.engine.store().clone();
+    let router = Engine::new(store, Arc::new(LocalBus::default()), Arc::new(clock.clone()), Limits::default());
+    let mut eligibility = Eligibility::default();
+    assert_eq!(router.route_once(&mut eligibility).await.unwrap().offered, 0);
+    clock.advance_secs(u32::try_from(secs - 1).unwrap());
+    assert_eq!(router.route_once(&mut eligibility).await.unwrap().offered, 0, "a second before it opens");
+    clock.advance_secs(1);
+    assert_eq!(router.route_once(&mut eligibility).await.unwrap().offered, 1, "open");
+    offer_for(&mut ws, &chat).await;
+}
+
 async fn availability(app: &TestApp, ep: &str) -> Value {
     let (status, body) = app.call(Method::GET, &format!("/api/v1/entry-points/{ep}/availability"), None, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -351,6 +384,7 @@ async fn bad_hours_input_is_refused_and_changes_nothing(backend: Backend) {
 both_backends!(
     a_chat_outside_hours_follows_the_closed_branch,
     a_closed_queue_offers_nothing_until_it_opens,
+    a_queue_opens_when_its_hours_begin,
     availability_tells_closed_no_agent_available_and_open,
     bad_hours_input_is_refused_and_changes_nothing,
 );
