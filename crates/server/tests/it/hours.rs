@@ -410,6 +410,10 @@ async fn schedule_commands_apply_and_list_directly_and_through_a_running_server(
     assert!(replaced.ends_with("(replaced)\n"), "{replaced}");
     let listed = ok(dir, &["schedule", "list"]).await;
     assert_eq!(listed.lines().count(), 1, "{listed}");
+    let queue = ok(dir, &["queue", "create", "--name", "support", "--schedule", "support"]).await;
+    let queue = queue.split_whitespace().next().unwrap().to_owned();
+    let ran = cli(dir, &["queue", "create", "--name", "other", "--schedule", "nope"]).await;
+    assert!(!ran.ok && ran.err.contains("schedule: no schedule named `nope`"), "{}", ran.err);
 
     let broken = dir.join("broken.yaml");
     std::fs::write(&broken, "name: late\ntime_zone: Europe/Paris\nweekly:\n  mon: [[\"18:00\", \"09:00\"]]\n").unwrap();
@@ -425,5 +429,9 @@ async fn schedule_commands_apply_and_list_directly_and_through_a_running_server(
     assert_eq!(ok(dir, &["schedule", "list"]).await, listed);
     let on_server = server.admin(Method::GET, "/api/v1/schedules", Value::Null).await;
     assert_eq!(on_server[0]["exceptions"][0]["name"], "Christmas", "{on_server}");
+    let path = format!("/api/v1/queues/{queue}");
+    assert_eq!(server.admin(Method::GET, &path, Value::Null).await["schedule"], "support");
+    ok(dir, &["queue", "update", &queue, "--schedule", ""]).await;
+    assert_eq!(server.admin(Method::GET, &path, Value::Null).await["schedule"], Value::Null);
     server.stop().await;
 }
