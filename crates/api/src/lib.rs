@@ -30,14 +30,15 @@ pub mod supervisor_stream;
 pub mod wire;
 pub mod wire_files;
 pub mod wire_flows;
+pub mod wire_hours;
 pub mod wire_retention;
 pub mod wire_routing;
 
 pub use state::{ApiConfig, AppState};
 
 use routes::{
-    agents, conversations, entry_points, export, files, flows, log, participants, retention, routing, supervisor,
-    system,
+    agents, conversations, entry_points, export, files, flows, hours, log, participants, retention, routing,
+    supervisor, system,
 };
 
 /// Every route of the server, with its layers.
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/entry-points", get(entry_points::list).post(entry_points::create))
         .route("/api/v1/entry-points/{id}", get(entry_points::get).patch(entry_points::update))
         .route("/api/v1/entry-points/{id}/chats", post(entry_points::start_chat))
+        .route("/api/v1/entry-points/{id}/availability", get(hours::availability))
         .route("/api/v1/conversations", get(conversations::list).post(conversations::create))
         .route(conversation, get(conversations::get).patch(conversations::update).delete(retention::erase))
         .route(&format!("{conversation}/end"), post(conversations::end))
@@ -83,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues", get(routing::list_queues).post(routing::create_queue))
         .route("/api/v1/queues/{id}", get(routing::get_queue).patch(routing::update_queue))
         .route("/api/v1/workflow", get(routing::get_workflow).put(routing::put_workflow))
+        .route("/api/v1/schedules", get(hours::list).post(hours::create))
+        .route("/api/v1/schedules/{id}", get(hours::get).put(hours::put).delete(hours::delete))
         .route("/api/v1/supervisor/queues", get(supervisor::queues))
         .route("/api/v1/supervisor/conversations", get(supervisor::conversations))
         .route("/api/v1/offers", get(routing::offers))

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    agents, conversations, entry_points, export, files, flows, log, participants, retention, routing, supervisor,
+    agents, conversations, entry_points, export, files, flows, hours, log, participants, retention, routing, supervisor,
 };
 use crate::{error, event_stream, stream, wire};
 
@@ -30,6 +30,7 @@ use crate::{error, event_stream, stream, wire};
         agents::create, agents::list, agents::get, agents::update, agents::issue_token, agents::revoke_tokens,
         agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
         routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
+        hours::create, hours::list, hours::get, hours::put, hours::delete, hours::availability,
         routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::queue_position, routing::transfer,
         routing::agent_input, routing::request_file, routing::file_requests, routing::cancel_file_request,
         routing::offers, routing::accept, routing::decline, routing::message_requests, routing::pick_up,
@@ -52,7 +53,7 @@ use crate::{error, event_stream, stream, wire};
         (name = "stream", description = "The WebSocket stream"),
         (name = "entry points", description = "Public ways into chat"),
         (name = "agents", description = "Agents, their credentials and presence"),
-        (name = "routing", description = "Queues, the workflow, tasks, offers and transfers"),
+        (name = "routing", description = "Queues, the workflow, schedules (hours of operation), tasks, offers and transfers"),
         (name = "supervisor", description = "Queue statistics, live chats, monitoring and barging in"),
         (name = "flows", description = "Flows, their runs, forms, custom events and the outbox"),
         (name = "files", description = "Attachments, their signed upload and download links, and file settings"),
@@ -157,6 +158,35 @@ mod tests {
         let schema = &doc["components"]["schemas"]["TranscriptExport"]["properties"];
         for key in ["export", "conversation", "segments", "participants", "events", "attachments"] {
             assert!(schema.get(key).is_some(), "TranscriptExport.{key}");
+        }
+    }
+
+    #[test]
+    fn hours_are_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let paths = &doc["paths"];
+        for method in ["get", "post"] {
+            assert!(paths["/api/v1/schedules"][method].is_object(), "{method} /schedules");
+        }
+        for method in ["get", "put", "delete"] {
+            assert!(paths["/api/v1/schedules/{id}"][method].is_object(), "{method} /schedules/{{id}}");
+        }
+        let post = &paths["/api/v1/schedules"]["post"]["requestBody"]["content"];
+        assert!(post.get("application/json").is_some() && post.get("application/yaml").is_some(), "{post}");
+        let availability = &paths["/api/v1/entry-points/{id}/availability"]["get"];
+        assert!(availability["security"].is_null(), "public, like starting a chat");
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("ScheduleRequest", "time_zone"),
+            ("ScheduleView", "exceptions"),
+            ("AvailabilityView", "next_open_at"),
+            ("QueueRequest", "schedule"),
+            ("QueueView", "schedule"),
+            ("EntryPointRequest", "schedule"),
+            ("EntryPointView", "schedule"),
+            ("RouteStepView", "when_closed"),
+        ] {
+            assert!(schemas[schema]["properties"].get(field).is_some(), "{schema}.{field}");
         }
     }
 }

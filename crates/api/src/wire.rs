@@ -117,6 +117,8 @@ pub struct EntryPointView {
     pub allowed_origins: Vec<String>,
     pub idle: Idle,
     pub enabled: bool,
+    /// The schedule (by name) whose hours its availability tells. None: always open.
+    pub schedule: Option<String>,
     pub created_at: String,
 }
 
@@ -128,6 +130,7 @@ impl From<EntryPoint> for EntryPointView {
             allowed_origins: e.allowed_origins,
             idle: e.idle.into(),
             enabled: e.enabled,
+            schedule: None,
             created_at: e.created_at.to_rfc3339(),
         }
     }
@@ -299,6 +302,10 @@ pub struct EntryPointRequest {
     pub allowed_origins: Option<Vec<String>>,
     pub idle: Option<Idle>,
     pub enabled: Option<bool>,
+    /// A schedule's name, for its availability; `null` takes it off.
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<String>)]
+    pub schedule: Option<Option<String>>,
 }
 
 /// The JSON format of a transcript export (documentation only: the body is

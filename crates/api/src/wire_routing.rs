@@ -135,6 +135,9 @@ pub struct QueueView {
     /// or `alert` (supervisors are told; the agent keeps the chat).
     pub on_reply_timeout: String,
     pub reply_timeout_queue_id: Option<String>,
+    /// The schedule (by name) whose hours it keeps: while they are closed it
+    /// offers nothing. None: always open.
+    pub schedule: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -156,6 +159,7 @@ impl From<Queue> for QueueView {
                 ReplyTimeout::Queue(id) => Some(id.to_string()),
                 ReplyTimeout::NextAgent | ReplyTimeout::Alert => None,
             },
+            schedule: None,
             created_at: q.created_at.to_rfc3339(),
             updated_at: q.updated_at.to_rfc3339(),
         }
@@ -194,6 +198,11 @@ pub struct QueueRequest {
     pub on_reply_timeout: Option<String>,
     /// With `"on_reply_timeout": "queue"`: the queue (name or id).
     pub reply_timeout_queue: Option<String>,
+    /// A schedule's name: the queue offers nothing while it is closed.
+    /// `null` takes it off.
+    #[serde(default, deserialize_with = "crate::wire::present")]
+    #[schema(value_type = Option<String>)]
+    pub schedule: Option<Option<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -222,6 +231,9 @@ pub struct RouteStepView {
     /// The ring policy: after this many agents passed on the chat in this
     /// step, it moves on to the next step.
     pub ring: Option<u32>,
+    /// While the queue's hours are closed: `wait` (keeps its place) or
+    /// `next` (moves on to the next step at once).
+    pub when_closed: String,
 }
 
 impl From<RouteStep> for RouteStepView {
@@ -235,6 +247,7 @@ impl From<RouteStep> for RouteStepView {
             preferred: s.preferred,
             message: s.message,
             ring: s.ring,
+            when_closed: s.when_closed.as_str().into(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod admin;
 pub mod export;
 pub mod files;
 pub mod flows;
+pub mod hours;
 mod outbox;
 mod permit;
 pub mod persistent;
@@ -211,17 +212,7 @@ impl Engine {
     /// Opens a chat through a public entry point. `origin` is the browser's
     /// `Origin` header, checked against the entry point's allowed origins.
     pub async fn start_chat(&self, entry: EntryPointId, origin: Option<&str>, req: StartChat) -> Result<StartedChat> {
-        let ep = self
-            .store
-            .entry_point(entry)
-            .await?
-            .filter(|e| e.enabled)
-            .ok_or_else(|| Error::not_found("entry point"))?;
-        if let Some(origin) = origin
-            && !ep.allows_origin(origin)
-        {
-            return Err(Error::forbidden(format!("origin {origin} is not allowed by this entry point")));
-        }
+        let ep = self.chat_entry_point(entry, origin).await?;
         self.check_attributes(&req.attributes)?;
         let mut record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
         let mut default_name = "Customer".to_owned();
@@ -287,6 +278,27 @@ impl Engine {
         let participant =
             self.store.participant(pid).await?.ok_or_else(|| Error::internal("created participant not found"))?;
         Ok(StartedChat { conversation, participant, token, events })
+    }
+
+    /// An enabled entry point that a browser at `origin` (its `Origin`
+    /// header, if any) may start chats through.
+    pub(crate) async fn chat_entry_point(
+        &self,
+        entry: EntryPointId,
+        origin: Option<&str>,
+    ) -> Result<crate::model::EntryPoint> {
+        let ep = self
+            .store
+            .entry_point(entry)
+            .await?
+            .filter(|e| e.enabled)
+            .ok_or_else(|| Error::not_found("entry point"))?;
+        if let Some(origin) = origin
+            && !ep.allows_origin(origin)
+        {
+            return Err(Error::forbidden(format!("origin {origin} is not allowed by this entry point")));
+        }
+        Ok(ep)
     }
 
     /// Opens a conversation with no participants, on behalf of a workspace;

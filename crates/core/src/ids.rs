@@ -126,6 +126,10 @@ typed_id!(
     QueueId, "que", "queue"
 );
 typed_id!(
+    /// Named hours of operation.
+    ScheduleId, "sch", "schedule"
+);
+typed_id!(
     /// A chat that needs an agent.
     TaskId, "tsk", "task"
 );

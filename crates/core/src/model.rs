@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ApiKeyId, ConversationId, EntryPointId, FileRequestId, ParticipantId, TaskId, WorkspaceId};
+use crate::ids::{
+    AgentId, ApiKeyId, ConversationId, EntryPointId, FileRequestId, ParticipantId, ScheduleId, TaskId, WorkspaceId,
+};
 
 /// Free-form JSON attributes (an object at the top level).
 pub type Attributes = Map<String, Value>;
@@ -67,6 +69,9 @@ pub struct EntryPoint {
     pub allowed_origins: Vec<String>,
     pub idle: IdleSettings,
     pub enabled: bool,
+    /// Its hours of operation, which customers are told.
+    #[serde(default)]
+    pub schedule_id: Option<ScheduleId>,
     pub created_at: Timestamp,
 }
 

@@ -107,6 +107,7 @@ impl Routing {
                 first_reply_secs: None,
                 reply_secs: None,
                 on_reply_timeout: Default::default(),
+                schedule_id: None,
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },

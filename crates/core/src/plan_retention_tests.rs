@@ -159,6 +159,7 @@ fn assigned(w: &mut World, ws: WorkspaceId, dee: AgentId) -> (ConversationId, Ta
             first_reply_secs: None,
             reply_secs: None,
             on_reply_timeout: Default::default(),
+            schedule_id: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         },

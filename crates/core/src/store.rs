@@ -12,9 +12,10 @@ use crate::command::{Command, Committed};
 use crate::error::Result;
 use crate::event::Event;
 use crate::ids::{
-    AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+    AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, ScheduleId, TaskId, WorkspaceId,
 };
 use crate::model::{ApiKey, Conversation, ConversationState, EntryPoint, Participant, Workspace};
+use crate::routing::hours::Schedule;
 use crate::routing::model::{Activity, Agent, Offer, Queue, Task, TaskHistory};
 use crate::timer::Timer;
 use crate::token::SecretHash;
@@ -207,6 +208,17 @@ pub trait Store: Send + Sync + 'static {
     async fn queues(&self, workspace: WorkspaceId) -> Result<Vec<Queue>>;
     /// Every queue of every workspace (the router's view).
     async fn all_queues(&self) -> Result<Vec<Queue>>;
+    /// Creates a schedule; a name already taken in the workspace is a conflict.
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()>;
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<()>;
+    async fn schedule(&self, id: ScheduleId) -> Result<Option<Schedule>>;
+    /// The workspace's schedules, by name.
+    async fn schedules(&self, workspace: WorkspaceId) -> Result<Vec<Schedule>>;
+    /// These schedules, whatever their workspace (the router's view).
+    async fn schedules_by_ids(&self, ids: &[ScheduleId]) -> Result<Vec<Schedule>>;
+    /// Deletes a schedule no queue or entry point follows (a conflict naming
+    /// them otherwise); returns whether it existed.
+    async fn delete_schedule(&self, id: ScheduleId) -> Result<bool>;
     /// The workflow as written and as parsed (JSON), with its version.
     async fn workflow(&self, workspace: WorkspaceId) -> Result<Option<StoredWorkflow>>;
     /// Replaces the workflow; returns the new version.

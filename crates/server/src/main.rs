@@ -23,6 +23,8 @@ enum Command {
     Queue(switchboard::cli::Admin<switchboard::cli::QueueCommand>),
     /// The routing workflow: apply a YAML file, show the one in force.
     Workflow(switchboard::cli::Admin<switchboard::cli::WorkflowCommand>),
+    /// Hours of operation: apply a schedule from a YAML file, list them.
+    Schedule(switchboard::cli::Admin<switchboard::cli::ScheduleCommand>),
     /// Flows: validate and deploy files, list, show, graph; runs: list, log, launch, cancel.
     Flow(switchboard::cli::Admin<switchboard::cli::FlowCommand>),
     /// Conversations: erase one with everything derived from it.
@@ -78,6 +80,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Workflow(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::workflow(cmd).await
+        }
+        Command::Schedule(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::schedule(cmd).await
         }
         Command::Flow(cmd) => {
             init_logs(LogFormat::Text);

@@ -28,13 +28,16 @@ macro_rules! sql_backend {
         use crate::db_error;
         use crate::sql::{self, Cols, Stmt, Val};
         use crate::sql_flows as fl;
+        use crate::sql_hours as hr;
         use crate::sql_routing as r;
         use crate::writer::{BatchCommit, Writer};
         use switchboard_core::flows::events::EventType;
         use switchboard_core::flows::records::{CustomEvent, DeployedFlow, FormRecord, OutboxItem, RunLogEntry};
         use switchboard_core::flows::run::Run;
         use switchboard_core::flows::webhooks::Webhook;
+        use switchboard_core::ids::ScheduleId;
         use switchboard_core::ids::{CustomEventId, FlowId, FlowRunId, FormId, OutboxId, WebhookId};
+        use switchboard_core::routing::hours::Schedule;
 
         impl Cols for $row {
             fn text(&self, col: &str) -> Result<String> {
@@ -472,6 +475,49 @@ macro_rules! sql_backend {
 
             async fn all_queues(&self) -> Result<Vec<switchboard_core::routing::model::Queue>> {
                 all(fetch_all(&self.pool, &r::all_queues()).await?, r::queue)
+            }
+
+            async fn create_schedule(&self, s: &Schedule) -> Result<()> {
+                execute(&self.pool, &hr::insert_schedule(s)).await.map(drop)
+            }
+
+            async fn update_schedule(&self, s: &Schedule) -> Result<()> {
+                execute(&self.pool, &hr::update_schedule(s)).await.map(drop)
+            }
+
+            async fn schedule(&self, id: ScheduleId) -> Result<Option<Schedule>> {
+                one(fetch_optional(&self.pool, &hr::schedule_by_id(id)).await?, hr::schedule)
+            }
+
+            async fn schedules(&self, w: WorkspaceId) -> Result<Vec<Schedule>> {
+                all(fetch_all(&self.pool, &hr::schedules_of(w)).await?, hr::schedule)
+            }
+
+            async fn schedules_by_ids(&self, ids: &[ScheduleId]) -> Result<Vec<Schedule>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                all(fetch_all(&self.pool, &hr::schedules_by_ids(ids)).await?, hr::schedule)
+            }
+
+            async fn delete_schedule(&self, id: ScheduleId) -> Result<bool> {
+                let users = fetch_all(&self.pool, &hr::schedule_users(id)).await?;
+                if users.is_empty() && execute(&self.pool, &hr::delete_schedule(id)).await? > 0 {
+                    return Ok(true);
+                }
+                // Something follows it (or began to, in between): name them.
+                let users = fetch_all(&self.pool, &hr::schedule_users(id)).await?;
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|row| Ok(format!("{} `{}`", row.text("kind")?, row.text("name")?)))
+                    .collect::<Result<_>>()?;
+                if names.is_empty() {
+                    return Ok(false);
+                }
+                Err(switchboard_core::Error::new(
+                    switchboard_core::ErrorCode::Conflict,
+                    format!("the schedule is in use by {}; take it off them first", names.join(", ")),
+                ))
             }
 
             async fn workflow(&self, w: WorkspaceId) -> Result<Option<switchboard_core::store::StoredWorkflow>> {

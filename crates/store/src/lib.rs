@@ -25,6 +25,7 @@ pub mod seed;
 mod sql;
 mod sql_files;
 mod sql_flows;
+mod sql_hours;
 mod sql_retention;
 mod sql_routing;
 mod sqlite;

@@ -20,6 +20,7 @@ const SQLITE: &[Source] = &[
     (6, "files", include_str!("../migrations/sqlite/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/sqlite/0008_retention.sql")),
+    (9, "hours of operation", include_str!("../migrations/sqlite/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/sqlite/0010_response.sql")),
 ];
 const POSTGRES: &[Source] = &[
@@ -31,6 +32,7 @@ const POSTGRES: &[Source] = &[
     (6, "files", include_str!("../migrations/postgres/0006_files.sql")),
     (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/postgres/0008_retention.sql")),
+    (9, "hours of operation", include_str!("../migrations/postgres/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/postgres/0010_response.sql")),
 ];
 

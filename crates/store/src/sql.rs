@@ -11,7 +11,7 @@ use switchboard_core::clock::Timestamp;
 use switchboard_core::command::{Plan, SnapshotKeys};
 use switchboard_core::event::{Event, EventKind};
 use switchboard_core::ids::{
-    AgentId, ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, TaskId, WorkspaceId,
+    AgentId, ApiKeyId, ConversationId, EntryPointId, EventId, ParticipantId, ScheduleId, TaskId, WorkspaceId,
 };
 use switchboard_core::model::{
     ApiKey, Conversation, ConversationState, EntryPoint, IdleSettings, Participant, Rehydration, Role, Workspace,
@@ -237,10 +237,10 @@ pub(crate) fn api_key(r: &impl Cols) -> Result<ApiKey> {
 // Entry points.
 
 const ENTRY_POINT_COLS: &str =
-    "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at";
+    "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at, schedule_id";
 
 pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
-    Stmt::new(format!("INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+    Stmt::new(format!("INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(e.id.to_string())
         .bind(e.workspace_id.to_string())
         .bind(e.name.as_str())
@@ -249,17 +249,20 @@ pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
         .bind(e.idle.disconnect_after_secs.map(i64::from))
         .bind(e.enabled)
         .bind(e.created_at)
+        .bind(e.schedule_id.map(|s| s.to_string()))
 }
 
 pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
     Stmt::new(
-        "UPDATE entry_points SET name = ?, allowed_origins = ?, idle_after_secs = ?, disconnect_after_secs = ?, enabled = ? WHERE id = ?",
+        "UPDATE entry_points SET name = ?, allowed_origins = ?, idle_after_secs = ?, disconnect_after_secs = ?, enabled = ?, \
+         schedule_id = ? WHERE id = ?",
     )
     .bind(e.name.as_str())
     .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
     .bind(e.idle.idle_after_secs.map(i64::from))
     .bind(e.idle.disconnect_after_secs.map(i64::from))
     .bind(e.enabled)
+    .bind(e.schedule_id.map(|s| s.to_string()))
     .bind(e.id.to_string())
 }
 
@@ -283,6 +286,7 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
             disconnect_after_secs: secs(r.opt_int("disconnect_after_secs")?),
         },
         enabled: r.boolean("enabled")?,
+        schedule_id: opt_id(r, "schedule_id", ScheduleId::parse)?,
         created_at: ts(r, "created_at")?,
     })
 }

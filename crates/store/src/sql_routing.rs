@@ -8,7 +8,7 @@
 use switchboard_core::Result;
 use switchboard_core::clock::Timestamp;
 use switchboard_core::ids::{
-    AgentId, ConversationId, FileRequestId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId,
+    AgentId, ConversationId, FileRequestId, OfferId, ParticipantId, QueueId, ScheduleId, TaskId, WorkspaceId,
 };
 use switchboard_core::model::{FileRequest, FileRequestState};
 use switchboard_core::routing::model::{
@@ -204,7 +204,7 @@ pub(crate) fn agents_in_activity(w: WorkspaceId, name: &str) -> Stmt {
 // Queues.
 
 const QUEUE_COLS: &str = "id, workspace_id, name, expression, ordering, offer_timeout_secs, wrap_up_secs, created_at, updated_at, \
-     prefer_previous_agent_secs, first_reply_secs, reply_secs, on_reply_timeout, reply_timeout_queue_id";
+     prefer_previous_agent_secs, first_reply_secs, reply_secs, on_reply_timeout, reply_timeout_queue_id, schedule_id";
 
 fn opt_secs(r: &impl Cols, column: &str) -> Result<Option<u32>> {
     r.opt_int(column)?.map(|n| u32::try_from(n).map_err(|e| corrupt(column, e))).transpose()
@@ -244,13 +244,14 @@ pub(crate) fn queue(r: &impl Cols) -> Result<Queue> {
         first_reply_secs: opt_secs(r, "first_reply_secs")?,
         reply_secs: opt_secs(r, "reply_secs")?,
         on_reply_timeout: reply_timeout(r)?,
+        schedule_id: opt_id(r, "schedule_id", ScheduleId::parse)?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
 }
 
 pub(crate) fn insert_queue(q: &Queue) -> Stmt {
-    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    Stmt::new(format!("INSERT INTO queues ({QUEUE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(q.id.to_string())
         .bind(q.workspace_id.to_string())
         .bind(q.name.as_str())
@@ -265,13 +266,14 @@ pub(crate) fn insert_queue(q: &Queue) -> Stmt {
         .bind(q.reply_secs.map(i64::from))
         .bind(q.on_reply_timeout.as_str())
         .bind(reply_timeout_queue(q))
+        .bind(q.schedule_id.map(|s| s.to_string()))
 }
 
 pub(crate) fn update_queue(q: &Queue) -> Stmt {
     Stmt::new(
         "UPDATE queues SET name = ?, expression = ?, ordering = ?, offer_timeout_secs = ?, wrap_up_secs = ?, \
          prefer_previous_agent_secs = ?, first_reply_secs = ?, reply_secs = ?, on_reply_timeout = ?, \
-         reply_timeout_queue_id = ?, updated_at = ? WHERE id = ?",
+         reply_timeout_queue_id = ?, schedule_id = ?, updated_at = ? WHERE id = ?",
     )
     .bind(q.name.as_str())
     .bind(q.expression.clone())
@@ -283,6 +285,7 @@ pub(crate) fn update_queue(q: &Queue) -> Stmt {
     .bind(q.reply_secs.map(i64::from))
     .bind(q.on_reply_timeout.as_str())
     .bind(reply_timeout_queue(q))
+    .bind(q.schedule_id.map(|s| s.to_string()))
     .bind(q.updated_at)
     .bind(q.id.to_string())
 }

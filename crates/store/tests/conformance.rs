@@ -13,10 +13,11 @@ use switchboard_core::event::{ContentType, EventKind, LeaveReason};
 use switchboard_core::flows::events::EventType;
 use switchboard_core::flows::records::{CustomEvent, OutboxState};
 use switchboard_core::ids::CustomEventId;
-use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, WorkspaceId};
+use switchboard_core::ids::{ApiKeyId, ConversationId, EntryPointId, ParticipantId, ScheduleId, WorkspaceId};
 use switchboard_core::model::{
     ApiKey, Attributes, ConversationState, EntryPoint, IdleSettings, Rehydration, Role, Workspace,
 };
+use switchboard_core::routing::hours::{self, Schedule};
 use switchboard_core::routing::model::{Ordering as QueueOrdering, Queue};
 use switchboard_core::store::{CommitObserver, ConversationQuery, EventRange, Order, OutboxQuery, Store};
 use switchboard_core::timer::TimerKind;
@@ -181,6 +182,7 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
         allowed_origins: vec!["https://shop.example".into()],
         idle: IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: None },
         enabled: true,
+        schedule_id: None,
         created_at: Timestamp(3),
     };
     store.create_entry_point(&ep).await.unwrap();
@@ -188,8 +190,42 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
     ep.allowed_origins.push("*".into());
     store.update_entry_point(&ep).await.unwrap();
     assert_eq!(store.entry_point(ep.id).await.unwrap(), Some(ep.clone()));
-    assert_eq!(store.entry_points(w.id).await.unwrap(), vec![ep]);
+    assert_eq!(store.entry_points(w.id).await.unwrap(), vec![ep.clone()]);
     assert!(store.entry_points(WorkspaceId::new()).await.unwrap().is_empty());
+
+    // Schedules: stored whole, unique by name, not deleted while followed.
+    let doc = hours::from_json(&serde_json::json!({
+        "name": "support", "time_zone": "Europe/Paris",
+        "weekly": {"mon": [["09:00", "17:30"]]},
+        "exceptions": [{"date": "2026-12-25", "closed": true, "name": "Christmas"}],
+    }))
+    .unwrap();
+    let mut schedule = Schedule {
+        id: ScheduleId::new(),
+        workspace_id: w.id,
+        name: doc.name,
+        hours: doc.hours,
+        created_at: Timestamp(4),
+        updated_at: Timestamp(4),
+    };
+    store.create_schedule(&schedule).await.unwrap();
+    let dup = Schedule { id: ScheduleId::new(), ..schedule.clone() };
+    assert_eq!(store.create_schedule(&dup).await.unwrap_err().code, ErrorCode::Conflict);
+    schedule.hours = hours::from_json(&serde_json::json!({"name": "x", "time_zone": "UTC"})).unwrap().hours;
+    schedule.updated_at = Timestamp(5);
+    store.update_schedule(&schedule).await.unwrap();
+    assert_eq!(store.schedule(schedule.id).await.unwrap(), Some(schedule.clone()));
+    assert_eq!(store.schedules(w.id).await.unwrap(), vec![schedule.clone()]);
+    assert_eq!(store.schedules_by_ids(&[schedule.id]).await.unwrap(), vec![schedule.clone()]);
+    let ep = EntryPoint { schedule_id: Some(schedule.id), ..ep };
+    store.update_entry_point(&ep).await.unwrap();
+    assert_eq!(store.entry_point(ep.id).await.unwrap().unwrap().schedule_id, Some(schedule.id));
+    let used = store.delete_schedule(schedule.id).await.unwrap_err();
+    assert!(used.code == ErrorCode::Conflict && used.message.contains("entry point `Web`"), "{used}");
+    store.update_entry_point(&EntryPoint { schedule_id: None, ..ep }).await.unwrap();
+    assert!(store.delete_schedule(schedule.id).await.unwrap());
+    assert!(!store.delete_schedule(schedule.id).await.unwrap());
+    assert!(store.schedules(w.id).await.unwrap().is_empty());
 }
 
 async fn log_is_ordered_and_pages_both_ways<F: Future<Output = Subject>>(open: Open<F>) {
@@ -614,6 +650,7 @@ async fn continued_chats_link_once_and_read_back<F: Future<Output = Subject>>(op
         first_reply_secs: None,
         reply_secs: None,
         on_reply_timeout: Default::default(),
+        schedule_id: None,
         created_at: now,
         updated_at: now,
     };

@@ -6,6 +6,7 @@ use switchboard_core::engine::StartChat;
 use switchboard_core::engine::admin::EntryPointSpec;
 use switchboard_core::ids::EntryPointId;
 
+use super::hours;
 use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json, bearer};
 use crate::state::AppState;
@@ -17,6 +18,7 @@ fn spec(req: EntryPointRequest) -> EntryPointSpec {
         allowed_origins: req.allowed_origins,
         idle: req.idle.map(Into::into),
         enabled: req.enabled,
+        schedule: req.schedule,
     }
 }
 
@@ -30,7 +32,7 @@ pub async fn create(
     Json(req): Json<EntryPointRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<EntryPointView>)> {
     let ep = s.engine.create_entry_point(&caller, spec(req)).await?;
-    Ok((StatusCode::CREATED, axum::Json(ep.into())))
+    Ok((StatusCode::CREATED, axum::Json(hours::one(hours::entry_point_views(&s, &caller, vec![ep]).await?)?)))
 }
 
 /// GET /api/v1/entry-points — lists the workspace's entry points.
@@ -38,7 +40,7 @@ pub async fn create(
     responses((status = 200, body = Vec<EntryPointView>)))]
 pub async fn list(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<EntryPointView>>> {
     let eps = s.engine.entry_points(&caller).await?;
-    Ok(axum::Json(eps.into_iter().map(Into::into).collect()))
+    Ok(axum::Json(hours::entry_point_views(&s, &caller, eps).await?))
 }
 
 /// GET /api/v1/entry-points/{id}
@@ -50,7 +52,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<EntryPointView>> {
     let ep = s.engine.entry_point(&caller, EntryPointId::parse(&id)?).await?;
-    Ok(axum::Json(ep.into()))
+    Ok(axum::Json(hours::one(hours::entry_point_views(&s, &caller, vec![ep]).await?)?))
 }
 
 /// PATCH /api/v1/entry-points/{id} — changes the given fields.
@@ -64,7 +66,7 @@ pub async fn update(
     Json(req): Json<EntryPointRequest>,
 ) -> ApiResult<axum::Json<EntryPointView>> {
     let ep = s.engine.update_entry_point(&caller, EntryPointId::parse(&id)?, spec(req)).await?;
-    Ok(axum::Json(ep.into()))
+    Ok(axum::Json(hours::one(hours::entry_point_views(&s, &caller, vec![ep]).await?)?))
 }
 
 /// POST /api/v1/entry-points/{id}/chats — starts a chat as a customer. Public:

@@ -6,6 +6,7 @@ pub mod entry_points;
 pub mod export;
 pub mod files;
 pub mod flows;
+pub mod hours;
 pub mod log;
 pub mod participants;
 pub mod retention;

@@ -8,6 +8,7 @@ use switchboard_core::Error;
 use switchboard_core::engine::routing::{QueueSpec, Target};
 use switchboard_core::ids::{AgentId, ConversationId, FileRequestId, OfferId, QueueId};
 
+use super::hours;
 use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json, JsonOrEmpty, Query};
 use crate::state::AppState;
@@ -29,6 +30,7 @@ fn queue_spec(req: QueueRequest) -> QueueSpec {
         reply_secs: req.reply_secs,
         on_reply_timeout: req.on_reply_timeout,
         reply_timeout_queue: req.reply_timeout_queue,
+        schedule: req.schedule,
     }
 }
 
@@ -50,14 +52,15 @@ pub async fn create_queue(
     Json(req): Json<QueueRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<QueueView>)> {
     let q = s.engine.create_queue(&caller, queue_spec(req)).await?;
-    Ok((StatusCode::CREATED, axum::Json(q.into())))
+    Ok((StatusCode::CREATED, axum::Json(hours::one(hours::queue_views(&s, &caller, vec![q]).await?)?)))
 }
 
 /// GET /api/v1/queues — lists the workspace's queues.
 #[utoipa::path(get, path = "/api/v1/queues", tag = "routing", security(("bearer" = [])),
     responses((status = 200, body = Vec<QueueView>)))]
 pub async fn list_queues(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<QueueView>>> {
-    Ok(axum::Json(s.engine.queues(&caller).await?.into_iter().map(Into::into).collect()))
+    let queues = s.engine.queues(&caller).await?;
+    Ok(axum::Json(hours::queue_views(&s, &caller, queues).await?))
 }
 
 /// GET /api/v1/queues/{id}
@@ -68,7 +71,8 @@ pub async fn get_queue(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<QueueView>> {
-    Ok(axum::Json(s.engine.queue(&caller, QueueId::parse(&id)?).await?.into()))
+    let q = s.engine.queue(&caller, QueueId::parse(&id)?).await?;
+    Ok(axum::Json(hours::one(hours::queue_views(&s, &caller, vec![q]).await?)?))
 }
 
 /// PATCH /api/v1/queues/{id} — changes the given fields.
@@ -81,7 +85,8 @@ pub async fn update_queue(
     Path(id): Path<String>,
     Json(req): Json<QueueRequest>,
 ) -> ApiResult<axum::Json<QueueView>> {
-    Ok(axum::Json(s.engine.update_queue(&caller, QueueId::parse(&id)?, queue_spec(req)).await?.into()))
+    let q = s.engine.update_queue(&caller, QueueId::parse(&id)?, queue_spec(req)).await?;
+    Ok(axum::Json(hours::one(hours::queue_views(&s, &caller, vec![q]).await?)?))
 }
 
 /// PUT /api/v1/workflow — replaces the workflow with a YAML (or JSON)

@@ -24,6 +24,8 @@ pub struct EntryPointSpec {
     pub allowed_origins: Option<Vec<String>>,
     pub idle: Option<IdleSettings>,
     pub enabled: Option<bool>,
+    /// The schedule (by name) customers are told about; `Some(None)` takes it off.
+    pub schedule: super::hours::ScheduleChoice,
 }
 
 impl Engine {
@@ -84,12 +86,17 @@ impl Engine {
             allowed_origins: Vec::new(),
             idle: IdleSettings::default(),
             enabled: true,
+            schedule_id: None,
             created_at: self.now(),
         };
         if spec.name.is_none() {
             return Err(Error::invalid("name", "is required"));
         }
+        let schedule = self.schedule_choice(workspace, spec.schedule.clone()).await?;
         apply_spec(&mut ep, spec)?;
+        if let Some(schedule) = schedule {
+            ep.schedule_id = schedule;
+        }
         self.store.create_entry_point(&ep).await?;
         Ok(ep)
     }
@@ -101,7 +108,11 @@ impl Engine {
         spec: EntryPointSpec,
     ) -> Result<EntryPoint> {
         let mut ep = self.entry_point(caller, id).await?;
+        let schedule = self.schedule_choice(ep.workspace_id, spec.schedule.clone()).await?;
         apply_spec(&mut ep, spec)?;
+        if let Some(schedule) = schedule {
+            ep.schedule_id = schedule;
+        }
         self.store.update_entry_point(&ep).await?;
         Ok(ep)
     }

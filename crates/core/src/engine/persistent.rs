@@ -238,6 +238,8 @@ impl Engine {
             preferred: true,
             ring: None,
             message: None,
+            // A closed queue: the step after it (the same queue) decides.
+            when_closed: crate::routing::model::WhenClosed::Next,
         };
         route.insert(0, step);
         Ok(())

@@ -132,8 +132,9 @@ impl Engine {
         if tasks.is_empty() {
             return Ok((Pass::default(), tasks));
         }
-        let queues: HashMap<_, _> =
+        let mut queues: HashMap<_, _> =
             self.store.all_queues().await?.into_iter().map(|q| (q.id, ReadyQueue::new(q))).collect();
+        self.open_or_closed(&mut queues).await?;
         // Reading every present agent costs the most in a pass. When no
         // waiting chat needs the whole picture (a step that skips when
         // nobody is there, a least-busy queue), the longest-idle agents with
@@ -183,6 +184,24 @@ impl Engine {
         }
         let waiting = tasks.into_iter().filter(|t| !offered.contains(&t.id)).collect();
         Ok((pass, waiting))
+    }
+
+    /// Marks the queues whose schedule is closed now. Schedules are read
+    /// only when some queue follows one; a schedule gone missing closes nothing.
+    async fn open_or_closed(&self, queues: &mut HashMap<crate::ids::QueueId, ReadyQueue>) -> Result<()> {
+        let mut ids: Vec<_> = queues.values().filter_map(|q| q.queue.schedule_id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort();
+        ids.dedup();
+        let now = self.now();
+        let open: HashMap<_, _> =
+            self.store.schedules_by_ids(&ids).await?.into_iter().map(|s| (s.id, s.hours.is_open(now))).collect();
+        for q in queues.values_mut() {
+            q.open = q.queue.schedule_id.and_then(|id| open.get(&id).copied()).unwrap_or(true);
+        }
+        Ok(())
     }
 
     /// Routes until `shutdown` completes.

@@ -56,6 +56,8 @@ pub struct QueueSpec {
     pub on_reply_timeout: Option<String>,
     /// The queue (name or id) a missed reply moves the chat to.
     pub reply_timeout_queue: Option<String>,
+    /// The schedule (by name) whose hours the queue keeps; `Some(None)` takes it off.
+    pub schedule: super::hours::ScheduleChoice,
 }
 
 /// Where a chat is sent: a queue (by id or name), or a named agent.
@@ -334,11 +336,16 @@ impl Engine {
             first_reply_secs: None,
             reply_secs: None,
             on_reply_timeout: ReplyTimeout::NextAgent,
+            schedule_id: None,
             created_at: now,
             updated_at: now,
         };
         let on_reply_timeout = self.reply_timeout(workspace, &spec, None).await?;
+        let schedule = self.schedule_choice(workspace, spec.schedule.clone()).await?;
         apply_queue_spec(&mut q, spec, on_reply_timeout)?;
+        if let Some(schedule) = schedule {
+            q.schedule_id = schedule;
+        }
         self.store.create_queue(&q).await.map_err(name_taken)?;
         Ok(q)
     }
@@ -346,7 +353,11 @@ impl Engine {
     pub async fn update_queue(&self, caller: &Caller, id: QueueId, spec: QueueSpec) -> Result<Queue> {
         let mut q = self.queue(caller, id).await?;
         let on_reply_timeout = self.reply_timeout(q.workspace_id, &spec, Some(&q)).await?;
+        let schedule = self.schedule_choice(q.workspace_id, spec.schedule.clone()).await?;
         apply_queue_spec(&mut q, spec, on_reply_timeout)?;
+        if let Some(schedule) = schedule {
+            q.schedule_id = schedule;
+        }
         q.updated_at = self.now();
         self.store.update_queue(&q).await.map_err(name_taken)?;
         self.wake_router(q.workspace_id);
@@ -434,6 +445,18 @@ impl Engine {
         {
             return Err(unknown_queue("default.queue", &d.queue, source));
         }
+        let names = wf.schedule_names();
+        if !names.is_empty() {
+            let schedules = self.store.schedules(workspace).await?;
+            if let Some((field, name)) = names.iter().find(|(_, n)| !schedules.iter().any(|s| &s.name == n)) {
+                let line = source
+                    .lines()
+                    .position(|l| l.contains("hours") && l.contains(name.as_str()))
+                    .map(|n| format!("line {}, ", n + 1))
+                    .unwrap_or_default();
+                return Err(Error::invalid(field, format!("{line}no schedule named `{name}`; create it first")));
+            }
+        }
         let document = serde_json::to_string(&wf).map_err(Error::internal)?;
         let version = self.store.put_workflow(workspace, source, &document, self.now()).await?;
         Ok(AppliedWorkflow { version, workflow: wf })
@@ -451,12 +474,14 @@ impl Engine {
         };
         let doc: Value = serde_json::from_str(&stored.document).map_err(Error::internal)?;
         let wf = workflow::from_json(&doc)?;
+        let (open, hours) = self.hours_variables(&wf, c.workspace_id, c.entry_point_id).await?;
         let chat = json!({
             "attributes": c.attributes,
             "entry_point": c.entry_point_id.map(|e| e.to_string()),
             "record_id": c.record_id,
+            "open": open,
         });
-        let Some(route) = wf.route(&chat) else {
+        let Some(route) = wf.route_in(&chat, &hours) else {
             return Ok(None);
         };
         let queues = self.store.queues(c.workspace_id).await?;
@@ -473,6 +498,7 @@ impl Engine {
                 preferred: false,
                 ring: s.ring,
                 message: s.message,
+                when_closed: s.when_closed,
             });
         }
         if steps.is_empty() {

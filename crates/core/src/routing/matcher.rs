@@ -14,13 +14,16 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::ids::{AgentId, ConversationId, QueueId, TaskId};
 use crate::routing::expr::Expr;
-use crate::routing::model::{Agent, Ordering, Queue, Task};
+use crate::routing::model::{Agent, Ordering, Queue, Task, WhenClosed};
 
-/// A queue with its eligibility expression compiled.
+/// A queue with its eligibility expression compiled, and whether its hours
+/// are open in this pass.
 #[derive(Debug, Clone)]
 pub struct ReadyQueue {
     pub queue: Queue,
     pub expr: Option<Expr>,
+    /// False while its schedule is closed: it offers nothing.
+    pub open: bool,
 }
 
 impl ReadyQueue {
@@ -29,13 +32,13 @@ impl ReadyQueue {
     pub fn new(queue: Queue) -> Self {
         let expr = queue.expression.as_deref().map(|src| Expr::parse("expression", src, &["agent"]));
         match expr {
-            Some(Ok(e)) => Self { queue, expr: Some(e) },
+            Some(Ok(e)) => Self { queue, expr: Some(e), open: true },
             Some(Err(e)) => {
                 tracing::error!(queue = %queue.id, error = %e, "stored queue expression does not compile; nobody matches");
                 let never = Expr::parse("expression", "false", &["agent"]).ok();
-                Self { queue, expr: never }
+                Self { queue, expr: never, open: true }
             }
-            None => Self { queue, expr: None },
+            None => Self { queue, expr: None, open: true },
         }
     }
 }
@@ -122,6 +125,14 @@ pub fn propose(
     for task in tasks {
         let Some(step) = task.current() else { continue };
         let Some(queue) = queues.get(&step.queue) else { continue };
+        let last_step = (task.step as usize) + 1 >= task.route.len();
+        if !queue.open {
+            // Closed: the chat keeps its place, or moves on if the step says so.
+            if step.when_closed == WhenClosed::Next && !last_step {
+                out.push(Proposal::Skip { conversation: task.conversation_id, task: task.id, step: task.step });
+            }
+            continue;
+        }
         let key = (step.queue, step.agents.clone(), step.agent);
         let group = groups.entry(key).or_insert_with(|| {
             let mut line: Vec<usize> = (0..agents.len())
@@ -137,7 +148,6 @@ pub fn propose(
             line.sort_by_key(|&i| (agents[i].idle_since, agents[i].id));
             Group { line: line.into(), ordering: queue.queue.ordering, exhausted: false }
         });
-        let last_step = (task.step as usize) + 1 >= task.route.len();
         if group.line.is_empty() && step.skip_if_nobody_available && !last_step {
             out.push(Proposal::Skip { conversation: task.conversation_id, task: task.id, step: task.step });
             continue;

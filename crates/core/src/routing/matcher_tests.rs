@@ -22,6 +22,7 @@ fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> Ready
         first_reply_secs: None,
         reply_secs: None,
         on_reply_timeout: Default::default(),
+        schedule_id: None,
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     })
@@ -62,6 +63,7 @@ fn step(q: &ReadyQueue) -> RouteStep {
         preferred: false,
         ring: None,
         message: None,
+        when_closed: WhenClosed::Wait,
     }
 }
 
@@ -152,4 +154,23 @@ fn skips_a_step_nobody_can_serve_when_it_says_so() {
     let waiting = task(ws, vec![step(&empty), step(&next)]);
     let p = propose(&[skipping.clone(), waiting], &[a], &queues, &mut Eligibility::default());
     assert_eq!(p, [Proposal::Skip { conversation: skipping.conversation_id, task: skipping.id, step: 0 }]);
+}
+
+#[test]
+fn a_closed_queue_offers_nothing_and_moves_on_only_when_told() {
+    let ws = WorkspaceId::new();
+    let closed = ReadyQueue { open: false, ..queue(ws, None, Ordering::LongestIdle) };
+    let next = queue(ws, None, Ordering::LongestIdle);
+    let queues = HashMap::from([(closed.queue.id, closed.clone()), (next.queue.id, next.clone())]);
+    let a = agent(ws, 0, 5, 0, json!({}));
+    let waits = task(ws, vec![step(&closed), step(&next)]);
+    let moves = task(ws, vec![RouteStep { when_closed: WhenClosed::Next, ..step(&closed) }, step(&next)]);
+    let last = task(ws, vec![RouteStep { when_closed: WhenClosed::Next, ..step(&closed) }]);
+    let p =
+        propose(&[waits.clone(), moves.clone(), last], std::slice::from_ref(&a), &queues, &mut Eligibility::default());
+    assert_eq!(p, [Proposal::Skip { conversation: moves.conversation_id, task: moves.id, step: 0 }]);
+    // Open again: the waiting chat is offered, first in line.
+    let opened = HashMap::from([(closed.queue.id, ReadyQueue { open: true, ..closed }), (next.queue.id, next)]);
+    let p = propose(&[waits], std::slice::from_ref(&a), &opened, &mut Eligibility::default());
+    assert_eq!(offered_to(&p), [a.id]);
 }

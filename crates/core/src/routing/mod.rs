@@ -7,6 +7,7 @@
 //! proposes offers, which the planner accepts or refuses.
 
 pub mod expr;
+pub mod hours;
 pub mod matcher;
 pub mod model;
 pub mod position;

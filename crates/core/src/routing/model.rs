@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, TaskId, WorkspaceId};
+use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, QueueId, ScheduleId, TaskId, WorkspaceId};
 use crate::model::Attributes;
 
 /// The activities every workspace has. `available` is the only built-in one
@@ -158,6 +158,9 @@ pub struct Queue {
     pub reply_secs: Option<u32>,
     /// What a missed reply does.
     pub on_reply_timeout: ReplyTimeout,
+    /// Its hours of operation: while they are closed it offers nothing.
+    #[serde(default)]
+    pub schedule_id: Option<ScheduleId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -220,6 +223,34 @@ impl TaskState {
     }
 }
 
+/// What a step does while its queue's hours are closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenClosed {
+    /// The chat waits, keeping its place, until the queue opens.
+    #[default]
+    Wait,
+    /// The chat moves on to the next step at once (on the last step: waits).
+    Next,
+}
+
+impl WhenClosed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wait => "wait",
+            Self::Next => "next",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Wait, Self::Next].into_iter().find(|w| w.as_str() == s)
+    }
+
+    pub fn is_wait(&self) -> bool {
+        *self == Self::Wait
+    }
+}
+
 /// One step of a task's route: a queue to wait in, for how long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteStep {
@@ -249,6 +280,9 @@ pub struct RouteStep {
     /// step of its route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// While the queue's hours are closed: wait, or move on.
+    #[serde(default, skip_serializing_if = "WhenClosed::is_wait")]
+    pub when_closed: WhenClosed,
 }
 
 impl RouteStep {
@@ -263,6 +297,7 @@ impl RouteStep {
             preferred: false,
             ring: None,
             message: None,
+            when_closed: WhenClosed::Wait,
         }
     }
 }

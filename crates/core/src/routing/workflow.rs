@@ -20,12 +20,16 @@
 //!         skip_if_nobody_available: true  # optional, default false
 //!         ring: 3                       # optional, 1..=100: after this many agents passed
 //!                                       # (declined, let it lapse, missed a reply), the next step
+//!         when_closed: next             # optional: `wait` (default) or `next` while the
+//!                                       # queue's schedule is closed
 //!       - queue: billing
 //! default:                              # optional: the step every route ends with
 //!   queue: general
 //! ```
 //!
-//! Expressions are CEL (see [`super::expr`]). At most 200 filters, and a
+//! Expressions are CEL (see [`super::expr`]). A filter's `if` sees `chat`
+//! (with `open`: whether its entry point's schedule is open now) and
+//! `hours` (each schedule of the workspace by name → open now). At most 200 filters, and a
 //! document of at most 256 KiB. Every error names the field at fault
 //! (`filters[1].steps[0].timeout`) and, for YAML, starts with the line and
 //! column, so that an operator can find it.
@@ -40,6 +44,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 use super::expr::Expr;
+use super::model::WhenClosed;
 use crate::Error;
 use crate::located::{Doc, Durations, Fields, Node, Value, child, expr, integer, invalid};
 
@@ -62,14 +67,16 @@ const TIMEOUTS: Durations =
 const MAX_JSON_DEPTH: usize = 16;
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -1000..=1000;
 
-/// The variable a filter's `if` may use.
-const CHAT_VARS: &[&str] = &["chat"];
+/// The variables a filter's `if` may use: the chat, and `hours["name"]`
+/// (whether that schedule is open now).
+const CHAT_VARS: &[&str] = &["chat", "hours"];
 /// The variable a step's `agents` may use.
 const AGENT_VARS: &[&str] = &["agent"];
 
 const WORKFLOW_FIELDS: &[&str] = &["filters", "default"];
 const FILTER_FIELDS: &[&str] = &["name", "if", "priority", "steps"];
-const STEP_FIELDS: &[&str] = &["queue", "agents", "timeout", "skip_if_nobody_available", "ring", "message"];
+const STEP_FIELDS: &[&str] =
+    &["queue", "agents", "timeout", "skip_if_nobody_available", "ring", "message", "when_closed"];
 /// What a message step tells the customer when it says only `message: true`.
 pub const DEFAULT_MESSAGE: &str =
     "Nobody can answer right now. Leave us a message and your details, and we will get back to you.";
@@ -118,6 +125,9 @@ pub struct Step {
     /// and the customer is told this. The last step of its route.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// While the queue's hours are closed: `wait` (the default) or `next`.
+    #[serde(skip_serializing_if = "WhenClosed::is_wait")]
+    pub when_closed: WhenClosed,
 }
 
 /// What a chat is routed along.
@@ -162,7 +172,12 @@ impl Workflow {
     /// that errors counts as false) → its steps followed by `default` (if any); no filter matches → `default` alone
     /// with filter `None`, priority 0; nothing → `None`.
     pub fn route(&self, chat: &serde_json::Value) -> Option<Route> {
-        let vars = [("chat", chat)];
+        self.route_in(chat, &serde_json::json!({}))
+    }
+
+    /// As [`Workflow::route`], with `hours` bound too: each schedule's name → open now.
+    pub fn route_in(&self, chat: &serde_json::Value, hours: &serde_json::Value) -> Option<Route> {
+        let vars = [("chat", chat), ("hours", hours)];
         let matched = self.filters.iter().find(|f| f.condition.as_ref().is_none_or(|c| c.matches(&vars)));
         match matched {
             Some(filter) => {
@@ -177,6 +192,36 @@ impl Workflow {
             }
             None => self.default.as_ref().map(|step| Route { filter: None, priority: 0, steps: vec![step.clone()] }),
         }
+    }
+}
+
+impl Workflow {
+    /// Whether some filter's condition may look at hours (`chat.open` or `hours`).
+    pub fn uses_hours(&self) -> bool {
+        self.conditions().any(|(_, c)| c.contains("hours") || c.contains("open"))
+    }
+
+    /// The schedule names the conditions look up as `hours["name"]`, each
+    /// with the field it is in (`filters[2].if`).
+    pub fn schedule_names(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, source) in self.conditions() {
+            let mut rest = source;
+            while let Some(at) = rest.find("hours") {
+                rest = &rest[at + "hours".len()..];
+                let Some(open) = rest.trim_start().strip_prefix('[') else { continue };
+                let open = open.trim_start();
+                let Some(quote) = open.chars().next().filter(|q| *q == '"' || *q == '\'') else { continue };
+                if let Some((name, _)) = open[1..].split_once(quote) {
+                    out.push((format!("filters[{i}].if"), name.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    fn conditions(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.filters.iter().enumerate().filter_map(|(i, f)| Some((i, f.condition.as_ref()?.source())))
     }
 }
 
@@ -364,12 +409,26 @@ fn step(node: &Node, path: &str) -> Result<Step, Error> {
             ));
         }
     };
+    let when_closed = match fields.get("when_closed") {
+        None => WhenClosed::Wait,
+        Some(node @ Node { value: Value::Str(text), .. }) => WhenClosed::parse(text).ok_or_else(|| {
+            invalid(&child(path, "when_closed"), node.at, format!("`{text}` is not one of: wait, next"))
+        })?,
+        Some(other) => {
+            return Err(invalid(
+                &child(path, "when_closed"),
+                other.at,
+                format!("expected wait or next, got {}", other.value.kind()),
+            ));
+        }
+    };
     // Stored workflows say `skip_if_nobody_available: false` on every step.
     let set = [
         ("agents", agents.is_some()),
         ("timeout", timeout_secs.is_some()),
         ("skip_if_nobody_available", skip_if_nobody_available),
         ("ring", ring.is_some()),
+        ("when_closed", when_closed != WhenClosed::Wait),
     ];
     if message.is_some()
         && let Some((extra, _)) = set.iter().find(|(_, set)| *set)
@@ -380,7 +439,7 @@ fn step(node: &Node, path: &str) -> Result<Step, Error> {
             "a message step takes only `queue` (where the request is listed) and `message`",
         ));
     }
-    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available, ring, message })
+    Ok(Step { queue, agents, timeout_secs, skip_if_nobody_available, ring, message, when_closed })
 }
 
 /// A filter or queue name: a non-blank string of at most [`MAX_NAME_CHARS`].

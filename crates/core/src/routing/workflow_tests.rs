@@ -30,6 +30,7 @@ fn step(queue: &str) -> Step {
         skip_if_nobody_available: false,
         ring: None,
         message: None,
+        when_closed: WhenClosed::Wait,
     }
 }
 
@@ -64,6 +65,7 @@ fn the_example_parses_to_the_expected_workflow() {
                         skip_if_nobody_available: true,
                         ring: None,
                         message: None,
+                        when_closed: WhenClosed::Wait,
                     },
                     step("billing"),
                 ],
@@ -190,10 +192,10 @@ fn bad_expressions_are_reported_at_their_field() {
     assert_eq!(e.field.as_deref(), Some("filters[0].if"));
     assert!(e.message.starts_with("line 3, column 9: syntax error at column 14"), "{}", e.message);
 
-    // Conditions see `chat`, steps see `agent`.
+    // Conditions see `chat` and `hours`, steps see `agent`.
     let e = yaml_err("filters:\n  - name: a\n    if: agent.level > 1\n    steps: [{queue: q}]\n");
     assert_eq!(e.field.as_deref(), Some("filters[0].if"));
-    assert!(e.message.ends_with("unknown variable `agent`; expressions may use chat"), "{}", e.message);
+    assert!(e.message.ends_with("unknown variable `agent`; expressions may use chat, hours"), "{}", e.message);
     let e = yaml_err("default:\n  queue: q\n  agents: chat.vip\n");
     assert_eq!(e.field.as_deref(), Some("default.agents"));
 
@@ -533,4 +535,50 @@ proptest! {
             prop_assert_eq!(from_json(&value).unwrap(), w);
         }
     }
+}
+
+#[test]
+fn when_closed_and_hours_in_conditions() {
+    let wf = parse_yaml(
+        r#"filters:
+  - name: after-hours
+    if: "!chat.open || !hours['support']"
+    steps:
+      - queue: night
+  - name: weekend
+    if: hours["weekend desk"]
+    steps:
+      - queue: day
+        when_closed: next
+      - queue: night
+"#,
+    )
+    .unwrap();
+    assert_eq!(wf.filters[1].steps[0].when_closed, WhenClosed::Next);
+    assert_eq!(wf.filters[1].steps[1].when_closed, WhenClosed::Wait);
+    assert!(wf.uses_hours());
+    assert_eq!(
+        wf.schedule_names(),
+        [("filters[0].if".to_owned(), "support".to_owned()), ("filters[1].if".to_owned(), "weekend desk".to_owned())]
+    );
+    let open = json!({"support": true, "weekend desk": true});
+    let route = |chat_open: bool, hours: &serde_json::Value| {
+        wf.route_in(&json!({"attributes": {}, "open": chat_open}), hours).and_then(|r| r.filter)
+    };
+    assert_eq!(route(false, &open).as_deref(), Some("after-hours"));
+    assert_eq!(route(true, &json!({"support": false})).as_deref(), Some("after-hours"));
+    assert_eq!(route(true, &open).as_deref(), Some("weekend"));
+    // An unknown name reads as false (the API refuses it when applied).
+    assert_eq!(route(true, &json!({"support": true})), None);
+    // Written back and read again, the same.
+    let back = from_json(&serde_json::to_value(&wf).unwrap()).unwrap();
+    assert_eq!(back, wf);
+
+    let e = yaml_err("filters:\n  - name: f\n    steps:\n      - queue: q\n        when_closed: later\n");
+    assert_eq!(e.field.as_deref(), Some("filters[0].steps[0].when_closed"));
+    assert!(e.message.starts_with("line 5") && e.message.contains("not one of: wait, next"), "{}", e.message);
+    let e = yaml_err(
+        "filters:\n  - name: f\n    steps:\n      - queue: q\n        message: true\n        when_closed: next\n",
+    );
+    assert_eq!(e.field.as_deref(), Some("filters[0].steps[0].when_closed"));
 }

@@ -1,5 +1,5 @@
 //! Administration from the command line: agents, queues, the workflow,
-//! flows, erasing a conversation, backups and transcript exports.
+//! schedules, flows, erasing a conversation, backups and transcript exports.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
 //! and go through the same engine operations as the API. Commands that only
@@ -38,12 +38,14 @@ mod backup;
 mod conversation;
 mod flow;
 mod remote;
+mod schedule;
 mod transcript;
 use crate::lock::{self, Attempt, DataLock, Holder};
 pub use backup::{BackupArgs, RestoreArgs, backup, restore};
 pub use conversation::{ConversationCommand, conversation};
 pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
+pub use schedule::{ScheduleCommand, schedule};
 pub use transcript::{TranscriptCommand, transcript};
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +127,9 @@ pub struct QueueFields {
     /// The queue (name or id) a missed reply moves the chat to.
     #[arg(long)]
     reply_timeout_queue: Option<String>,
+    /// The schedule (by name) whose hours the queue keeps ("": none).
+    #[arg(long)]
+    schedule: Option<String>,
 }
 
 /// A seconds flag where 0 turns the setting off.
@@ -145,6 +150,7 @@ impl From<QueueFields> for QueueSpec {
             reply_secs: off_at_zero(f.reply_secs),
             on_reply_timeout: f.on_reply_timeout,
             reply_timeout_queue: f.reply_timeout_queue,
+            schedule: f.schedule.map(|s| (!s.is_empty()).then_some(s)),
         }
     }
 }

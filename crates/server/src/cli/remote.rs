@@ -94,7 +94,7 @@ impl Server {
         Ok(Self { http, base: format!("http://{address}"), key, who })
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key)
     }
 
@@ -126,7 +126,7 @@ impl Server {
     }
 
     /// Sends `req`; the answer's JSON, or the API's error as a CLI error.
-    async fn call(&self, req: RequestBuilder) -> anyhow::Result<Value> {
+    pub(super) async fn call(&self, req: RequestBuilder) -> anyhow::Result<Value> {
         self.send(req).await?.map_err(|(status, e)| self.failed(status, e))
     }
 
@@ -224,6 +224,7 @@ impl QueueFields {
             ("reply_secs", null_at_zero(self.reply_secs)),
             ("on_reply_timeout", self.on_reply_timeout.clone().map(Value::from)),
             ("reply_timeout_queue", self.reply_timeout_queue.clone().map(Value::from)),
+            ("schedule", self.schedule.clone().map(|s| if s.is_empty() { Value::Null } else { Value::from(s) })),
         ])
     }
 }

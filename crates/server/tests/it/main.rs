@@ -12,6 +12,7 @@ mod flow_steps;
 mod flows;
 mod fuzz;
 mod harness;
+mod hours;
 mod http;
 mod lock;
 mod overflow;

@@ -74,6 +74,7 @@ async fn busy_chat(
         first_reply_secs: None,
         reply_secs: None,
         on_reply_timeout: Default::default(),
+        schedule_id: None,
         created_at: now,
         updated_at: now,
     };
