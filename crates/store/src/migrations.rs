@@ -21,6 +21,7 @@ const SQLITE: &[Source] = &[
     (7, "persistent chat", include_str!("../migrations/sqlite/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/sqlite/0008_retention.sql")),
     (10, "reply timers", include_str!("../migrations/sqlite/0010_reply_timers.sql")),
+    (11, "explain", include_str!("../migrations/sqlite/0011_explain.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -32,6 +33,7 @@ const POSTGRES: &[Source] = &[
     (7, "persistent chat", include_str!("../migrations/postgres/0007_persistent.sql")),
     (8, "retention", include_str!("../migrations/postgres/0008_retention.sql")),
     (10, "reply timers", include_str!("../migrations/postgres/0010_reply_timers.sql")),
+    (11, "explain", include_str!("../migrations/postgres/0011_explain.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -155,8 +155,8 @@ impl Engine {
         for p in proposals {
             let store = Arc::clone(&self.store);
             let command = match p {
-                Proposal::Offer { conversation, task, agent, timeout_secs } => {
-                    Command::Offer { conversation, task, agent, offer: OfferId::new(), timeout_secs }
+                Proposal::Offer { conversation, task, agent, timeout_secs, why } => {
+                    Command::Offer { conversation, task, agent, offer: OfferId::new(), timeout_secs, why: Some(why) }
                 }
                 Proposal::Skip { conversation, task, step } => Command::Skip { conversation, task, step },
             };
