@@ -30,7 +30,7 @@ use crate::{error, event_stream, stream, wire};
         agents::create, agents::list, agents::get, agents::update, agents::issue_token, agents::revoke_tokens,
         agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
         routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
-        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::queue_position, routing::transfer,
+        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::explain, routing::queue_position, routing::transfer,
         routing::agent_input, routing::request_file, routing::file_requests, routing::cancel_file_request,
         routing::offers, routing::accept, routing::decline,
         supervisor::queues, supervisor::conversations,
@@ -158,5 +158,23 @@ mod tests {
         for key in ["export", "conversation", "segments", "participants", "events", "attachments"] {
             assert!(schema.get(key).is_some(), "TranscriptExport.{key}");
         }
+    }
+
+    #[test]
+    fn routing_explanations_are_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let get = &doc["paths"]["/api/v1/conversations/{id}/task/explain"]["get"];
+        for status in ["200", "403", "404"] {
+            assert!(get["responses"].get(status).is_some(), "explain answers {status}");
+        }
+        let text = get["description"].as_str().unwrap_or_default();
+        for reason in ["not_present", "outside_hours", "expression_false", "at_capacity", "declined_before"] {
+            assert!(text.contains(reason), "the description names {reason}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for key in ["eligible", "winner", "skipped", "counts"] {
+            assert!(schemas["NowView"]["properties"].get(key).is_some(), "NowView.{key}");
+        }
+        assert!(schemas["HistoryView"]["properties"].get("detail").is_some());
     }
 }

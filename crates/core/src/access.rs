@@ -71,6 +71,9 @@ pub enum Action {
     Route,
     /// Read a chat's routing task: queue, agent, offers, history.
     ReadTask,
+    /// Why the chat is (or is not) offered to each agent: every agent's
+    /// presence, load and reason, so a workspace key only.
+    ExplainTask,
     /// Read a waiting chat's place in line and wait estimate.
     QueuePosition,
     /// Move a chat to another queue or agent.
@@ -91,7 +94,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the table's order.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Self::ManageAgents,
         Self::ReadAgent,
         Self::SetActivity,
@@ -101,6 +104,7 @@ impl Action {
         Self::ManageWorkflow,
         Self::Route,
         Self::ReadTask,
+        Self::ExplainTask,
         Self::QueuePosition,
         Self::Transfer,
         Self::SetAgentInput,
@@ -123,6 +127,7 @@ impl Action {
             Self::ManageWorkflow => ("read and replace the workflow", "`GET/PUT /workflow`"),
             Self::Route => ("route a chat", "`POST /conversations/{id}/route`"),
             Self::ReadTask => ("read a chat's routing task", "`GET /conversations/{id}/task`"),
+            Self::ExplainTask => ("explain a chat's routing", "`GET /conversations/{id}/task/explain`"),
             Self::QueuePosition => ("read a chat's place in line", "`GET /conversations/{id}/queue-position`"),
             Self::Transfer => ("transfer a chat", "`POST /conversations/{id}/transfer`"),
             Self::SetAgentInput => ("set the agent's input", "`POST /conversations/{id}/agent-input`"),
@@ -173,9 +178,8 @@ pub fn customer(a: Action) -> Rule {
     match a {
         QueuePosition | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ReadTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest | AnswerOffers | Supervise => {
-            Rule::Denied
-        }
+        | Route | ReadTask | ExplainTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest
+        | AnswerOffers | Supervise => Rule::Denied,
     }
 }
 
@@ -188,7 +192,9 @@ pub fn agent(a: Action) -> Rule {
         ListActivities => Rule::Workspace,
         ReadTask | QueuePosition | ListFileRequests => Rule::AssignedChat,
         Transfer | SetAgentInput | RequestFile | CancelFileRequest => Rule::HeldChat,
-        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | Supervise => Rule::Denied,
+        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | ExplainTask | Supervise => {
+            Rule::Denied
+        }
     }
 }
 
@@ -198,7 +204,7 @@ pub fn supervisor(a: Action) -> Rule {
     match a {
         ReadTask | QueuePosition | RequestFile | CancelFileRequest | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | Transfer | SetAgentInput | AnswerOffers | Supervise => Rule::Denied,
+        | Route | ExplainTask | Transfer | SetAgentInput | AnswerOffers | Supervise => Rule::Denied,
     }
 }
 
@@ -209,8 +215,8 @@ pub fn key(a: Action) -> Rule {
     match a {
         AnswerOffers => Rule::Denied,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ReadTask | QueuePosition | Transfer | SetAgentInput | RequestFile | CancelFileRequest
-        | ListFileRequests | Supervise => Rule::Workspace,
+        | Route | ReadTask | ExplainTask | QueuePosition | Transfer | SetAgentInput | RequestFile
+        | CancelFileRequest | ListFileRequests | Supervise => Rule::Workspace,
     }
 }
 
