@@ -128,7 +128,7 @@ fn render(v: &Value) -> String {
     }
     let now = &v["now"];
     if !now.is_null() {
-        let _ = writeln!(out, "\nNow ({}), {} agents: {}", s(&now["at"]), now["agents"], counts(&now["counts"]));
+        let _ = writeln!(out, "\nNow ({}), of {} agents: {}", s(&now["at"]), now["agents"], counts(&now["counts"]));
         let eligible = now["eligible"].as_array().cloned().unwrap_or_default();
         if eligible.is_empty() {
             let _ = writeln!(out, "  nobody is eligible: the chat waits");

@@ -234,4 +234,52 @@ async fn only_workspace_keys_of_the_chat_may_ask(backend: Backend) {
     );
 }
 
+/// Without the moment of reading and the time in line, which change between two runs.
+fn steady(out: &str) -> String {
+    let lines = out.lines().filter(|l| !l.starts_with("Now (")).map(|l| l.split(" · in line").next().unwrap_or(l));
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+/// `switchboard task explain` through a running server's API, then directly
+/// on the database: the same explanation either way, and as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_explains_through_a_running_server_or_directly() {
+    use crate::cli_flow::{Serve, cli, ok};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Serve::start(dir).await;
+    server.admin(Method::POST, "/api/v1/queues", json!({"name": "general", "expression": "agent.level >= 2"})).await;
+    let ann = server.admin(Method::POST, "/api/v1/agents", json!({"name": "Ann", "attributes": {"level": 3}})).await;
+    let bob = server.admin(Method::POST, "/api/v1/agents", json!({"name": "Bob", "enabled": false})).await;
+    let chat = server.admin(Method::POST, "/api/v1/conversations", json!({})).await["id"].as_str().unwrap().to_owned();
+    let task =
+        server.admin(Method::POST, &format!("/api/v1/conversations/{chat}/route"), json!({"queue": "general"})).await;
+    assert_eq!(task["state"], "waiting", "nobody is present: {task}");
+
+    let through_server = ok(dir, &["task", "explain", &chat]).await;
+    let (ann, bob) = (ann["id"].as_str().unwrap(), bob["id"].as_str().unwrap());
+    for line in [
+        format!("{chat} · task "),
+        " · waiting in queue general (longest idle)".into(),
+        "  queue expression: agent.level >= 2".into(),
+        ", of 2 agents: disabled 1, not present 1".into(),
+        "  nobody is eligible: the chat waits".into(),
+        format!("    Ann ({ann}): not present (offline)"),
+        format!("    Bob ({bob}): disabled"),
+        "History:".into(),
+    ] {
+        assert!(through_server.contains(&line), "{line:?} in:\n{through_server}");
+    }
+    let json = ok(dir, &["task", "explain", &chat, "--json"]).await;
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["now"]["counts"], json!({"disabled": 1, "not_present": 1}));
+    assert_eq!(json["history"][0]["what"], "queued");
+    server.stop().await;
+
+    let direct = ok(dir, &["task", "explain", &chat]).await;
+    assert_eq!(steady(&direct), steady(&through_server));
+    let ran = cli(dir, &["task", "explain", "cnv_nope"]).await;
+    assert!(!ran.ok && ran.err.contains("cnv_nope"), "{}", ran.err);
+}
+
 both_backends!(fifty_agents_each_with_its_real_reason, only_workspace_keys_of_the_chat_may_ask);
