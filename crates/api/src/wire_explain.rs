@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use switchboard_core::engine::explain::{EligibleAgent, LiveExplanation, SkippedAgent, TaskExplanation};
-use switchboard_core::routing::explain::{Condition, Counts, Verdict, Win};
+use switchboard_core::routing::explain::{Counts, Verdict, Win};
 use switchboard_core::routing::model::Queue;
 use utoipa::ToSchema;
 
@@ -113,18 +113,9 @@ pub struct SkippedView {
     pub capacity: Option<u32>,
 }
 
-/// A core value's JSON text (its serde name).
-fn name_of<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(serde_json::Value::Object(m)) => m.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned(),
-        _ => String::new(),
-    }
-}
-
 impl From<Win> for WinView {
     fn from(w: Win) -> Self {
-        let reason = name_of(&w);
+        let reason = w.as_str().to_owned();
         match w {
             Win::LongestIdle { since } => Self { reason, since: Some(since.to_rfc3339()), load: None, capacity: None },
             Win::LeastBusy { load, capacity } => {
@@ -140,7 +131,7 @@ impl From<SkippedAgent> for SkippedView {
         let mut view = Self {
             agent_id: s.agent_id.to_string(),
             name: s.name,
-            reason: name_of(&s.verdict.reason()),
+            reason: s.verdict.reason().as_str().to_owned(),
             activity: None,
             condition: None,
             load: None,
@@ -148,7 +139,7 @@ impl From<SkippedAgent> for SkippedView {
         };
         match s.verdict {
             Verdict::NotPresent { activity } => view.activity = Some(activity),
-            Verdict::ExpressionFalse { condition } => view.condition = Some(name_of::<Condition>(&condition)),
+            Verdict::ExpressionFalse { condition } => view.condition = Some(condition.as_str().to_owned()),
             Verdict::AtCapacity { load, capacity } => (view.load, view.capacity) = (Some(load), Some(capacity)),
             _ => {}
         }
@@ -170,7 +161,7 @@ impl From<EligibleAgent> for EligibleView {
 }
 
 fn counts(c: Counts) -> BTreeMap<String, u32> {
-    c.into_iter().map(|(r, n)| (name_of(&r), n)).collect()
+    c.into_iter().map(|(r, n)| (r.as_str().to_owned(), n)).collect()
 }
 
 impl From<LiveExplanation> for NowView {

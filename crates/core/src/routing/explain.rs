@@ -40,6 +40,36 @@ pub enum Reason {
     Eligible,
 }
 
+impl Reason {
+    /// Every reason, in the order they are checked.
+    pub const ALL: [Reason; 9] = [
+        Self::OtherWorkspace,
+        Self::Disabled,
+        Self::NotPresent,
+        Self::OutsideHours,
+        Self::NotTheNamedAgent,
+        Self::ExpressionFalse,
+        Self::AtCapacity,
+        Self::DeclinedBefore,
+        Self::Eligible,
+    ];
+
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtherWorkspace => "other_workspace",
+            Self::Disabled => "disabled",
+            Self::NotPresent => "not_present",
+            Self::OutsideHours => "outside_hours",
+            Self::NotTheNamedAgent => "not_the_named_agent",
+            Self::ExpressionFalse => "expression_false",
+            Self::AtCapacity => "at_capacity",
+            Self::DeclinedBefore => "declined_before",
+            Self::Eligible => "eligible",
+        }
+    }
+}
+
 /// Which condition an agent does not meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +78,15 @@ pub enum Condition {
     Queue,
     /// The route step's `agents` condition.
     Step,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Step => "step",
+        }
+    }
 }
 
 /// One agent's reason with what it rests on.
@@ -110,6 +149,19 @@ pub enum Win {
     LongestIdle { since: Timestamp },
     /// It has the fewest chats, `load` of `capacity` (ties: the longest idle).
     LeastBusy { load: u32, capacity: u32 },
+}
+
+impl Win {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NamedAgent => "named_agent",
+            Self::PreferredAgent => "preferred_agent",
+            Self::OnlyOneEligible => "only_one_eligible",
+            Self::LongestIdle { .. } => "longest_idle",
+            Self::LeastBusy { .. } => "least_busy",
+        }
+    }
 }
 
 /// An eligible agent with the keys it is ranked by.

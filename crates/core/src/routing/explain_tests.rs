@@ -176,3 +176,23 @@ fn an_offer_says_why_from_the_same_rules() {
     };
     assert_eq!(**why, expected);
 }
+
+#[test]
+fn names_on_the_wire_are_the_stored_ones() {
+    for r in Reason::ALL {
+        assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+    }
+    for c in [Condition::Queue, Condition::Step] {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+    }
+    let wins = [
+        Win::NamedAgent,
+        Win::PreferredAgent,
+        Win::OnlyOneEligible,
+        Win::LongestIdle { since: Timestamp(0) },
+        Win::LeastBusy { load: 1, capacity: 2 },
+    ];
+    for w in wins {
+        assert_eq!(serde_json::to_value(w).unwrap()["reason"], w.as_str());
+    }
+}
