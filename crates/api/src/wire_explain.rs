@@ -54,6 +54,10 @@ impl From<Queue> for ExplainQueueView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NowView {
     pub at: String,
+    /// Its place in its queue's line (1: next); chats before it are offered
+    /// first, so an eligible agent may go to one of them. Null beyond the
+    /// first 2,000 waiting chats.
+    pub position: Option<u32>,
     /// The workspace's agents, every one counted in `counts`.
     pub agents: u32,
     /// The best eligible agents, best first (at most five).
@@ -168,6 +172,7 @@ impl From<LiveExplanation> for NowView {
     fn from(l: LiveExplanation) -> Self {
         Self {
             at: l.at.to_rfc3339(),
+            position: l.position,
             agents: l.agents,
             eligible: l.eligible.into_iter().map(Into::into).collect(),
             winner: l.win.map(Into::into),

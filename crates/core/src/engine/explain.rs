@@ -16,6 +16,7 @@ use crate::ids::ConversationId;
 use crate::routing::explain::{Counts, Ranked, StepRules, Verdict, Win, classify, ranked};
 use crate::routing::matcher::ReadyQueue;
 use crate::routing::model::{Queue, Task, TaskHistory, TaskState};
+use crate::routing::position::positions;
 
 /// Eligible agents listed, best first.
 pub const TOP_ELIGIBLE: usize = 5;
@@ -42,6 +43,9 @@ pub struct SkippedAgent {
 #[derive(Debug, Clone)]
 pub struct LiveExplanation {
     pub at: Timestamp,
+    /// Its place in its queue's line (1: next). Chats before it are
+    /// offered first, so an eligible agent may go to one of them.
+    pub position: Option<u32>,
     /// The best eligible agents, best first (at most [`TOP_ELIGIBLE`]).
     pub eligible: Vec<EligibleAgent>,
     /// Why the first would win.
@@ -88,6 +92,8 @@ impl Engine {
 
     async fn explain_now(&self, task: &Task, queue: &Queue) -> Result<LiveExplanation> {
         let agents = self.store.agents(task.workspace_id).await?;
+        let waiting = self.store.waiting_tasks(super::router::PASS_TASKS).await?;
+        let position = positions(&waiting).into_iter().find(|p| p.0 == task.id).map(|p| p.3);
         let at = self.now();
         let ready = ReadyQueue::new(queue.clone());
         let Some(step) = task.current() else {
@@ -108,6 +114,14 @@ impl Engine {
         let skipped = (skipped.into_iter().take(LISTED_SKIPPED))
             .map(|(i, v)| SkippedAgent { agent_id: agents[i].id, name: agents[i].name.clone(), verdict: v.clone() })
             .collect();
-        Ok(LiveExplanation { at, eligible, win: found.win, skipped, counts: found.counts, agents: agents.len() as u32 })
+        Ok(LiveExplanation {
+            at,
+            position,
+            eligible,
+            win: found.win,
+            skipped,
+            counts: found.counts,
+            agents: agents.len() as u32,
+        })
     }
 }

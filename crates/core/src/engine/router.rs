@@ -28,7 +28,7 @@ use crate::routing::position::{QueuePosition, positions};
 /// The longest a waiting task waits for a pass when no notice comes.
 const IDLE_PASS: Duration = Duration::from_secs(1);
 /// Waiting tasks looked at per pass.
-const PASS_TASKS: u32 = 2_000;
+pub(super) const PASS_TASKS: u32 = 2_000;
 
 /// How presence follows sockets.
 #[derive(Debug, Clone, Copy)]

@@ -129,6 +129,9 @@ fn render(v: &Value) -> String {
     let now = &v["now"];
     if !now.is_null() {
         let _ = writeln!(out, "\nNow ({}), of {} agents: {}", s(&now["at"]), now["agents"], counts(&now["counts"]));
+        if let Some(p) = now["position"].as_u64().filter(|p| *p > 1) {
+            let _ = writeln!(out, "  {} chat(s) ahead of it in line are offered first", p - 1);
+        }
         let eligible = now["eligible"].as_array().cloned().unwrap_or_default();
         if eligible.is_empty() {
             let _ = writeln!(out, "  nobody is eligible: the chat waits");

@@ -135,7 +135,7 @@ async fn fifty_agents_each_with_its_real_reason(backend: Backend) {
     assert_eq!(e["queue"]["id"], billing);
     assert_eq!(e["task"]["route"][0]["agents"], "agent.level >= 2");
     let now = &e["now"];
-    assert_eq!(now["agents"], 50);
+    assert_eq!((now["agents"].as_u64(), now["position"].as_u64()), (Some(50), Some(1)));
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for (_, r) in &agents {
         *counts.entry(r["reason"].as_str().unwrap().to_owned()).or_default() += 1;
@@ -232,6 +232,9 @@ async fn only_workspace_keys_of_the_chat_may_ask(backend: Backend) {
         e["now"]["skipped"][0],
         json!({"agent_id": ann.id, "name": "Ann", "reason": "not_present", "activity": "offline"})
     );
+    assert_eq!(e["now"]["position"], 1);
+    let (second, _) = waiting_chat(&app, &q).await;
+    assert_eq!(explain(&app, &second).await["now"]["position"], 2, "behind the first chat in line");
 }
 
 /// Without the moment of reading and the time in line, which change between two runs.
