@@ -200,7 +200,9 @@ pub struct StepRules<'a> {
 }
 
 impl<'a> StepRules<'a> {
-    /// The rules of a step whose queue is open.
+    /// The rules of a step whose queue is open. Queue schedules plug in
+    /// here: `open` from the queue's schedule at the pass's time, for the
+    /// matcher and the explanation alike (both build their rules here).
     pub fn new(queue: &'a ReadyQueue, step: &'a RouteStep) -> Self {
         Self { queue, step, open: true }
     }
