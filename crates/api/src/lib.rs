@@ -28,6 +28,7 @@ pub mod state;
 pub mod stream;
 pub mod supervisor_stream;
 pub mod wire;
+pub mod wire_explain;
 pub mod wire_files;
 pub mod wire_flows;
 pub mod wire_hours;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/poll"), get(log::poll))
         .route(&format!("{conversation}/route"), post(routing::route))
         .route(&format!("{conversation}/task"), get(routing::task))
+        .route(&format!("{conversation}/task/explain"), get(routing::explain))
         .route(&format!("{conversation}/queue-position"), get(routing::queue_position))
         .route(&format!("{conversation}/transfer"), post(routing::transfer))
         .route(&format!("{conversation}/agent-input"), post(routing::agent_input))

@@ -31,7 +31,7 @@ use crate::{error, event_stream, stream, wire};
         agents::login, agents::set_activity, agents::activities, agents::create_activity, agents::delete_activity,
         routing::create_queue, routing::list_queues, routing::get_queue, routing::update_queue,
         hours::create, hours::list, hours::get, hours::put, hours::delete, hours::availability,
-        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::queue_position, routing::transfer,
+        routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::explain, routing::queue_position, routing::transfer,
         routing::agent_input, routing::request_file, routing::file_requests, routing::cancel_file_request,
         routing::offers, routing::accept, routing::decline, routing::message_requests, routing::pick_up,
         supervisor::queues, supervisor::conversations,
@@ -188,5 +188,23 @@ mod tests {
         ] {
             assert!(schemas[schema]["properties"].get(field).is_some(), "{schema}.{field}");
         }
+    }
+
+    #[test]
+    fn routing_explanations_are_described() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let get = &doc["paths"]["/api/v1/conversations/{id}/task/explain"]["get"];
+        for status in ["200", "403", "404"] {
+            assert!(get["responses"].get(status).is_some(), "explain answers {status}");
+        }
+        let text = get["description"].as_str().unwrap_or_default();
+        for reason in ["not_present", "outside_hours", "expression_false", "at_capacity", "declined_before"] {
+            assert!(text.contains(reason), "the description names {reason}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for key in ["eligible", "winner", "skipped", "counts"] {
+            assert!(schemas["NowView"]["properties"].get(key).is_some(), "NowView.{key}");
+        }
+        assert!(schemas["HistoryView"]["properties"].get("detail").is_some());
     }
 }

@@ -258,6 +258,15 @@ pub struct HistoryView {
     pub what: String,
     pub agent_id: Option<String>,
     pub queue_id: Option<String>,
+    /// On `offered` lines: why this agent. `won` (`reason`: `longest_idle`
+    /// with `since`, `least_busy` with `load` and `capacity`,
+    /// `named_agent`, `preferred_agent` or `only_one_eligible`), `eligible`
+    /// (how many could take it), `runners_up` (the next three with their
+    /// ranking keys), `skipped` (agents the router read, by reason) and
+    /// `considered` (the workspace's present agents the router read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Value>,
 }
 
 impl From<TaskHistory> for HistoryView {
@@ -267,6 +276,7 @@ impl From<TaskHistory> for HistoryView {
             what: h.what,
             agent_id: h.agent_id.map(|a| a.to_string()),
             queue_id: h.queue_id.map(|q| q.to_string()),
+            detail: h.detail,
         }
     }
 }

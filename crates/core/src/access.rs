@@ -71,6 +71,9 @@ pub enum Action {
     Route,
     /// Read a chat's routing task: queue, agent, offers, history.
     ReadTask,
+    /// Why the chat is (or is not) offered to each agent: every agent's
+    /// presence, load and reason, so a workspace key only.
+    ExplainTask,
     /// Read a waiting chat's place in line and wait estimate.
     QueuePosition,
     /// Move a chat to another queue or agent.
@@ -93,7 +96,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the table's order.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Self::ManageAgents,
         Self::ReadAgent,
         Self::SetActivity,
@@ -103,6 +106,7 @@ impl Action {
         Self::ManageWorkflow,
         Self::Route,
         Self::ReadTask,
+        Self::ExplainTask,
         Self::QueuePosition,
         Self::Transfer,
         Self::SetAgentInput,
@@ -126,6 +130,7 @@ impl Action {
             Self::ManageWorkflow => ("read and replace the workflow", "`GET/PUT /workflow`"),
             Self::Route => ("route a chat", "`POST /conversations/{id}/route`"),
             Self::ReadTask => ("read a chat's routing task", "`GET /conversations/{id}/task`"),
+            Self::ExplainTask => ("explain a chat's routing", "`GET /conversations/{id}/task/explain`"),
             Self::QueuePosition => ("read a chat's place in line", "`GET /conversations/{id}/queue-position`"),
             Self::Transfer => ("transfer a chat", "`POST /conversations/{id}/transfer`"),
             Self::SetAgentInput => ("set the agent's input", "`POST /conversations/{id}/agent-input`"),
@@ -179,8 +184,8 @@ pub fn customer(a: Action) -> Rule {
     match a {
         QueuePosition | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ReadTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest | AnswerOffers | Supervise
-        | MessageRequests => Rule::Denied,
+        | Route | ReadTask | ExplainTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest
+        | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
     }
 }
 
@@ -193,7 +198,9 @@ pub fn agent(a: Action) -> Rule {
         ListActivities => Rule::Workspace,
         ReadTask | QueuePosition | ListFileRequests => Rule::AssignedChat,
         Transfer | SetAgentInput | RequestFile | CancelFileRequest => Rule::HeldChat,
-        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | Supervise => Rule::Denied,
+        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | ExplainTask | Supervise => {
+            Rule::Denied
+        }
     }
 }
 
@@ -203,7 +210,7 @@ pub fn supervisor(a: Action) -> Rule {
     match a {
         ReadTask | QueuePosition | RequestFile | CancelFileRequest | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
+        | Route | ExplainTask | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
     }
 }
 
@@ -214,8 +221,8 @@ pub fn key(a: Action) -> Rule {
     match a {
         AnswerOffers => Rule::Denied,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ReadTask | QueuePosition | Transfer | SetAgentInput | RequestFile | CancelFileRequest
-        | ListFileRequests | Supervise | MessageRequests => Rule::Workspace,
+        | Route | ReadTask | ExplainTask | QueuePosition | Transfer | SetAgentInput | RequestFile
+        | CancelFileRequest | ListFileRequests | Supervise | MessageRequests => Rule::Workspace,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::ids::{
 };
 use crate::model::{Attributes, Conversation, FileRequest, IdleSettings, Participant, Rehydration, Role};
 use crate::retention::EraseRequest;
+use crate::routing::explain::OfferWhy;
 use crate::routing::model::{Activity, Agent, Offer, Queue, RouteStep, Task, TaskHistory};
 use crate::timer::{Timer, TimerKey, TimerKind};
 use crate::token::SecretHash;
@@ -143,13 +144,15 @@ pub enum Command {
         priority: i32,
     },
     /// The router proposes to offer a waiting task to an agent; refused unless
-    /// the task still waits and the agent still has a free slot.
+    /// the task still waits and the agent still has a free slot. `why` goes
+    /// into the task's history with the offer.
     Offer {
         conversation: ConversationId,
         task: TaskId,
         agent: AgentId,
         offer: OfferId,
         timeout_secs: u32,
+        why: Option<Box<OfferWhy>>,
     },
     Accept {
         conversation: ConversationId,

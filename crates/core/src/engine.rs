@@ -17,6 +17,7 @@ use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod admin;
+pub mod explain;
 pub mod export;
 pub mod files;
 pub mod flows;

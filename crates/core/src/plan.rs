@@ -204,8 +204,8 @@ impl Planner {
             Command::Enqueue { conversation, task, route, priority } => {
                 self.enqueue(*conversation, *task, route, *priority)
             }
-            Command::Offer { conversation, task, agent, offer, timeout_secs } => {
-                self.offer(*conversation, *task, *agent, *offer, *timeout_secs)
+            Command::Offer { conversation, task, agent, offer, timeout_secs, why } => {
+                self.offer(*conversation, *task, *agent, *offer, *timeout_secs, why.as_deref())
             }
             Command::Accept { conversation, offer, task, agent, participant } => {
                 self.accept(*conversation, *offer, *task, *agent, participant)

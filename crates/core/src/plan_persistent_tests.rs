@@ -139,7 +139,8 @@ impl Routing {
 
     fn offer(&mut self, c: ConversationId, task: TaskId, agent: AgentId, now: i64) -> crate::Result<OfferId> {
         let offer = OfferId::new();
-        let out = self.w.run(&[Command::Offer { conversation: c, task, agent, offer, timeout_secs: 30 }], now);
+        let out =
+            self.w.run(&[Command::Offer { conversation: c, task, agent, offer, timeout_secs: 30, why: None }], now);
         out.into_iter().next().unwrap().map(|_| offer)
     }
 

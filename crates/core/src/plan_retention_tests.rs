@@ -178,7 +178,7 @@ fn assigned(w: &mut World, ws: WorkspaceId, dee: AgentId) -> (ConversationId, Ta
         &[
             create,
             Command::Enqueue { conversation: c, task, route: vec![step], priority: 0 },
-            Command::Offer { conversation: c, task, agent: dee, offer, timeout_secs: 30 },
+            Command::Offer { conversation: c, task, agent: dee, offer, timeout_secs: 30, why: None },
             Command::Accept { conversation: c, offer, task, agent: dee, participant },
         ],
         0,

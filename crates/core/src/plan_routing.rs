@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::event::{EventKind, LeaveReason, ReplyTimer};
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, TaskId};
 use crate::model::Role;
+use crate::routing::explain::OfferWhy;
 use crate::routing::model::{
     Activity, Agent, HeldOffer, Offer, OfferState, ReplyTimeout, RouteStep, Task, TaskHistory, TaskState,
 };
@@ -74,6 +75,7 @@ impl Planner {
         agent_id: AgentId,
         offer_id: OfferId,
         timeout_secs: u32,
+        why: Option<&OfferWhy>,
     ) -> Result<Committed> {
         self.writable(conversation)?;
         let task = self.task_in(conversation, task_id)?;
@@ -119,7 +121,8 @@ impl Planner {
             kind: TimerKind::OfferExpiry { offer: offer_id, task: task_id, agent: agent_id },
             due_at: offer.expires_at,
         });
-        self.history(task_id, "offered", Some(agent_id));
+        let detail = why.and_then(|w| serde_json::to_value(w).ok());
+        self.history_with(task_id, "offered", Some(agent_id), detail);
         self.plan
             .notices
             .push(Notice::Agent { agent: agent_id, change: AgentChange::Offered(Box::new(offer.clone())) });
@@ -803,6 +806,10 @@ impl Planner {
     }
 
     fn history(&mut self, task: TaskId, what: &str, agent: Option<AgentId>) {
+        self.history_with(task, what, agent, None);
+    }
+
+    fn history_with(&mut self, task: TaskId, what: &str, agent: Option<AgentId>, detail: Option<serde_json::Value>) {
         let queue = self.tasks.get(&task).and_then(Task::queue);
         self.plan.task_history.push(TaskHistory {
             task_id: task,
@@ -810,6 +817,7 @@ impl Planner {
             what: what.to_owned(),
             agent_id: agent,
             queue_id: queue,
+            detail,
         });
     }
 

@@ -111,7 +111,8 @@ impl Setup {
 
     fn offer(&mut self, c: ConversationId, task: TaskId, agent: AgentId, now: i64) -> crate::Result<OfferId> {
         let offer = OfferId::new();
-        let out = self.w.run(&[Command::Offer { conversation: c, task, agent, offer, timeout_secs: 30 }], now);
+        let out =
+            self.w.run(&[Command::Offer { conversation: c, task, agent, offer, timeout_secs: 30, why: None }], now);
         out.into_iter().next().unwrap().map(|_| offer)
     }
 
@@ -232,8 +233,8 @@ fn a_task_is_offered_once_and_an_agent_never_past_capacity() {
     let (o1, o2) = (OfferId::new(), OfferId::new());
     let out = s.w.run(
         &[
-            Command::Offer { conversation: c2, task: t2, agent: b, offer: o1, timeout_secs: 30 },
-            Command::Offer { conversation: c2, task: t2, agent: b, offer: o2, timeout_secs: 30 },
+            Command::Offer { conversation: c2, task: t2, agent: b, offer: o1, timeout_secs: 30, why: None },
+            Command::Offer { conversation: c2, task: t2, agent: b, offer: o2, timeout_secs: 30, why: None },
         ],
         2,
     );
@@ -754,7 +755,7 @@ proptest! {
                         let (c, t, _) = chats[task % chats.len()];
                         let offer = OfferId::new();
                         offers.push(offer);
-                        batch.push(Command::Offer { conversation: c, task: t, agent: agents[agent], offer, timeout_secs: 30 });
+                        batch.push(Command::Offer { conversation: c, task: t, agent: agents[agent], offer, timeout_secs: 30, why: None });
                     }
                     Op::Accept { offer, as_agent } if !offers.is_empty() => {
                         let id = offers[offer % offers.len()];

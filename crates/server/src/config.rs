@@ -175,6 +175,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_PRESENCE_GRACE_SECS", default_value_t = 60)]
     pub presence_grace_secs: u64,
 
+    /// Whether this node runs a router, which offers waiting chats to agents.
+    /// Off: it serves the API and sockets and other nodes on the same
+    /// database route (a node with none routes nothing).
+    #[arg(long, env = "SWITCHBOARD_ROUTER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub router: bool,
+
     /// How often, in seconds, each node looks for ended conversations past
     /// their workspace's retention and erases them (0: never).
     #[arg(long, env = "SWITCHBOARD_RETENTION_INTERVAL_SECS", default_value_t = 300)]

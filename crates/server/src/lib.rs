@@ -94,7 +94,7 @@ pub async fn serve_with(
 
     let stop = CancellationToken::new();
     let timers = tokio::spawn(engine.clone().run_timers(stop.clone().cancelled_owned()));
-    let router_loop = tokio::spawn(engine.clone().run_router(stop.clone().cancelled_owned()));
+    let router_loop = config.router.then(|| tokio::spawn(engine.clone().run_router(stop.clone().cancelled_owned())));
     let presence = PresenceSettings { grace: std::time::Duration::from_secs(config.presence_grace_secs.max(1)) };
     let presence_loop = tokio::spawn(engine.clone().run_presence(presence, stop.clone().cancelled_owned()));
     let http: Arc<dyn switchboard_core::flows::outside::HttpClient> = Arc::new(outside::Reqwest::new()?);
@@ -129,9 +129,9 @@ pub async fn serve_with(
     if tokio::time::timeout(SOCKET_CLOSE_GRACE, tasks.wait()).await.is_err() {
         tracing::warn!(open = tasks.len(), "some sockets did not close in time");
     }
-    let _ = tokio::join!(timers, router_loop, presence_loop, outbox_loop, sweep_loop);
-    if let Some(retention) = retention_loop {
-        let _ = retention.await;
+    let _ = tokio::join!(timers, presence_loop, outbox_loop, sweep_loop);
+    for handle in router_loop.into_iter().chain(retention_loop) {
+        let _ = handle.await;
     }
     store.close().await;
     tracing::info!("shut down");

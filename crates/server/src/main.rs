@@ -29,6 +29,8 @@ enum Command {
     Flow(switchboard::cli::Admin<switchboard::cli::FlowCommand>),
     /// Conversations: erase one with everything derived from it.
     Conversation(switchboard::cli::Admin<switchboard::cli::ConversationCommand>),
+    /// Routing tasks: explain why a chat is, or is not, offered to each agent.
+    Task(switchboard::cli::Admin<switchboard::cli::TaskCommand>),
     /// Copies the SQLite database to FILE, also while a server runs.
     Backup(switchboard::cli::BackupArgs),
     /// Replaces the SQLite database with a backup (no server may be running).
@@ -92,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Conversation(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::conversation(cmd).await
+        }
+        Command::Task(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::task(cmd).await
         }
         Command::Backup(args) => {
             init_logs(LogFormat::Text);

@@ -22,6 +22,7 @@ const SQLITE: &[Source] = &[
     (8, "retention", include_str!("../migrations/sqlite/0008_retention.sql")),
     (9, "hours of operation", include_str!("../migrations/sqlite/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/sqlite/0010_response.sql")),
+    (11, "explain", include_str!("../migrations/sqlite/0011_explain.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -34,6 +35,7 @@ const POSTGRES: &[Source] = &[
     (8, "retention", include_str!("../migrations/postgres/0008_retention.sql")),
     (9, "hours of operation", include_str!("../migrations/postgres/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/postgres/0010_response.sql")),
+    (11, "explain", include_str!("../migrations/postgres/0011_explain.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -477,29 +477,32 @@ pub(crate) fn pending_offers_of_agent(a: AgentId) -> Stmt {
 // History.
 
 pub(crate) fn insert_history(rows: &[TaskHistory]) -> Stmt {
-    let mut s = Stmt::new("INSERT INTO task_history (task_id, at, what, agent_id, queue_id) VALUES ");
-    s.tuples(rows, 5, |s, h| {
+    let mut s = Stmt::new("INSERT INTO task_history (task_id, at, what, agent_id, queue_id, detail) VALUES ");
+    s.tuples(rows, 6, |s, h| {
         s.arg(h.task_id.to_string())
             .arg(h.at)
             .arg(h.what.as_str())
             .arg(h.agent_id.map(|a| a.to_string()))
-            .arg(h.queue_id.map(|q| q.to_string()));
+            .arg(h.queue_id.map(|q| q.to_string()))
+            .arg(h.detail.as_ref().map(to_json));
     });
     s
 }
 
 pub(crate) fn history_of(t: TaskId) -> Stmt {
-    Stmt::new("SELECT task_id, at, what, agent_id, queue_id FROM task_history WHERE task_id = ? ORDER BY at")
+    Stmt::new("SELECT task_id, at, what, agent_id, queue_id, detail FROM task_history WHERE task_id = ? ORDER BY at")
         .bind(t.to_string())
 }
 
 pub(crate) fn history(r: &impl Cols) -> Result<TaskHistory> {
+    let detail = r.opt_text("detail")?.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("detail", e)));
     Ok(TaskHistory {
         task_id: id(r, "task_id", TaskId::parse)?,
         at: ts(r, "at")?,
         what: r.text("what")?,
         agent_id: opt_id(r, "agent_id", AgentId::parse)?,
         queue_id: opt_id(r, "queue_id", QueueId::parse)?,
+        detail: detail.transpose()?,
     })
 }
 

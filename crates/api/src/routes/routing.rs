@@ -13,6 +13,7 @@ use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json, JsonOrEmpty, Query};
 use crate::state::AppState;
 use crate::wire::EventDoc;
+use crate::wire_explain::ExplainView;
 use crate::wire_routing::{
     AgentInputRequest, FileRequestCreated, FileRequestRequest, FileRequestView, MessageRequestView, OfferView,
     PickUpRequest, PickedUpView, QueuePositionView, QueueRequest, QueueView, RouteRequest, TaskView, WorkflowView,
@@ -141,6 +142,27 @@ pub async fn task(
 ) -> ApiResult<axum::Json<TaskView>> {
     let (task, history) = s.engine.conversation_task(&caller, ConversationId::parse(&id)?).await?;
     Ok(axum::Json(TaskView::new(task, Some(history))))
+}
+
+/// GET /api/v1/conversations/{id}/task/explain — why the chat is, or is
+/// not, offered to each agent (workspace keys only).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/task/explain", tag = "routing", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    description = "Why the chat is, or is not, offered to each agent. For a waiting chat, `now` classifies every \
+        agent of the workspace, read now, by the rules the router follows; each agent has one reason, the first \
+        that holds: `disabled`, `not_present` (its activity does not receive chats), `outside_hours`, \
+        `not_the_named_agent`, `expression_false` (the queue's expression or the step's `agents` condition), \
+        `at_capacity`, `declined_before` (it passed on the chat and others can take it), `eligible`. The eligible \
+        are ranked by the queue's ordering (top five listed, with why the first would win); ten skipped agents \
+        are listed, nearest to eligible first; `counts` covers everyone. For an offered, assigned or ended chat, \
+        the history tells it: each `offered` line's `detail` says why that agent. Workspace keys only.",
+    responses((status = 200, body = ExplainView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn explain(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<ExplainView>> {
+    Ok(axum::Json(ExplainView::new(s.engine.explain_task(&caller, ConversationId::parse(&id)?).await?)))
 }
 
 /// GET /api/v1/conversations/{id}/queue-position — where the waiting chat

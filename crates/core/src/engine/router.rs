@@ -28,7 +28,7 @@ use crate::routing::position::{QueuePosition, positions};
 /// The longest a waiting task waits for a pass when no notice comes.
 const IDLE_PASS: Duration = Duration::from_secs(1);
 /// Waiting tasks looked at per pass.
-const PASS_TASKS: u32 = 2_000;
+pub(super) const PASS_TASKS: u32 = 2_000;
 
 /// How presence follows sockets.
 #[derive(Debug, Clone, Copy)]
@@ -156,8 +156,8 @@ impl Engine {
         for p in proposals {
             let store = Arc::clone(&self.store);
             let command = match p {
-                Proposal::Offer { conversation, task, agent, timeout_secs } => {
-                    Command::Offer { conversation, task, agent, offer: OfferId::new(), timeout_secs }
+                Proposal::Offer { conversation, task, agent, timeout_secs, why } => {
+                    Command::Offer { conversation, task, agent, offer: OfferId::new(), timeout_secs, why: Some(why) }
                 }
                 Proposal::Skip { conversation, task, step } => Command::Skip { conversation, task, step },
             };
@@ -188,7 +188,7 @@ impl Engine {
 
     /// Marks the queues whose schedule is closed now. Schedules are read
     /// only when some queue follows one; a schedule gone missing closes nothing.
-    async fn open_or_closed(&self, queues: &mut HashMap<crate::ids::QueueId, ReadyQueue>) -> Result<()> {
+    pub(super) async fn open_or_closed(&self, queues: &mut HashMap<crate::ids::QueueId, ReadyQueue>) -> Result<()> {
         let mut ids: Vec<_> = queues.values().filter_map(|q| q.queue.schedule_id).collect();
         if ids.is_empty() {
             return Ok(());

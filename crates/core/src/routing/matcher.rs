@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::clock::Timestamp;
 use crate::ids::{AgentId, ConversationId, QueueId, TaskId};
+use crate::routing::explain::{
+    Condition, Counts, OfferWhy, Reason, StepRules, free_slots, line_up, look, ranked, standing, win,
+};
 use crate::routing::expr::Expr;
 use crate::routing::model::{Agent, Ordering, Queue, Task, WhenClosed};
 
@@ -46,8 +49,19 @@ impl ReadyQueue {
 /// What the router asks the planner to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposal {
-    Offer { conversation: ConversationId, task: TaskId, agent: AgentId, timeout_secs: u32 },
-    Skip { conversation: ConversationId, task: TaskId, step: u32 },
+    /// `why` is what the offer records of why this agent.
+    Offer {
+        conversation: ConversationId,
+        task: TaskId,
+        agent: AgentId,
+        timeout_secs: u32,
+        why: Box<OfferWhy>,
+    },
+    Skip {
+        conversation: ConversationId,
+        task: TaskId,
+        step: u32,
+    },
 }
 
 /// The `agent` variable routing expressions see: its attributes, plus `id`
@@ -60,7 +74,7 @@ pub fn agent_variable(a: &Agent) -> Value {
 }
 
 /// (agent, queue, step condition) → (agent version, queue version, verdict).
-type Verdicts = HashMap<(AgentId, QueueId, Option<String>), (Timestamp, Timestamp, bool)>;
+type Verdicts = HashMap<(AgentId, QueueId, Option<String>), (Timestamp, Timestamp, Option<Condition>)>;
 
 /// Remembers which agents match which (queue, step) pair between passes, so
 /// expressions are evaluated again only when an agent or queue changed.
@@ -71,44 +85,75 @@ pub struct Eligibility {
 }
 
 impl Eligibility {
-    fn check(&mut self, agent: &Agent, queue: &ReadyQueue, step_expr: Option<&str>) -> bool {
+    /// The condition `agent` does not meet in `queue` under the step
+    /// condition `step_expr`, if any: the queue's expression first.
+    pub(crate) fn check(&mut self, agent: &Agent, queue: &ReadyQueue, step_expr: Option<&str>) -> Option<Condition> {
         let key = (agent.id, queue.queue.id, step_expr.map(str::to_owned));
         let stamp = (agent.updated_at, queue.queue.updated_at);
-        if let Some((a, q, ok)) = self.seen.get(&key)
+        if let Some((a, q, failed)) = self.seen.get(&key)
             && (*a, *q) == stamp
         {
-            return *ok;
+            return *failed;
         }
         let var = agent_variable(agent);
         let vars = [("agent", &var)];
-        let mut ok = queue.expr.as_ref().is_none_or(|e| e.matches(&vars));
-        if ok && let Some(src) = step_expr {
+        let mut failed = (!queue.expr.as_ref().is_none_or(|e| e.matches(&vars))).then_some(Condition::Queue);
+        if failed.is_none()
+            && let Some(src) = step_expr
+        {
             let compiled =
                 self.steps.entry(src.to_owned()).or_insert_with(|| Expr::parse("agents", src, &["agent"]).ok());
-            ok = compiled.as_ref().is_some_and(|e| e.matches(&vars));
+            failed = (!compiled.as_ref().is_some_and(|e| e.matches(&vars))).then_some(Condition::Step);
         }
         if self.seen.len() > 500_000 {
             self.seen.clear();
         }
-        self.seen.insert(key, (stamp.0, stamp.1, ok));
-        ok
+        self.seen.insert(key, (stamp.0, stamp.1, failed));
+        failed
     }
 }
 
 /// Whether `agent` serves `queue` under the step condition `step_agents`:
 /// the matcher's test, for one agent.
 pub fn eligible(agent: &Agent, queue: &Queue, step_agents: Option<&str>) -> bool {
-    Eligibility::default().check(agent, &ReadyQueue::new(queue.clone()), step_agents)
+    Eligibility::default().check(agent, &ReadyQueue::new(queue.clone()), step_agents).is_none()
 }
 
-/// The agents eligible for one (queue, step expression, named agent) group,
-/// in the order the queue offers to them.
+/// The candidates of one (queue, step expression, named agent) group, in
+/// the order the queue offers to them, with the reasons of the others.
 struct Group {
     line: VecDeque<usize>,
     ordering: Ordering,
     /// Nobody in line has a free slot left in this pass.
     exhausted: bool,
+    /// The workspace's agents read, skipped for a reason that holds all pass.
+    standing: Counts,
+    /// The workspace's agents read.
+    considered: u32,
 }
+
+impl Group {
+    fn new(agents: &[Agent], rules: &StepRules, eligibility: &mut Eligibility) -> Self {
+        let (mut line, mut standing, mut considered) = (Vec::new(), Counts::new(), 0);
+        for (i, a) in agents.iter().enumerate() {
+            match standing_of(a, rules, eligibility) {
+                None => line.push(i),
+                Some(Reason::OtherWorkspace) => continue,
+                Some(reason) => *standing.entry(reason).or_default() += 1,
+            }
+            considered += 1;
+        }
+        line_up(&mut line, agents);
+        Self { line: line.into(), ordering: rules.queue.queue.ordering, exhausted: false, standing, considered }
+    }
+}
+
+fn standing_of(a: &Agent, rules: &StepRules, eligibility: &mut Eligibility) -> Option<Reason> {
+    standing(a, rules, eligibility).map(|v| v.reason())
+}
+
+/// How many eligible agents an offer keeps: the winner and three runners-up.
+const KEEP: usize = 4;
 
 /// Proposes offers for `tasks` (best first) among `agents` (the present
 /// ones, whatever their load).
@@ -118,7 +163,7 @@ pub fn propose(
     queues: &HashMap<QueueId, ReadyQueue>,
     eligibility: &mut Eligibility,
 ) -> Vec<Proposal> {
-    let mut free: Vec<u32> = agents.iter().map(|a| if a.can_take() { a.capacity - a.load } else { 0 }).collect();
+    let mut free: Vec<u32> = agents.iter().map(free_slots).collect();
     let mut load: Vec<u32> = agents.iter().map(|a| a.load).collect();
     let mut groups: HashMap<(QueueId, Option<String>, Option<AgentId>), Group> = HashMap::new();
     let mut out = Vec::new();
@@ -134,20 +179,7 @@ pub fn propose(
             continue;
         }
         let key = (step.queue, step.agents.clone(), step.agent);
-        let group = groups.entry(key).or_insert_with(|| {
-            let mut line: Vec<usize> = (0..agents.len())
-                .filter(|&i| {
-                    let a = &agents[i];
-                    a.workspace_id == queue.queue.workspace_id
-                        && a.enabled
-                        && a.available
-                        && step.agent.is_none_or(|only| only == a.id)
-                        && eligibility.check(a, queue, step.agents.as_deref())
-                })
-                .collect();
-            line.sort_by_key(|&i| (agents[i].idle_since, agents[i].id));
-            Group { line: line.into(), ordering: queue.queue.ordering, exhausted: false }
-        });
+        let group = groups.entry(key).or_insert_with(|| Group::new(agents, &StepRules::new(queue, step), eligibility));
         if group.line.is_empty() && step.skip_if_nobody_available && !last_step {
             out.push(Proposal::Skip { conversation: task.conversation_id, task: task.id, step: task.step });
             continue;
@@ -155,13 +187,20 @@ pub fn propose(
         if group.exhausted {
             continue;
         }
-        let pick =
-            choose(group, &free, &load, agents, &task.passed).or_else(|| choose(group, &free, &load, agents, &[]));
-        let Some(pos) = pick else {
+        let seen = look(group.line.iter().copied(), group.ordering, agents, &free, &load, &task.passed, KEEP);
+        let Some(&pos) = seen.best.first() else {
             group.exhausted = true;
             continue;
         };
+        let runners_up = seen.best[1..].iter().map(|&p| ranked(&agents[group.line[p]], load[group.line[p]])).collect();
         let Some(i) = group.line.remove(pos) else { continue };
+        let why = OfferWhy {
+            won: win(step, group.ordering, seen.eligible, &agents[i], load[i]),
+            eligible: seen.eligible,
+            runners_up,
+            skipped: seen.counts(&group.standing).into_iter().filter(|(r, _)| *r != Reason::Eligible).collect(),
+            considered: group.considered,
+        };
         free[i] -= 1;
         load[i] += 1;
         // Just offered: to the back of the line, as its idle time restarts.
@@ -171,22 +210,12 @@ pub fn propose(
             task: task.id,
             agent: agents[i].id,
             timeout_secs: queue.queue.offer_timeout_secs,
+            why: Box::new(why),
         });
     }
     out
 }
 
-/// The position in `group.line` of the agent to offer to, skipping `passed`.
-fn choose(group: &Group, free: &[u32], load: &[u32], agents: &[Agent], passed: &[AgentId]) -> Option<usize> {
-    let open = |&(_, &i): &(usize, &usize)| free[i] > 0 && !passed.contains(&agents[i].id);
-    match group.ordering {
-        Ordering::LongestIdle => group.line.iter().enumerate().find(open).map(|(pos, _)| pos),
-        Ordering::LeastBusy => {
-            group.line.iter().enumerate().filter(open).min_by_key(|(_, i)| load[**i]).map(|(pos, _)| pos)
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "matcher_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,7 @@ use super::*;
 use crate::ids::WorkspaceId;
 use crate::routing::model::RouteStep;
 
-fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> ReadyQueue {
+pub(crate) fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> ReadyQueue {
     ReadyQueue::new(Queue {
         id: QueueId::new(),
         workspace_id: ws,
@@ -28,7 +28,13 @@ fn queue(ws: WorkspaceId, expression: Option<&str>, ordering: Ordering) -> Ready
     })
 }
 
-fn agent(ws: WorkspaceId, idle_since: i64, capacity: u32, load: u32, attributes: serde_json::Value) -> Agent {
+pub(crate) fn agent(
+    ws: WorkspaceId,
+    idle_since: i64,
+    capacity: u32,
+    load: u32,
+    attributes: serde_json::Value,
+) -> Agent {
     Agent {
         id: AgentId::new(),
         workspace_id: ws,

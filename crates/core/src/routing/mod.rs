@@ -6,6 +6,7 @@
 //! planner under the same locks as the conversation log; the router only
 //! proposes offers, which the planner accepts or refuses.
 
+pub mod explain;
 pub mod expr;
 pub mod hours;
 pub mod matcher;

@@ -431,4 +431,7 @@ pub struct TaskHistory {
     pub what: String,
     pub agent_id: Option<AgentId>,
     pub queue_id: Option<QueueId>,
+    /// For `offered`: why this agent ([`crate::routing::explain::OfferWhy`]),
+    /// kept as the JSON it was written as.
+    pub detail: Option<serde_json::Value>,
 }

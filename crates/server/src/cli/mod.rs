@@ -1,5 +1,6 @@
 //! Administration from the command line: agents, queues, the workflow,
-//! schedules, flows, erasing a conversation, backups and transcript exports.
+//! schedules, flows, erasing a conversation, explaining a chat's routing,
+//! backups and transcript exports.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
 //! and go through the same engine operations as the API. Commands that only
@@ -39,6 +40,7 @@ mod conversation;
 mod flow;
 mod remote;
 mod schedule;
+mod task;
 mod transcript;
 use crate::lock::{self, Attempt, DataLock, Holder};
 pub use backup::{BackupArgs, RestoreArgs, backup, restore};
@@ -46,6 +48,7 @@ pub use conversation::{ConversationCommand, conversation};
 pub use flow::{FlowCommand, flow};
 use remote::{Server, run_agent_api, run_queue_api, run_workflow_api};
 pub use schedule::{ScheduleCommand, schedule};
+pub use task::{TaskCommand, task};
 pub use transcript::{TranscriptCommand, transcript};
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ use switchboard_core::ids::{AgentId, ConversationId, FlowRunId, QueueId};
 
 use super::conversation::{ConversationCommand, ErasureRow, print_erasure};
 use super::flow::{Checked, FlowOps, FlowRow, LogRow, Outcome, Refusal, RunFilter, RunRow, pick};
+use super::task::{TaskCommand, print_explanation};
 use super::{
     Admin, AgentCommand, AgentRow, NO_WORKFLOW, QueueCommand, QueueFields, QueueRow, WorkflowCommand, attributes,
     enabled, password_from_stdin, print_agent, print_agent_json, print_applied, print_queue_list_line, queue_row,
@@ -290,6 +291,16 @@ pub(super) async fn run_conversation_api(server: &Server, cmd: ConversationComma
         }
     }
     Ok(())
+}
+
+/// `task explain` through the API: `GET /api/v1/conversations/{id}/task/explain`.
+pub(super) async fn run_task_api(server: &Server, cmd: TaskCommand) -> anyhow::Result<()> {
+    match cmd {
+        TaskCommand::Explain { conversation, json } => {
+            let path = format!("/api/v1/conversations/{}/task/explain", ConversationId::parse(&conversation)?);
+            print_explanation(&server.call(server.request(Method::GET, &path)).await?, json)
+        }
+    }
 }
 
 /// A path under `/api/v1/`, each segment percent-encoded (flow names come

@@ -6,6 +6,7 @@ mod backup;
 mod cli_flow;
 mod delivery;
 mod durability;
+mod explain;
 mod export;
 mod files;
 mod flow_steps;
