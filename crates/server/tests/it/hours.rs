@@ -152,6 +152,14 @@ async fn a_closed_queue_offers_nothing_until_it_opens(backend: Backend) {
     offer_for(&mut ws, &second).await;
     let task = app.admin(Method::GET, &format!("/api/v1/conversations/{first}/task"), None).await;
     assert_eq!((task["state"].as_str(), task["queue_id"].as_str()), (Some("waiting"), Some(support.as_str())));
+    // Asked why, the explanation names the hours: Ann is present but the queue is closed.
+    let why = app.admin(Method::GET, &format!("/api/v1/conversations/{first}/task/explain"), None).await;
+    assert_eq!(why["now"]["counts"], json!({"outside_hours": 1}), "{why}");
+    assert_eq!(
+        (why["now"]["skipped"][0]["name"].as_str(), why["now"]["skipped"][0]["reason"].as_str()),
+        (Some("Ann"), Some("outside_hours"))
+    );
+    assert_eq!(why["now"]["winner"], Value::Null);
     // The schedule is replaced by one open now: the chat is offered.
     put_schedule(&app, &desk, open_now("desk")).await;
     offer_for(&mut ws, &first).await;
