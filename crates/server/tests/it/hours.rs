@@ -212,6 +212,39 @@ async fn a_queue_opens_when_its_hours_begin(backend: Backend) {
     offer_for(&mut ws, &chat).await;
 }
 
+/// The days the clocks change in Paris, end to end: on 2026-03-29 local
+/// 02:30 does not exist (02:00 CET is 03:00 CEST), so a desk opening at
+/// 02:30 opens at the first real instant after, 01:00 UTC; on 2026-10-25
+/// 02:30 happens twice, and the desk opens at the first, 00:30 UTC.
+async fn daylight_saving_days_open_at_the_real_instant(backend: Backend) {
+    use std::sync::Arc;
+    use switchboard_core::bus::LocalBus;
+    use switchboard_core::clock::{ManualClock, Timestamp};
+    use switchboard_core::engine::{Engine, Limits};
+    use switchboard_core::routing::matcher::Eligibility;
+
+    let app = TestApp::spawn(backend).await;
+    let ann = agent(&app, "Ann", 2, json!({})).await;
+    let mut ws = online(&app, &ann).await;
+    for (date, opens_utc) in [("2026-03-29", "2026-03-29T01:00:00Z"), ("2026-10-25", "2026-10-25T00:30:00Z")] {
+        let name = format!("paris-{date}");
+        let desk = json!({"name": name, "time_zone": "Europe/Paris", "weekly": {},
+            "exceptions": [{"date": date, "hours": [["02:30", "05:00"]]}]});
+        create_schedule(&app, desk).await;
+        queue(&app, &name, json!({"schedule": name})).await;
+        let (chat, _) = waiting_chat(&app, &name).await;
+        let opens: jiff::Timestamp = opens_utc.parse().unwrap();
+        let clock = ManualClock::at(Timestamp(opens.as_millisecond() - 1_000));
+        let store = app.engine.store().clone();
+        let router = Engine::new(store, Arc::new(LocalBus::default()), Arc::new(clock.clone()), Limits::default());
+        let mut eligibility = Eligibility::default();
+        assert_eq!(router.route_once(&mut eligibility).await.unwrap().offered, 0, "{date}: a second before");
+        clock.advance_secs(1);
+        assert_eq!(router.route_once(&mut eligibility).await.unwrap().offered, 1, "{date}: open at {opens_utc}");
+        offer_for(&mut ws, &chat).await;
+    }
+}
+
 async fn availability(app: &TestApp, ep: &str) -> Value {
     let (status, body) = app.call(Method::GET, &format!("/api/v1/entry-points/{ep}/availability"), None, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -390,6 +423,7 @@ async fn bad_hours_input_is_refused_and_changes_nothing(backend: Backend) {
 }
 
 both_backends!(
+    daylight_saving_days_open_at_the_real_instant,
     a_chat_outside_hours_follows_the_closed_branch,
     a_closed_queue_offers_nothing_until_it_opens,
     a_queue_opens_when_its_hours_begin,
