@@ -597,6 +597,12 @@ impl Planner {
 #[path = "plan_routing.rs"]
 mod routing;
 
+#[path = "plan_response.rs"]
+mod response;
+
+#[path = "plan_overflow.rs"]
+mod overflow;
+
 #[path = "plan_toolkit.rs"]
 mod toolkit;
 

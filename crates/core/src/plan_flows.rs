@@ -139,7 +139,7 @@ impl Planner {
         }
         let checked = form.spec.check(values)?;
         let (run_id, to) = (form.run_id, form.to);
-        let contact = run_id.is_none() && form.spec.name == super::routing::CONTACT_FORM;
+        let contact = run_id.is_none() && form.spec.name == super::overflow::CONTACT_FORM;
         let mut form = form.clone();
         form.state = FormState::Submitted;
         form.values = Some(checked.clone());

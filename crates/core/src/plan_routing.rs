@@ -9,20 +9,17 @@
 //! only it writes (SQLite), two routers proposing at once cannot both win.
 
 use super::Planner;
-use crate::bus::Breach;
 use crate::bus::{AgentChange, Notice};
 use crate::command::{AgentPatch, Author, Committed, NewParticipant};
 use crate::error::{Error, ErrorCode, Result};
-use crate::event::{EventKind, LeaveReason, ReplyTimer};
+use crate::event::{EventKind, LeaveReason};
 use crate::ids::{AgentId, ConversationId, OfferId, ParticipantId, TaskId};
 use crate::model::Role;
 use crate::routing::explain::OfferWhy;
-use crate::routing::model::{
-    Activity, Agent, HeldOffer, Offer, OfferState, ReplyTimeout, RouteStep, Task, TaskHistory, TaskState,
-};
-use crate::timer::{REPLY, Timer, TimerKey, TimerKind};
+use crate::routing::model::{Activity, Agent, HeldOffer, Offer, OfferState, RouteStep, Task, TaskHistory, TaskState};
+use crate::timer::{Timer, TimerKey, TimerKind};
 
-fn conflict(message: impl Into<String>) -> Error {
+pub(super) fn conflict(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::Conflict, message)
 }
 
@@ -390,87 +387,6 @@ impl Planner {
         Vec::new()
     }
 
-    /// A message was logged in a chat: the assigned agent's message stops
-    /// its reply clock; a customer's starts it when it is not running (the
-    /// oldest unanswered message counts) and the queue times replies.
-    pub(super) fn heard(&mut self, conversation: ConversationId, from: ParticipantId, role: Role) {
-        let Some(task) = self.conversations.get(&conversation).and_then(|c| c.task_id) else { return };
-        let Some(t) = self.tasks.get(&task).filter(|t| t.state == TaskState::Assigned) else { return };
-        match role {
-            Role::Agent if t.member_id == Some(from) && t.reply_due_at.is_some() => self.stop_reply_clock(task),
-            Role::Customer if t.reply_due_at.is_none() => {
-                if let Some(secs) = self.queue_of(task).and_then(|q| q.reply_secs) {
-                    self.arm_reply(task, secs, false);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn queue_of(&self, task: TaskId) -> Option<&crate::routing::model::Queue> {
-        self.tasks.get(&task).and_then(Task::queue).and_then(|q| self.queues.get(&q))
-    }
-
-    fn arm_reply(&mut self, task: TaskId, secs: u32, first: bool) {
-        let Some(t) = self.tasks.get(&task) else { return };
-        // A chat assigned before replies were timed does not know its agent's participant.
-        let (Some(agent), Some(member)) = (t.agent_id, t.member_id) else { return };
-        let due_at = self.now.plus_secs(secs);
-        let t = self.task_mut(task);
-        t.reply_due_at = Some(due_at);
-        let conversation = t.conversation_id;
-        let kind = TimerKind::ReplyDue { task, agent, member, first };
-        self.set_timer(Timer { conversation_id: conversation, participant_id: None, kind, due_at });
-    }
-
-    fn stop_reply_clock(&mut self, task: TaskId) {
-        if self.tasks.get(&task).is_none_or(|t| t.reply_due_at.is_none()) {
-            return;
-        }
-        let t = self.task_mut(task);
-        t.reply_due_at = None;
-        let key = TimerKey { conversation_id: t.conversation_id, participant_id: None, kind: REPLY.into() };
-        self.delete_timer(key);
-    }
-
-    /// The assigned agent missed a reply: logged (for agents and
-    /// supervisors), supervisors alerted, then the queue's action: the
-    /// agent leaves and the chat waits for the next one, the chat moves to
-    /// another queue, or (an alert only) the agent keeps it. The agent's
-    /// slot is given back by the leave or the transfer, once.
-    fn breach(&mut self, task: TaskId, first: bool) -> Vec<crate::event::Event> {
-        let t = &self.tasks[&task];
-        let (conversation, workspace, queue) = (t.conversation_id, t.workspace_id, t.queue());
-        let (Some(agent), Some(member)) = (t.agent_id, t.member_id) else { return Vec::new() };
-        let q = self.queue_of(task);
-        let action = q.map_or_else(ReplyTimeout::default, |q| q.on_reply_timeout);
-        let limit = if first { q.and_then(|q| q.first_reply_secs) } else { q.and_then(|q| q.reply_secs) };
-        let after_secs = limit.unwrap_or_default();
-        let timer = if first { ReplyTimer::FirstReply } else { ReplyTimer::Reply };
-        self.stop_reply_clock(task);
-        self.history(task, "sla_breached", Some(agent));
-        let action_name = action.as_str().to_owned();
-        let breach = Breach { conversation, task, agent, queue, timer, after_secs, action: action_name.clone() };
-        self.plan.notices.push(Notice::Breach { workspace, breach: Box::new(breach) });
-        let kind = EventKind::SlaBreached { task_id: task, agent_id: agent, timer, after_secs, action: action_name };
-        let mut out = vec![self.emit(conversation, None, kind, None)];
-        match action {
-            ReplyTimeout::NextAgent => {
-                let kind = EventKind::ParticipantLeft { member_id: member, reason: LeaveReason::Removed };
-                out.extend(self.leave(conversation, member, kind, Author::System));
-            }
-            ReplyTimeout::Queue(queue) => {
-                let to = RouteStep::to_queue(queue);
-                match self.transfer(conversation, task, &to, Author::System, Some(member)) {
-                    Ok(events) => out.extend(events),
-                    Err(e) => tracing::warn!(%task, error = %e, "a missed reply could not move the chat"),
-                }
-            }
-            ReplyTimeout::Alert => {}
-        }
-        out
-    }
-
     /// The ring policy of the task's step: once that many agents have
     /// passed on it, the chat moves on to the next step.
     fn ring_out(&mut self, task: TaskId) {
@@ -679,96 +595,6 @@ impl Planner {
         }
     }
 
-    /// The task reached its message step: nobody could take the chat (the
-    /// queue was closed, nobody was there, it waited too long, or every
-    /// agent it rang passed). It becomes a "message us" request: the
-    /// customer is told, asked for contact details while still there, and
-    /// may go on writing; an agent picks it up from the list later.
-    fn overflow(&mut self, task: TaskId) -> Vec<crate::event::Event> {
-        let t = &self.tasks[&task];
-        let (conversation, workspace) = (t.conversation_id, t.workspace_id);
-        let Some(step) = t.current().filter(|s| s.message.is_some()).cloned() else { return Vec::new() };
-        let step_key = TimerKey { conversation_id: conversation, participant_id: None, kind: "task_step".into() };
-        self.delete_timer(step_key);
-        let t = self.task_mut(task);
-        t.state = TaskState::Message;
-        t.passed.clear();
-        self.history(task, "message", None);
-        self.plan.notices.push(Notice::Routing { workspace });
-        if self.writable(conversation).is_err() {
-            return Vec::new();
-        }
-        let form = crate::flows::records::FormRecord {
-            id: crate::ids::FormId::new(),
-            conversation_id: conversation,
-            run_id: None,
-            to: crate::flows::model::Side::Customer,
-            spec: contact_form(),
-            state: crate::flows::records::FormState::Open,
-            values: None,
-            created_at: self.now,
-            updated_at: self.now,
-        };
-        let (form_id, spec) = (form.id, form.spec.clone());
-        self.put_form(form);
-        let text = step.message.unwrap_or_default();
-        let kind = EventKind::Overflowed { task_id: task, queue_id: step.queue, text, form_id: Some(form_id) };
-        let overflowed = self.emit(conversation, None, kind, None);
-        let to = crate::flows::model::Side::Customer;
-        let asked = self.emit(conversation, None, EventKind::Form { form_id, to, form: spec }, None);
-        vec![overflowed, asked]
-    }
-
-    /// An agent picks up a "message us" request. With the customer still
-    /// there, the agent joins the chat and it is the agent's (it holds one
-    /// of its slots); with the chat over, the request is done and the agent
-    /// follows it up by the contact details it left.
-    pub(super) fn pick_up(
-        &mut self,
-        conversation: ConversationId,
-        task_id: TaskId,
-        agent_id: AgentId,
-        participant: &NewParticipant,
-    ) -> Result<Committed> {
-        let task = self.task_in(conversation, task_id)?;
-        if task.state != TaskState::Message {
-            return Err(conflict(format!("the chat is {}, not a message request", task.state.as_str())));
-        }
-        let workspace = task.workspace_id;
-        let agent = self.agents.get(&agent_id).filter(|a| a.workspace_id == workspace);
-        let agent = agent.ok_or_else(|| Error::not_found("agent"))?;
-        if !agent.enabled {
-            return Err(conflict("the agent is disabled"));
-        }
-        if self.writable(conversation).is_err() {
-            let t = self.task_mut(task_id);
-            t.agent_id = Some(agent_id);
-            t.state = TaskState::Completed;
-            self.history(task_id, "picked_up", Some(agent_id));
-            self.plan.notices.push(Notice::Routing { workspace });
-            return Ok(Vec::new());
-        }
-        if agent.load >= agent.capacity {
-            return Err(conflict("the agent has no free slot"));
-        }
-        if self.participants.contains_key(&participant.id) {
-            return Err(conflict("participant already exists"));
-        }
-        self.agent_mut(agent_id).load += 1;
-        let t = self.task_mut(task_id);
-        t.state = TaskState::Assigned;
-        t.agent_id = Some(agent_id);
-        t.member_id = Some(participant.id);
-        if let Some(secs) = self.queue_of(task_id).and_then(|q| q.first_reply_secs) {
-            self.arm_reply(task_id, secs, true);
-        }
-        self.history(task_id, "picked_up", Some(agent_id));
-        self.plan.notices.push(Notice::Agent { agent: agent_id, change: AgentChange::Assigned { conversation } });
-        self.plan.notices.push(Notice::Routing { workspace });
-        let np = NewParticipant { role: Role::Agent, agent_id: Some(agent_id), ..participant.clone() };
-        Ok(self.join(conversation, &np))
-    }
-
     fn arm_step(&mut self, task: &Task) {
         let key = TimerKey { conversation_id: task.conversation_id, participant_id: None, kind: "task_step".into() };
         match task.current().and_then(|s| s.timeout_secs) {
@@ -782,11 +608,11 @@ impl Planner {
         }
     }
 
-    fn task_in(&self, conversation: ConversationId, id: TaskId) -> Result<&Task> {
+    pub(super) fn task_in(&self, conversation: ConversationId, id: TaskId) -> Result<&Task> {
         self.tasks.get(&id).filter(|t| t.conversation_id == conversation).ok_or_else(|| Error::not_found("task"))
     }
 
-    fn task_mut(&mut self, id: TaskId) -> &mut Task {
+    pub(super) fn task_mut(&mut self, id: TaskId) -> &mut Task {
         if !self.new_tasks.contains(&id) {
             self.touched_tasks.insert(id);
         }
@@ -805,7 +631,7 @@ impl Planner {
         self.agents.get_mut(&id).expect("checked before planning")
     }
 
-    fn history(&mut self, task: TaskId, what: &str, agent: Option<AgentId>) {
+    pub(super) fn history(&mut self, task: TaskId, what: &str, agent: Option<AgentId>) {
         self.history_with(task, what, agent, None);
     }
 
@@ -827,28 +653,3 @@ impl Planner {
         self.plan.delete_timers.push(key);
     }
 }
-
-/// The form a "message us" request asks the customer to fill in; its
-/// answers become the conversation's `contact` attribute.
-pub(crate) fn contact_form() -> crate::flows::form::FormSpec {
-    use crate::flows::form::{Field, FieldKind, FormSpec};
-    let field = |name: &str, label: &str, kind: FieldKind, required: bool| Field {
-        name: name.into(),
-        label: label.into(),
-        kind,
-        required,
-    };
-    FormSpec {
-        name: CONTACT_FORM.into(),
-        title: "Leave us a message".into(),
-        description: Some("We will get back to you as soon as we can.".into()),
-        fields: vec![
-            field("name", "Your name", FieldKind::Text { pattern: None }, true),
-            field("email", "Email", FieldKind::Email, true),
-            field("phone", "Phone", FieldKind::Text { pattern: None }, false),
-        ],
-    }
-}
-
-/// The name of that form.
-pub(crate) const CONTACT_FORM: &str = "contact";

@@ -60,17 +60,7 @@ fn task(ws: WorkspaceId, route: Vec<RouteStep>) -> Task {
 }
 
 fn step(q: &ReadyQueue) -> RouteStep {
-    RouteStep {
-        queue: q.queue.id,
-        agents: None,
-        timeout_secs: None,
-        skip_if_nobody_available: false,
-        agent: None,
-        preferred: false,
-        ring: None,
-        message: None,
-        when_closed: WhenClosed::Wait,
-    }
+    RouteStep::to_queue(q.queue.id)
 }
 
 fn offered_to(p: &[Proposal]) -> Vec<AgentId> {
