@@ -105,9 +105,18 @@ pub async fn serve_with(
         tokio::spawn(engine.clone().run_retention(every, config.retention_batch(), stop.clone().cancelled_owned()))
     });
     let tasks = TaskTracker::new();
-    let state =
-        AppState { engine, metrics, config: Arc::new(config.api()), shutdown: stop.clone(), tasks: tasks.clone() };
-    let app = router(state);
+    let api = config.api();
+    let connect = switchboard_dialect_connect::ConnectState {
+        engine: engine.clone(),
+        public_url: api.public_url.as_str().into(),
+        max_body_bytes: api.max_body_bytes,
+        shutdown: stop.clone(),
+        tasks: tasks.clone(),
+    };
+    let state = AppState { engine, metrics, config: Arc::new(api), shutdown: stop.clone(), tasks: tasks.clone() };
+    // The Amazon Connect dialect beside the native API (the native router
+    // keeps the fallback for every other path).
+    let app = switchboard_dialect_connect::router(connect).merge(router(state));
     tracing::info!(address = %listener.local_addr()?, store = store.backend(), "listening");
 
     let signal = stop.clone();

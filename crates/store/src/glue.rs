@@ -341,6 +341,12 @@ macro_rules! sql_backend {
                 one(fetch_optional(&self.pool, &sql::participant_by_token(token.as_str())).await?, sql::participant)
             }
 
+            async fn participant_token_hashes(&self, p: ParticipantId) -> Result<Vec<SecretHash>> {
+                all(fetch_all(&self.pool, &sql::token_hashes_of(p)).await?, |r| {
+                    Ok(SecretHash::from_stored(r.text("token_hash")?))
+                })
+            }
+
             async fn add_participant_token(&self, p: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()> {
                 execute(&self.pool, &sql::insert_token(p, token.as_str(), at)).await.map(drop)
             }
