@@ -1,0 +1,104 @@
+//! The published Amazon Connect clients, unmodified, against the server:
+//! ChatJS 5.0.0 and the AWS SDKs for JavaScript (`@aws-sdk/client-connect`,
+//! `@aws-sdk/client-connectparticipant`), driven by the `node --test` files
+//! in `crates/dialect-connect/js/test`. This test makes what they need
+//! through the native API (a queue and a workflow so chats route, an agent
+//! with a token, a workspace access key), hands it to them in environment
+//! variables, and asserts they all passed.
+//!
+//! The JavaScript dependencies are pinned in that folder's
+//! `package-lock.json`; install them with `npm ci` there (`.ci/run` does).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::harness::{ADMIN_KEY, Backend, TestApp};
+use crate::routing::{agent, queue};
+
+/// Long enough for every file, short enough that a hung client fails the run.
+const NODE_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dialect-connect/js")
+}
+
+/// The test files, in a stable order.
+fn test_files(js: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(js.join("test"))
+        .expect("crates/dialect-connect/js/test exists")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".test.js"))
+        .map(|n| format!("test/{n}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.test.js in {}", js.join("test").display());
+    files
+}
+
+async fn published_clients_pass(backend: Backend) {
+    let js = js_dir();
+    assert!(
+        js.join("node_modules/amazon-connect-chatjs/package.json").is_file()
+            && js.join("node_modules/@aws-sdk/client-connectparticipant/package.json").is_file(),
+        "the JavaScript clients are not installed: run `npm ci` in {}",
+        js.display()
+    );
+    let app = TestApp::spawn(backend).await;
+
+    // Chats started through the entry point route to `connect`, where Ann works.
+    queue(&app, "connect", json!({})).await;
+    let res = app
+        .http
+        .put(app.url("/api/v1/workflow"))
+        .bearer_auth(ADMIN_KEY)
+        .body("default:\n  queue: connect\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let ann = agent(&app, "Ann", 100, json!({})).await;
+    let entry_point = app.admin(Method::GET, "/api/v1/entry-points", None).await[0]["id"].as_str().unwrap().to_owned();
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(ADMIN_KEY), None).await;
+    let workspace = me["workspace_id"].as_str().expect("/api/v1/me names the workspace").to_owned();
+    let (status, key) =
+        app.call(Method::POST, "/api/v1/access-keys", Some(ADMIN_KEY), Some(json!({"name": "widget back end"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "POST /api/v1/access-keys: {key}");
+    let key_id = key["id"].as_str().expect("the access key's id").to_owned();
+    let secret = key["secret"].as_str().expect("the access key's secret").to_owned();
+
+    let mut node = tokio::process::Command::new("node");
+    node.arg("--test")
+        .arg("--test-reporter=spec")
+        .arg("--test-concurrency=1")
+        .args(test_files(&js))
+        .current_dir(&js)
+        .env("SB_URL", app.url(""))
+        .env("SB_INSTANCE_ID", &workspace)
+        .env("SB_CONTACT_FLOW_ID", &entry_point)
+        .env("SB_ACCESS_KEY_ID", &key_id)
+        .env("SB_ACCESS_KEY_SECRET", &secret)
+        .env("SB_AGENT_TOKEN", &ann.token)
+        .env("SB_ADMIN_KEY", ADMIN_KEY)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let run = node.output();
+    let out = match tokio::time::timeout(NODE_TIMEOUT, run).await {
+        Ok(out) => out.unwrap_or_else(|e| panic!("could not run `node` (Node 20 or later must be on PATH): {e}")),
+        Err(_) => panic!("the JavaScript clients did not finish within {NODE_TIMEOUT:?}"),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the published clients failed against the server ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+}
+
+both_backends!(published_clients_pass);
