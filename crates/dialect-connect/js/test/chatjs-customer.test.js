@@ -105,12 +105,30 @@ test("ChatJS customer session against an agent", { timeout: 180_000 }, async (t)
     assert.equal(e.data.ContactId, conv);
   });
 
-  await step("read receipts both ways", async () => {
-    // The customer read the agent's reply: the agent's socket logs message.read of its message.
+  await step("receipts both ways, for two messages (ChatJS sends every receipt with the same ClientToken)", async () => {
+    // The customer got and read the agent's reply: the agent's socket logs
+    // message.delivered and message.read of its message.
+    const receiptOf = (kind, nativeId) =>
+      agent.event(conv, (e) => e.type === kind && e.message_id === nativeId, `${kind} of ${nativeId} on the agent's socket`);
+    await session.sendEvent({ contentType: CT.delivered, content: JSON.stringify({ messageId: reply.Id }) });
+    const delivered = await receiptOf("message.delivered", replyNative.id);
+    assert.equal(delivered.participant_id, chat.ParticipantId);
     await session.sendEvent({ contentType: CT.read, content: JSON.stringify({ messageId: reply.Id }) });
-    const read = await agent.event(conv, (e) => e.type === "message.read", "message.read on the agent's socket");
-    assert.equal(read.message_id, replyNative.id, JSON.stringify(read));
+    const read = await receiptOf("message.read", replyNative.id);
     assert.equal(read.participant_id, chat.ParticipantId);
+    // A second message: ChatJS passes the receipt's kind where the SDK
+    // takes a ClientToken, so this receipt has the same ClientToken as the
+    // first; it is a different receipt all the same.
+    const secondNative = await agent.say(conv, "one more thing");
+    const second = await events.waitFor(
+      (e) => e.kind === "message" && e.data.Content === "one more thing",
+      "the agent's second message",
+    );
+    await session.sendEvent({ contentType: CT.delivered, content: JSON.stringify({ messageId: second.data.Id }) });
+    await receiptOf("message.delivered", secondNative.id);
+    await session.sendEvent({ contentType: CT.read, content: JSON.stringify({ messageId: second.data.Id }) });
+    await receiptOf("message.read", secondNative.id);
+
     // The agent read the customer's message: ChatJS's onReadReceipt names it.
     await agent.receipt(conv, "read", mineNative.id);
     const e = await events.waitFor((e) => e.kind === "read", "onReadReceipt");
@@ -119,6 +137,7 @@ test("ChatJS customer session against an agent", { timeout: 180_000 }, async (t)
     assert.ok(r, JSON.stringify(e.data));
     assert.match(r.ReadTimestamp, ISO_MS);
     assert.notEqual(r.RecipientParticipantId, chat.ParticipantId, "the reader is the agent");
+    assert.equal(events.count((e) => e.kind === "read"), 1, "the customer is not told of its own receipts");
   });
 
   await step("getTranscript backwards and forwards", async () => {

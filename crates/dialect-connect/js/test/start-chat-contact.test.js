@@ -44,7 +44,8 @@ test("the same ClientToken twice starts one chat", { timeout: 30_000 }, async ()
   assert.equal(two.ParticipantId, one.ParticipantId);
 });
 
-test("a wrong secret is refused with AccessDeniedException (403)", { timeout: 30_000 }, async () => {
+test("the right secret is taken and a wrong one refused with AccessDeniedException (403)", { timeout: 30_000 }, async () => {
+  await startChat();
   const e = await awsError(
     () =>
       connectClient("not-the-secret-" + "x".repeat(25)).send(
