@@ -239,4 +239,19 @@ test("ChatJS customer session against an agent", { timeout: 180_000 }, async (t)
     assert.equal(events.count((e) => e.kind === "ended"), 1);
     assert.equal(events.count((e) => e.kind === "broken"), 0, "ended, not broken");
   });
+
+  await step("after the end, a new session with the same token is refused with a 403", async () => {
+    // A 403 is what ChatJS reads as "the chat ended meanwhile".
+    const late = customerSession(chat, "ChatJS after the end");
+    let outcome;
+    try {
+      outcome = { resolved: await late.session.connect() };
+    } catch (e) {
+      outcome = { rejected: e };
+    }
+    assert.ok(outcome.rejected, `connect() after the end resolved: ${JSON.stringify(outcome.resolved)}`);
+    const cause = outcome.rejected?._debug?._debug;
+    assert.equal(cause?.type, "AccessDeniedException", JSON.stringify(outcome.rejected));
+    assert.equal(cause?.statusCode, 403, JSON.stringify(outcome.rejected));
+  });
 });
