@@ -34,6 +34,7 @@ connect.ChatSession.setGlobalConfig({
   loggerConfig: {
     customizedLogger: { debug: keep("DEBUG"), info: keep("INFO"), warn: keep("WARN"), error: keep("ERROR") },
     level: connect.LogLevel.INFO,
+    advancedLogWriter: "warn",
   },
   // Receipts batched for 100 ms instead of 5 s, so the test waits less.
   features: { messageReceipts: { shouldSendMessageReceipts: true, throttleTime: 100 } },
