@@ -77,13 +77,13 @@ pub async fn create_connection(
     let mut out = serde_json::Map::new();
     if websocket {
         let expires = switchboard_core::clock::Timestamp(now.millis() + auth::TICKET_TTL_MS);
-        let ticket = auth::derive(&key, Purpose::WebSocket, p.id, expires);
+        let ticket = auth::derive(&key, Purpose::WebSocket, p.id, expires, conversation.last_seq);
         let url = format!("{}/connect/ws?t={ticket}", socket_base(&s.public_url));
         out.insert("Websocket".into(), json!({"Url": url, "ConnectionExpiry": expires.to_rfc3339()}));
     }
     if credentials {
         let expires = switchboard_core::clock::Timestamp(now.millis() + auth::CONNECTION_TTL_MS);
-        let token = auth::derive(&key, Purpose::Connection, p.id, expires);
+        let token = auth::derive(&key, Purpose::Connection, p.id, expires, 0);
         out.insert("ConnectionCredentials".into(), json!({"ConnectionToken": token, "Expiry": expires.to_rfc3339()}));
     }
     Ok(Json(Value::Object(out)))
@@ -150,6 +150,18 @@ pub fn receipt_target(content: Option<&str>) -> AwsResult<EventId> {
         .map_err(|_| AwsError::validation(format!("messageId `{}` names no message of this chat", t.message_id)))
 }
 
+/// ChatJS sends every read receipt with the same `ClientToken`
+/// (`INCOMING_READ_RECEIPT`), so the token alone would make the second
+/// receipt a retry of the first: a receipt's idempotency key is its token
+/// and the message it is for (hashed when that is too long to store).
+fn receipt_token(token: &str, message: EventId) -> String {
+    let key = format!("{token}:{message}");
+    if key.len() <= ClientToken::MAX_LEN {
+        return key;
+    }
+    switchboard_core::token::SecretHash::of(&key).as_str().to_owned()
+}
+
 /// POST /participant/event (`SendEvent`): typing, delivered and read
 /// receipts, and the connection acknowledgement.
 pub async fn send_event(
@@ -185,7 +197,7 @@ pub async fn send_event(
         return Ok(Json(json!({"Id": EventId::new().to_string(), "AbsoluteTime": now.to_rfc3339()})));
     };
     let target = receipt_target(req.content.as_deref())?;
-    let token = client_token(req.client_token.as_deref())?;
+    let token = client_token(req.client_token.as_deref().map(|t| receipt_token(t, target)).as_deref())?;
     let e = s.engine.send_receipt(caller, conversation, receipt, target, token).await?;
     Ok(Json(json!({"Id": e.id.to_string(), "AbsoluteTime": e.at.to_rfc3339()})))
 }

@@ -64,21 +64,22 @@ async fn connection(app: &TestApp, participant_token: &str) -> (String, String) 
     (url, token)
 }
 
-/// A ChatJS-like socket: the harness's JSON socket speaking the `aws/*` topics.
-struct Socket(Ws);
+/// A ChatJS-like socket: the harness's JSON socket speaking the `aws/*`
+/// topics, keeping the chat frames that came before the replies it waited for.
+struct Socket(Ws, std::collections::VecDeque<Value>);
 
 impl Socket {
     /// Opens the URL and subscribes as ChatJS does (subscribe, ping, heartbeat).
     async fn open(url: &str) -> Self {
         let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("the socket opens");
-        let mut s = Self(Ws { stream });
+        let mut s = Self(Ws { stream }, Default::default());
         s.send(json!({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})).await;
         s.send(json!({"topic": "aws/ping"})).await;
         s.send(json!({"topic": "aws/heartbeat"})).await;
         let subscribed = json!({"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}});
-        assert_eq!(s.frame().await, subscribed);
-        assert_eq!(s.frame().await, json!({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"}));
-        assert_eq!(s.frame().await, json!({"topic": "aws/heartbeat"}));
+        assert_eq!(s.reply().await, subscribed);
+        assert_eq!(s.reply().await, json!({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"}));
+        assert_eq!(s.reply().await, json!({"topic": "aws/heartbeat"}));
         s
     }
 
@@ -86,8 +87,22 @@ impl Socket {
         self.0.send(v).await;
     }
 
+    /// The next frame that is not a chat item (those are kept for later).
+    async fn reply(&mut self) -> Value {
+        loop {
+            let f = self.0.frame().await;
+            if f["topic"] != "aws/chat" {
+                return f;
+            }
+            self.1.push_back(f);
+        }
+    }
+
     async fn frame(&mut self) -> Value {
-        self.0.frame().await
+        match self.1.pop_front() {
+            Some(f) => f,
+            None => self.0.frame().await,
+        }
     }
 
     /// The next `aws/chat` item (its `content` read as the JSON it holds).
@@ -111,6 +126,16 @@ impl Socket {
         }
     }
 
+    /// The next item with this `ContentType`, skipping others.
+    async fn item_with(&mut self, content_type: &str) -> Value {
+        loop {
+            let it = self.item().await;
+            if it["ContentType"] == content_type {
+                return it;
+            }
+        }
+    }
+
     async fn closed(&mut self) -> Option<u16> {
         self.0.closed().await
     }
@@ -126,7 +151,10 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
     let (url, conn) = connection(&app, &chat.customer).await;
     assert!(url.starts_with(&format!("ws://127.0.0.1:{}/", app.addr.port())), "{url}");
     assert!(conn.starts_with("sbc_"), "{conn}");
+    // ChatJS's connect() resolves before its socket is up: what is said meanwhile still arrives on it.
+    let early = native_say(&app, &chat, &chat.agent, "Welcome!").await;
     let mut socket = Socket::open(&url).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Id"], early["id"]);
 
     // The agent (native) speaks; the customer's socket gets the item.
     let said = native_say(&app, &chat, &chat.agent, "Hello, how can I help?").await;
@@ -167,8 +195,8 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
     // Typing both ways; typing is not logged.
     let mut agent = app.ws(&chat.agent, None).await;
     agent.send(json!({"type": "typing"})).await;
-    let typing = socket.item_of("TYPING").await;
-    assert_eq!(typing["ContentType"], "application/vnd.amazonaws.connect.event.typing");
+    let typing = socket.item_with("application/vnd.amazonaws.connect.event.typing").await;
+    assert_eq!(typing["Type"], "EVENT");
     assert_eq!(typing["ParticipantRole"], "AGENT");
     post(&app, "/participant/event", &conn, json!({"ContentType": "application/vnd.amazonaws.connect.event.typing"}))
         .await;
@@ -191,10 +219,29 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
         assert!(meta["MessageMetadata"]["Receipts"][0][stamp].is_string(), "{meta}");
     }
 
+    // ChatJS gives every read receipt the same ClientToken: each message's receipt still counts once.
+    let second = native_say(&app, &chat, &chat.agent, "Anything else?").await;
+    for message in [&said, &second, &second] {
+        let body = json!({
+            "ContentType": "application/vnd.amazonaws.connect.event.message.read",
+            "Content": json!({"messageId": message["id"], "disableThrottle": true}).to_string(),
+            "ClientToken": "INCOMING_READ_RECEIPT",
+        });
+        post(&app, "/participant/event", &conn, body).await;
+    }
+    let reads: Vec<String> = app
+        .transcript(&chat.id)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "message.read")
+        .map(|e| e["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reads, [said["id"].as_str().unwrap(), said["id"].as_str().unwrap(), second["id"].as_str().unwrap()]);
+
     // The customer leaves: participant.left, then chat.ended, and the socket closes.
     post(&app, "/participant/disconnect", &conn, json!({"ClientToken": "bye"})).await;
-    let left = socket.item().await;
-    assert_eq!(left["ContentType"], "application/vnd.amazonaws.connect.event.participant.left", "{left}");
+    let left = socket.item_with("application/vnd.amazonaws.connect.event.participant.left").await;
+    assert_eq!(left["ParticipantId"].as_str(), Some(chat.customer_id.as_str()));
     let ended = socket.item().await;
     assert_eq!(ended["ContentType"], "application/vnd.amazonaws.connect.event.chat.ended", "{ended}");
     assert_eq!(socket.closed().await, Some(1000));
@@ -568,10 +615,10 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     // A socket ignores nothing silently: a bad frame gets the failure frame, and the socket lives on.
     let mut socket = Socket::open(&url).await;
     socket.send(json!({"topic": "aws/nope"})).await;
-    let failure = socket.frame().await;
+    let failure = socket.reply().await;
     assert_eq!(failure["message"], "Forbidden", "{failure}");
     socket.send(json!({"topic": "aws/heartbeat"})).await;
-    assert_eq!(socket.frame().await, json!({"topic": "aws/heartbeat"}));
+    assert_eq!(socket.reply().await, json!({"topic": "aws/heartbeat"}));
     // Revoking the customer's tokens revokes its connection tokens too.
     let path = format!("/api/v1/conversations/{}/participants/{}/tokens", chat.id, chat.customer_id);
     app.admin(Method::DELETE, &path, None).await;
