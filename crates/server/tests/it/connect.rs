@@ -639,6 +639,42 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     assert!(allowed.contains("x-amz-bearer") && allowed.contains("amz-sdk-invocation-id"), "{allowed}");
 }
 
+/// Tokens are not stored: a connection token and a socket URL issued
+/// before a restart hold after it, and what was said meanwhile is read back.
+async fn connection_tokens_and_socket_urls_survive_a_restart(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let said = native_say(&app, &chat, &chat.agent, "before the restart").await;
+    let app = app.restart().await;
+    // The server may listen elsewhere now: the same ticket on its new address.
+    let ticket = url.split("?t=").nth(1).unwrap();
+    let mut socket = Socket::open(&format!("ws://{}/connect/ws?t={ticket}", app.addr)).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Id"], said["id"]);
+    post(&app, "/participant/message", &conn, json!({"ContentType": "text/plain", "Content": "after"})).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Content"], "after");
+}
+
+/// Two servers on one PostgreSQL: the connection is made on one, the socket
+/// opened on the other, and items said on either reach it once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set SWITCHBOARD_TEST_POSTGRES_URL to run")]
+async fn a_socket_on_one_node_hears_what_is_said_on_the_other() {
+    let (one, two) = TestApp::two_on_one_postgres().await;
+    let chat = one.chat().await;
+    let (url, conn) = connection(&one, &chat.customer).await;
+    let ticket = url.split("?t=").nth(1).unwrap();
+    let mut socket = Socket::open(&format!("ws://{}/connect/ws?t={ticket}", two.addr)).await;
+    native_say(&one, &chat, &chat.agent, "from one").await;
+    post(&two, "/participant/message", &conn, json!({"ContentType": "text/plain", "Content": "to two"})).await;
+    native_say(&two, &chat, &chat.agent, "from two").await;
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        heard.push(socket.item_of("MESSAGE").await["Content"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(heard, ["from one", "to two", "from two"]);
+}
+
 both_backends!(
     a_customer_chats_through_the_participant_service_with_a_native_agent,
     get_transcript_scans_both_ways_from_every_start_position,
@@ -646,4 +682,5 @@ both_backends!(
     silent_monitors_stay_hidden,
     files_go_up_and_come_down_through_the_dialect,
     bad_and_unauthenticated_requests_get_the_aws_error_shape,
+    connection_tokens_and_socket_urls_survive_a_restart,
 );
