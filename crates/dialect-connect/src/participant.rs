@@ -11,13 +11,13 @@ use switchboard_core::command::ClientToken;
 use switchboard_core::engine::files::NewUpload;
 use switchboard_core::engine::{Caller, Receipt, SendMessage};
 use switchboard_core::event::ContentType;
-use switchboard_core::ids::{AttachmentId, EventId};
+use switchboard_core::ids::{AttachmentId, EventId, FormId};
 use switchboard_core::model::ConversationState;
 
 use crate::ConnectState;
 use crate::auth::{self, AwsJson, Purpose};
 use crate::error::{AwsError, AwsResult};
-use crate::items;
+use crate::{items, views};
 
 fn client_token(token: Option<&str>) -> AwsResult<Option<ClientToken>> {
     token
@@ -104,7 +104,7 @@ pub fn message_type(content_type: Option<&str>) -> AwsResult<ContentType> {
     };
     ContentType::parse(ct).ok_or_else(|| {
         AwsError::validation(format!(
-            "ContentType `{ct}` is not supported here; use text/plain, text/markdown or application/json"
+            "ContentType `{ct}` is not supported here; use text/plain, text/markdown, application/json, or an interactive response to a view"
         ))
     })
 }
@@ -116,8 +116,14 @@ pub async fn send_message(
     AwsJson(req): AwsJson<SendMessageRequest>,
 ) -> AwsResult<Json<Value>> {
     let me = auth::connection(&s, &headers).await?;
-    let content_type = message_type(req.content_type.as_deref())?;
     let content = req.content.filter(|c| !c.is_empty()).ok_or_else(|| AwsError::validation("Content is required"))?;
+    if req.content_type.as_deref() == Some(views::INTERACTIVE_RESPONSE) {
+        // The answer to a form shown as a view.
+        let answer = views::read_answer(&content)?;
+        let e = s.engine.submit_form(&me.caller, me.conversation(), answer.form, answer.values).await?;
+        return Ok(Json(json!({"Id": e.id.to_string(), "AbsoluteTime": e.at.to_rfc3339()})));
+    }
+    let content_type = message_type(req.content_type.as_deref())?;
     let msg = SendMessage {
         content_type,
         content,
@@ -344,13 +350,19 @@ pub async fn get_attachment(
     })))
 }
 
-/// GET /participant/views/{ViewToken} (`DescribeView`): forms are sent as
-/// log items of their own, not as views, so no view token is known.
+/// GET /participant/views/{ViewToken} (`DescribeView`): a form of this
+/// chat, addressed to the caller's side, as a view (see [`views`]).
 pub async fn describe_view(
     State(s): State<ConnectState>,
     headers: HeaderMap,
     Path(view_token): Path<String>,
 ) -> AwsResult<Json<Value>> {
-    let _me = auth::connection(&s, &headers).await?;
-    Err(AwsError::not_found("VIEW", format!("no view `{view_token}`")))
+    let me = auth::connection(&s, &headers).await?;
+    let unknown = || AwsError::not_found("VIEW", format!("no view `{view_token}` in this chat"));
+    let id = FormId::parse(&view_token).map_err(|_| unknown())?;
+    let form = s.engine.store().form(id).await?.ok_or_else(unknown)?;
+    if form.conversation_id != me.conversation() || form.to != views::side_of(me.participant.role) {
+        return Err(unknown());
+    }
+    Ok(Json(json!({"View": views::view(form.id, &form.spec)})))
 }

@@ -639,6 +639,65 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     assert!(allowed.contains("x-amz-bearer") && allowed.contains("amz-sdk-invocation-id"), "{allowed}");
 }
 
+/// A flow's form for the customer arrives as an interactive message with a
+/// view token; DescribeView describes it, and the interactive response
+/// answers it, checked like any form.
+async fn a_flow_form_is_a_view_answered_by_an_interactive_response(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let flow = "name: survey\nside: customer\nsteps:\n  ask:\n    type: show_form\n    form:\n      name: survey\n      \
+                title: How did we do?\n      fields:\n        - { name: score, label: Score, type: number, min: 1, max: 5, required: true }\n        \
+                - { name: channel, type: choice, choices: [Email, Phone] }\n    into: answers\n    next: end\n";
+    crate::flow_steps::deploy(&app, flow).await;
+    let chat = app.chat().await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let mut socket = Socket::open(&url).await;
+    app.admin(Method::POST, "/api/v1/flows/survey/runs", Some(json!({"conversation_id": chat.id}))).await;
+    let shown = socket.item_with("application/vnd.amazonaws.connect.message.interactive").await;
+    assert_eq!(shown["Type"], "MESSAGE");
+    let content: Value = serde_json::from_str(shown["Content"].as_str().unwrap()).unwrap();
+    assert_eq!(content["templateType"], "ViewResource", "{content}");
+    let token = content["data"]["content"]["viewToken"].as_str().unwrap().to_owned();
+
+    let view = call(&app, Method::GET, &format!("/participant/views/{token}"), Some(&conn), None).await;
+    assert_eq!(view.status, StatusCode::OK, "{view:?}");
+    let v = &view.json["View"];
+    assert_eq!(
+        (v["Id"].as_str(), v["Name"].as_str(), v["Version"].as_i64()),
+        (Some(token.as_str()), Some("How did we do?"), Some(1))
+    );
+    let schema: Value = serde_json::from_str(v["Content"]["InputSchema"].as_str().unwrap()).unwrap();
+    assert_eq!(schema["required"], json!(["score"]));
+    assert_eq!(
+        schema["properties"]["score"],
+        json!({"type": "number", "title": "Score", "minimum": 1.0, "maximum": 5.0})
+    );
+    assert_eq!(schema["properties"]["channel"]["enum"], json!(["Email", "Phone"]));
+    assert_eq!(v["Content"]["Actions"], json!(["Submit"]));
+
+    let answer = |values: Value| {
+        json!({
+            "ContentType": "application/vnd.amazonaws.connect.message.interactive.response",
+            "Content": json!({"viewToken": token, "action": "Submit", "values": values}).to_string(),
+        })
+    };
+    let bad = call(&app, Method::POST, "/participant/message", Some(&conn), Some(answer(json!({"score": 9})))).await;
+    assert_eq!((bad.status, bad.exception()), (StatusCode::BAD_REQUEST, "ValidationException"), "{bad:?}");
+    assert!(bad.json["message"].as_str().unwrap().contains("values.score"), "{bad:?}");
+    post(&app, "/participant/message", &conn, answer(json!({"score": 4, "channel": "Email"}))).await;
+    let echoed = socket.item_with("application/vnd.amazonaws.connect.message.interactive.response").await;
+    let echoed: Value = serde_json::from_str(echoed["Content"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["values"], json!({"score": 4, "channel": "Email"}));
+    let twice = call(&app, Method::POST, "/participant/message", Some(&conn), Some(answer(json!({"score": 3})))).await;
+    assert_eq!((twice.status, twice.exception()), (StatusCode::CONFLICT, "ConflictException"), "{twice:?}");
+    // Another chat's participant cannot see the view.
+    let other = app.chat().await;
+    let (_, other_conn) = connection(&app, &other.customer).await;
+    let hidden = call(&app, Method::GET, &format!("/participant/views/{token}"), Some(&other_conn), None).await;
+    assert_eq!((hidden.status, hidden.exception()), (StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+    let nonsense = call(&app, Method::GET, "/participant/views/view%20tok%2F1", Some(&conn), None).await;
+    assert_eq!((nonsense.status, nonsense.exception()), (StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+}
+
 /// Tokens are not stored: a connection token and a socket URL issued
 /// before a restart hold after it, and what was said meanwhile is read back.
 async fn connection_tokens_and_socket_urls_survive_a_restart(backend: Backend) {
@@ -683,4 +742,5 @@ both_backends!(
     files_go_up_and_come_down_through_the_dialect,
     bad_and_unauthenticated_requests_get_the_aws_error_shape,
     connection_tokens_and_socket_urls_survive_a_restart,
+    a_flow_form_is_a_view_answered_by_an_interactive_response,
 );
