@@ -57,16 +57,18 @@ impl Purpose {
     }
 }
 
-fn mac(key: &SecretHash, purpose: Purpose, participant: ParticipantId, expires: i64) -> Hmac<Sha256> {
+fn mac(key: &SecretHash, purpose: Purpose, participant: ParticipantId, expires: i64, from: i64) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_str().as_bytes()).expect("HMAC takes any key length");
-    mac.update(format!("{}\n{participant}\n{expires}", purpose.prefix()).as_bytes());
+    mac.update(format!("{}\n{participant}\n{expires}\n{from}", purpose.prefix()).as_bytes());
     mac
 }
 
-/// A token for `purpose`, made from the participant token whose digest is `key`.
-pub fn derive(key: &SecretHash, purpose: Purpose, participant: ParticipantId, expires: Timestamp) -> String {
-    let tag = mac(key, purpose, participant, expires.millis()).finalize().into_bytes();
-    format!("{}{participant}.{}.{}", purpose.prefix(), expires.millis(), URL_SAFE_NO_PAD.encode(tag))
+/// A token for `purpose`, made from the participant token whose digest is
+/// `key`. A WebSocket ticket carries `from`, the log's last seq when it was
+/// issued: the socket delivers everything after it (connection tokens: 0).
+pub fn derive(key: &SecretHash, purpose: Purpose, participant: ParticipantId, expires: Timestamp, from: i64) -> String {
+    let tag = mac(key, purpose, participant, expires.millis(), from).finalize().into_bytes();
+    format!("{}{participant}.{}.{from}.{}", purpose.prefix(), expires.millis(), URL_SAFE_NO_PAD.encode(tag))
 }
 
 /// The parts of a derived token, read without trusting them.
@@ -74,23 +76,25 @@ pub fn derive(key: &SecretHash, purpose: Purpose, participant: ParticipantId, ex
 pub struct Derived {
     pub participant: ParticipantId,
     pub expires: i64,
+    pub from: i64,
     pub tag: Vec<u8>,
 }
 
 /// Reads a derived token of `purpose`; `None` if it is not one. Never panics.
 pub fn parse(token: &str, purpose: Purpose) -> Option<Derived> {
     let rest = token.strip_prefix(purpose.prefix())?;
-    let mut parts = rest.splitn(3, '.');
+    let mut parts = rest.splitn(4, '.');
     let participant = ParticipantId::parse(parts.next()?).ok()?;
     let expires = parts.next()?.parse::<i64>().ok()?;
+    let from = parts.next()?.parse::<i64>().ok().filter(|n| *n >= 0)?;
     let tag = URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
-    Some(Derived { participant, expires, tag })
+    Some(Derived { participant, expires, from, tag })
 }
 
 /// Checks a derived token against the digests of its participant's live
 /// tokens and the clock: the participant it names, or why not.
 pub fn check(d: &Derived, purpose: Purpose, keys: &[SecretHash], now: Timestamp) -> Result<(), &'static str> {
-    let genuine = keys.iter().any(|k| mac(k, purpose, d.participant, d.expires).verify_slice(&d.tag).is_ok());
+    let genuine = keys.iter().any(|k| mac(k, purpose, d.participant, d.expires, d.from).verify_slice(&d.tag).is_ok());
     if !genuine {
         return Err("the token is not valid (revoked, or not issued by this service)");
     }
@@ -123,8 +127,9 @@ pub async fn participant_token(s: &ConnectState, headers: &HeaderMap) -> AwsResu
     }
 }
 
-/// The participant a derived token of `purpose` names, if it still holds.
-pub async fn derived(s: &ConnectState, token: &str, purpose: Purpose) -> AwsResult<Participant> {
+/// The participant a derived token of `purpose` names, if it still holds,
+/// and the token's `from`.
+pub async fn derived(s: &ConnectState, token: &str, purpose: Purpose) -> AwsResult<(Participant, i64)> {
     let what = match purpose {
         Purpose::Connection => "the ConnectionToken",
         Purpose::WebSocket => "the WebSocket URL",
@@ -132,11 +137,9 @@ pub async fn derived(s: &ConnectState, token: &str, purpose: Purpose) -> AwsResu
     let d = parse(token, purpose).ok_or_else(|| AwsError::access_denied(format!("{what} is not valid")))?;
     let keys = s.engine.store().participant_token_hashes(d.participant).await?;
     check(&d, purpose, &keys, s.engine.now()).map_err(AwsError::access_denied)?;
-    s.engine
-        .store()
-        .participant(d.participant)
-        .await?
-        .ok_or_else(|| AwsError::access_denied(format!("{what} names no participant")))
+    let p = s.engine.store().participant(d.participant).await?;
+    let p = p.ok_or_else(|| AwsError::access_denied(format!("{what} names no participant")))?;
+    Ok((p, d.from))
 }
 
 /// Who calls the Participant Service with a connection token.
@@ -156,7 +159,7 @@ impl Me {
 /// The caller of every other Participant Service call: a connection token.
 pub async fn connection(s: &ConnectState, headers: &HeaderMap) -> AwsResult<Me> {
     let token = bearer(headers)?;
-    let participant = derived(s, token, Purpose::Connection).await?;
+    let (participant, _) = derived(s, token, Purpose::Connection).await?;
     Ok(Me { caller: Caller::Participant(participant.clone()), participant })
 }
 
@@ -193,7 +196,7 @@ mod tests {
     fn a_derived_token_holds_for_its_purpose_key_and_time_only() {
         let (key, other) = (SecretHash::of("sbp_a"), SecretHash::of("sbp_b"));
         let p = ParticipantId::new();
-        let token = derive(&key, Purpose::Connection, p, Timestamp(10_000));
+        let token = derive(&key, Purpose::Connection, p, Timestamp(10_000), 0);
         let d = parse(&token, Purpose::Connection).unwrap();
         assert_eq!(d.participant, p);
         assert!(check(&d, Purpose::Connection, std::slice::from_ref(&key), Timestamp(9_000)).is_ok());
@@ -210,7 +213,10 @@ mod tests {
     fn a_changed_expiry_or_participant_breaks_the_token() {
         let key = SecretHash::of("sbp_a");
         let p = ParticipantId::new();
-        let token = derive(&key, Purpose::WebSocket, p, Timestamp(10_000));
+        let token = derive(&key, Purpose::WebSocket, p, Timestamp(10_000), 7);
+        let earlier = token.replace(".7.", ".0.");
+        let d = parse(&earlier, Purpose::WebSocket).unwrap();
+        assert!(check(&d, Purpose::WebSocket, std::slice::from_ref(&key), Timestamp(1)).is_err());
         let later = token.replace(".10000.", ".99999.");
         let d = parse(&later, Purpose::WebSocket).unwrap();
         assert!(check(&d, Purpose::WebSocket, std::slice::from_ref(&key), Timestamp(1)).is_err());

@@ -187,6 +187,16 @@ pub fn item(e: &Event, roster: &Roster, on_socket: bool) -> Option<Item> {
         EventKind::ParticipantAutoDisconnected { member_id } => {
             event("participant.autodisconnection", Some(*member_id))
         }
+        EventKind::Form { form_id, form, .. } => {
+            let mut it = base("MESSAGE", crate::views::INTERACTIVE.to_owned(), e.participant_id);
+            it.content = Some(crate::views::announcement(*form_id, form));
+            Some(it)
+        }
+        EventKind::FormSubmitted { form_id, values, .. } => {
+            let mut it = base("MESSAGE", crate::views::INTERACTIVE_RESPONSE.to_owned(), e.participant_id);
+            it.content = Some(crate::views::response(*form_id, values));
+            Some(it)
+        }
         EventKind::Transferred { .. } => event("transfer.succeeded", None),
         EventKind::ConversationEnded { .. } => event("chat.ended", None),
         _ => None,
@@ -201,7 +211,7 @@ pub fn typing(conversation: ConversationId, who: ParticipantId, roster: &Roster,
         content: None,
         content_type: TYPING.to_owned(),
         id: switchboard_core::ids::EventId::new().to_string(),
-        kind: "TYPING",
+        kind: "EVENT",
         participant_id,
         display_name,
         participant_role: Some(role),

@@ -11,13 +11,13 @@ use switchboard_core::command::ClientToken;
 use switchboard_core::engine::files::NewUpload;
 use switchboard_core::engine::{Caller, Receipt, SendMessage};
 use switchboard_core::event::ContentType;
-use switchboard_core::ids::{AttachmentId, EventId};
+use switchboard_core::ids::{AttachmentId, EventId, FormId};
 use switchboard_core::model::ConversationState;
 
 use crate::ConnectState;
 use crate::auth::{self, AwsJson, Purpose};
 use crate::error::{AwsError, AwsResult};
-use crate::items;
+use crate::{items, views};
 
 fn client_token(token: Option<&str>) -> AwsResult<Option<ClientToken>> {
     token
@@ -77,13 +77,13 @@ pub async fn create_connection(
     let mut out = serde_json::Map::new();
     if websocket {
         let expires = switchboard_core::clock::Timestamp(now.millis() + auth::TICKET_TTL_MS);
-        let ticket = auth::derive(&key, Purpose::WebSocket, p.id, expires);
+        let ticket = auth::derive(&key, Purpose::WebSocket, p.id, expires, conversation.last_seq);
         let url = format!("{}/connect/ws?t={ticket}", socket_base(&s.public_url));
         out.insert("Websocket".into(), json!({"Url": url, "ConnectionExpiry": expires.to_rfc3339()}));
     }
     if credentials {
         let expires = switchboard_core::clock::Timestamp(now.millis() + auth::CONNECTION_TTL_MS);
-        let token = auth::derive(&key, Purpose::Connection, p.id, expires);
+        let token = auth::derive(&key, Purpose::Connection, p.id, expires, 0);
         out.insert("ConnectionCredentials".into(), json!({"ConnectionToken": token, "Expiry": expires.to_rfc3339()}));
     }
     Ok(Json(Value::Object(out)))
@@ -104,7 +104,7 @@ pub fn message_type(content_type: Option<&str>) -> AwsResult<ContentType> {
     };
     ContentType::parse(ct).ok_or_else(|| {
         AwsError::validation(format!(
-            "ContentType `{ct}` is not supported here; use text/plain, text/markdown or application/json"
+            "ContentType `{ct}` is not supported here; use text/plain, text/markdown, application/json, or an interactive response to a view"
         ))
     })
 }
@@ -116,8 +116,14 @@ pub async fn send_message(
     AwsJson(req): AwsJson<SendMessageRequest>,
 ) -> AwsResult<Json<Value>> {
     let me = auth::connection(&s, &headers).await?;
-    let content_type = message_type(req.content_type.as_deref())?;
     let content = req.content.filter(|c| !c.is_empty()).ok_or_else(|| AwsError::validation("Content is required"))?;
+    if req.content_type.as_deref() == Some(views::INTERACTIVE_RESPONSE) {
+        // The answer to a form shown as a view.
+        let answer = views::read_answer(&content)?;
+        let e = s.engine.submit_form(&me.caller, me.conversation(), answer.form, answer.values).await?;
+        return Ok(Json(json!({"Id": e.id.to_string(), "AbsoluteTime": e.at.to_rfc3339()})));
+    }
+    let content_type = message_type(req.content_type.as_deref())?;
     let msg = SendMessage {
         content_type,
         content,
@@ -148,6 +154,18 @@ pub fn receipt_target(content: Option<&str>) -> AwsResult<EventId> {
         .map_err(|_| AwsError::validation("Content of a receipt must be {\"messageId\": \"…\"}"))?;
     EventId::parse(&t.message_id)
         .map_err(|_| AwsError::validation(format!("messageId `{}` names no message of this chat", t.message_id)))
+}
+
+/// ChatJS sends every read receipt with the same `ClientToken`
+/// (`INCOMING_READ_RECEIPT`), so the token alone would make the second
+/// receipt a retry of the first: a receipt's idempotency key is its token
+/// and the message it is for (hashed when that is too long to store).
+fn receipt_token(token: &str, message: EventId) -> String {
+    let key = format!("{token}:{message}");
+    if key.len() <= ClientToken::MAX_LEN {
+        return key;
+    }
+    switchboard_core::token::SecretHash::of(&key).as_str().to_owned()
 }
 
 /// POST /participant/event (`SendEvent`): typing, delivered and read
@@ -185,7 +203,7 @@ pub async fn send_event(
         return Ok(Json(json!({"Id": EventId::new().to_string(), "AbsoluteTime": now.to_rfc3339()})));
     };
     let target = receipt_target(req.content.as_deref())?;
-    let token = client_token(req.client_token.as_deref())?;
+    let token = client_token(req.client_token.as_deref().map(|t| receipt_token(t, target)).as_deref())?;
     let e = s.engine.send_receipt(caller, conversation, receipt, target, token).await?;
     Ok(Json(json!({"Id": e.id.to_string(), "AbsoluteTime": e.at.to_rfc3339()})))
 }
@@ -332,13 +350,19 @@ pub async fn get_attachment(
     })))
 }
 
-/// GET /participant/views/{ViewToken} (`DescribeView`): forms are sent as
-/// log items of their own, not as views, so no view token is known.
+/// GET /participant/views/{ViewToken} (`DescribeView`): a form of this
+/// chat, addressed to the caller's side, as a view (see [`views`]).
 pub async fn describe_view(
     State(s): State<ConnectState>,
     headers: HeaderMap,
     Path(view_token): Path<String>,
 ) -> AwsResult<Json<Value>> {
-    let _me = auth::connection(&s, &headers).await?;
-    Err(AwsError::not_found("VIEW", format!("no view `{view_token}`")))
+    let me = auth::connection(&s, &headers).await?;
+    let unknown = || AwsError::not_found("VIEW", format!("no view `{view_token}` in this chat"));
+    let id = FormId::parse(&view_token).map_err(|_| unknown())?;
+    let form = s.engine.store().form(id).await?.ok_or_else(unknown)?;
+    if form.conversation_id != me.conversation() || form.to != views::side_of(me.participant.role) {
+        return Err(unknown());
+    }
+    Ok(Json(json!({"View": views::view(form.id, &form.spec)})))
 }

@@ -5,8 +5,10 @@
 //! and the deep heartbeat `aws/ping`; each is answered in kind. Server
 //! frames: `aws/chat` with one item, as a JSON string, in `content`.
 //!
-//! The socket's cursor starts at the log's end when it opens: what came
-//! before is the transcript's to tell (ChatJS reads it after a reconnect).
+//! The socket's cursor starts where the log ended when its URL was issued
+//! (ChatJS's `connect()` resolves before the socket is up; nothing said in
+//! between is lost): what came before is the transcript's to tell (ChatJS
+//! reads it after a reconnect).
 //! From there each committed event is delivered once, in order, from the
 //! notice when it continues the cursor and from the store when there is a
 //! gap; silent monitors and agent-side forms are screened as on the native
@@ -68,13 +70,13 @@ async fn open(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AwsResult<Response> {
     let ticket = q.t.ok_or_else(|| AwsError::access_denied("the WebSocket URL carries no ticket"))?;
-    let p = auth::derived(&s, &ticket, Purpose::WebSocket).await?;
+    let (p, from) = auth::derived(&s, &ticket, Purpose::WebSocket).await?;
     let upgrade = upgrade.map_err(|r| AwsError::validation(format!("not a WebSocket upgrade: {}", r.body_text())))?;
     let upgrade = upgrade.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME);
     let tasks = s.tasks.clone();
     Ok(upgrade.on_upgrade(move |mut socket| {
         tasks.track_future(async move {
-            match session(&s, p, &mut socket).await {
+            match session(&s, p, from, &mut socket).await {
                 Ok(code) => close(&mut socket, code).await,
                 Err(Stop::Gone(why)) => tracing::debug!(%why, "connect socket closed"),
                 Err(Stop::Failed(e)) => {
@@ -249,7 +251,7 @@ impl Feed {
 }
 
 /// Runs one socket; the close code to end it with.
-async fn session(s: &ConnectState, p: Participant, socket: &mut WebSocket) -> Result<u16, Stop> {
+async fn session(s: &ConnectState, p: Participant, from: i64, socket: &mut WebSocket) -> Result<u16, Stop> {
     // Subscribe before reading, so nothing committed in between is missed.
     let mut notices = s.engine.subscribe(p.conversation_id);
     let caller = Caller::Participant(p.clone());
@@ -259,8 +261,14 @@ async fn session(s: &ConnectState, p: Participant, socket: &mut WebSocket) -> Re
     }
     let screen = s.engine.screen_for(&caller, p.conversation_id).await?;
     let roster = Roster::new(&s.engine.store().participants(p.conversation_id).await?);
-    let mut feed =
-        Feed { participant: p, cursor: conversation.last_seq, subscribed: false, ended: false, screen, roster };
+    let mut feed = Feed {
+        participant: p,
+        cursor: from.min(conversation.last_seq),
+        subscribed: false,
+        ended: false,
+        screen,
+        roster,
+    };
     let mut last_heard = Instant::now();
     let mut ended_at: Option<Instant> = None;
     loop {

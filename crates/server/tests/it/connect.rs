@@ -3,8 +3,10 @@
 //! docs/dialects/amazon-connect.md), beside a native agent in the same chat.
 //! The published clients themselves run in `connect_clients.rs`.
 
+use futures_util::SinkExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::both_backends;
 use crate::harness::{ADMIN_KEY, Backend, Chat, TestApp, Ws, json_body};
@@ -64,21 +66,22 @@ async fn connection(app: &TestApp, participant_token: &str) -> (String, String) 
     (url, token)
 }
 
-/// A ChatJS-like socket: the harness's JSON socket speaking the `aws/*` topics.
-struct Socket(Ws);
+/// A ChatJS-like socket: the harness's JSON socket speaking the `aws/*`
+/// topics, keeping the chat frames that came before the replies it waited for.
+struct Socket(Ws, std::collections::VecDeque<Value>);
 
 impl Socket {
     /// Opens the URL and subscribes as ChatJS does (subscribe, ping, heartbeat).
     async fn open(url: &str) -> Self {
         let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("the socket opens");
-        let mut s = Self(Ws { stream });
+        let mut s = Self(Ws { stream }, Default::default());
         s.send(json!({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})).await;
         s.send(json!({"topic": "aws/ping"})).await;
         s.send(json!({"topic": "aws/heartbeat"})).await;
         let subscribed = json!({"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}});
-        assert_eq!(s.frame().await, subscribed);
-        assert_eq!(s.frame().await, json!({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"}));
-        assert_eq!(s.frame().await, json!({"topic": "aws/heartbeat"}));
+        assert_eq!(s.reply().await, subscribed);
+        assert_eq!(s.reply().await, json!({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"}));
+        assert_eq!(s.reply().await, json!({"topic": "aws/heartbeat"}));
         s
     }
 
@@ -86,8 +89,22 @@ impl Socket {
         self.0.send(v).await;
     }
 
+    /// The next frame that is not a chat item (those are kept for later).
+    async fn reply(&mut self) -> Value {
+        loop {
+            let f = self.0.frame().await;
+            if f["topic"] != "aws/chat" {
+                return f;
+            }
+            self.1.push_back(f);
+        }
+    }
+
     async fn frame(&mut self) -> Value {
-        self.0.frame().await
+        match self.1.pop_front() {
+            Some(f) => f,
+            None => self.0.frame().await,
+        }
     }
 
     /// The next `aws/chat` item (its `content` read as the JSON it holds).
@@ -111,6 +128,16 @@ impl Socket {
         }
     }
 
+    /// The next item with this `ContentType`, skipping others.
+    async fn item_with(&mut self, content_type: &str) -> Value {
+        loop {
+            let it = self.item().await;
+            if it["ContentType"] == content_type {
+                return it;
+            }
+        }
+    }
+
     async fn closed(&mut self) -> Option<u16> {
         self.0.closed().await
     }
@@ -126,7 +153,10 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
     let (url, conn) = connection(&app, &chat.customer).await;
     assert!(url.starts_with(&format!("ws://127.0.0.1:{}/", app.addr.port())), "{url}");
     assert!(conn.starts_with("sbc_"), "{conn}");
+    // ChatJS's connect() resolves before its socket is up: what is said meanwhile still arrives on it.
+    let early = native_say(&app, &chat, &chat.agent, "Welcome!").await;
     let mut socket = Socket::open(&url).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Id"], early["id"]);
 
     // The agent (native) speaks; the customer's socket gets the item.
     let said = native_say(&app, &chat, &chat.agent, "Hello, how can I help?").await;
@@ -167,8 +197,8 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
     // Typing both ways; typing is not logged.
     let mut agent = app.ws(&chat.agent, None).await;
     agent.send(json!({"type": "typing"})).await;
-    let typing = socket.item_of("TYPING").await;
-    assert_eq!(typing["ContentType"], "application/vnd.amazonaws.connect.event.typing");
+    let typing = socket.item_with("application/vnd.amazonaws.connect.event.typing").await;
+    assert_eq!(typing["Type"], "EVENT");
     assert_eq!(typing["ParticipantRole"], "AGENT");
     post(&app, "/participant/event", &conn, json!({"ContentType": "application/vnd.amazonaws.connect.event.typing"}))
         .await;
@@ -191,10 +221,29 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
         assert!(meta["MessageMetadata"]["Receipts"][0][stamp].is_string(), "{meta}");
     }
 
+    // ChatJS gives every read receipt the same ClientToken: each message's receipt still counts once.
+    let second = native_say(&app, &chat, &chat.agent, "Anything else?").await;
+    for message in [&said, &second, &second] {
+        let body = json!({
+            "ContentType": "application/vnd.amazonaws.connect.event.message.read",
+            "Content": json!({"messageId": message["id"], "disableThrottle": true}).to_string(),
+            "ClientToken": "INCOMING_READ_RECEIPT",
+        });
+        post(&app, "/participant/event", &conn, body).await;
+    }
+    let reads: Vec<String> = app
+        .transcript(&chat.id)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "message.read")
+        .map(|e| e["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reads, [said["id"].as_str().unwrap(), said["id"].as_str().unwrap(), second["id"].as_str().unwrap()]);
+
     // The customer leaves: participant.left, then chat.ended, and the socket closes.
     post(&app, "/participant/disconnect", &conn, json!({"ClientToken": "bye"})).await;
-    let left = socket.item().await;
-    assert_eq!(left["ContentType"], "application/vnd.amazonaws.connect.event.participant.left", "{left}");
+    let left = socket.item_with("application/vnd.amazonaws.connect.event.participant.left").await;
+    assert_eq!(left["ParticipantId"].as_str(), Some(chat.customer_id.as_str()));
     let ended = socket.item().await;
     assert_eq!(ended["ContentType"], "application/vnd.amazonaws.connect.event.chat.ended", "{ended}");
     assert_eq!(socket.closed().await, Some(1000));
@@ -568,10 +617,10 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     // A socket ignores nothing silently: a bad frame gets the failure frame, and the socket lives on.
     let mut socket = Socket::open(&url).await;
     socket.send(json!({"topic": "aws/nope"})).await;
-    let failure = socket.frame().await;
+    let failure = socket.reply().await;
     assert_eq!(failure["message"], "Forbidden", "{failure}");
     socket.send(json!({"topic": "aws/heartbeat"})).await;
-    assert_eq!(socket.frame().await, json!({"topic": "aws/heartbeat"}));
+    assert_eq!(socket.reply().await, json!({"topic": "aws/heartbeat"}));
     // Revoking the customer's tokens revokes its connection tokens too.
     let path = format!("/api/v1/conversations/{}/participants/{}/tokens", chat.id, chat.customer_id);
     app.admin(Method::DELETE, &path, None).await;
@@ -592,6 +641,203 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     assert!(allowed.contains("x-amz-bearer") && allowed.contains("amz-sdk-invocation-id"), "{allowed}");
 }
 
+/// A flow's form for the customer arrives as an interactive message with a
+/// view token; DescribeView describes it, and the interactive response
+/// answers it, checked like any form.
+async fn a_flow_form_is_a_view_answered_by_an_interactive_response(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let flow = "name: survey\nside: customer\nsteps:\n  ask:\n    type: show_form\n    form:\n      name: survey\n      \
+                title: How did we do?\n      fields:\n        - { name: score, label: Score, type: number, min: 1, max: 5, required: true }\n        \
+                - { name: channel, type: choice, choices: [Email, Phone] }\n    into: answers\n    next: end\n";
+    crate::flow_steps::deploy(&app, flow).await;
+    let chat = app.chat().await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let mut socket = Socket::open(&url).await;
+    app.admin(Method::POST, "/api/v1/flows/survey/runs", Some(json!({"conversation_id": chat.id}))).await;
+    let shown = socket.item_with("application/vnd.amazonaws.connect.message.interactive").await;
+    assert_eq!(shown["Type"], "MESSAGE");
+    let content: Value = serde_json::from_str(shown["Content"].as_str().unwrap()).unwrap();
+    assert_eq!(content["templateType"], "ViewResource", "{content}");
+    let token = content["data"]["content"]["viewToken"].as_str().unwrap().to_owned();
+
+    let view = call(&app, Method::GET, &format!("/participant/views/{token}"), Some(&conn), None).await;
+    assert_eq!(view.status, StatusCode::OK, "{view:?}");
+    let v = &view.json["View"];
+    assert_eq!(
+        (v["Id"].as_str(), v["Name"].as_str(), v["Version"].as_i64()),
+        (Some(token.as_str()), Some("How did we do?"), Some(1))
+    );
+    let schema: Value = serde_json::from_str(v["Content"]["InputSchema"].as_str().unwrap()).unwrap();
+    assert_eq!(schema["required"], json!(["score"]));
+    assert_eq!(
+        schema["properties"]["score"],
+        json!({"type": "number", "title": "Score", "minimum": 1.0, "maximum": 5.0})
+    );
+    assert_eq!(schema["properties"]["channel"]["enum"], json!(["Email", "Phone"]));
+    assert_eq!(v["Content"]["Actions"], json!(["Submit"]));
+
+    let answer = |values: Value| {
+        json!({
+            "ContentType": "application/vnd.amazonaws.connect.message.interactive.response",
+            "Content": json!({"viewToken": token, "action": "Submit", "values": values}).to_string(),
+        })
+    };
+    let bad = call(&app, Method::POST, "/participant/message", Some(&conn), Some(answer(json!({"score": 9})))).await;
+    assert_eq!((bad.status, bad.exception()), (StatusCode::BAD_REQUEST, "ValidationException"), "{bad:?}");
+    assert!(bad.json["message"].as_str().unwrap().contains("values.score"), "{bad:?}");
+    post(&app, "/participant/message", &conn, answer(json!({"score": 4, "channel": "Email"}))).await;
+    let echoed = socket.item_with("application/vnd.amazonaws.connect.message.interactive.response").await;
+    let echoed: Value = serde_json::from_str(echoed["Content"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["values"], json!({"score": 4, "channel": "Email"}));
+    let twice = call(&app, Method::POST, "/participant/message", Some(&conn), Some(answer(json!({"score": 3})))).await;
+    assert_eq!((twice.status, twice.exception()), (StatusCode::CONFLICT, "ConflictException"), "{twice:?}");
+    // Another chat's participant cannot see the view.
+    let other = app.chat().await;
+    let (_, other_conn) = connection(&app, &other.customer).await;
+    let hidden = call(&app, Method::GET, &format!("/participant/views/{token}"), Some(&other_conn), None).await;
+    assert_eq!((hidden.status, hidden.exception()), (StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+    let nonsense = call(&app, Method::GET, "/participant/views/view%20tok%2F1", Some(&conn), None).await;
+    assert_eq!((nonsense.status, nonsense.exception()), (StatusCode::NOT_FOUND, "ResourceNotFoundException"));
+}
+
+/// Connect-shaped bodies: JSON objects with the vendor's member names and
+/// values of every shape, JSON of other shapes, and raw bytes.
+fn connect_body() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        ".{0,30}".prop_map(Value::from),
+        Just(json!("text/plain")),
+        Just(json!("application/vnd.amazonaws.connect.event.message.read")),
+        Just(json!("application/vnd.amazonaws.connect.message.interactive.response")),
+        Just(json!("FORWARD")),
+        Just(json!(["WEBSOCKET", 7])),
+    ];
+    let value = scalar.prop_recursive(2, 16, 5, |inner| {
+        let key = prop_oneof![
+            Just("ContentType"),
+            Just("Content"),
+            Just("ClientToken"),
+            Just("Type"),
+            Just("MaxResults"),
+            Just("NextToken"),
+            Just("ScanDirection"),
+            Just("SortOrder"),
+            Just("StartPosition"),
+            Just("Id"),
+            Just("AbsoluteTime"),
+            Just("MostRecent"),
+            Just("AttachmentIds"),
+            Just("AttachmentId"),
+            Just("AttachmentName"),
+            Just("AttachmentSizeInBytes"),
+            Just("ConnectParticipant"),
+            Just("UrlExpiryInSeconds"),
+            Just("ContactId"),
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            proptest::collection::hash_map(key.prop_map(str::to_owned), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    prop_oneof![proptest::collection::vec(any::<u8>(), 0..200), value.prop_map(|v| v.to_string().into_bytes()),]
+}
+
+/// Whatever comes in, every Participant Service call answers 2xx or a 4xx
+/// in AWS's shape, never a 5xx; the socket answers every frame and stays
+/// up; and the log keeps what it had, in order.
+async fn no_vendor_input_makes_a_5xx_or_breaks_a_socket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    native_say(&app, &chat, &chat.agent, "before").await;
+    let before = app.transcript(&chat.id).await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let paths = [
+        ("/participant/connection", chat.customer.as_str()),
+        ("/participant/message", conn.as_str()),
+        ("/participant/event", conn.as_str()),
+        ("/participant/transcript", conn.as_str()),
+        ("/participant/start-attachment-upload", conn.as_str()),
+        ("/participant/complete-attachment-upload", conn.as_str()),
+        ("/participant/attachment", conn.as_str()),
+        ("/participant/disconnect", "sbc_not-this-one"),
+    ];
+    for (bytes, i) in crate::fuzz::samples((connect_body(), 0..paths.len()), 160) {
+        let (path, bearer) = paths[i];
+        let res = app.http.post(app.url(path)).header("x-amz-bearer", bearer).body(bytes.clone()).send().await.unwrap();
+        let status = res.status();
+        let input = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!status.is_server_error(), "{path} answered {status} to {input:?}");
+        if status.is_client_error() {
+            let kind = res.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_owned());
+            let body = json_body(&res.text().await.unwrap(), path);
+            assert!(kind.is_some_and(|k| k.contains("Exception")), "{path} {input:?}: {body}");
+            assert!(body["message"].is_string(), "{path} {input:?}: {body}");
+        }
+    }
+    let mut socket = Socket::open(&url).await;
+    for f in crate::fuzz::samples(connect_body(), 64) {
+        let frame = match String::from_utf8(f) {
+            Ok(t) => Message::Text(t.into()),
+            Err(e) => Message::Binary(e.into_bytes().into()),
+        };
+        socket.0.stream.send(frame).await.unwrap();
+    }
+    // Still answering, in order, after all that.
+    socket.send(json!({"topic": "aws/ping"})).await;
+    loop {
+        let f = socket.reply().await;
+        if f["topic"] == "aws/ping" {
+            assert_eq!(f["statusCode"], 200);
+            break;
+        }
+        assert_eq!(f["message"], "Forbidden", "{f}");
+    }
+    let after = app.transcript(&chat.id).await;
+    assert_eq!(after[..before.len()], before[..]);
+    let seqs: Vec<i64> = after.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=after.len() as i64).collect::<Vec<_>>());
+}
+
+/// Tokens are not stored: a connection token and a socket URL issued
+/// before a restart hold after it, and what was said meanwhile is read back.
+async fn connection_tokens_and_socket_urls_survive_a_restart(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let said = native_say(&app, &chat, &chat.agent, "before the restart").await;
+    let app = app.restart().await;
+    // The server may listen elsewhere now: the same ticket on its new address.
+    let ticket = url.split("?t=").nth(1).unwrap();
+    let mut socket = Socket::open(&format!("ws://{}/connect/ws?t={ticket}", app.addr)).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Id"], said["id"]);
+    post(&app, "/participant/message", &conn, json!({"ContentType": "text/plain", "Content": "after"})).await;
+    assert_eq!(socket.item_of("MESSAGE").await["Content"], "after");
+}
+
+/// Two servers on one PostgreSQL: the connection is made on one, the socket
+/// opened on the other, and items said on either reach it once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set SWITCHBOARD_TEST_POSTGRES_URL to run")]
+async fn a_socket_on_one_node_hears_what_is_said_on_the_other() {
+    let (one, two) = TestApp::two_on_one_postgres().await;
+    let chat = one.chat().await;
+    let (url, conn) = connection(&one, &chat.customer).await;
+    let ticket = url.split("?t=").nth(1).unwrap();
+    let mut socket = Socket::open(&format!("ws://{}/connect/ws?t={ticket}", two.addr)).await;
+    native_say(&one, &chat, &chat.agent, "from one").await;
+    post(&two, "/participant/message", &conn, json!({"ContentType": "text/plain", "Content": "to two"})).await;
+    native_say(&two, &chat, &chat.agent, "from two").await;
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        heard.push(socket.item_of("MESSAGE").await["Content"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(heard, ["from one", "to two", "from two"]);
+}
+
 both_backends!(
     a_customer_chats_through_the_participant_service_with_a_native_agent,
     get_transcript_scans_both_ways_from_every_start_position,
@@ -599,4 +845,7 @@ both_backends!(
     silent_monitors_stay_hidden,
     files_go_up_and_come_down_through_the_dialect,
     bad_and_unauthenticated_requests_get_the_aws_error_shape,
+    connection_tokens_and_socket_urls_survive_a_restart,
+    a_flow_form_is_a_view_answered_by_an_interactive_response,
+    no_vendor_input_makes_a_5xx_or_breaks_a_socket,
 );
