@@ -75,6 +75,9 @@ async fn published_clients_pass(backend: Backend) {
     node.arg("--test")
         .arg("--test-reporter=spec")
         .arg("--test-concurrency=1")
+        // A file whose test failed half way may leave a ChatJS session's
+        // timers running; its results are in, so it must not hold the run.
+        .arg("--test-force-exit")
         .args(test_files(&js))
         .current_dir(&js)
         .env("SB_URL", app.url(""))
@@ -85,20 +88,61 @@ async fn published_clients_pass(backend: Backend) {
         .env("SB_AGENT_TOKEN", &ann.token)
         .env("SB_ADMIN_KEY", ADMIN_KEY)
         .env("NO_COLOR", "1")
+        .env("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED", "true")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout ends the test files' processes too.
+        .process_group(0)
         .kill_on_drop(true);
-    let run = node.output();
-    let out = match tokio::time::timeout(NODE_TIMEOUT, run).await {
-        Ok(out) => out.unwrap_or_else(|e| panic!("could not run `node` (Node 20 or later must be on PATH): {e}")),
-        Err(_) => panic!("the JavaScript clients did not finish within {NODE_TIMEOUT:?}"),
+    let mut child =
+        node.spawn().unwrap_or_else(|e| panic!("could not run `node` (Node 20 or later must be on PATH): {e}"));
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let status = match tokio::time::timeout(NODE_TIMEOUT, child.wait()).await {
+        Ok(status) => Some(status.unwrap()),
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status();
+            }
+            let _ = child.wait().await;
+            None
+        }
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the published clients failed against the server ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        out.status
-    );
+    let output = |buf: &Output| String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+    // What the pipes held when the run ended (they close with the processes).
+    for task in [stdout.1, stderr.1] {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    let (stdout, stderr) = (output(&stdout.0), output(&stderr.0));
+    match status {
+        Some(status) => assert!(
+            status.success(),
+            "the published clients failed against the server ({status}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        ),
+        None => panic!(
+            "the JavaScript clients did not finish within {NODE_TIMEOUT:?}:\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        ),
+    }
+}
+
+type Output = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// Reads a pipe to its end in the background, keeping what came so far.
+fn collect(mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> (Output, tokio::task::JoinHandle<()>) {
+    use tokio::io::AsyncReadExt;
+    let buf = Output::default();
+    let into = buf.clone();
+    let task = tokio::spawn(async move {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    (buf, task)
 }
 
 both_backends!(published_clients_pass);
