@@ -226,3 +226,9 @@ pub fn typing(conversation: ConversationId, who: ParticipantId, roster: &Roster,
 pub fn shown(e: &Event) -> bool {
     item(e, &Roster::default(), false).is_some()
 }
+
+/// Whether `e` is an item of a transcript: receipts are not (they ride on
+/// their message's `MessageMetadata` there).
+pub fn in_transcript(e: &Event) -> bool {
+    !matches!(e.kind, EventKind::Delivered { .. } | EventKind::Read { .. }) && shown(e)
+}
