@@ -59,6 +59,8 @@ function customerSession(chat, name = "ChatJS customer") {
   session.onEnded(() => events.push({ kind: "ended" }));
   session.onConnectionBroken(() => events.push({ kind: "broken" }));
   session.onConnectionLost(() => events.push({ kind: "lost" }));
+  session.onDeepHeartbeatSuccess(() => events.push({ kind: "deep heartbeat ok" }));
+  session.onDeepHeartbeatFailure(() => events.push({ kind: "deep heartbeat failed" }));
   // Fired twice: once when CreateParticipantConnection answers (with
   // `connectSuccess`), once when the websocket is up (with `data`).
   session.onConnectionEstablished((e) => events.push({ kind: e && "data" in e ? "socket" : "connected" }));

@@ -35,6 +35,9 @@ test("ChatJS customer session against an agent", { timeout: 180_000 }, async (t)
   await step("connect(): CreateParticipantConnection, then the websocket", async () => {
     const res = await connectAndWait(s);
     assert.equal(res.connectCalled, true);
+    // The socket answers ChatJS's aws/ping (its "deep heartbeat"), sent as it opens.
+    await events.waitFor((e) => e.kind.startsWith("deep heartbeat"), "the answer to the deep heartbeat");
+    assert.equal(events.count((e) => e.kind === "deep heartbeat failed"), 0);
   });
 
   let agentJoined;
