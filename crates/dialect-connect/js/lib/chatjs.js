@@ -8,7 +8,14 @@ const { env, Inbox, REGION } = require("./common");
 global.window = global;
 global.self = global; // the bundled SDK's UMD wrapper names `self`
 global.navigator = { onLine: true, userAgent: "node" };
-global.WebSocket = WebSocket;
+/** Every socket ChatJS opened, so a test can cut one as a network would. */
+const sockets = [];
+global.WebSocket = class TrackedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    sockets.push(this);
+  }
+};
 require("amazon-connect-chatjs");
 const connect = global.connect;
 
@@ -100,4 +107,4 @@ const CT = {
   ended: "application/vnd.amazonaws.connect.event.chat.ended",
 };
 
-module.exports = { connect, customerSession, connectAndWait, withLog, log, CT };
+module.exports = { connect, customerSession, connectAndWait, withLog, log, CT, sockets };

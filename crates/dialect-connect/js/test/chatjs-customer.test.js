@@ -7,7 +7,7 @@ const assert = require("node:assert/strict");
 const path = require("node:path");
 const { fork } = require("node:child_process");
 const { startChat, Agent, Inbox, PNG, ISO_MS, PROMPTLY_MS } = require("../lib/common");
-const { customerSession, connectAndWait, withLog, CT } = require("../lib/chatjs");
+const { customerSession, connectAndWait, withLog, CT, sockets } = require("../lib/chatjs");
 
 let agent;
 after(() => agent?.close());
@@ -229,6 +229,26 @@ test("ChatJS customer session against an agent", { timeout: 180_000 }, async (t)
     await events.waitFor((e) => e.kind === "message" && e.data.Content === "after reload 2", "the second message on the first page");
     assert.equal(messages((d) => d.Content === "after reload 1").length, 1);
     assert.equal(messages((d) => d.Content === "after reload 2").length, 1);
+  });
+
+  await step("a dropped socket: ChatJS reconnects by itself and gets what follows once", async () => {
+    const open = sockets.filter((w) => w.readyState === w.OPEN);
+    assert.equal(open.length, 1, "this page has one socket open");
+    const socketsBefore = events.count((e) => e.kind === "socket");
+    open[0].terminate(); // no close frame: the connection is simply gone
+    await events.waitFor((e) => e.kind === "lost", "onConnectionLost");
+    // ChatJS asks for a new URL (CreateParticipantConnection with the participant token) and reconnects.
+    await events.waitFor(
+      () => events.count((e) => e.kind === "socket") > socketsBefore,
+      "the websocket again (onConnectionEstablished)",
+      3 * PROMPTLY_MS,
+    );
+    await agent.say(conv, "after the drop");
+    await events.waitFor((e) => e.kind === "message" && e.data.Content === "after the drop", "the message after the drop");
+    await agent.say(conv, "after the drop, again");
+    await events.waitFor((e) => e.kind === "message" && e.data.Content === "after the drop, again", "the next one");
+    assert.equal(messages((d) => d.Content === "after the drop").length, 1, "once");
+    assert.equal(events.count((e) => e.kind === "broken"), 0, "lost and regained, never broken");
   });
 
   await step("disconnectParticipant: the agent sees the customer leave; onEnded fires", async () => {
