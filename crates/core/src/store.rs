@@ -165,8 +165,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The participant a live (unrevoked) token belongs to.
     async fn participant_by_token(&self, token: &SecretHash) -> Result<Option<Participant>>;
-    /// The digests of a participant's tokens that are not revoked.
-    async fn participant_token_hashes(&self, participant: ParticipantId) -> Result<Vec<SecretHash>>;
+    /// A participant with the digests of its tokens that are not revoked
+    /// (one read; none when it has no live token).
+    async fn participant_with_tokens(
+        &self,
+        participant: ParticipantId,
+    ) -> Result<Option<(Participant, Vec<SecretHash>)>>;
     async fn add_participant_token(&self, participant: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()>;
     /// Revokes every token of a participant; returns how many were live.
     async fn revoke_participant_tokens(&self, participant: ParticipantId, at: Timestamp) -> Result<u64>;

@@ -341,10 +341,15 @@ macro_rules! sql_backend {
                 one(fetch_optional(&self.pool, &sql::participant_by_token(token.as_str())).await?, sql::participant)
             }
 
-            async fn participant_token_hashes(&self, p: ParticipantId) -> Result<Vec<SecretHash>> {
-                all(fetch_all(&self.pool, &sql::token_hashes_of(p)).await?, |r| {
-                    Ok(SecretHash::from_stored(r.text("token_hash")?))
-                })
+            async fn participant_with_tokens(
+                &self,
+                p: ParticipantId,
+            ) -> Result<Option<(Participant, Vec<SecretHash>)>> {
+                let rows = fetch_all(&self.pool, &sql::participant_with_tokens(p)).await?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                let hashes =
+                    rows.iter().map(|r| Ok(SecretHash::from_stored(r.text("token_hash")?))).collect::<Result<_>>()?;
+                Ok(Some((sql::participant(first)?, hashes)))
             }
 
             async fn add_participant_token(&self, p: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()> {
