@@ -67,10 +67,7 @@ pub fn router(state: ConnectState) -> Router {
         .route("/connect/ws", get(ws::socket))
         .layer(cors());
     let control = Router::new().route("/contact/chat", put(contact::start_chat_contact));
-    participant
-        .merge(control)
-        .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
-        .with_state(state)
+    participant.merge(control).layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes)).with_state(state)
 }
 
 /// ChatJS runs in browsers on any site: the bearer token is the whole of the

@@ -495,8 +495,10 @@ pub(crate) fn participant_by_token(hash: &str) -> Stmt {
 }
 
 pub(crate) fn token_hashes_of(p: ParticipantId) -> Stmt {
-    Stmt::new("SELECT token_hash FROM participant_tokens WHERE participant_id = ? AND revoked_at IS NULL ORDER BY created_at")
-        .bind(p.to_string())
+    Stmt::new(
+        "SELECT token_hash FROM participant_tokens WHERE participant_id = ? AND revoked_at IS NULL ORDER BY created_at",
+    )
+    .bind(p.to_string())
 }
 
 pub(crate) fn participant(r: &impl Cols) -> Result<Participant> {
