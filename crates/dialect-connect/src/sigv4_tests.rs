@@ -109,6 +109,17 @@ fn a_content_digest_must_be_the_bodys() {
 }
 
 #[test]
+fn dates_read_and_write_as_aws_writes_them() {
+    assert_eq!(parse_amz_date(AMZ_DATE), Some(1_440_938_160));
+    assert_eq!(format_amz_date(1_440_938_160), AMZ_DATE);
+    assert_eq!(format_amz_date(0), "19700101T000000Z");
+    assert_eq!(parse_amz_date("20240229T235959Z"), Some(1_709_251_199), "a leap day");
+    for bad in ["20230229T000000Z", "20150431T000000Z", "20151301T000000Z", "20150830T240000Z", "2015083OT123600Z"] {
+        assert_eq!(parse_amz_date(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn paths_and_queries_are_canonical() {
     assert_eq!(canonical_path(""), "/");
     assert_eq!(canonical_path("/contact/chat"), "/contact/chat");
@@ -163,6 +174,11 @@ prop_compose! {
 }
 
 proptest! {
+    #[test]
+    fn dates_go_there_and_back(unix in -62_135_596_800i64..253_402_300_799) {
+        prop_assert_eq!(parse_amz_date(&format_amz_date(unix)), Some(unix));
+    }
+
     #[test]
     fn the_parser_never_panics(s in "\\PC{0,200}") {
         let _ = Authorization::parse(&s);
