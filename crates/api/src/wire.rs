@@ -273,7 +273,7 @@ pub struct RevokedResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
-    /// `text/plain` (default) or `text/markdown`.
+    /// `text/plain` (default), `text/markdown` or `application/json` (one JSON value).
     pub content_type: Option<String>,
     pub content: String,
     /// Idempotency token: a retry with the same token stores nothing new

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::engine::files::{AttachmentAccess, Link};
 use switchboard_core::files::model::Attachment;
 use switchboard_core::files::policy::FilePolicy;
-use switchboard_core::files::signing::Grant;
 use switchboard_core::model::WorkspaceSettings;
 use switchboard_core::retention::RetentionSettings;
 use utoipa::ToSchema;
@@ -78,15 +77,9 @@ pub fn signed_url(base: &str, link: &Link) -> SignedUrl {
     SignedUrl { url: link_url(base, link), expires_at: link.expires.to_rfc3339() }
 }
 
-/// An upload link is a `PUT` to `/api/v1/uploads/{id}`; a download or
-/// thumbnail link a `GET` of `/api/v1/files/{id}`.
+/// Where a link is used (see [`Link::url`]).
 pub fn link_url(base: &str, link: &Link) -> String {
-    let (base, id, expires, sig) =
-        (base.trim_end_matches('/'), link.attachment, link.expires.millis(), &link.signature);
-    match link.grant {
-        Grant::Upload => format!("{base}/api/v1/uploads/{id}?expires={expires}&sig={sig}"),
-        g => format!("{base}/api/v1/files/{id}?grant={}&expires={expires}&sig={sig}", g.as_str()),
-    }
+    link.url(base)
 }
 
 impl AttachmentView {

@@ -518,6 +518,11 @@ impl Engine {
         if msg.content.len() > self.limits.message_bytes {
             return Err(Error::too_large("content", self.limits.message_bytes));
         }
+        if msg.content_type == ContentType::ApplicationJson
+            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&msg.content)
+        {
+            return Err(Error::invalid("content", format!("is not JSON: {e}")));
+        }
         let author = self.sender(caller, id, msg.as_participant).await?;
         let kind = EventKind::Message { content_type: msg.content_type, content: msg.content };
         self.submit_append(id, author, kind, msg.client_token).await

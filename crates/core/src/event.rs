@@ -21,6 +21,10 @@ pub enum ContentType {
     TextPlain,
     #[serde(rename = "text/markdown")]
     TextMarkdown,
+    /// Structured content for the client to render (a card, a choice);
+    /// checked to be one JSON value.
+    #[serde(rename = "application/json")]
+    ApplicationJson,
 }
 
 impl ContentType {
@@ -31,6 +35,8 @@ impl ContentType {
             Some(Self::TextPlain)
         } else if essence.eq_ignore_ascii_case("text/markdown") {
             Some(Self::TextMarkdown)
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            Some(Self::ApplicationJson)
         } else {
             None
         }
@@ -40,6 +46,7 @@ impl ContentType {
         match self {
             Self::TextPlain => "text/plain",
             Self::TextMarkdown => "text/markdown",
+            Self::ApplicationJson => "application/json",
         }
     }
 }

@@ -267,11 +267,18 @@ fn initial_message(v: Option<&Value>) -> AwsResult<Option<(ContentType, String)>
     let Value::Object(m) = v else { return Err(invalid("InitialMessage", "must be an object")) };
     let content_type =
         required_string(m, "ContentType").map_err(|_| invalid("InitialMessage.ContentType", "is required"))?;
-    let content_type = ContentType::parse(&content_type)
-        .ok_or_else(|| invalid("InitialMessage.ContentType", "must be text/plain or text/markdown"))?;
+    let content_type = ContentType::parse(&content_type).ok_or_else(|| {
+        invalid("InitialMessage.ContentType", "must be text/plain, text/markdown or application/json")
+    })?;
     let content = required_string(m, "Content").map_err(|_| invalid("InitialMessage.Content", "is required"))?;
     if content.chars().count() > MAX_INITIAL_MESSAGE {
         return Err(invalid("InitialMessage.Content", format!("at most {MAX_INITIAL_MESSAGE} characters")));
+    }
+    // Checked here too, so that a bad one refuses the start rather than follow it.
+    if content_type == ContentType::ApplicationJson
+        && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&content)
+    {
+        return Err(invalid("InitialMessage.Content", format_args!("is not JSON: {e}")));
     }
     Ok(Some((content_type, content)))
 }

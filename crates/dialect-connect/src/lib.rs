@@ -29,6 +29,7 @@ pub mod items;
 pub mod participant;
 pub mod sigv4;
 pub mod transcript;
+pub mod views;
 pub mod ws;
 
 /// What the dialect's handlers are given.

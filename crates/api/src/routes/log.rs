@@ -24,8 +24,11 @@ pub(crate) fn content_type(v: Option<&str>) -> Result<ContentType, Error> {
     match v {
         None => Ok(ContentType::TextPlain),
         Some(s) => ContentType::parse(s).ok_or_else(|| {
-            Error::new(ErrorCode::UnsupportedMediaType, "content_type must be text/plain or text/markdown")
-                .with_field("content_type")
+            Error::new(
+                ErrorCode::UnsupportedMediaType,
+                "content_type must be text/plain, text/markdown or application/json",
+            )
+            .with_field("content_type")
         }),
     }
 }

@@ -86,6 +86,20 @@ pub struct Link {
     pub signature: String,
 }
 
+impl Link {
+    /// The link on the server at `base`: an upload is a `PUT` to
+    /// `/api/v1/uploads/{id}`, a download or thumbnail a `GET` of
+    /// `/api/v1/files/{id}` (the routes the server mounts for them).
+    pub fn url(&self, base: &str) -> String {
+        let (base, id, expires, sig) =
+            (base.trim_end_matches('/'), self.attachment, self.expires.millis(), &self.signature);
+        match self.grant {
+            Grant::Upload => format!("{base}/api/v1/uploads/{id}?expires={expires}&sig={sig}"),
+            g => format!("{base}/api/v1/files/{id}?grant={}&expires={expires}&sig={sig}", g.as_str()),
+        }
+    }
+}
+
 /// An attachment as a caller sees it, with the links it may use.
 #[derive(Debug, Clone)]
 pub struct AttachmentAccess {

@@ -154,9 +154,10 @@ async fn each_bad_field_is_refused_by_name(backend: Backend) {
         (with("Attributes", json!(["a"])), "Attributes"),
         (with("Attributes", json!({"n": 1})), "Attributes.n"),
         (with("InitialMessage", json!({"Content": "hi"})), "InitialMessage.ContentType"),
+        (with("InitialMessage", json!({"ContentType": "image/png", "Content": "x"})), "InitialMessage.ContentType"),
         (
-            with("InitialMessage", json!({"ContentType": "application/json", "Content": "{}"})),
-            "InitialMessage.ContentType",
+            with("InitialMessage", json!({"ContentType": "application/json", "Content": "{no"})),
+            "InitialMessage.Content",
         ),
         (with("InitialMessage", json!({"ContentType": "text/plain"})), "InitialMessage.Content"),
         (

@@ -65,7 +65,7 @@ fn query() -> impl Strategy<Value = String> {
 
 /// `n` values drawn from a strategy (the requests are async, so the values
 /// are drawn first and sent after; a failure names the input it failed on).
-fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
+pub(crate) fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
     let mut runner = TestRunner::deterministic();
     (0..n).map(|_| strategy.new_tree(&mut runner).unwrap().current()).collect()
 }

@@ -4,6 +4,7 @@
 mod access;
 mod backup;
 mod cli_flow;
+mod connect;
 mod connect_start;
 mod delivery;
 mod durability;
