@@ -7,9 +7,11 @@
 //! starts on the entry point named by `ContactFlowId`, in the key's
 //! workspace (`InstanceId`), as the engine's persistent chat when
 //! `PersistentChat` is given. `ClientToken` makes the call idempotent across
-//! nodes and restarts (`engine::start_tokens`): a repeat answers the same
-//! contact and customer with a freshly issued participant token. The
-//! answer's `ParticipantToken` is the customer's native participant token.
+//! nodes and restarts (`Engine::start_chat_once`): a repeat answers the
+//! same contact and customer with a freshly issued participant token, and a
+//! repeat while the first is still starting is a `ThrottlingException`
+//! (which the SDKs retry). The answer's `ParticipantToken` is the
+//! customer's native participant token.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,11 +19,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use switchboard_core::engine::start_tokens::{StartClaim, in_progress};
-use switchboard_core::engine::{Caller, SendMessage, StartChat, StartedChat};
+use switchboard_core::ErrorCode;
+use switchboard_core::engine::start_tokens::ServerStart;
+use switchboard_core::engine::{Caller, StartChat};
 use switchboard_core::event::ContentType;
 use switchboard_core::ids::{AccessKeyId, ConversationId, EntryPointId, WorkspaceId};
-use switchboard_core::model::{Attributes, Conversation, Rehydration, Role};
+use switchboard_core::model::{Attributes, Conversation, Rehydration};
 
 use crate::ConnectState;
 use crate::error::{AwsError, AwsResult, Service};
@@ -57,50 +60,24 @@ pub async fn start_chat_contact(
     }
     let flow_missing = || not_found("CONTACT_FLOW", format!("contact flow {} not found", req.contact_flow_id));
     let entry = EntryPointId::parse(&req.contact_flow_id).map_err(|_| flow_missing())?;
-    state.engine.entry_point(&caller, entry).await.map_err(|_| flow_missing())?;
-
-    let claim = match &req.client_token {
-        Some(token) => Some((token.as_str(), state.engine.claim_start_token(&caller, token).await.map_err(control)?)),
-        None => None,
-    };
-    let id = match claim {
-        None => None,
-        Some((_, StartClaim::Fresh(id))) => Some(id),
-        Some((_, StartClaim::Started(c))) => return repeat(&state, &caller, *c).await,
-        Some((_, StartClaim::InProgress)) => {
-            let e = in_progress();
-            return Err(AwsError::new(
-                Service::Control,
-                "ThrottlingException",
-                StatusCode::TOO_MANY_REQUESTS,
-                e.message,
-            ));
-        }
-    };
-    let start = StartChat {
-        display_name: Some(req.display_name.clone()),
-        attributes: req.attributes.clone(),
-        continue_from: req.continue_from,
-        id,
-        ..StartChat::default()
-    };
-    let chat = match state.engine.start_chat_for(&caller, entry, start).await {
-        Ok(chat) => chat,
-        Err(e) => {
-            if let (Some(token), Some(id)) = (&req.client_token, id)
-                && let Err(release) = state.engine.release_start_token(&caller, token, id).await
-            {
-                tracing::warn!(error = %release, "a start token could not be given up");
-            }
-            return Err(control(e));
-        }
-    };
-    if let Some((content_type, content)) = req.initial_message {
-        let msg = SendMessage { content_type, content, client_token: None, as_participant: Some(chat.participant.id) };
-        state.engine.send_message(&caller, chat.conversation.id, msg).await.map_err(control)?;
+    match state.engine.entry_point(&caller, entry).await {
+        Ok(_) => {}
+        Err(e) if e.code == ErrorCode::NotFound => return Err(flow_missing()),
+        Err(e) => return Err(control(e)),
     }
-    let StartedChat { conversation, participant, token, .. } = chat;
-    Ok(answer(&conversation, &participant.id.to_string(), token.expose()))
+
+    let start = ServerStart {
+        chat: StartChat {
+            display_name: Some(req.display_name),
+            attributes: req.attributes,
+            continue_from: req.continue_from,
+            ..StartChat::default()
+        },
+        client_token: req.client_token,
+        initial_message: req.initial_message,
+    };
+    let started = state.engine.start_chat_once(&caller, entry, start).await.map_err(control)?;
+    Ok(answer(&started.conversation, &started.customer.to_string(), started.token.expose()))
 }
 
 /// Checks the request's SigV4 signature; the key's workspace.
@@ -134,20 +111,6 @@ async fn authenticate(
     let verified = sigv4::verify(&request, &auth, &secret, now).map_err(denied)?;
     tracing::debug!(key = %verified.key_id, region = %verified.region, service = %verified.service, "signed request");
     Ok(workspace)
-}
-
-/// A repeated `ClientToken`: the same contact and customer, with a fresh token.
-async fn repeat(state: &ConnectState, caller: &Caller, c: Conversation) -> AwsResult<Response> {
-    let customer = state
-        .engine
-        .participants(caller, c.id)
-        .await
-        .map_err(control)?
-        .into_iter()
-        .find(|p| p.role == Role::Customer)
-        .ok_or_else(|| AwsError::access_denied("the contact of this client token has no customer").in_control())?;
-    let token = state.engine.issue_token(caller, c.id, customer.id).await.map_err(control)?;
-    Ok(answer(&c, &customer.id.to_string(), token.expose()))
 }
 
 fn answer(c: &Conversation, participant: &str, token: &str) -> Response {

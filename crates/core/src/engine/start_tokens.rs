@@ -1,18 +1,21 @@
-//! Starting a chat at most once per client token, across nodes and
-//! restarts (the Amazon Connect dialect's `ClientToken`).
+//! Starting a chat from a back end at most once per client token, across
+//! nodes and restarts (the Amazon Connect dialect's `ClientToken`).
 //!
 //! The token is claimed first, in a shared table, with the id the chat will
 //! be made with (`INSERT … ON CONFLICT DO NOTHING`): whoever's id the claim
-//! holds starts the chat, and a repeat finds that chat. While the first
-//! request is still making it, a repeat is told to retry. A claim whose chat
-//! never appeared within [`TAKE_OVER_AFTER_SECS`] (its node died midway) is
-//! taken over with a compare-and-set on its time, so two repeats cannot
-//! both take it. A start that fails after its claim gives the claim up.
+//! holds starts the chat, and a repeat finds that chat and gets a fresh
+//! token for its customer. While the first request is still making it, a
+//! repeat is told to retry (`unavailable`). A claim whose chat never
+//! appeared within [`TAKE_OVER_AFTER_SECS`] (its node died midway) is taken
+//! over with a compare-and-set on its time, so two repeats cannot both take
+//! it. A start that fails after its claim gives the claim up.
 
-use super::{Caller, Engine, admin_workspace};
-use crate::error::{Error, ErrorCode, Result};
-use crate::ids::ConversationId;
-use crate::model::Conversation;
+use super::{Caller, Engine, SendMessage, StartChat, admin_workspace};
+use crate::error::{Error, Result};
+use crate::event::ContentType;
+use crate::ids::{ConversationId, EntryPointId, ParticipantId};
+use crate::model::{Conversation, Role};
+use crate::token::Secret;
 
 /// How long a claim whose chat does not exist is left to its request.
 pub const TAKE_OVER_AFTER_SECS: i64 = 60;
@@ -31,7 +34,80 @@ pub enum StartClaim {
     InProgress,
 }
 
+/// A customer chat a back end starts on an entry point of its workspace.
+#[derive(Debug, Clone, Default)]
+pub struct ServerStart {
+    pub chat: StartChat,
+    /// Start at most one chat for this token (1 to [`MAX_TOKEN_LEN`] bytes).
+    pub client_token: Option<String>,
+    /// The customer's first message, sent once the chat has started.
+    pub initial_message: Option<(ContentType, String)>,
+}
+
+/// What a back end hands its customer.
+#[derive(Debug)]
+pub struct ServerStarted {
+    pub conversation: Conversation,
+    pub customer: ParticipantId,
+    /// A participant token of the customer, issued for this answer.
+    pub token: Secret,
+    /// Whether an earlier request with the same client token started it.
+    pub repeated: bool,
+}
+
 impl Engine {
+    /// Starts a customer chat on an entry point of the caller's workspace
+    /// (see [`Engine::start_chat_for`]), once per client token.
+    pub async fn start_chat_once(
+        &self,
+        caller: &Caller,
+        entry: EntryPointId,
+        req: ServerStart,
+    ) -> Result<ServerStarted> {
+        let ServerStart { chat, client_token, initial_message } = req;
+        let Some(token) = client_token else { return self.start_and_greet(caller, entry, chat, initial_message).await };
+        let id = match self.claim_start_token(caller, &token).await? {
+            StartClaim::Fresh(id) => id,
+            StartClaim::Started(c) => return self.restart_answer(caller, *c).await,
+            StartClaim::InProgress => return Err(in_progress()),
+        };
+        let started = self.start_and_greet(caller, entry, StartChat { id: Some(id), ..chat }, initial_message).await;
+        if started.is_err()
+            && let Err(e) = self.release_start_token(caller, &token, id).await
+        {
+            tracing::warn!(error = %e, "a start token could not be given up");
+        }
+        started
+    }
+
+    async fn start_and_greet(
+        &self,
+        caller: &Caller,
+        entry: EntryPointId,
+        chat: StartChat,
+        initial_message: Option<(ContentType, String)>,
+    ) -> Result<ServerStarted> {
+        let started = self.start_chat_for(caller, entry, chat).await?;
+        let (conversation, customer) = (started.conversation, started.participant.id);
+        if let Some((content_type, content)) = initial_message {
+            let msg = SendMessage { content_type, content, client_token: None, as_participant: Some(customer) };
+            self.send_message(caller, conversation.id, msg).await?;
+        }
+        Ok(ServerStarted { conversation, customer, token: started.token, repeated: false })
+    }
+
+    /// A repeat: the same chat and customer, with a token of its own.
+    async fn restart_answer(&self, caller: &Caller, conversation: Conversation) -> Result<ServerStarted> {
+        let customer = self
+            .participants(caller, conversation.id)
+            .await?
+            .into_iter()
+            .find(|p| p.role == Role::Customer)
+            .ok_or_else(|| Error::not_found("customer"))?;
+        let token = self.issue_token(caller, conversation.id, customer.id).await?;
+        Ok(ServerStarted { conversation, customer: customer.id, token, repeated: true })
+    }
+
     /// Claims a client token of the caller's workspace for a new chat.
     pub async fn claim_start_token(&self, caller: &Caller, token: &str) -> Result<StartClaim> {
         let workspace = admin_workspace(caller)?;
@@ -66,7 +142,8 @@ impl Engine {
     }
 }
 
-/// The refusal for a repeat that came while the first was still running.
+/// The answer to a repeat that came while the first was still running: a
+/// retry will find the chat.
 pub fn in_progress() -> Error {
-    Error::new(ErrorCode::Conflict, "a chat with this client token is being started; retry in a moment")
+    Error::unavailable("a chat with this client token is being started; retry in a moment")
 }
