@@ -343,8 +343,10 @@ async fn a_persistent_chat_continues_an_ended_contact(backend: Backend) {
     let mut next = start_body(w, &ep);
     next["PersistentChat"] = continued.clone();
 
-    // Not ended yet: refused, and nothing is made.
+    // Not ended yet: refused, and nothing is made; the client token it
+    // carried is given up, so the same token works once the chat has ended.
     let before = conversation_count(&app).await;
+    next["ClientToken"] = json!("continue-once");
     let (status, answer, headers) = Put::new(&key, next.clone()).send(&app).await;
     assert_eq!(
         (status, exception(&headers).as_str()),
@@ -375,7 +377,12 @@ async fn a_persistent_chat_continues_an_ended_contact(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.to_string().contains("first time"), "{page}");
 
-    // Continued once only; a contact that does not exist is not found.
+    // The same token again is the same contact; without it, continued
+    // once only; a contact that does not exist is not found.
+    let (status, again, _) = Put::new(&key, next.clone()).send(&app).await;
+    assert_eq!((status, &again["ContactId"]), (StatusCode::OK, &second["ContactId"]), "{again}");
+    assert_eq!(again["ContinuedFromContactId"], source.as_str(), "{again}");
+    next.as_object_mut().unwrap().remove("ClientToken");
     let (status, answer, headers) = Put::new(&key, next.clone()).send(&app).await;
     assert_eq!(
         (status, exception(&headers).as_str()),
