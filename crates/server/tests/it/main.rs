@@ -3,6 +3,7 @@
 
 mod access;
 mod backup;
+mod cli_access_key;
 mod cli_flow;
 mod connect;
 mod connect_start;
