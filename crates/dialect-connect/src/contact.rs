@@ -123,7 +123,20 @@ fn answer(c: &Conversation, participant: &str, token: &str) -> Response {
     response
 }
 
-fn control(e: switchboard_core::Error) -> AwsError {
+/// A domain error in the control plane's names, its field named as the
+/// request names it.
+fn control(mut e: switchboard_core::Error) -> AwsError {
+    if let Some(field) = e.field.as_deref() {
+        let named = match field {
+            "display_name" => "ParticipantDetails.DisplayName",
+            "attributes" => "Attributes",
+            "content" => "InitialMessage.Content",
+            "client_token" => "ClientToken",
+            "continue_from.conversation_id" => "PersistentChat.SourceContactId",
+            other => other,
+        };
+        e.field = Some(named.to_owned());
+    }
     AwsError::from(e).in_control()
 }
 
@@ -175,7 +188,7 @@ impl StartRequest {
         let display_name = required_string(details, "DisplayName")
             .map_err(|_| invalid("ParticipantDetails.DisplayName", "is required, a string"))?;
         let chars = display_name.chars().count();
-        if chars == 0 || chars > MAX_DISPLAY_NAME {
+        if display_name.trim().is_empty() || chars > MAX_DISPLAY_NAME {
             return Err(invalid("ParticipantDetails.DisplayName", format!("1 to {MAX_DISPLAY_NAME} characters")));
         }
         let attributes = attributes(o.get("Attributes"))?;

@@ -151,6 +151,10 @@ async fn each_bad_field_is_refused_by_name(backend: Backend) {
         (with("ParticipantDetails", json!({})), "ParticipantDetails.DisplayName"),
         (with("ParticipantDetails", json!({"DisplayName": ""})), "ParticipantDetails.DisplayName"),
         (with("ParticipantDetails", json!({"DisplayName": "x".repeat(257)})), "ParticipantDetails.DisplayName"),
+        (with("ParticipantDetails", json!({"DisplayName": "  "})), "ParticipantDetails.DisplayName"),
+        // Within AWS's 256, beyond the server's own limit (128 by default): named all the same.
+        (with("ParticipantDetails", json!({"DisplayName": "x".repeat(200)})), "ParticipantDetails.DisplayName"),
+        (with("ParticipantDetails", json!({"DisplayName": "a\u{7}b"})), "ParticipantDetails.DisplayName"),
         (with("Attributes", json!(["a"])), "Attributes"),
         (with("Attributes", json!({"n": 1})), "Attributes.n"),
         (with("InitialMessage", json!({"Content": "hi"})), "InitialMessage.ContentType"),
