@@ -226,3 +226,76 @@ pub fn typing(conversation: ConversationId, who: ParticipantId, roster: &Roster,
 pub fn shown(e: &Event) -> bool {
     item(e, &Roster::default(), false).is_some()
 }
+
+/// Whether `e` is an item of a transcript: receipts are not (they ride on
+/// their message's `MessageMetadata` there).
+pub fn in_transcript(e: &Event) -> bool {
+    !matches!(e.kind, EventKind::Delivered { .. } | EventKind::Read { .. }) && shown(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::clock::Timestamp;
+    use switchboard_core::event::{EndReason, LeaveReason};
+    use switchboard_core::ids::{EventId, QueueId, TaskId};
+
+    use super::*;
+
+    fn event(participant: Option<ParticipantId>, kind: EventKind) -> Event {
+        Event {
+            conversation_id: ConversationId::new(),
+            seq: 1,
+            id: EventId::new(),
+            at: Timestamp(1_700_000_000_123),
+            participant_id: participant,
+            kind,
+            client_token: None,
+        }
+    }
+
+    /// Each log event the service has an item for, as its `Type` and `ContentType`.
+    #[test]
+    fn each_event_becomes_the_item_chatjs_expects() {
+        let (agent, customer) = (ParticipantId::new(), ParticipantId::new());
+        let joined =
+            |p, role, name: &str| EventKind::ParticipantJoined { member_id: p, role, display_name: name.into() };
+        let mut roster = Roster::default();
+        roster.learn(&event(None, joined(agent, Role::Agent, "Ann")));
+        roster.learn(&event(None, joined(customer, Role::Customer, "Jane")));
+        let e = |name: &str| format!("{EVENT_PREFIX}{name}");
+        let cases = [
+            (EventKind::ParticipantIdle { member_id: customer }, "EVENT", e("participant.idle")),
+            (EventKind::ParticipantReturned { member_id: customer }, "EVENT", e("participant.returned")),
+            (
+                EventKind::ParticipantAutoDisconnected { member_id: customer },
+                "EVENT",
+                e("participant.autodisconnection"),
+            ),
+            (
+                EventKind::ParticipantLeft { member_id: agent, reason: LeaveReason::Left },
+                "EVENT",
+                e("participant.left"),
+            ),
+            (EventKind::ConversationEnded { reason: EndReason::Ended }, "EVENT", CHAT_ENDED.to_owned()),
+            (
+                EventKind::Transferred { task_id: TaskId::new(), queue_id: QueueId::new(), agent_id: None },
+                "EVENT",
+                e("transfer.succeeded"),
+            ),
+            (EventKind::Read { message_id: EventId::new() }, "MESSAGEMETADATA", METADATA.to_owned()),
+        ];
+        for (kind, ty, content_type) in cases {
+            let it = item(&event(Some(customer), kind.clone()), &roster, true).unwrap();
+            assert_eq!((it.kind, it.content_type.as_str()), (ty, content_type.as_str()), "{kind:?}");
+            assert_eq!(it.absolute_time, "2023-11-14T22:13:20.123Z");
+            assert!(it.initial_contact_id.is_some());
+        }
+        let idle = item(&event(None, EventKind::ParticipantIdle { member_id: customer }), &roster, false).unwrap();
+        assert_eq!((idle.display_name.as_deref(), idle.participant_role), (Some("Jane"), Some("CUSTOMER")));
+        assert!(idle.initial_contact_id.is_none(), "transcript items carry no InitialContactId");
+        let queued = EventKind::Queued { task_id: TaskId::new(), queue_id: QueueId::new() };
+        assert!(item(&event(None, queued), &roster, true).is_none(), "routing has no Connect item");
+        let t = typing(ConversationId::new(), agent, &roster, 0);
+        assert_eq!((t.kind, t.content_type.as_str(), t.participant_role), ("EVENT", TYPING, Some("AGENT")));
+    }
+}

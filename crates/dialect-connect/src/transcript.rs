@@ -18,7 +18,7 @@ use switchboard_core::clock::Timestamp;
 use switchboard_core::engine::persistent::{SegmentCursor, SegmentRange};
 use switchboard_core::event::{Event, EventKind};
 use switchboard_core::ids::{ConversationId, EventId};
-use switchboard_core::store::Order;
+use switchboard_core::store::{EventRange, Order};
 
 use crate::ConnectState;
 use crate::auth::{self, AwsJson, Me};
@@ -30,6 +30,10 @@ const DEFAULT_RESULTS: u32 = 15;
 const MAX_RESULTS: u32 = 100;
 /// Events read per store page while scanning.
 const SCAN_PAGE: u32 = 200;
+/// How far past a page's last message its receipts are looked for, and
+/// the most events that read may return.
+const RECEIPT_WINDOW: i64 = 500;
+const RECEIPT_READ_MAX: u32 = 5_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -198,7 +202,7 @@ async fn walk(
         };
         let page = s.engine.transcript_segments(&me.caller, me.conversation(), range).await?;
         for e in &page.events {
-            if !items::shown(e) {
+            if !items::in_transcript(e) {
                 continue;
             }
             if !take(e) {
@@ -230,17 +234,17 @@ async fn place(s: &ConnectState, me: &Me, q: &Query) -> AwsResult<Placed> {
         Start::Edge => Ok(Placed::From(None)),
         Start::After(at) => Ok(Placed::From(Some(*at))),
         Start::Id(id) => {
-            let mut found = None;
-            walk(s, me, true, None, |e| {
-                if e.id == *id {
-                    found = Some(just_outside(e, q.forward));
-                    return false;
+            // One probe per contact of the history (by the event-id index).
+            let missing = || AwsError::not_found("MESSAGE", format!("no item `{id}` in this chat"));
+            for contact in history(s, me).await? {
+                let Some(e) = s.engine.store().event(contact, *id).await? else { continue };
+                let mut screen = s.engine.screen_for(&me.caller, contact).await?;
+                if !items::in_transcript(&e) || !screen.admit(&e) {
+                    return Err(missing());
                 }
-                true
-            })
-            .await?;
-            let found = found.ok_or_else(|| AwsError::not_found("MESSAGE", format!("no item `{id}` in this chat")))?;
-            Ok(Placed::From(Some(found)))
+                return Ok(Placed::From(Some(just_outside(&e, q.forward))));
+            }
+            Err(missing())
         }
         Start::Time(t) => {
             // Forward: the first item at or after t. Backward: the last at or before t.
@@ -327,45 +331,41 @@ async fn render(s: &ConnectState, events: &[Event]) -> AwsResult<Vec<Item>> {
 }
 
 /// The receipts for the messages among `events`, from the log after the
-/// first of them (at most a few pages: receipts follow their message soon).
+/// first of them to [`RECEIPT_WINDOW`] events past the last (receipts
+/// follow their message soon; one bounded read per contact).
 async fn receipts_of(s: &ConnectState, events: &[Event]) -> AwsResult<Vec<(EventId, items::Receipt)>> {
     let mut out: Vec<(EventId, items::Receipt)> = Vec::new();
     let messages: Vec<&Event> = events.iter().filter(|e| matches!(e.kind, EventKind::Message { .. })).collect();
     let mut contacts: Vec<ConversationId> = messages.iter().map(|e| e.conversation_id).collect();
+    contacts.sort();
     contacts.dedup();
     for c in contacts {
-        let first = messages.iter().filter(|e| e.conversation_id == c).map(|e| e.seq).min().unwrap_or(0);
-        let mut after = first;
-        for _ in 0..5 {
-            let page = s.engine.store().events(c, switchboard_core::store::EventRange::after(after, 500)).await?;
-            for e in &page {
-                let (EventKind::Delivered { message_id } | EventKind::Read { message_id }) = &e.kind else { continue };
-                if !messages.iter().any(|m| m.id == *message_id) {
-                    continue;
-                }
-                let at = Some(e.at.to_rfc3339());
-                let reader = e.participant_id.map(|p| p.to_string()).unwrap_or_default();
-                let receipt =
-                    match out.iter_mut().find(|(m, r)| m == message_id && r.recipient_participant_id == reader) {
-                        Some((_, r)) => r,
-                        None => {
-                            out.push((
-                                *message_id,
-                                items::Receipt { recipient_participant_id: reader, ..Default::default() },
-                            ));
-                            &mut out.last_mut().expect("just pushed").1
-                        }
-                    };
-                if matches!(e.kind, EventKind::Read { .. }) {
-                    receipt.read_timestamp = at;
-                } else {
-                    receipt.delivered_timestamp = at;
-                }
+        let seqs = messages.iter().filter(|e| e.conversation_id == c).map(|e| e.seq);
+        let (first, last) = seqs.fold((i64::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+        let window = EventRange {
+            after: Some(first),
+            before: Some(last.saturating_add(RECEIPT_WINDOW + 1)),
+            limit: RECEIPT_READ_MAX,
+            order: Order::Ascending,
+        };
+        for e in s.engine.store().events(c, window).await? {
+            let (EventKind::Delivered { message_id } | EventKind::Read { message_id }) = &e.kind else { continue };
+            if !messages.iter().any(|m| m.id == *message_id) {
+                continue;
             }
-            if page.len() < 500 {
-                break;
+            let reader = e.participant_id.map(|p| p.to_string()).unwrap_or_default();
+            let at = Some(e.at.to_rfc3339());
+            let known = out.iter().position(|(m, r)| m == message_id && r.recipient_participant_id == reader);
+            let i = known.unwrap_or_else(|| {
+                let r = items::Receipt { recipient_participant_id: reader, ..Default::default() };
+                out.push((*message_id, r));
+                out.len() - 1
+            });
+            if matches!(e.kind, EventKind::Read { .. }) {
+                out[i].1.read_timestamp = at;
+            } else {
+                out[i].1.delivered_timestamp = at;
             }
-            after = page.last().map_or(after, |e| e.seq);
         }
     }
     Ok(out)

@@ -6,7 +6,7 @@
 //! `relay` and `routing` hold the four modes, `bench` the comparison that runs
 //! `relay` and `chat` beside the storage baseline and the real server, `files`
 //! attachments beside a bare HTTP-to-disk baseline, `seed`
-//! and `pages` the growth runs (history written into a store, transcript
+//! and `pages` the growth runs, `connect` the Amazon Connect dialect beside the native API (history written into a store, transcript
 //! pages read from it), `setup`/`verify` the REST calls,
 //! `client` the per-socket driver (`agent` the agent socket's, for `routing`)
 //! and `report` the figures and output.
@@ -15,6 +15,7 @@ mod agent;
 mod bench;
 mod chat;
 mod client;
+mod connect;
 mod files;
 mod flows;
 mod idle;
@@ -92,6 +93,9 @@ enum Command {
     /// Read random transcript pages of the workspace's conversations (after `seed`) and
     /// report the latency.
     Pages(pages::PagesArgs),
+    /// The Amazon Connect dialect beside the native API in one run: send → delivered latency,
+    /// messages/s and CPU per message for each, then checks the logs.
+    Connect(connect::ConnectArgs),
 }
 
 #[tokio::main]
@@ -109,6 +113,7 @@ async fn main() -> ExitCode {
         // A long seed is expected to take long: its progress bar shows how far it is.
         Command::Seed(args) => seed::run(args).await,
         Command::Pages(args) => bounded(limit, pages::run(args)).await,
+        Command::Connect(args) => bounded(limit, connect::run(args)).await,
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

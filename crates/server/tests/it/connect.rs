@@ -221,6 +221,17 @@ async fn a_customer_chats_through_the_participant_service_with_a_native_agent(ba
         assert!(meta["MessageMetadata"]["Receipts"][0][stamp].is_string(), "{meta}");
     }
 
+    // In the transcript the message carries both receipts; receipts are not items of their own there.
+    let page =
+        post(&app, "/participant/transcript", &conn, json!({"MaxResults": 100, "ScanDirection": "FORWARD"})).await;
+    let items = page["Transcript"].as_array().unwrap();
+    assert!(items.iter().all(|i| i["Type"] != "MESSAGEMETADATA"), "{page}");
+    let agent_said = items.iter().find(|i| i["Id"] == said["id"]).unwrap();
+    let receipts = &agent_said["MessageMetadata"]["Receipts"];
+    assert_eq!(receipts.as_array().map(Vec::len), Some(1), "{agent_said}");
+    assert_eq!(receipts[0]["RecipientParticipantId"].as_str(), Some(chat.customer_id.as_str()));
+    assert!(receipts[0]["DeliveredTimestamp"].is_string() && receipts[0]["ReadTimestamp"].is_string(), "{receipts}");
+
     // ChatJS gives every read receipt the same ClientToken: each message's receipt still counts once.
     let second = native_say(&app, &chat, &chat.agent, "Anything else?").await;
     for message in [&said, &second, &second] {
