@@ -409,3 +409,35 @@ both_backends!(
     a_repeated_client_token_answers_the_same_contact_with_a_new_token,
     a_persistent_chat_continues_an_ended_contact,
 );
+
+/// Two servers on one PostgreSQL, twenty requests with one `ClientToken`
+/// sent to both at once: one contact is made, every answer that is not a
+/// retry names it, and a retry after them all finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set SWITCHBOARD_TEST_POSTGRES_URL to run")]
+async fn one_client_token_is_one_contact_across_two_nodes() {
+    let (one, two) = TestApp::two_on_one_postgres().await;
+    let key = access_key(&one, "k").await;
+    let (w, ep) = (workspace(&one).await, entry_point(&one).await);
+    let mut body = start_body(w, &ep);
+    body["ClientToken"] = json!("raced");
+    let before = conversation_count(&one).await;
+    let sends = (0..20).map(|i| Put::new(&key, body.clone()).send(if i % 2 == 0 { &one } else { &two }));
+    let answers = futures_util::future::join_all(sends).await;
+    let mut contacts = std::collections::BTreeSet::new();
+    for (status, answer, headers) in &answers {
+        match *status {
+            StatusCode::OK => {
+                contacts.insert(answer["ContactId"].as_str().unwrap().to_owned());
+            }
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(exception(headers), "ThrottlingException", "{answer}"),
+            other => panic!("{other}: {answer}"),
+        }
+    }
+    assert!(contacts.len() <= 1, "{contacts:?}");
+    let (status, last, _) = Put::new(&key, body.clone()).send(&two).await;
+    assert_eq!(status, StatusCode::OK, "{last}");
+    let contact = last["ContactId"].as_str().unwrap().to_owned();
+    assert!(contacts.iter().all(|c| *c == contact), "{contacts:?} {contact}");
+    assert_eq!(conversation_count(&one).await, before + 1, "one contact");
+}
