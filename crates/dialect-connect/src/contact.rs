@@ -61,7 +61,8 @@ pub async fn start_chat_contact(
     let flow_missing = || not_found("CONTACT_FLOW", format!("contact flow {} not found", req.contact_flow_id));
     let entry = EntryPointId::parse(&req.contact_flow_id).map_err(|_| flow_missing())?;
     match state.engine.entry_point(&caller, entry).await {
-        Ok(_) => {}
+        Ok(ep) if ep.enabled => {}
+        Ok(_) => return Err(flow_missing()),
         Err(e) if e.code == ErrorCode::NotFound => return Err(flow_missing()),
         Err(e) => return Err(control(e)),
     }

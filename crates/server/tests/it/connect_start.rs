@@ -217,6 +217,15 @@ async fn each_bad_field_is_refused_by_name(backend: Backend) {
             "{answer}"
         );
     }
+    // A disabled entry point is no contact flow either.
+    app.admin(Method::PATCH, &format!("/api/v1/entry-points/{ep}"), Some(json!({"enabled": false}))).await;
+    let (status, answer, headers) = Put::new(&key, start_body(w, &ep)).send(&app).await;
+    assert_eq!(
+        (status, exception(&headers).as_str()),
+        (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+        "{answer}"
+    );
+    assert_eq!(answer["ResourceType"], "CONTACT_FLOW", "{answer}");
     assert_eq!(conversation_count(&app).await, before, "nothing was started");
 }
 
