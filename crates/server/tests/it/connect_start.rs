@@ -417,6 +417,7 @@ both_backends!(
     signatures_that_do_not_hold_are_refused,
     a_repeated_client_token_answers_the_same_contact_with_a_new_token,
     a_persistent_chat_continues_an_ended_contact,
+    an_erased_contact_takes_its_client_token_with_it,
 );
 
 /// Two servers on one PostgreSQL, twenty requests with one `ClientToken`
@@ -449,4 +450,24 @@ async fn one_client_token_is_one_contact_across_two_nodes() {
     let contact = last["ContactId"].as_str().unwrap().to_owned();
     assert!(contacts.iter().all(|c| *c == contact), "{contacts:?} {contact}");
     assert_eq!(conversation_count(&one).await, before + 1, "one contact");
+}
+
+async fn an_erased_contact_takes_its_client_token_with_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = access_key(&app, "k").await;
+    let (w, ep) = (workspace(&app).await, entry_point(&app).await);
+    let mut body = start_body(w, &ep);
+    body["ClientToken"] = json!("token-to-forget");
+    let (status, first, _) = Put::new(&key, body.clone()).send(&app).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let contact = first["ContactId"].as_str().unwrap().to_owned();
+    app.admin(Method::DELETE, &format!("/api/v1/conversations/{contact}?end=true"), None).await;
+
+    let url = app.config.storage.database_url();
+    let left = switchboard_store::testing::mentions(&url, &[contact.as_str(), "token-to-forget"]).await.unwrap();
+    assert_eq!(left, [format!("erasures.conversation_id: {contact}")]);
+    // The token is free again: a repeat starts a new contact.
+    let (status, again, _) = Put::new(&key, body).send(&app).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_ne!(again["ContactId"], first["ContactId"]);
 }
