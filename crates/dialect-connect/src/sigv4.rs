@@ -181,9 +181,9 @@ pub struct Verified {
     pub service: String,
 }
 
-/// Checks what can be checked before the secret is known: the header is
-/// ours, `host` and `x-amz-date` are signed, and the date is readable,
-/// matches the scope, and is within [`MAX_SKEW_SECS`] of `now_unix` (seconds).
+/// Checks what can be checked before the secret is looked up: `host` and
+/// `x-amz-date` are signed, and the date is readable, is the scope's, and is
+/// within [`MAX_SKEW_SECS`] of `now_unix` (seconds). [`verify`] does it too.
 pub fn precheck(req: &Request<'_>, auth: &Authorization, now_unix: i64) -> Result<(), SigError> {
     for needed in ["host", "x-amz-date"] {
         if !auth.signed_headers.iter().any(|h| h == needed) {
