@@ -101,7 +101,13 @@ conformance!(
     an_erased_chat_leaves_only_its_audit_row,
     an_erased_chat_is_gone_for_the_writer_and_its_links,
     retention_finds_what_is_due_and_purges_it_once,
+    access_keys_keep_their_secret_and_revoke,
+    start_tokens_are_claimed_once_and_taken_over_by_compare_and_set,
 );
+
+#[path = "conformance/keys.rs"]
+mod keys;
+use keys::{access_keys_keep_their_secret_and_revoke, start_tokens_are_claimed_once_and_taken_over_by_compare_and_set};
 
 #[path = "conformance/retention.rs"]
 mod retention;
