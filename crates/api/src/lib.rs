@@ -38,8 +38,8 @@ pub mod wire_routing;
 pub use state::{ApiConfig, AppState};
 
 use routes::{
-    agents, conversations, entry_points, export, files, flows, hours, log, participants, retention, routing,
-    supervisor, system,
+    access_keys, agents, conversations, entry_points, export, files, flows, hours, log, participants, retention,
+    routing, supervisor, system,
 };
 
 /// Every route of the server, with its layers.
@@ -117,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/webhooks/{id}/deliveries", get(flows::deliveries))
         .route("/api/v1/webhook-secret", get(flows::webhook_secret))
         .route("/api/v1/webhook-secret/rotate", post(flows::rotate_webhook_secret))
+        .route("/api/v1/access-keys", get(access_keys::list).post(access_keys::create))
+        .route("/api/v1/access-keys/{id}", axum::routing::delete(access_keys::revoke))
         .route("/api/v1/erasures", get(retention::list))
         .route("/api/v1/me", get(conversations::me))
         .route("/api/v1/stream", get(stream::stream))

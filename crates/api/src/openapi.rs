@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    agents, conversations, entry_points, export, files, flows, hours, log, participants, retention, routing, supervisor,
+    access_keys, agents, conversations, entry_points, export, files, flows, hours, log, participants, retention,
+    routing, supervisor,
 };
 use crate::{error, event_stream, stream, wire};
 
@@ -42,6 +43,7 @@ use crate::{error, event_stream, stream, wire};
         flows::rotate_webhook_secret, event_stream::stream,
         files::start, files::upload, files::complete, files::list, files::get, files::download,
         files::decline_request, files::settings, files::put_settings,
+        access_keys::create, access_keys::list, access_keys::revoke,
     ),
     components(schemas(error::ErrorResponse, error::ErrorBody, wire::EventDoc)),
     modifiers(&BearerAuth),
@@ -57,6 +59,7 @@ use crate::{error, event_stream, stream, wire};
         (name = "supervisor", description = "Queue statistics, live chats, monitoring and barging in"),
         (name = "flows", description = "Flows, their runs, forms, custom events and the outbox"),
         (name = "files", description = "Attachments, their signed upload and download links, and file settings"),
+        (name = "access keys", description = "Key ids and secrets that sign server-to-server requests (AWS Signature V4)"),
     )
 )]
 struct ApiDoc;

@@ -92,11 +92,13 @@ pub enum Action {
     Supervise,
     /// List and pick up "message us" requests.
     MessageRequests,
+    /// Create, list and revoke the workspace's access keys (SigV4).
+    ManageAccessKeys,
 }
 
 impl Action {
     /// Every action, in the table's order.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Self::ManageAgents,
         Self::ReadAgent,
         Self::SetActivity,
@@ -116,6 +118,7 @@ impl Action {
         Self::AnswerOffers,
         Self::Supervise,
         Self::MessageRequests,
+        Self::ManageAccessKeys,
     ];
 
     /// What it is and where, for the table and for refusals.
@@ -144,6 +147,7 @@ impl Action {
             Self::MessageRequests => {
                 ("list and pick up message requests", "`GET /message-requests`, `POST /message-requests/{id}/pick-up`")
             }
+            Self::ManageAccessKeys => ("manage access keys", "`GET/POST /access-keys`, `DELETE /access-keys/{id}`"),
         }
     }
 }
@@ -185,7 +189,7 @@ pub fn customer(a: Action) -> Rule {
         QueuePosition | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ReadTask | ExplainTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest
-        | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
+        | AnswerOffers | Supervise | MessageRequests | ManageAccessKeys => Rule::Denied,
     }
 }
 
@@ -198,9 +202,8 @@ pub fn agent(a: Action) -> Rule {
         ListActivities => Rule::Workspace,
         ReadTask | QueuePosition | ListFileRequests => Rule::AssignedChat,
         Transfer | SetAgentInput | RequestFile | CancelFileRequest => Rule::HeldChat,
-        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | ExplainTask | Supervise => {
-            Rule::Denied
-        }
+        ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | ExplainTask | Supervise
+        | ManageAccessKeys => Rule::Denied,
     }
 }
 
@@ -210,7 +213,8 @@ pub fn supervisor(a: Action) -> Rule {
     match a {
         ReadTask | QueuePosition | RequestFile | CancelFileRequest | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
-        | Route | ExplainTask | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests => Rule::Denied,
+        | Route | ExplainTask | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests
+        | ManageAccessKeys => Rule::Denied,
     }
 }
 
@@ -222,7 +226,7 @@ pub fn key(a: Action) -> Rule {
         AnswerOffers => Rule::Denied,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ReadTask | ExplainTask | QueuePosition | Transfer | SetAgentInput | RequestFile
-        | CancelFileRequest | ListFileRequests | Supervise | MessageRequests => Rule::Workspace,
+        | CancelFileRequest | ListFileRequests | Supervise | MessageRequests | ManageAccessKeys => Rule::Workspace,
     }
 }
 

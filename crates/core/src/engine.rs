@@ -16,6 +16,7 @@ use crate::routing::model::Agent;
 use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
+pub mod access_keys;
 pub mod admin;
 pub mod explain;
 pub mod export;
@@ -28,6 +29,7 @@ pub mod persistent;
 pub mod retention;
 pub mod router;
 pub mod routing;
+pub mod start_tokens;
 pub mod supervisor;
 mod timers;
 mod toolkit;
@@ -111,6 +113,9 @@ pub struct StartChat {
     /// Who sent the request, when it carried credentials: continuing a chat
     /// needs the customer token of the chat it continues.
     pub caller: Option<Caller>,
+    /// The conversation's id, chosen beforehand (a start token was claimed
+    /// with it); else a fresh one.
+    pub id: Option<ConversationId>,
 }
 
 /// A message to send.
@@ -214,12 +219,34 @@ impl Engine {
     /// `Origin` header, checked against the entry point's allowed origins.
     pub async fn start_chat(&self, entry: EntryPointId, origin: Option<&str>, req: StartChat) -> Result<StartedChat> {
         let ep = self.chat_entry_point(entry, origin).await?;
+        self.open_chat(ep, req, false).await
+    }
+
+    /// Opens a customer chat on an entry point of the caller's workspace,
+    /// server to server (a back end holding a workspace key or access key
+    /// starts it and hands the customer its token). The key vouches for
+    /// continuing any ended chat of its workspace; an entry point of another
+    /// workspace is not found.
+    pub async fn start_chat_for(&self, caller: &Caller, entry: EntryPointId, req: StartChat) -> Result<StartedChat> {
+        let workspace = admin_workspace(caller)?;
+        let ep = self.chat_entry_point(entry, None).await?;
+        if ep.workspace_id != workspace {
+            return Err(Error::not_found("entry point"));
+        }
+        self.open_chat(ep, StartChat { caller: Some(caller.clone()), ..req }, true).await
+    }
+
+    async fn open_chat(&self, ep: crate::model::EntryPoint, req: StartChat, by_key: bool) -> Result<StartedChat> {
         self.check_attributes(&req.attributes)?;
         let mut record_id = req.record_id.map(|r| self.check_record_id(r)).transpose()?;
         let mut default_name = "Customer".to_owned();
         if let Some(from) = req.continue_from {
             // The same customer, under the same name and record unless told otherwise.
-            let customer = self.vouch_continuation(from, req.caller.as_ref()).await?;
+            let customer = if by_key {
+                self.vouch_continuation_by_key(from, ep.workspace_id).await?
+            } else {
+                self.vouch_continuation(from, req.caller.as_ref()).await?
+            };
             default_name = customer.display_name;
             if record_id.is_none() {
                 let source = self.store.conversation(from.conversation).await?;
@@ -229,7 +256,7 @@ impl Engine {
         let display_name = self.display_name(req.display_name, &default_name)?;
         let token = Secret::generate(SecretKind::Participant);
         let conversation = NewConversation {
-            id: ConversationId::new(),
+            id: req.id.unwrap_or_default(),
             workspace_id: ep.workspace_id,
             entry_point_id: Some(ep.id),
             attributes: req.attributes,

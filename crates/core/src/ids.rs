@@ -220,3 +220,86 @@ typed_id!(
     /// The audit record of one erased conversation.
     ErasureId, "ers", "erasure"
 );
+
+/// A workspace access key's id, shaped like an AWS access key id: `SBAK`
+/// and 16 upper-case base32 characters (`A`–`Z`, `2`–`7`), 80 random bits.
+/// Not a ULID: SDKs and tools expect this shape, and it is public (it is
+/// sent in every signed request's `Credential`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccessKeyId(String);
+
+impl AccessKeyId {
+    pub const PREFIX: &'static str = "SBAK";
+
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        use rand::RngCore;
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let mut bytes = [0u8; 10];
+        rand::rng().fill_bytes(&mut bytes);
+        // 80 bits, five at a time.
+        let bits = bytes.iter().fold(0u128, |acc, b| acc << 8 | u128::from(*b));
+        let mut out = String::from(Self::PREFIX);
+        for i in (0..16).rev() {
+            out.push(char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]));
+        }
+        Self(out)
+    }
+
+    /// Parses `SBAK` + 16 base32 characters; anything else is an [`IdError`].
+    pub fn parse(input: &str) -> Result<Self, IdError> {
+        let ok = input.strip_prefix(Self::PREFIX).is_some_and(|rest| {
+            rest.len() == 16 && rest.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        });
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(IdError { kind: "access key", prefix: Self::PREFIX, input: truncate(input) })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for AccessKeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessKeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod access_key_id_tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_differ() {
+        let (a, b) = (AccessKeyId::generate(), AccessKeyId::generate());
+        assert_eq!(a.as_str().len(), 20);
+        assert_eq!(AccessKeyId::parse(a.as_str()).unwrap(), a);
+        assert_ne!(a, b);
+        for bad in ["", "SBAK", "SBAKAAAAAAAAAAAAAAA", "SBAKAAAAAAAAAAAAAAA1", "sbakAAAAAAAAAAAAAAAA", "AKIDEXAMPLE"] {
+            assert!(AccessKeyId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

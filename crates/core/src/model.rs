@@ -41,6 +41,19 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A workspace access key: an AWS-style key id and secret that sign
+/// server-to-server requests with Signature V4. The secret is not part of
+/// the record: it is shown once when the key is made, and read back only
+/// to verify a signature ([`crate::store::Store::access_key_secret`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub id: crate::ids::AccessKeyId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// How long a customer may stay silent before the chat notices.
 ///
 /// `idle_after_secs`: the customer is marked idle (`participant.idle`).

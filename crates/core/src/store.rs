@@ -12,9 +12,10 @@ use crate::command::{Command, Committed};
 use crate::error::Result;
 use crate::event::Event;
 use crate::ids::{
-    AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, ScheduleId, TaskId, WorkspaceId,
+    AccessKeyId, AgentId, ConversationId, EntryPointId, EventId, OfferId, ParticipantId, QueueId, ScheduleId, TaskId,
+    WorkspaceId,
 };
-use crate::model::{ApiKey, Conversation, ConversationState, EntryPoint, Participant, Workspace};
+use crate::model::{AccessKey, ApiKey, Conversation, ConversationState, EntryPoint, Participant, Workspace};
 use crate::routing::hours::Schedule;
 use crate::routing::model::{Activity, Agent, Offer, Queue, Task, TaskHistory};
 use crate::timer::Timer;
@@ -54,6 +55,13 @@ pub struct ConversationQuery {
     /// Only conversations created before this time.
     pub created_before: Option<Timestamp>,
     pub limit: u32,
+}
+
+/// A claimed start token: the chat it names and when it was claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartToken {
+    pub conversation: ConversationId,
+    pub created_at: Timestamp,
 }
 
 /// A workspace's workflow as stored.
@@ -165,13 +173,59 @@ pub trait Store: Send + Sync + 'static {
 
     /// The participant a live (unrevoked) token belongs to.
     async fn participant_by_token(&self, token: &SecretHash) -> Result<Option<Participant>>;
-    /// The digests of a participant's tokens that are not revoked.
-    async fn participant_token_hashes(&self, participant: ParticipantId) -> Result<Vec<SecretHash>>;
+    /// A participant with the digests of its tokens that are not revoked
+    /// (one read; none when it has no live token).
+    async fn participant_with_tokens(
+        &self,
+        participant: ParticipantId,
+    ) -> Result<Option<(Participant, Vec<SecretHash>)>>;
     async fn add_participant_token(&self, participant: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()>;
     /// Revokes every token of a participant; returns how many were live.
     async fn revoke_participant_tokens(&self, participant: ParticipantId, at: Timestamp) -> Result<u64>;
     async fn api_key_by_token(&self, token: &SecretHash) -> Result<Option<ApiKey>>;
     async fn create_api_key(&self, key: &ApiKey, token: &SecretHash) -> Result<()>;
+
+    // Access keys (SigV4). The secret is stored as is: verifying a
+    // signature derives its key from it.
+
+    async fn create_access_key(&self, key: &AccessKey, secret: &str) -> Result<()>;
+    /// A workspace's access keys, revoked ones too, oldest first.
+    async fn access_keys(&self, workspace: WorkspaceId) -> Result<Vec<AccessKey>>;
+    /// Revokes a key of `workspace`; whether a live one was revoked.
+    async fn revoke_access_key(&self, workspace: WorkspaceId, id: &AccessKeyId, at: Timestamp) -> Result<bool>;
+    /// A key and its secret, revoked or not.
+    async fn access_key_secret(&self, id: &AccessKeyId) -> Result<Option<(AccessKey, String)>>;
+
+    // Start tokens: a client's idempotency token for starting a chat.
+
+    /// Claims `token` for a chat to be made with id `conversation`, unless
+    /// it is claimed already; returns the claim that holds (this one, or
+    /// the earlier one).
+    async fn claim_start_token(
+        &self,
+        workspace: WorkspaceId,
+        token: &str,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> Result<StartToken>;
+    /// Moves a claim to a new chat id, only if it is still `stale` (same
+    /// chat, same time): whether it moved.
+    async fn take_over_start_token(
+        &self,
+        workspace: WorkspaceId,
+        token: &str,
+        stale: &StartToken,
+        conversation: ConversationId,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// Gives up a claim that still names `conversation` (its chat could not
+    /// be made), so a retry starts afresh.
+    async fn release_start_token(
+        &self,
+        workspace: WorkspaceId,
+        token: &str,
+        conversation: ConversationId,
+    ) -> Result<()>;
 
     // Workspaces and entry points.
 

@@ -135,10 +135,12 @@ pub async fn derived(s: &ConnectState, token: &str, purpose: Purpose) -> AwsResu
         Purpose::WebSocket => "the WebSocket URL",
     };
     let d = parse(token, purpose).ok_or_else(|| AwsError::access_denied(format!("{what} is not valid")))?;
-    let keys = s.engine.store().participant_token_hashes(d.participant).await?;
+    // One read: the participant and its live token digests (none: revoked or erased).
+    let found = s.engine.store().participant_with_tokens(d.participant).await?;
+    let Some((p, keys)) = found else {
+        return Err(AwsError::access_denied(format!("{what} is not valid (revoked, or not issued by this service)")));
+    };
     check(&d, purpose, &keys, s.engine.now()).map_err(AwsError::access_denied)?;
-    let p = s.engine.store().participant(d.participant).await?;
-    let p = p.ok_or_else(|| AwsError::access_denied(format!("{what} names no participant")))?;
     Ok((p, d.from))
 }
 

@@ -31,6 +31,8 @@ enum Command {
     Conversation(switchboard::cli::Admin<switchboard::cli::ConversationCommand>),
     /// Routing tasks: explain why a chat is, or is not, offered to each agent.
     Task(switchboard::cli::Admin<switchboard::cli::TaskCommand>),
+    /// Access keys (SigV4 key id and secret for server-to-server calls): create, list, revoke.
+    AccessKey(switchboard::cli::Admin<switchboard::cli::AccessKeyCommand>),
     /// Copies the SQLite database to FILE, also while a server runs.
     Backup(switchboard::cli::BackupArgs),
     /// Replaces the SQLite database with a backup (no server may be running).
@@ -98,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Task(cmd) => {
             init_logs(LogFormat::Text);
             switchboard::cli::task(cmd).await
+        }
+        Command::AccessKey(cmd) => {
+            init_logs(LogFormat::Text);
+            switchboard::cli::access_key(cmd).await
         }
         Command::Backup(args) => {
             init_logs(LogFormat::Text);

@@ -341,10 +341,15 @@ macro_rules! sql_backend {
                 one(fetch_optional(&self.pool, &sql::participant_by_token(token.as_str())).await?, sql::participant)
             }
 
-            async fn participant_token_hashes(&self, p: ParticipantId) -> Result<Vec<SecretHash>> {
-                all(fetch_all(&self.pool, &sql::token_hashes_of(p)).await?, |r| {
-                    Ok(SecretHash::from_stored(r.text("token_hash")?))
-                })
+            async fn participant_with_tokens(
+                &self,
+                p: ParticipantId,
+            ) -> Result<Option<(Participant, Vec<SecretHash>)>> {
+                let rows = fetch_all(&self.pool, &sql::participant_with_tokens(p)).await?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                let hashes =
+                    rows.iter().map(|r| Ok(SecretHash::from_stored(r.text("token_hash")?))).collect::<Result<_>>()?;
+                Ok(Some((sql::participant(first)?, hashes)))
             }
 
             async fn add_participant_token(&self, p: ParticipantId, token: &SecretHash, at: Timestamp) -> Result<()> {
@@ -361,6 +366,62 @@ macro_rules! sql_backend {
 
             async fn create_api_key(&self, key: &ApiKey, token: &SecretHash) -> Result<()> {
                 execute(&self.pool, &sql::insert_api_key(key, token.as_str())).await.map(drop)
+            }
+
+            async fn create_access_key(&self, key: &switchboard_core::model::AccessKey, secret: &str) -> Result<()> {
+                execute(&self.pool, &crate::sql_keys::insert_access_key(key, secret)).await.map(drop)
+            }
+
+            async fn access_keys(&self, w: WorkspaceId) -> Result<Vec<switchboard_core::model::AccessKey>> {
+                all(fetch_all(&self.pool, &crate::sql_keys::access_keys_of(w)).await?, crate::sql_keys::access_key)
+            }
+
+            async fn revoke_access_key(
+                &self,
+                w: WorkspaceId,
+                id: &switchboard_core::ids::AccessKeyId,
+                at: Timestamp,
+            ) -> Result<bool> {
+                Ok(execute(&self.pool, &crate::sql_keys::revoke_access_key(w, id, at)).await? > 0)
+            }
+
+            async fn access_key_secret(
+                &self,
+                id: &switchboard_core::ids::AccessKeyId,
+            ) -> Result<Option<(switchboard_core::model::AccessKey, String)>> {
+                let row = fetch_optional(&self.pool, &crate::sql_keys::access_key_with_secret(id)).await?;
+                row.map(|r| Ok((crate::sql_keys::access_key(&r)?, r.text("secret")?))).transpose()
+            }
+
+            async fn claim_start_token(
+                &self,
+                w: WorkspaceId,
+                token: &str,
+                c: ConversationId,
+                at: Timestamp,
+            ) -> Result<switchboard_core::store::StartToken> {
+                execute(&self.pool, &crate::sql_keys::claim_start_token(w, token, c, at)).await?;
+                let row = fetch_optional(&self.pool, &crate::sql_keys::start_token(w, token)).await?;
+                // A claim is given up only by its own request, so one is there.
+                match row {
+                    Some(r) => crate::sql_keys::start_token_row(&r),
+                    None => Err(switchboard_core::Error::unavailable("the start token was released meanwhile; retry")),
+                }
+            }
+
+            async fn take_over_start_token(
+                &self,
+                w: WorkspaceId,
+                token: &str,
+                stale: &switchboard_core::store::StartToken,
+                c: ConversationId,
+                at: Timestamp,
+            ) -> Result<bool> {
+                Ok(execute(&self.pool, &crate::sql_keys::take_over_start_token(w, token, stale, c, at)).await? > 0)
+            }
+
+            async fn release_start_token(&self, w: WorkspaceId, token: &str, c: ConversationId) -> Result<()> {
+                execute(&self.pool, &crate::sql_keys::release_start_token(w, token, c)).await.map(drop)
             }
 
             async fn create_workspace(&self, w: &Workspace) -> Result<()> {

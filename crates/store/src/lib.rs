@@ -26,6 +26,7 @@ mod sql;
 mod sql_files;
 mod sql_flows;
 mod sql_hours;
+mod sql_keys;
 mod sql_retention;
 mod sql_routing;
 mod sqlite;

@@ -23,6 +23,7 @@ const SQLITE: &[Source] = &[
     (9, "hours of operation", include_str!("../migrations/sqlite/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/sqlite/0010_response.sql")),
     (11, "explain", include_str!("../migrations/sqlite/0011_explain.sql")),
+    (12, "access keys and start tokens", include_str!("../migrations/sqlite/0012_access_keys.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -36,6 +37,7 @@ const POSTGRES: &[Source] = &[
     (9, "hours of operation", include_str!("../migrations/postgres/0009_hours.sql")),
     (10, "reply timers and message requests", include_str!("../migrations/postgres/0010_response.sql")),
     (11, "explain", include_str!("../migrations/postgres/0011_explain.sql")),
+    (12, "access keys and start tokens", include_str!("../migrations/postgres/0012_access_keys.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -494,9 +494,11 @@ pub(crate) fn participant_by_token(hash: &str) -> Stmt {
     .bind(hash)
 }
 
-pub(crate) fn token_hashes_of(p: ParticipantId) -> Stmt {
+pub(crate) fn participant_with_tokens(p: ParticipantId) -> Stmt {
     Stmt::new(
-        "SELECT token_hash FROM participant_tokens WHERE participant_id = ? AND revoked_at IS NULL ORDER BY created_at",
+        "SELECT p.id, p.conversation_id, p.role, p.display_name, p.joined_at, p.left_at, p.idle, p.agent_id, t.token_hash \
+         FROM participants p JOIN participant_tokens t ON t.participant_id = p.id \
+         WHERE p.id = ? AND t.revoked_at IS NULL ORDER BY t.created_at",
     )
     .bind(p.to_string())
 }

@@ -7,7 +7,8 @@
 //! through its participants, tasks or runs): its row, events, participants
 //! and their tokens, timers, tasks with their offers and history, file
 //! requests, attachments, flow runs with their logs, forms, custom events
-//! published from it, its scoped webhooks, and its outbox items. Nothing
+//! published from it, its scoped webhooks, its outbox items, and the start
+//! token that made it (the Connect dialect's `ClientToken`). Nothing
 //! else holds a conversation's id but the audit row itself.
 
 use switchboard_core::Result;
@@ -36,7 +37,7 @@ const COUNTS: [(&str, &str); 10] = [
 /// A conversation's rows, table by table, children before what they hang
 /// from and the conversation's own row last: `{ids}` stands for the list
 /// of erased conversation ids.
-const DELETES: [&str; 16] = [
+const DELETES: [&str; 17] = [
     "DELETE FROM participant_tokens WHERE participant_id IN \
      (SELECT id FROM participants WHERE conversation_id IN {ids})",
     "DELETE FROM participants WHERE conversation_id IN {ids}",
@@ -53,6 +54,7 @@ const DELETES: [&str; 16] = [
     "DELETE FROM custom_events WHERE conversation_id IN {ids}",
     "DELETE FROM webhooks WHERE conversation_id IN {ids}",
     "DELETE FROM outbox WHERE conversation_id IN {ids}",
+    "DELETE FROM start_tokens WHERE conversation_id IN {ids}",
     "DELETE FROM conversations WHERE id IN {ids}",
 ];
 
@@ -197,7 +199,7 @@ mod tests {
         };
         let planned = [r, other].map(|request| PlannedErasure { files: files(&request), request, ended_at: None });
         let stmts = erase(&planned, Timestamp(1));
-        assert_eq!(stmts.len(), 18, "the audit row, the files' deletion and 16 deletes");
+        assert_eq!(stmts.len(), 19, "the audit row, the files' deletion and 17 deletes");
         assert!(stmts[0].sql.starts_with("INSERT INTO erasures"));
         assert_eq!(stmts[0].args.len(), 14);
         assert!(stmts[1].sql.starts_with("INSERT INTO outbox") && stmts[1].sql.contains("EXISTS"));

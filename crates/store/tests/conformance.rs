@@ -101,7 +101,13 @@ conformance!(
     an_erased_chat_leaves_only_its_audit_row,
     an_erased_chat_is_gone_for_the_writer_and_its_links,
     retention_finds_what_is_due_and_purges_it_once,
+    access_keys_keep_their_secret_and_revoke,
+    start_tokens_are_claimed_once_and_taken_over_by_compare_and_set,
 );
+
+#[path = "conformance/keys.rs"]
+mod keys;
+use keys::{access_keys_keep_their_secret_and_revoke, start_tokens_are_claimed_once_and_taken_over_by_compare_and_set};
 
 #[path = "conformance/retention.rs"]
 mod retention;
@@ -355,9 +361,17 @@ async fn participant_tokens_resolve_and_revoke<F: Future<Output = Subject>>(open
     let second = Secret::generate(SecretKind::Participant);
     store.add_participant_token(pid, &second.hash(), Timestamp(5)).await.unwrap();
     assert!(store.participant_by_token(&second.hash()).await.unwrap().is_some());
+    let (p, hashes) = store.participant_with_tokens(pid).await.unwrap().unwrap();
+    assert_eq!(p.id, pid);
+    let mut digests: Vec<&str> = hashes.iter().map(|h| h.as_str()).collect();
+    let mut expected = vec![token.hash().as_str().to_owned(), second.hash().as_str().to_owned()];
+    digests.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(digests, expected, "both live digests");
     assert_eq!(store.revoke_participant_tokens(pid, Timestamp(6)).await.unwrap(), 2);
     assert!(store.participant_by_token(&token.hash()).await.unwrap().is_none());
     assert!(store.participant_by_token(&second.hash()).await.unwrap().is_none());
+    assert!(store.participant_with_tokens(pid).await.unwrap().is_none(), "no live token, nothing");
     assert_eq!(store.participants(cid).await.unwrap().len(), 1);
 }
 

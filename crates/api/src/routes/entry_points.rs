@@ -99,6 +99,7 @@ pub async fn start_chat(
         record_id: req.record_id,
         continue_from,
         caller,
+        id: None,
     };
     let chat = s.engine.start_chat(EntryPointId::parse(&id)?, origin, start).await?;
     let stream_url = format!("{}/api/v1/stream", s.config.public_url.replacen("http", "ws", 1));

@@ -1,5 +1,6 @@
 //! The native API's handlers, one file per resource.
 
+pub mod access_keys;
 pub mod agents;
 pub mod conversations;
 pub mod entry_points;

@@ -105,6 +105,29 @@ impl Engine {
         }
     }
 
+    /// A workspace key vouches for continuing an ended chat of its own
+    /// workspace (whether it ended is the planner's check). Returns the
+    /// source's customer; a chat of another workspace is not found.
+    pub(crate) async fn vouch_continuation_by_key(
+        &self,
+        from: ContinueFrom,
+        workspace: crate::ids::WorkspaceId,
+    ) -> Result<Participant> {
+        let field = "continue_from.conversation_id";
+        let source = self
+            .store
+            .conversation(from.conversation)
+            .await?
+            .filter(|c| c.workspace_id == workspace)
+            .ok_or_else(|| Error::not_found("conversation").with_field(field))?;
+        self.store
+            .participants(source.id)
+            .await?
+            .into_iter()
+            .find(|p| p.role == Role::Customer)
+            .ok_or_else(|| Error::invalid(field, "the chat continued has no customer"))
+    }
+
     /// The conversations whose events make `c`'s history, oldest first,
     /// ending with `c`. A conversation continued `from_segment` carries only
     /// the one it continues; `entire_past_session` carries that one's own

@@ -1,6 +1,6 @@
 //! Administration from the command line: agents, queues, the workflow,
 //! schedules, flows, erasing a conversation, explaining a chat's routing,
-//! backups and transcript exports.
+//! access keys, backups and transcript exports.
 //!
 //! These commands take the same `--database-url` / `--data-dir` as `serve`
 //! and go through the same engine operations as the API. Commands that only
@@ -35,6 +35,7 @@ use switchboard_core::routing::model::Agent;
 
 use crate::config::StorageConfig;
 
+mod access_key;
 mod backup;
 mod conversation;
 mod flow;
@@ -43,6 +44,7 @@ mod schedule;
 mod task;
 mod transcript;
 use crate::lock::{self, Attempt, DataLock, Holder};
+pub use access_key::{AccessKeyCommand, access_key};
 pub use backup::{BackupArgs, RestoreArgs, backup, restore};
 pub use conversation::{ConversationCommand, conversation};
 pub use flow::{FlowCommand, flow};

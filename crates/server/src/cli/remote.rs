@@ -131,6 +131,11 @@ impl Server {
         self.send(req).await?.map_err(|(status, e)| self.failed(status, e))
     }
 
+    /// Sends `req`, which answers with no body (204), or the API's error as a CLI error.
+    pub(super) async fn call_no_content(&self, req: RequestBuilder) -> anyhow::Result<()> {
+        self.send_text(req).await?.map(drop).map_err(|(status, e)| self.failed(status, e))
+    }
+
     /// The same message as the direct path gives (`field: message`), and a
     /// hint when the key was refused.
     fn failed(&self, status: StatusCode, e: ApiError) -> anyhow::Error {

@@ -69,6 +69,23 @@ async fn every_caller_gets_what_the_table_says(backend: Backend) {
         ("chat agent", &chat_agent, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::FORBIDDEN),
         ("bob", &bob.token, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::OK),
         ("key", ADMIN_KEY, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::OK),
+        // Access keys: a workspace key's business only.
+        ("customer", &customer, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::FORBIDDEN),
+        ("ann", &ann.token, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::FORBIDDEN),
+        (
+            "supervisor",
+            &supervisor,
+            (Method::POST, "/api/v1/access-keys".into(), Some(json!({"name": "s"}))),
+            StatusCode::FORBIDDEN,
+        ),
+        ("chat agent", &chat_agent, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::FORBIDDEN),
+        (
+            "bob",
+            &bob.token,
+            (Method::DELETE, "/api/v1/access-keys/SBAKAAAAAAAAAAAAAAAA".into(), None),
+            StatusCode::FORBIDDEN,
+        ),
+        ("key", ADMIN_KEY, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::OK),
         ("key", ADMIN_KEY, get("/task"), StatusCode::OK),
         ("key", ADMIN_KEY, (Method::GET, "/api/v1/offers".into(), None), StatusCode::FORBIDDEN),
         ("key", ADMIN_KEY, post("/agent-input", input("from the key")), StatusCode::ACCEPTED),

@@ -95,6 +95,11 @@ impl Serve {
         res.json().await.unwrap()
     }
 
+    /// Where it listens, `http://127.0.0.1:PORT`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
     pub(crate) async fn stop(mut self) {
         self.child.kill().await.unwrap();
     }

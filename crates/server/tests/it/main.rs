@@ -3,9 +3,11 @@
 
 mod access;
 mod backup;
+mod cli_access_key;
 mod cli_flow;
 mod connect;
 mod connect_clients;
+mod connect_start;
 mod delivery;
 mod durability;
 mod explain;
