@@ -118,6 +118,8 @@ test("SendMessage: text/plain, text/markdown and application/json, each logged o
   const sent = [];
   for (const [type, content] of [
     ["text/plain", "plain hello"],
+    ["text/plain", "héllo 👋\nשלום\t\"quoted\" <b>&amp;</b>"],
+    ["text/plain", "x".repeat(16_384)], // the service's largest Content
     ["text/markdown", "**bold** hello"],
     ["application/json", json],
   ]) {
@@ -442,6 +444,33 @@ test("unauthenticated and malformed calls: typed errors, never a 500", { timeout
   await raw("/participant/connection", { method: "POST", headers: { ...json, "x-amz-bearer": chat.ParticipantToken }, body: JSON.stringify({ Type: ["CARRIER_PIGEON"] }) }, "an unknown connection Type");
   await raw("/participant/transcript", { method: "POST", headers: { ...json, "x-amz-bearer": token }, body: JSON.stringify({ MaxResults: "ten" }) }, "MaxResults a string");
   await raw("/participant/event", { method: "POST", headers: { ...json, "x-amz-bearer": token }, body: "" }, "an empty body");
+
+  // A browser's preflight, as ChatJS on a web page causes it (DIALECTS A.7),
+  // and the error headers exposed so the SDK can read the exception's type.
+  const preflight = await fetch(env.url + "/participant/message", {
+    method: "OPTIONS",
+    headers: {
+      Origin: "https://shop.example",
+      "Access-Control-Request-Method": "POST",
+      "Access-Control-Request-Headers":
+        "x-amz-bearer,content-type,x-amz-user-agent,x-amz-date,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request",
+    },
+  });
+  assert.ok(preflight.status >= 200 && preflight.status < 300, `preflight: ${preflight.status}`);
+  assert.ok(["*", "https://shop.example"].includes(preflight.headers.get("access-control-allow-origin")), "preflight: allow-origin");
+  const allowed = (preflight.headers.get("access-control-allow-headers") ?? "").toLowerCase();
+  for (const h of ["x-amz-bearer", "content-type", "x-amz-user-agent", "x-amz-date", "x-amz-content-sha256", "authorization", "amz-sdk-invocation-id", "amz-sdk-request"]) {
+    assert.ok(allowed === "*" || allowed.split(",").map((x) => x.trim()).includes(h), `preflight: ${h} not allowed (${allowed})`);
+  }
+  assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
+  const refused = await fetch(env.url + "/participant/message", {
+    method: "POST",
+    headers: { Origin: "https://shop.example", "content-type": "application/json", "x-amz-bearer": "nope" },
+    body: JSON.stringify({ Content: "hi", ContentType: "text/plain" }),
+  });
+  assert.equal(refused.status, 403);
+  const exposed = (refused.headers.get("access-control-expose-headers") ?? "").toLowerCase();
+  assert.ok(exposed.includes("x-amzn-errortype") && exposed.includes("x-amzn-requestid"), `expose-headers: ${exposed}`);
 
   // The websocket refuses a made-up URL token before anything else.
   const bad = new (require("ws"))(env.url.replace(/^http/, "ws") + "/connect/ws?t=forged");
