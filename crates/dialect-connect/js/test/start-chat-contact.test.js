@@ -5,7 +5,7 @@
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const { StartChatContactCommand } = require("@aws-sdk/client-connect");
-const { CreateParticipantConnectionCommand } = require("@aws-sdk/client-connectparticipant");
+const { CreateParticipantConnectionCommand, GetTranscriptCommand } = require("@aws-sdk/client-connectparticipant");
 const {
   env,
   connectClient,
@@ -34,6 +34,26 @@ test("StartChatContact with the access key starts a chat whose token opens a con
     }),
   );
   assert.ok(conn.ConnectionCredentials?.ConnectionToken, JSON.stringify(conn));
+});
+
+test("InitialMessage is the customer's first message", { timeout: 30_000 }, async () => {
+  const res = await startChat({
+    ParticipantDetails: { DisplayName: "Jane" },
+    InitialMessage: { ContentType: "text/plain", Content: "I need help with my order" },
+  });
+  const client = participantClient();
+  const conn = await client.send(
+    new CreateParticipantConnectionCommand({ ParticipantToken: res.ParticipantToken, Type: ["CONNECTION_CREDENTIALS"] }),
+  );
+  const t = await client.send(
+    new GetTranscriptCommand({ ConnectionToken: conn.ConnectionCredentials.ConnectionToken, MaxResults: 100 }),
+  );
+  const messages = t.Transcript.filter((i) => i.Type === "MESSAGE");
+  assert.equal(messages.length, 1, JSON.stringify(t.Transcript));
+  assert.equal(messages[0].Content, "I need help with my order");
+  assert.equal(messages[0].ContentType, "text/plain");
+  assert.equal(messages[0].ParticipantRole, "CUSTOMER");
+  assert.equal(messages[0].ParticipantId, res.ParticipantId);
 });
 
 test("the same ClientToken twice starts one chat", { timeout: 30_000 }, async () => {
