@@ -58,29 +58,41 @@ function assertControlRefusal(e, what) {
   );
 }
 
-test("a chain of three contacts: ENTIRE_PAST_SESSION carries the first, FROM_SEGMENT starts from the second", { timeout: 120_000 }, async () => {
-  await withLog(async () => {
-    // The first contact.
-    const first = await startChat();
-    const a = await connection(first);
-    const m1 = await client.send(new SendMessageCommand({ ConnectionToken: a.token, ContentType: "text/plain", Content: "from the first contact" }));
+test("a chain of three contacts: ENTIRE_PAST_SESSION carries the first, FROM_SEGMENT starts from the second", { timeout: 120_000 }, async (t) => {
+  // Later steps need what earlier ones made; once one of those fails the rest
+  // are skipped. A check nothing depends on (`alone`) fails on its own.
+  let broken = false;
+  const step = (name, fn, { alone = false } = {}) =>
+    t.test(name, { skip: broken && "an earlier step failed" }, async () => {
+      try {
+        await withLog(fn);
+      } catch (e) {
+        if (!alone) broken = true;
+        throw e;
+      }
+    });
 
-    // It must have ended before it can be continued.
+  let first, m1;
+  await step("the first contact; it cannot be continued before it has ended", async () => {
+    first = await startChat();
+    const a = await connection(first);
+    m1 = await client.send(new SendMessageCommand({ ConnectionToken: a.token, ContentType: "text/plain", Content: "from the first contact" }));
     const early = await awsError(
       () => startChat({ PersistentChat: { SourceContactId: first.ContactId, RehydrationType: "ENTIRE_PAST_SESSION" } }),
       "continuing a contact that has not ended",
     );
     assertControlRefusal(early, "continuing a contact that has not ended");
     await leave(first);
+  });
 
-    // The second, continuing the first, through ChatJS.
-    const second = await startChat({ PersistentChat: { SourceContactId: first.ContactId, RehydrationType: "ENTIRE_PAST_SESSION" } });
+  let second, s, sent;
+  await step("the second (ENTIRE_PAST_SESSION), through ChatJS: its transcript starts with the first", async () => {
+    second = await startChat({ PersistentChat: { SourceContactId: first.ContactId, RehydrationType: "ENTIRE_PAST_SESSION" } });
     assert.notEqual(second.ContactId, first.ContactId);
     assert.equal(second.ContinuedFromContactId, first.ContactId);
-
-    const s = customerSession(second, "ChatJS on the second contact");
+    s = customerSession(second, "ChatJS on the second contact");
     await connectAndWait(s);
-    const sent = await s.session.sendMessage({ contentType: "text/plain", message: "from the second contact" });
+    sent = await s.session.sendMessage({ contentType: "text/plain", message: "from the second contact" });
     // ChatJS keeps the new contact's items (it filters on ContactId).
     await s.events.waitFor((e) => e.kind === "message" && e.data.Id === sent.data.Id, "the second contact's message on its socket");
     const t = await s.session.getTranscript({ scanDirection: "BACKWARD", sortOrder: "ASCENDING", maxResults: 100 });
@@ -92,14 +104,20 @@ test("a chain of three contacts: ENTIRE_PAST_SESSION carries the first, FROM_SEG
     assert.equal(old.Content, "from the first contact");
     if (old.ContactId !== undefined) assert.equal(old.ContactId, first.ContactId, "an old item names its contact");
     assert.equal(new Set(items.map((i) => i.Id)).size, items.length, "no item twice");
+  });
 
-    // One contact of the chain, by ContactId.
-    const b = await connection(second);
-    const onlyFirst = await transcript(b.token, { ContactId: first.ContactId });
-    assert.ok(onlyFirst.some((i) => i.Id === m1.Id), JSON.stringify(onlyFirst));
-    assert.ok(!onlyFirst.some((i) => i.Id === sent.data.Id), "only the first contact's items");
+  await step(
+    "GetTranscript with ContactId: one contact of the chain",
+    async () => {
+      const b = await connection(second);
+      const onlyFirst = await transcript(b.token, { ContactId: first.ContactId });
+      assert.ok(onlyFirst.some((i) => i.Id === m1.Id), JSON.stringify(onlyFirst));
+      assert.ok(!onlyFirst.some((i) => i.Id === sent.data.Id), `only the first contact's items: ${JSON.stringify(onlyFirst)}`);
+    },
+    { alone: true },
+  );
 
-    // A contact is continued once.
+  await step("the second ends; a contact is continued once", async () => {
     await s.session.disconnectParticipant();
     await s.events.waitFor((e) => e.kind === "ended", "onEnded of the second contact");
     const twice = await awsError(
@@ -107,25 +125,31 @@ test("a chain of three contacts: ENTIRE_PAST_SESSION carries the first, FROM_SEG
       "continuing a contact already continued",
     );
     assertControlRefusal(twice, "continuing a contact already continued");
+  });
 
-    // The third, from the second's segment.
+  await step("the third (FROM_SEGMENT from the second): the second, then the third", async () => {
     const third = await startChat({ PersistentChat: { SourceContactId: second.ContactId, RehydrationType: "FROM_SEGMENT" } });
     assert.equal(third.ContinuedFromContactId, second.ContactId);
     const c = await connection(third);
     const m3 = await client.send(new SendMessageCommand({ ConnectionToken: c.token, ContentType: "text/plain", Content: "from the third contact" }));
     // FROM_SEGMENT starts a session from its source (docs/persistent-chat.md):
-    // the second contact, then the third; what came before the second is not shown.
+    // what came before the second is not shown.
     const all = await transcript(c.token);
     const pos = (id) => all.findIndex((i) => i.Id === id);
     assert.ok(pos(sent.data.Id) >= 0 && pos(m3.Id) > pos(sent.data.Id), `the second contact, then the third: ${JSON.stringify(all)}`);
     assert.equal(pos(m1.Id), -1, "not the first contact, from before the segment");
     assert.equal(new Set(all.map((i) => i.Id)).size, all.length, "no item twice");
-
-    // An unknown source is refused.
-    const unknown = await awsError(
-      () => startChat({ PersistentChat: { SourceContactId: "cnv_does_not_exist", RehydrationType: "FROM_SEGMENT" } }),
-      "continuing an unknown contact",
-    );
-    assertControlRefusal(unknown, "continuing an unknown contact");
   });
+
+  await step(
+    "an unknown source is refused",
+    async () => {
+      const unknown = await awsError(
+        () => startChat({ PersistentChat: { SourceContactId: "cnv_does_not_exist", RehydrationType: "FROM_SEGMENT" } }),
+        "continuing an unknown contact",
+      );
+      assertControlRefusal(unknown, "continuing an unknown contact");
+    },
+    { alone: true },
+  );
 });
