@@ -78,11 +78,23 @@ pub struct Query {
     pub forward: bool,
     pub ascending: bool,
     pub start: Start,
+    /// `ContactId`: only this contact of the chain (else the whole chain,
+    /// as its rehydration says).
+    pub only: Option<ConversationId>,
 }
 
 /// Reads and checks a request (the contact it names is checked against the
-/// caller later). Never panics.
+/// caller's chain later). Never panics.
 pub fn read(req: &TranscriptRequest, contact: ConversationId) -> AwsResult<Query> {
+    let only = match &req.contact_id {
+        None => None,
+        Some(c) => Some(
+            ConversationId::parse(c)
+                .map_err(|_| AwsError::validation(format!("ContactId `{c}` is not a contact id")))?,
+        ),
+    };
+    // A token is good for the scan over the same contacts only.
+    let contact = only.unwrap_or(contact);
     let limit = match req.max_results {
         None => DEFAULT_RESULTS,
         Some(n) if (0..=i64::from(MAX_RESULTS)).contains(&n) => n as u32,
@@ -121,7 +133,7 @@ pub fn read(req: &TranscriptRequest, contact: ConversationId) -> AwsResult<Query
             _ => return Err(AwsError::validation("StartPosition takes one of Id, AbsoluteTime and MostRecent")),
         },
     };
-    Ok(Query { limit, forward, ascending, start })
+    Ok(Query { limit, forward, ascending, start, only })
 }
 
 /// `v1.F|B.CONTACT.SEGMENT:SEQ`, base64url.
@@ -151,22 +163,19 @@ pub async fn get_transcript(
 ) -> AwsResult<Json<Value>> {
     let me = auth::connection(&s, &headers).await?;
     let contact = me.conversation();
-    if let Some(asked) = &req.contact_id
-        && asked != &contact.to_string()
-    {
-        // A contact of this chat's history is read through this one.
-        let known = history(&s, &me).await?;
-        if !known.iter().any(|c| &c.to_string() == asked) {
-            return Err(AwsError::not_found("CONTACT", format!("contact `{asked}` is not part of this chat")));
-        }
-    }
     let q = read(&req, contact)?;
+    if let Some(asked) = q.only
+        && asked != contact
+        && !history(&s, &me).await?.contains(&asked)
+    {
+        return Err(AwsError::not_found("CONTACT", format!("contact `{asked}` is not part of this chat")));
+    }
     let page = scan(&s, &me, &q).await?;
     let mut out = serde_json::Map::new();
     out.insert("InitialContactId".into(), Value::String(contact.to_string()));
     out.insert("Transcript".into(), serde_json::to_value(&page.items).unwrap_or_default());
     if let Some(at) = page.next {
-        out.insert("NextToken".into(), Value::String(write_token(&at, q.forward, contact)));
+        out.insert("NextToken".into(), Value::String(write_token(&at, q.forward, q.only.unwrap_or(contact))));
     }
     Ok(Json(Value::Object(out)))
 }
@@ -189,7 +198,7 @@ pub struct Page {
 async fn walk(
     s: &ConnectState,
     me: &Me,
-    forward: bool,
+    (forward, only): (bool, Option<ConversationId>),
     mut from: Option<SegmentCursor>,
     mut take: impl FnMut(&Event) -> bool,
 ) -> AwsResult<Option<SegmentCursor>> {
@@ -202,7 +211,7 @@ async fn walk(
         };
         let page = s.engine.transcript_segments(&me.caller, me.conversation(), range).await?;
         for e in &page.events {
-            if !items::in_transcript(e) {
+            if !items::in_transcript(e) || only.is_some_and(|c| c != e.conversation_id) {
                 continue;
             }
             if !take(e) {
@@ -236,7 +245,11 @@ async fn place(s: &ConnectState, me: &Me, q: &Query) -> AwsResult<Placed> {
         Start::Id(id) => {
             // One probe per contact of the history (by the event-id index).
             let missing = || AwsError::not_found("MESSAGE", format!("no item `{id}` in this chat"));
-            for contact in history(s, me).await? {
+            let contacts = match q.only {
+                Some(c) => vec![c],
+                None => history(s, me).await?,
+            };
+            for contact in contacts {
                 let Some(e) = s.engine.store().event(contact, *id).await? else { continue };
                 let mut screen = s.engine.screen_for(&me.caller, contact).await?;
                 if !items::in_transcript(&e) || !screen.admit(&e) {
@@ -249,7 +262,7 @@ async fn place(s: &ConnectState, me: &Me, q: &Query) -> AwsResult<Placed> {
         Start::Time(t) => {
             // Forward: the first item at or after t. Backward: the last at or before t.
             let mut found = None;
-            walk(s, me, q.forward, None, |e| {
+            walk(s, me, (q.forward, q.only), None, |e| {
                 let hit = if q.forward { e.at.millis() >= *t } else { e.at.millis() <= *t };
                 if hit {
                     found = Some(just_outside(e, q.forward));
@@ -261,7 +274,7 @@ async fn place(s: &ConnectState, me: &Me, q: &Query) -> AwsResult<Placed> {
         }
         Start::MostRecent(n) => {
             let (mut seen, mut found) = (0u32, None);
-            walk(s, me, false, None, |e| {
+            walk(s, me, (false, q.only), None, |e| {
                 if seen == *n {
                     found = Some(just_outside(e, q.forward));
                     return false;
@@ -286,7 +299,7 @@ async fn scan(s: &ConnectState, me: &Me, q: &Query) -> AwsResult<Page> {
     }
     let mut events: Vec<Event> = Vec::new();
     let limit = q.limit as usize;
-    let stopped = walk(s, me, q.forward, from, |e| {
+    let stopped = walk(s, me, (q.forward, q.only), from, |e| {
         if events.len() == limit {
             return false;
         }
@@ -386,7 +399,7 @@ mod tests {
     fn defaults_are_fifteen_backward_ascending_from_the_edge() {
         let c = ConversationId::new();
         let q = read(&req(json!({"StartPosition": {}})), c).unwrap();
-        assert_eq!(q, Query { limit: 15, forward: false, ascending: true, start: Start::Edge });
+        assert_eq!(q, Query { limit: 15, forward: false, ascending: true, start: Start::Edge, only: None });
     }
 
     #[test]

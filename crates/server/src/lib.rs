@@ -105,7 +105,11 @@ pub async fn serve_with(
         tokio::spawn(engine.clone().run_retention(every, config.retention_batch(), stop.clone().cancelled_owned()))
     });
     let tasks = TaskTracker::new();
-    let api = config.api();
+    let mut api = config.api();
+    if config.public_url.is_none() {
+        // Listening on port 0: the URLs handed out name the port bound.
+        api.public_url = format!("http://{}", listener.local_addr()?);
+    }
     let connect = switchboard_dialect_connect::ConnectState {
         engine: engine.clone(),
         public_url: api.public_url.as_str().into(),
