@@ -7,7 +7,8 @@
 //! variables, and asserts they all passed.
 //!
 //! The JavaScript dependencies are pinned in that folder's
-//! `package-lock.json`; install them with `npm ci` there (`.ci/run` does).
+//! `package-lock.json`; the test installs them with `npm ci` there when
+//! they are missing (`.ci/run` does it first).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -40,14 +41,43 @@ fn test_files(js: &Path) -> Vec<String> {
     files
 }
 
+/// Installs the pinned clients (`npm ci`) when they are not there yet, once
+/// per test run, so that `cargo test --workspace` alone runs these tests.
+/// Without npm or its registry the test fails, saying so.
+fn install_clients(js: &Path) {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let installed = || {
+        js.join("node_modules/amazon-connect-chatjs/package.json").is_file()
+            && js.join("node_modules/@aws-sdk/client-connectparticipant/package.json").is_file()
+            && js.join("node_modules/@aws-sdk/client-connect/package.json").is_file()
+            && js.join("node_modules/ws/package.json").is_file()
+    };
+    if installed() {
+        return;
+    }
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(js)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the JavaScript clients are not installed and npm could not run ({e}): run `npm ci` in {}",
+                js.display()
+            )
+        });
+    assert!(
+        out.status.success() && installed(),
+        "`npm ci` in {} failed:\n{}{}",
+        js.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn published_clients_pass(backend: Backend) {
     let js = js_dir();
-    assert!(
-        js.join("node_modules/amazon-connect-chatjs/package.json").is_file()
-            && js.join("node_modules/@aws-sdk/client-connectparticipant/package.json").is_file(),
-        "the JavaScript clients are not installed: run `npm ci` in {}",
-        js.display()
-    );
+    install_clients(&js);
     let app = TestApp::spawn(backend).await;
 
     // Chats started through the entry point route to `connect`, where Ann works.
