@@ -68,7 +68,14 @@ pub fn router(state: ConnectState) -> Router {
         .route("/connect/ws", get(ws::socket))
         .layer(cors());
     let control = Router::new().route("/contact/chat", put(contact::start_chat_contact));
-    participant.merge(control).layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes)).with_state(state)
+    participant
+        .merge(control)
+        .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // The path only: the socket URL's query carries a ticket.
+            tracing::debug_span!("connect", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
 }
 
 /// ChatJS runs in browsers on any site: the bearer token is the whole of the

@@ -120,9 +120,12 @@ async fn send(socket: &mut WebSocket, frames: Vec<String>) -> Result<(), Stop> {
     tokio::time::timeout(WRITE_TIMEOUT, work).await.map_err(|_| gone("write timed out"))?
 }
 
+/// `{"topic":"aws/chat","contentType":"application/json","content":"<the item as a JSON string>"}`,
+/// written with one serialization of the item and one escape of it.
 fn chat_frame(item: &items::Item) -> String {
     let content = serde_json::to_string(item).unwrap_or_default();
-    json!({"topic": "aws/chat", "contentType": "application/json", "content": content}).to_string()
+    let quoted = serde_json::to_string(&content).unwrap_or_default();
+    format!(r#"{{"topic":"aws/chat","contentType":"application/json","content":{quoted}}}"#)
 }
 
 /// What one client frame asks for.
