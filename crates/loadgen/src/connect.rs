@@ -35,6 +35,9 @@ pub struct ConnectArgs {
     /// The server's process id, to report its CPU per message (Linux /proc).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Run only one mode (`native` or `connect`), e.g. to profile it alone.
+    #[arg(long, value_parser = ["native", "connect"])]
+    pub only: Option<String>,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -73,8 +76,13 @@ pub async fn run(args: ConnectArgs) -> Result<bool> {
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.conversations as usize)
         .build()?;
+    let modes: Vec<Mode> = match args.only.as_deref() {
+        Some("native") => vec![Mode::Native],
+        Some(_) => vec![Mode::Connect],
+        None => vec![Mode::Native, Mode::Connect],
+    };
     let mut rows = Vec::new();
-    for mode in [Mode::Native, Mode::Connect] {
+    for &mode in &modes {
         let before = ProcSample::maybe(args.server_pid)?;
         let started = Instant::now();
         let samples: Vec<Vec<u32>> = stream::iter(conversations.iter())
@@ -104,10 +112,8 @@ pub async fn run(args: ConnectArgs) -> Result<bool> {
                 None => break,
             }
         }
-        let expected: Vec<String> = [Mode::Native, Mode::Connect]
-            .into_iter()
-            .flat_map(|m| (0..args.messages).map(move |i| client_token(m, i)))
-            .collect();
+        let expected: Vec<String> =
+            modes.iter().copied().flat_map(|m| (0..args.messages).map(move |i| client_token(m, i))).collect();
         if contents != expected {
             eprintln!("conversation {}: the log does not hold each message once in order", c.id);
             clean = false;
