@@ -22,7 +22,7 @@ pub struct AccessKeyRequest {
 }
 
 /// An access key as listed: never its secret.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccessKeyView {
     #[schema(example = "SBAKJ5Q2XK7M4D3P6W2A")]
     pub id: String,

@@ -6,10 +6,9 @@
 use anyhow::Context;
 use clap::Subcommand;
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
+use switchboard_api::routes::access_keys::AccessKeyView;
 use switchboard_core::ids::AccessKeyId;
-use switchboard_core::model::AccessKey;
 
 use super::remote::Server;
 use super::{Admin, Via, failed, via};
@@ -38,27 +37,7 @@ impl AccessKeyCommand {
     }
 }
 
-/// What is printed of a key, from the engine or the API.
-#[derive(Debug, Deserialize)]
-struct KeyRow {
-    id: String,
-    name: String,
-    created_at: String,
-    revoked_at: Option<String>,
-}
-
-impl From<AccessKey> for KeyRow {
-    fn from(k: AccessKey) -> Self {
-        Self {
-            id: k.id.to_string(),
-            name: k.name,
-            created_at: k.created_at.to_rfc3339(),
-            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
-        }
-    }
-}
-
-fn print_key(k: KeyRow) {
+fn print_key(k: AccessKeyView) {
     let revoked = k.revoked_at.map(|t| format!("  (revoked {t})")).unwrap_or_default();
     println!("{}  {:<24} created {}{revoked}", k.id, k.name, k.created_at);
 }
@@ -105,7 +84,7 @@ pub async fn access_key(cmd: Admin<AccessKeyCommand>) -> anyhow::Result<()> {
 async fn run_api(server: &Server, cmd: AccessKeyCommand) -> anyhow::Result<()> {
     let list = || async {
         let v = server.call(server.request(Method::GET, "/api/v1/access-keys")).await?;
-        serde_json::from_value::<Vec<KeyRow>>(v).context("reading the server's answer")
+        serde_json::from_value::<Vec<AccessKeyView>>(v).context("reading the server's answer")
     };
     match cmd {
         AccessKeyCommand::Create { name } => {
