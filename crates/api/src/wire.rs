@@ -145,7 +145,8 @@ impl From<EntryPoint> for EntryPointView {
 /// `member_id` (the participant the event is about; `participant_id` is who
 /// caused it, `null` for the system); `conversation.created` /
 /// `conversation.updated` have `attributes` (and `record_id`);
-/// `conversation.ended` has `reason`.
+/// `conversation.ended` has `reason` (`ended`: a participant or the API;
+/// `abandoned`: everyone left; `expired`: it reached its maximum duration).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Event)]
 pub struct EventDoc {

@@ -55,6 +55,9 @@ pub struct NewConversation {
     /// The ended chat this one continues, and how much of its past it carries.
     pub continues: Option<(ConversationId, Rehydration)>,
     pub idle: IdleSettings,
+    /// When the chat ends by itself if it is still open (a maximum
+    /// duration; a stored timer, so a restart keeps it).
+    pub ends_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -451,7 +454,7 @@ impl SnapshotKeys {
                     keys.participants.extend(timer.participant_id);
                     keys.timers.push(timer.key());
                     match &timer.kind {
-                        TimerKind::Inactivity { .. } => {}
+                        TimerKind::Inactivity { .. } | TimerKind::ChatDeadline => {}
                         TimerKind::OfferExpiry { offer, task, agent } => {
                             keys.offers.push(*offer);
                             keys.tasks.push(*task);

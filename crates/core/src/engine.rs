@@ -116,6 +116,9 @@ pub struct StartChat {
     /// The conversation's id, chosen beforehand (a start token was claimed
     /// with it); else a fresh one.
     pub id: Option<ConversationId>,
+    /// The longest the chat may last: it ends by itself this long after it
+    /// starts (`conversation.ended` with reason `expired`).
+    pub max_duration_secs: Option<u32>,
 }
 
 /// A message to send.
@@ -263,6 +266,7 @@ impl Engine {
             record_id,
             continues: req.continue_from.map(|f| (f.conversation, f.rehydration)),
             idle: ep.idle,
+            ends_at: req.max_duration_secs.map(|secs| self.now().plus_secs(secs)),
         };
         let customer = NewParticipant {
             id: ParticipantId::new(),
@@ -358,6 +362,7 @@ impl Engine {
             record_id,
             continues: continue_from.map(|f| (f.conversation, f.rehydration)),
             idle,
+            ends_at: None,
         };
         let id = conversation.id;
         self.store.apply(Command::Create { conversation, participants: Vec::new() }).await?;

@@ -59,6 +59,8 @@ pub enum EndReason {
     Ended,
     /// The last participant left or was disconnected.
     Abandoned,
+    /// It reached the longest it was allowed to last.
+    Expired,
 }
 
 /// Why a participant left.

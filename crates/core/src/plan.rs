@@ -127,6 +127,14 @@ impl Planner {
                 };
                 self.conversations.insert(c.id, c);
                 self.new_conversations.insert(conversation.id);
+                if let Some(due_at) = conversation.ends_at {
+                    self.set_timer(Timer {
+                        conversation_id: conversation.id,
+                        participant_id: None,
+                        kind: TimerKind::ChatDeadline,
+                        due_at,
+                    });
+                }
                 let mut out = vec![self.emit(
                     conversation.id,
                     None,
@@ -497,6 +505,14 @@ impl Planner {
         if matches!(timer.kind, TimerKind::UploadExpiry { .. }) {
             return self.fire_upload(timer);
         }
+        if matches!(timer.kind, TimerKind::ChatDeadline) {
+            self.timers.remove(&timer.key());
+            self.plan.delete_timers.push(timer.key());
+            if self.writable(timer.conversation_id).is_err() {
+                return Vec::new();
+            }
+            return vec![self.end(timer.conversation_id, None, EndReason::Expired)];
+        }
         if !matches!(timer.kind, TimerKind::Inactivity { .. }) {
             return self.fire_routing(timer);
         }
@@ -532,7 +548,8 @@ impl Planner {
             | TimerKind::WrapUp { .. }
             | TimerKind::ReplyDue { .. }
             | TimerKind::FlowWait { .. }
-            | TimerKind::UploadExpiry { .. } => Vec::new(),
+            | TimerKind::UploadExpiry { .. }
+            | TimerKind::ChatDeadline => Vec::new(),
         }
     }
 

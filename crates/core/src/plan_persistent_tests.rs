@@ -23,6 +23,7 @@ fn new_chat(ws: WorkspaceId, continues: Option<(ConversationId, Rehydration)>) -
         record_id: None,
         continues,
         idle: IdleSettings::default(),
+        ends_at: None,
     };
     let customer = NewParticipant {
         id: ParticipantId::new(),

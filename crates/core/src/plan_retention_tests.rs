@@ -28,6 +28,7 @@ fn chat(ws: WorkspaceId, continues: Option<ConversationId>) -> (Command, Convers
         record_id: None,
         continues: continues.map(|c| (c, Rehydration::EntirePastSession)),
         idle: IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: None },
+        ends_at: None,
     };
     let p =
         NewParticipant { id: customer, role: Role::Customer, display_name: "Ann".into(), token: None, agent_id: None };

@@ -382,7 +382,10 @@ impl Planner {
                     return self.breach(task, first);
                 }
             }
-            TimerKind::Inactivity { .. } | TimerKind::FlowWait { .. } | TimerKind::UploadExpiry { .. } => {}
+            TimerKind::Inactivity { .. }
+            | TimerKind::FlowWait { .. }
+            | TimerKind::UploadExpiry { .. }
+            | TimerKind::ChatDeadline => {}
         }
         Vec::new()
     }

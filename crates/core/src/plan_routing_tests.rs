@@ -81,6 +81,7 @@ impl Setup {
             record_id: None,
             continues: None,
             idle: IdleSettings::default(),
+            ends_at: None,
         }
     }
 
@@ -395,6 +396,7 @@ fn a_step_timeout_moves_the_task_on_and_the_last_step_keeps_it() {
         record_id: None,
         continues: None,
         idle: IdleSettings::default(),
+        ends_at: None,
     };
     let second = QueueId::new();
     let route = vec![RouteStep { timeout_secs: Some(5), ..step(s.queue) }, step(second)];

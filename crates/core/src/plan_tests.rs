@@ -9,7 +9,7 @@ use super::plan;
 use crate::clock::Timestamp;
 use crate::command::{Author, ClientToken, Command, NewConversation, NewParticipant, Snapshot, SnapshotKeys};
 use crate::error::ErrorCode;
-use crate::event::{ContentType, Event, EventKind, LeaveReason};
+use crate::event::{ContentType, EndReason, Event, EventKind, LeaveReason};
 use crate::ids::{ConversationId, ParticipantId, WorkspaceId};
 use crate::model::{Attributes, Conversation, ConversationState, IdleSettings, Participant, Role};
 use crate::timer::{InactivityStage, Timer, TimerKey, TimerKind};
@@ -177,6 +177,7 @@ pub(super) fn create(idle: IdleSettings, roles: &[Role]) -> (Command, Conversati
         record_id: None,
         continues: None,
         idle,
+        ends_at: None,
     };
     (Command::Create { conversation: c, participants: ps }, id, ids)
 }
@@ -324,6 +325,37 @@ fn ending_clears_timers() {
     let (c, id, _) = create(idle, &[Role::Customer]);
     w.run(&[c], 0);
     assert_eq!(w.timers.len(), 1);
+    w.run(&[Command::End { conversation: id, by: Author::System }], 1);
+    assert!(w.timers.is_empty());
+}
+
+#[test]
+fn a_chat_with_a_deadline_ends_by_itself_then_and_not_before() {
+    let mut w = World::default();
+    let (c, id, p) = create(IdleSettings::default(), &[Role::Customer, Role::Agent]);
+    let Command::Create { mut conversation, participants } = c else { unreachable!() };
+    conversation.ends_at = Some(Timestamp(3_600_000));
+    w.run(&[Command::Create { conversation, participants }], 0);
+    let key = TimerKey { conversation_id: id, participant_id: None, kind: "deadline".into() };
+    let deadline = w.timers[&key].clone();
+    assert_eq!((deadline.due_at, &deadline.kind), (Timestamp(3_600_000), &TimerKind::ChatDeadline));
+
+    // Talking does not move it.
+    w.run(&[say(id, p[0], "hello", None)], 60_000);
+    assert_eq!(w.timers[&key], deadline);
+    let ended = w.run(&[Command::Fire { timer: deadline.clone() }], 3_600_000);
+    assert_eq!(ended[0].as_ref().unwrap().len(), 1);
+    assert!(matches!(w.log(id).last().unwrap().kind, EventKind::ConversationEnded { reason: EndReason::Expired }));
+    assert_eq!(w.conversations[&id].state, ConversationState::Ended);
+    assert!(w.timers.is_empty());
+    // A second firing (another node claimed it too) does nothing.
+    assert!(w.run(&[Command::Fire { timer: deadline }], 3_600_001)[0].as_ref().unwrap().is_empty());
+
+    // A chat ended earlier drops its deadline with its other timers.
+    let (c, id, _) = create(IdleSettings::default(), &[Role::Customer]);
+    let Command::Create { mut conversation, participants } = c else { unreachable!() };
+    conversation.ends_at = Some(Timestamp(3_600_000));
+    w.run(&[Command::Create { conversation, participants }], 0);
     w.run(&[Command::End { conversation: id, by: Author::System }], 1);
     assert!(w.timers.is_empty());
 }

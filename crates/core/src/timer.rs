@@ -41,6 +41,8 @@ pub enum TimerKind {
     /// An upload not complete by now is swept: its row and its bytes go.
     /// It outlives the conversation's end (the other timers do not).
     UploadExpiry { attachment: AttachmentId },
+    /// The chat has lasted as long as it may: it ends (reason `expired`).
+    ChatDeadline,
 }
 
 /// The stored kind of the reply timer (one per conversation).
@@ -62,6 +64,7 @@ impl TimerKind {
             Self::ReplyDue { .. } => REPLY.into(),
             Self::FlowWait { run, .. } => format!("flow:{run}").into(),
             Self::UploadExpiry { attachment } => format!("{UPLOAD_PREFIX}{attachment}").into(),
+            Self::ChatDeadline => "deadline".into(),
         }
     }
 }

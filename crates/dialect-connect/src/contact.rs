@@ -41,8 +41,10 @@ const MESSAGING_TYPES: [&str; 5] = [
 /// Longest display name, and initial message, in characters (AWS's limits).
 const MAX_DISPLAY_NAME: usize = 256;
 const MAX_INITIAL_MESSAGE: usize = 1024;
-/// `ChatDurationInMinutes`: from one hour to seven days.
+/// `ChatDurationInMinutes`: from one hour to seven days; 25 hours when not
+/// given, as in the service.
 const CHAT_MINUTES: std::ops::RangeInclusive<i64> = 60..=10080;
+const DEFAULT_CHAT_MINUTES: u32 = 1500;
 
 /// PUT /contact/chat
 pub async fn start_chat_contact(
@@ -72,6 +74,7 @@ pub async fn start_chat_contact(
             display_name: Some(req.display_name),
             attributes: req.attributes,
             continue_from: req.continue_from,
+            max_duration_secs: Some(req.duration_minutes * 60),
             ..StartChat::default()
         },
         client_token: req.client_token,
@@ -159,6 +162,8 @@ struct StartRequest {
     initial_message: Option<(ContentType, String)>,
     client_token: Option<String>,
     continue_from: Option<switchboard_core::engine::persistent::ContinueFrom>,
+    /// `ChatDurationInMinutes`, or the service's default.
+    duration_minutes: u32,
 }
 
 impl StartRequest {
@@ -195,7 +200,7 @@ impl StartRequest {
         let attributes = attributes(o.get("Attributes"))?;
         let initial_message = initial_message(o.get("InitialMessage"))?;
         supported_types(o.get("SupportedMessagingContentTypes"))?;
-        chat_duration(o.get("ChatDurationInMinutes"))?;
+        let duration_minutes = chat_duration(o.get("ChatDurationInMinutes"))?;
         let client_token = client_token(o.get("ClientToken"))?;
         let continue_from = persistent_chat(o.get("PersistentChat"))?;
         Ok(Self {
@@ -206,6 +211,7 @@ impl StartRequest {
             initial_message,
             client_token,
             continue_from,
+            duration_minutes,
         })
     }
 }
@@ -288,12 +294,12 @@ fn supported_types(v: Option<&Value>) -> AwsResult<()> {
     Ok(())
 }
 
-/// `ChatDurationInMinutes`: checked (60 to 10080); the chat's own idle
-/// settings decide when it ends.
-fn chat_duration(v: Option<&Value>) -> AwsResult<()> {
-    let Some(v) = optional(v) else { return Ok(()) };
+/// `ChatDurationInMinutes` (60 to 10080): the chat ends by itself that
+/// long after it starts (a stored timer; reason `expired`).
+fn chat_duration(v: Option<&Value>) -> AwsResult<u32> {
+    let Some(v) = optional(v) else { return Ok(DEFAULT_CHAT_MINUTES) };
     match v.as_i64() {
-        Some(m) if CHAT_MINUTES.contains(&m) => Ok(()),
+        Some(m) if CHAT_MINUTES.contains(&m) => Ok(m as u32),
         _ => Err(invalid("ChatDurationInMinutes", "must be a whole number of minutes from 60 to 10080")),
     }
 }

@@ -89,6 +89,7 @@ async fn through_store(store: Arc<dyn Store>, n: usize, writers: usize, batches:
             record_id: None,
             continues: None,
             idle: IdleSettings::default(),
+            ends_at: None,
         };
         let p = NewParticipant { id: who, role: Role::Agent, display_name: "a".into(), token: None, agent_id: None };
         store.apply(Command::Create { conversation: c, participants: vec![p] }).await.unwrap();

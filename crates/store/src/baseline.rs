@@ -58,6 +58,7 @@ pub async fn batched_inserts(url: &str, conversations: usize, rows: usize, per_c
             record_id: None,
             continues: None,
             idle: IdleSettings::default(),
+            ends_at: None,
         };
         store.apply(Command::Create { conversation, participants: Vec::new() }).await?;
         chats.push((id, 1i64));

@@ -127,6 +127,7 @@ fn new_conversation(workspace: WorkspaceId, idle: IdleSettings) -> NewConversati
         record_id: None,
         continues: None,
         idle,
+        ends_at: None,
     }
 }
 

@@ -100,6 +100,7 @@ pub async fn start_chat(
         continue_from,
         caller,
         id: None,
+        max_duration_secs: None,
     };
     let chat = s.engine.start_chat(EntryPointId::parse(&id)?, origin, start).await?;
     let stream_url = format!("{}/api/v1/stream", s.config.public_url.replacen("http", "ws", 1));

@@ -72,6 +72,9 @@ pub(crate) fn line<'e>(e: &'e Event, ctx: &Context) -> Line<'e> {
         EventKind::ConversationEnded { reason: EndReason::Abandoned } => {
             note("Conversation ended: everyone had left.".into())
         }
+        EventKind::ConversationEnded { reason: EndReason::Expired } => {
+            note("Conversation ended: it reached its time limit.".into())
+        }
         EventKind::ConversationEnded { reason: EndReason::Ended } => match e.participant_id {
             Some(_) => note(format!("Conversation ended by {}.", by().label())),
             None => note("Conversation ended.".into()),

@@ -8,9 +8,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_core::clock::Timestamp;
+use switchboard_core::command::Command;
 use switchboard_core::engine::Caller;
 use switchboard_core::engine::start_tokens::StartClaim;
 use switchboard_core::ids::{ConversationId, WorkspaceId};
+use switchboard_core::timer::TimerKind;
 use switchboard_dialect_connect::sigv4;
 
 use crate::both_backends;
@@ -411,7 +413,66 @@ async fn a_persistent_chat_continues_an_ended_contact(backend: Backend) {
     );
 }
 
+/// `ChatDurationInMinutes` (or the service's 25 hours) is a stored
+/// deadline; when it fires the chat ends as `expired`, and the Connect
+/// socket tells ChatJS so.
+async fn a_contact_ends_by_itself_at_its_chat_duration(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = access_key(&app, "k").await;
+    let (w, ep) = (workspace(&app).await, entry_point(&app).await);
+    let mut body = start_body(w, &ep);
+    body["ChatDurationInMinutes"] = json!(60);
+    let before = app.engine.now();
+    let (status, started, _) = Put::new(&key, body).send(&app).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let (_, plain, _) = Put::new(&key, start_body(w, &ep)).send(&app).await;
+    let contact = ConversationId::parse(started["ContactId"].as_str().unwrap()).unwrap();
+    let other = ConversationId::parse(plain["ContactId"].as_str().unwrap()).unwrap();
+    // The deadlines, as stored: an hour, and the default 25 hours.
+    let store = app.engine.store();
+    let due = store.due_timers(before.plus_secs(26 * 3600), 100).await.unwrap();
+    let deadline = |c| due.iter().find(|t| t.conversation_id == c && t.kind == TimerKind::ChatDeadline).cloned();
+    let (mine, default) = (deadline(contact).unwrap(), deadline(other).unwrap());
+    let hour = mine.due_at.millis() - before.millis();
+    assert!((3_600_000..3_600_000 + 60_000).contains(&hour), "due {hour} ms after the start");
+    let day = default.due_at.millis() - before.millis();
+    assert!((90_000_000..90_000_000 + 60_000).contains(&day), "due {day} ms after the start");
+
+    // The customer is on the Connect socket when it comes due (fired here
+    // as the timer worker would, without waiting an hour).
+    let token = started["ParticipantToken"].as_str().unwrap();
+    let res = app
+        .http
+        .post(app.url("/participant/connection"))
+        .header("x-amz-bearer", token)
+        .body(json!({"Type": ["WEBSOCKET"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let url = res.json::<Value>().await.unwrap()["Websocket"]["Url"].as_str().unwrap().to_owned();
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut ws = crate::harness::Ws { stream };
+    ws.send(json!({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})).await;
+    assert_eq!(ws.frame().await["content"]["status"], "success");
+    store.apply(Command::Fire { timer: mine }).await.unwrap();
+    let ended = loop {
+        let f = ws.frame().await;
+        let item: Value = serde_json::from_str(f["content"].as_str().unwrap_or("{}")).unwrap();
+        if item["ContentType"] == "application/vnd.amazonaws.connect.event.chat.ended" {
+            break item;
+        }
+    };
+    assert_eq!(ended["Type"], "EVENT");
+    let log = app.transcript(&contact.to_string()).await;
+    let last = log.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["reason"].as_str()), (Some("conversation.ended"), Some("expired")));
+    // The other contact is still open.
+    let c = app.admin(Method::GET, &format!("/api/v1/conversations/{other}"), None).await;
+    assert_eq!(c["state"], "open");
+}
+
 both_backends!(
+    a_contact_ends_by_itself_at_its_chat_duration,
     a_signed_start_opens_a_chat_for_the_customer,
     each_bad_field_is_refused_by_name,
     signatures_that_do_not_hold_are_refused,
