@@ -119,8 +119,10 @@ pub async fn serve_with(
     };
     let state = AppState { engine, metrics, config: Arc::new(api), shutdown: stop.clone(), tasks: tasks.clone() };
     // The Amazon Connect dialect beside the native API (the native router
-    // keeps the fallback for every other path).
-    let app = switchboard_dialect_connect::router(connect).merge(router(state));
+    // keeps the fallback for every other path); its requests are timed in
+    // the same metrics, by route.
+    let track = axum::middleware::from_fn_with_state(state.clone(), switchboard_api::metrics::track);
+    let app = switchboard_dialect_connect::router(connect).layer(track).merge(router(state));
     tracing::info!(address = %listener.local_addr()?, store = store.backend(), "listening");
 
     let signal = stop.clone();

@@ -637,6 +637,11 @@ async fn bad_and_unauthenticated_requests_get_the_aws_error_shape(backend: Backe
     app.admin(Method::DELETE, &path, None).await;
     let a = call(&app, Method::POST, "/participant/message", Some(&conn), Some(text)).await;
     assert_eq!((a.status, a.exception()), (StatusCode::FORBIDDEN, "AccessDeniedException"));
+    // The dialect's requests are in the server's metrics, by route.
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for route in ["/participant/message", "/participant/connection", "/participant/transcript"] {
+        assert!(metrics.contains(&format!("route=\"{route}\"")), "{route} is not in /metrics");
+    }
     // Browsers may call: the preflight names the SDK's headers and exposes the error headers.
     let pre = app
         .http
