@@ -25,15 +25,6 @@ fn client_token(token: Option<&str>) -> AwsResult<Option<ClientToken>> {
         .transpose()
 }
 
-/// `http(s)://host` → `ws(s)://host`.
-fn socket_base(public_url: &str) -> String {
-    match public_url.split_once("://") {
-        Some(("https", rest)) => format!("wss://{rest}"),
-        Some((_, rest)) => format!("ws://{rest}"),
-        None => format!("ws://{public_url}"),
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateConnectionRequest {
@@ -78,7 +69,8 @@ pub async fn create_connection(
     if websocket {
         let expires = switchboard_core::clock::Timestamp(now.millis() + auth::TICKET_TTL_MS);
         let ticket = auth::derive(&key, Purpose::WebSocket, p.id, expires, conversation.last_seq);
-        let url = format!("{}/connect/ws?t={ticket}", socket_base(&s.public_url));
+        // `http(s)://` → `ws(s)://`, as the native API hands out its stream URL.
+        let url = format!("{}/connect/ws?t={ticket}", s.public_url.replacen("http", "ws", 1));
         out.insert("Websocket".into(), json!({"Url": url, "ConnectionExpiry": expires.to_rfc3339()}));
     }
     if credentials {

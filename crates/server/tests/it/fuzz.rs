@@ -10,7 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{ADMIN_KEY, Backend, TestApp};
+use crate::connect::{Socket, connection, native_say};
+use crate::harness::{ADMIN_KEY, Backend, TestApp, json_body};
 
 /// Bodies: raw bytes, JSON-looking text, and JSON values of every shape.
 fn body() -> impl Strategy<Value = Vec<u8>> {
@@ -71,6 +72,7 @@ pub(crate) fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
 }
 
 crate::both_backends!(
+    no_vendor_input_makes_a_5xx_or_breaks_a_socket,
     no_body_or_query_makes_a_5xx,
     no_frame_breaks_a_socket,
     no_routing_input_makes_a_5xx,
@@ -227,4 +229,105 @@ async fn no_frame_breaks_a_socket(backend: Backend) {
     }
     let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Connect-shaped bodies: JSON objects with the vendor's member names and
+/// values of every shape, JSON of other shapes, and raw bytes.
+fn connect_body() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        ".{0,30}".prop_map(Value::from),
+        Just(json!("text/plain")),
+        Just(json!("application/vnd.amazonaws.connect.event.message.read")),
+        Just(json!("application/vnd.amazonaws.connect.message.interactive.response")),
+        Just(json!("FORWARD")),
+        Just(json!(["WEBSOCKET", 7])),
+    ];
+    let value = scalar.prop_recursive(2, 16, 5, |inner| {
+        let key = prop_oneof![
+            Just("ContentType"),
+            Just("Content"),
+            Just("ClientToken"),
+            Just("Type"),
+            Just("MaxResults"),
+            Just("NextToken"),
+            Just("ScanDirection"),
+            Just("SortOrder"),
+            Just("StartPosition"),
+            Just("Id"),
+            Just("AbsoluteTime"),
+            Just("MostRecent"),
+            Just("AttachmentIds"),
+            Just("AttachmentId"),
+            Just("AttachmentName"),
+            Just("AttachmentSizeInBytes"),
+            Just("ConnectParticipant"),
+            Just("UrlExpiryInSeconds"),
+            Just("ContactId"),
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            proptest::collection::hash_map(key.prop_map(str::to_owned), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    prop_oneof![proptest::collection::vec(any::<u8>(), 0..200), value.prop_map(|v| v.to_string().into_bytes()),]
+}
+
+/// Whatever comes in, every Participant Service call answers 2xx or a 4xx
+/// in AWS's shape, never a 5xx; the socket answers every frame and stays
+/// up; and the log keeps what it had, in order.
+async fn no_vendor_input_makes_a_5xx_or_breaks_a_socket(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let chat = app.chat().await;
+    native_say(&app, &chat, &chat.agent, "before").await;
+    let before = app.transcript(&chat.id).await;
+    let (url, conn) = connection(&app, &chat.customer).await;
+    let paths = [
+        ("/participant/connection", chat.customer.as_str()),
+        ("/participant/message", conn.as_str()),
+        ("/participant/event", conn.as_str()),
+        ("/participant/transcript", conn.as_str()),
+        ("/participant/start-attachment-upload", conn.as_str()),
+        ("/participant/complete-attachment-upload", conn.as_str()),
+        ("/participant/attachment", conn.as_str()),
+        ("/participant/disconnect", "sbc_not-this-one"),
+    ];
+    for (bytes, i) in samples((connect_body(), 0..paths.len()), 160) {
+        let (path, bearer) = paths[i];
+        let res = app.http.post(app.url(path)).header("x-amz-bearer", bearer).body(bytes.clone()).send().await.unwrap();
+        let status = res.status();
+        let input = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!status.is_server_error(), "{path} answered {status} to {input:?}");
+        if status.is_client_error() {
+            let kind = res.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_owned());
+            let body = json_body(&res.text().await.unwrap(), path);
+            assert!(kind.is_some_and(|k| k.contains("Exception")), "{path} {input:?}: {body}");
+            assert!(body["message"].is_string(), "{path} {input:?}: {body}");
+        }
+    }
+    let mut socket = Socket::open(&url).await;
+    for f in samples(connect_body(), 64) {
+        let frame = match String::from_utf8(f) {
+            Ok(t) => Message::Text(t.into()),
+            Err(e) => Message::Binary(e.into_bytes().into()),
+        };
+        socket.0.stream.send(frame).await.unwrap();
+    }
+    // Still answering, in order, after all that.
+    socket.send(json!({"topic": "aws/ping"})).await;
+    loop {
+        let f = socket.reply().await;
+        if f["topic"] == "aws/ping" {
+            assert_eq!(f["statusCode"], 200);
+            break;
+        }
+        assert_eq!(f["message"], "Forbidden", "{f}");
+    }
+    let after = app.transcript(&chat.id).await;
+    assert_eq!(after[..before.len()], before[..]);
+    let seqs: Vec<i64> = after.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=after.len() as i64).collect::<Vec<_>>());
 }
