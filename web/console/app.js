@@ -1,0 +1,88 @@
+// Entry point of the agent console: signs in (or resumes the tab's session),
+// starts the console, and signs out.
+
+import { AgentClient } from '/assets/sdk/index.js';
+import { Console } from './console.js';
+import { savedToken, saveToken, forgetToken } from './session.js';
+import { arm, alertsReady } from './alerts.js';
+
+const loginView = document.getElementById('login-view');
+const appView = document.getElementById('app-view');
+const loginForm = document.getElementById('login-form');
+const loginError = document.getElementById('login-error');
+const notifyButton = document.getElementById('notify-button');
+let current = null;
+
+function showLogin(message = '') {
+  appView.hidden = true;
+  loginView.hidden = false;
+  loginError.textContent = message;
+  document.getElementById('login-name').focus();
+}
+
+async function startConsole(agent) {
+  current?.stop();
+  current = new Console(agent, { signedOut: (reason) => signOut(reason) });
+  loginView.hidden = true;
+  appView.hidden = false;
+  refreshNotifyButton();
+  try {
+    await current.start();
+  } catch (err) {
+    if (err.code === 'unauthenticated' || err.status === 401) signOut('Your session has ended. Sign in again.');
+    else document.getElementById('connection').textContent = `Cannot connect: ${err.message}`;
+  }
+}
+
+function signOut(reason) {
+  forgetToken();
+  current?.stop();
+  current = null;
+  showLogin(reason);
+}
+
+function loginMessage(err) {
+  if (err.status === 401 || err.code === 'unauthenticated') return 'Wrong login or password.';
+  if (err.code === 'rate_limited') return `Too many attempts; try again in ${err.retryAfterSecs || 'a few'} seconds.`;
+  if (err.code === 'network_error' || err.code === 'client_timeout') return 'The server cannot be reached. Try again.';
+  return err.message || 'Sign-in failed.';
+}
+
+loginForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  arm();
+  const login = loginForm.elements.login.value.trim();
+  const password = loginForm.elements.password.value;
+  if (!login || !password) {
+    loginError.textContent = 'Enter your login and password.';
+    return;
+  }
+  const submit = loginForm.querySelector('[type="submit"]');
+  submit.disabled = true;
+  loginError.textContent = '';
+  try {
+    const agent = await AgentClient.login({ baseUrl: location.origin, login, password });
+    saveToken(agent.token);
+    loginForm.reset();
+    await startConsole(agent);
+  } catch (err) {
+    loginError.textContent = loginMessage(err);
+    loginForm.elements.password.select();
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+function refreshNotifyButton() {
+  notifyButton.hidden = alertsReady();
+}
+
+notifyButton.addEventListener('click', () => {
+  arm().then(refreshNotifyButton);
+});
+
+document.getElementById('logout-button').addEventListener('click', () => signOut());
+
+const token = savedToken();
+if (token) startConsole(new AgentClient({ baseUrl: location.origin, token }));
+else showLogin();

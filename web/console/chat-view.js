@@ -1,0 +1,135 @@
+// The open chat: its transcript (paged upward on demand), the typing line with
+// the customer's sneak peek, the ended / transferred banner and the actions'
+// availability.
+
+import { renderEvent, updateDelivery } from './event-view.js';
+
+export class ChatView {
+  /**
+   * @param {{ attachment: (cid, id) => Promise<object>, submitForm: (cid, formId, values) => Promise<unknown>,
+   *           loadOlder: (chat) => Promise<void>, close: (chat) => void }} io
+   */
+  constructor(io) {
+    this.io = io;
+    this.chat = null;
+    this.root = document.getElementById('chat-view');
+    this.placeholder = document.getElementById('no-chat');
+    this.title = document.getElementById('chat-title');
+    this.transcript = document.getElementById('transcript');
+    this.list = document.getElementById('events');
+    this.olderButton = document.getElementById('load-older');
+    this.typing = document.getElementById('typing');
+    this.typingWho = document.getElementById('typing-who');
+    this.typingPeek = document.getElementById('typing-peek');
+    this.banner = document.getElementById('chat-banner');
+    this.bannerText = document.getElementById('chat-banner-text');
+    this.actionButtons = ['action-flow', 'action-file', 'action-transfer', 'action-end']
+      .map((id) => document.getElementById(id));
+    this.olderButton.addEventListener('click', () => this.#loadOlder());
+    document.getElementById('chat-close').addEventListener('click', () => this.chat && this.io.close(this.chat));
+    this.typingTimer = setInterval(() => this.renderTyping(), 1000);
+  }
+
+  show(chat) {
+    this.chat = chat;
+    this.placeholder.hidden = Boolean(chat);
+    this.root.hidden = !chat;
+    if (!chat) return;
+    this.title.textContent = chat.title();
+    this.#redraw();
+    this.renderStatus();
+    this.renderTyping();
+    this.scrollToEnd();
+  }
+
+  /** A new event of the open chat. */
+  add(event) {
+    if (!this.chat) return;
+    if (event.type === 'participant.joined' || event.type === 'participant.left') {
+      this.title.textContent = this.chat.title();
+    }
+    if (event.type === 'message.read' || event.type === 'message.delivered') {
+      this.renderDeliveries();
+      return;
+    }
+    const row = renderEvent(this.chat, event, this.#eventIo());
+    if (!row) {
+      this.renderStatus();
+      return;
+    }
+    const stick = this.#nearEnd();
+    const after = [...this.list.children].find((r) => Number(r.dataset.seq) > event.seq);
+    this.list.insertBefore(row, after || null);
+    if (stick || this.chat.isMine(event)) this.scrollToEnd();
+    this.renderStatus();
+    this.renderTyping();
+  }
+
+  renderDeliveries() {
+    if (!this.chat) return;
+    for (const row of this.list.querySelectorAll('.message.from-mine')) {
+      const event = this.chat.events.get(Number(row.dataset.seq));
+      if (event) updateDelivery(row, this.chat, event);
+    }
+  }
+
+  renderStatus() {
+    const chat = this.chat;
+    if (!chat) return;
+    const active = chat.status === 'active';
+    for (const b of this.actionButtons) b.disabled = !active;
+    this.banner.hidden = active;
+    if (!active) {
+      this.bannerText.textContent = chat.status === 'ended'
+        ? 'The chat has ended. Wrap up, then close it.'
+        : 'This chat is no longer yours (transferred).';
+    }
+    this.olderButton.hidden = !(chat.oldestLoaded > 1 && chat.oldestLoaded !== Infinity);
+  }
+
+  renderTyping() {
+    const typing = this.chat?.typingNow();
+    this.typing.hidden = !typing;
+    if (!typing) return;
+    this.typingWho.textContent = `${this.chat.nameOf(typing.participantId)} is typing…`;
+    this.typingPeek.textContent = typing.text || '';
+    this.typingPeek.hidden = !typing.text;
+  }
+
+  scrollToEnd() {
+    this.transcript.scrollTop = this.transcript.scrollHeight;
+  }
+
+  #nearEnd() {
+    const t = this.transcript;
+    return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  }
+
+  #redraw() {
+    const rows = this.chat.ordered().map((e) => renderEvent(this.chat, e, this.#eventIo())).filter(Boolean);
+    this.list.replaceChildren(...rows);
+  }
+
+  async #loadOlder() {
+    const chat = this.chat;
+    const before = this.transcript.scrollHeight - this.transcript.scrollTop;
+    this.olderButton.disabled = true;
+    try {
+      await this.io.loadOlder(chat);
+    } finally {
+      this.olderButton.disabled = false;
+    }
+    if (this.chat !== chat) return;
+    this.#redraw();
+    this.renderStatus();
+    this.transcript.scrollTop = this.transcript.scrollHeight - before;
+  }
+
+  #eventIo() {
+    const cid = this.chat.id;
+    return {
+      attachment: (id) => this.io.attachment(cid, id),
+      submitForm: (formId, values) => this.io.submitForm(cid, formId, values),
+    };
+  }
+}

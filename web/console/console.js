@@ -1,0 +1,390 @@
+// The signed-in console: owns the agent's chats and offers, listens to the
+// AgentClient, and tells each view what changed. Views never talk to the
+// server; they call back here.
+
+import { ChatState } from './chat-state.js';
+import { OffersView } from './offers.js';
+import { ChatListView } from './chat-list.js';
+import { ChatView } from './chat-view.js';
+import { Composer } from './composer.js';
+import { SidePanel } from './side-panel.js';
+import { ActionDialogs } from './dialogs.js';
+import { PresenceSwitch } from './presence.js';
+import { chime, notify, announce } from './alerts.js';
+import { messageText } from '/assets/shared/message-body.js';
+
+const PAGE = 50;
+const TYPING_SHOWN_MS = 6000;
+const STATE_LABELS = {
+  idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…',
+  offline: 'Offline — retrying', ended: 'Disconnected', closed: 'Disconnected',
+};
+
+export class Console {
+  /**
+   * @param {import('/assets/sdk/index.js').AgentClient} agent
+   * @param {{ signedOut: (reason?: string) => void }} hooks
+   */
+  constructor(agent, hooks) {
+    this.agent = agent;
+    this.hooks = hooks;
+    this.me = null;
+    this.chats = new Map();
+    this.selectedId = null;
+    this.queueNames = new Map();
+    this.unsubscribe = [];
+    this.listScheduled = false;
+
+    this.offers = new OffersView(document.getElementById('offers'), document.getElementById('offers-empty'), {
+      accept: (offer) => this.#accept(offer),
+      decline: (offer) => this.agent.decline(offer.id).then(() => this.offers.remove(offer.id)),
+    });
+    this.list = new ChatListView(document.getElementById('chat-list'), document.getElementById('chats-empty'),
+      (id) => this.select(id, { focus: true }));
+    this.view = new ChatView({
+      attachment: (cid, id) => this.agent.attachment(cid, id),
+      submitForm: (cid, formId, values) => this.agent.submitForm(cid, formId, values),
+      loadOlder: (chat) => this.#loadOlder(chat),
+      close: (chat) => this.#closeChat(chat),
+    });
+    this.composer = new Composer({
+      send: (chat, text) => this.#send(chat, text),
+      typing: (chat) => this.agent.typing(chat.id),
+    });
+    this.side = new SidePanel({
+      history: (chat) => this.#history(chat),
+      attachment: (cid, id) => this.agent.attachment(cid, id),
+    });
+    this.dialogs = new ActionDialogs({
+      flows: () => this.#list('/flows', 'flows'),
+      launchFlow: (chat, name, params) => this.#launchFlow(chat, name, params),
+      requestFile: (chat, recordId) => this.agent.requestFile(chat.id, recordId ? { record_id: recordId } : {}),
+      transferTargets: () => this.#transferTargets(),
+      transfer: (chat, to) => this.agent.transfer(chat.id, to),
+    });
+    this.presence = new PresenceSwitch((activity) => this.agent.setActivity(activity));
+
+    this.#bindActions();
+    this.#listen();
+  }
+
+  async start() {
+    await this.agent.connect();
+    this.#loadReferenceData();
+  }
+
+  stop() {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    document.removeEventListener('visibilitychange', this.onVisible);
+    window.removeEventListener('focus', this.onVisible);
+    this.offers.destroy();
+    this.agent.close();
+  }
+
+  // ------------------------------------------------------------ socket events
+
+  #listen() {
+    const on = (type, fn) => this.unsubscribe.push(this.agent.on(type, fn));
+    on('hello', (hello) => this.#hello(hello));
+    on('state', (state) => this.#connection(state));
+    on('offer', (offer) => this.#offer(offer));
+    on('offer_closed', ({ offer }) => this.offers.remove(offer.id));
+    on('assigned', ({ conversationId }) => this.#assigned(conversationId));
+    on('released', ({ conversationId }) => this.#released(conversationId));
+    on('event', (event) => this.#event(event));
+    on('presence', (p) => this.presence.show(p.activity, p.available));
+    on('agent_input', ({ conversationId, text }) => {
+      const chat = this.chats.get(conversationId);
+      if (chat) this.composer.prefill(chat, text);
+    });
+    on('flow_run', (run) => this.#flowRun(run));
+    on('typing', (t) => this.#typing(t));
+    on('error', (err) => {
+      if (err.code === 'unauthenticated' || err.code === 'forbidden') this.hooks.signedOut('Your session has ended. Sign in again.');
+    });
+    this.onVisible = () => this.#markRead(this.#selected());
+    document.addEventListener('visibilitychange', this.onVisible);
+    window.addEventListener('focus', this.onVisible);
+  }
+
+  #hello({ agent, conversations, offers }) {
+    this.me = agent;
+    document.getElementById('agent-name').textContent = agent?.name ? `Signed in as ${agent.name}` : '';
+    if (agent?.activity) this.presence.show(agent.activity, agent.available);
+    for (const { conversation_id: cid } of conversations || []) this.#ensureChat(cid, { loadHistory: true });
+    for (const offer of offers || []) this.#offer(offer, { quiet: true });
+    if (!this.selectedId && this.chats.size) this.select(this.chats.keys().next().value);
+  }
+
+  #connection(state) {
+    const label = document.getElementById('connection');
+    label.textContent = STATE_LABELS[state] || state;
+    label.dataset.state = state;
+  }
+
+  #offer(offer, { quiet = false } = {}) {
+    if (this.offers.has(offer.id)) return;
+    const queue = this.queueNames.get(offer.queue_id);
+    this.offers.add(offer, queue);
+    this.#describeOffer(offer);
+    if (quiet) return;
+    chime();
+    notify('New chat offer', queue ? `Queue: ${queue}` : 'A customer is waiting.', offer.id);
+    announce(`New chat offer${queue ? ` from queue ${queue}` : ''}. Accept or decline in the offers list.`);
+  }
+
+  /** Reads what it may about the offered chat; an agent may not be allowed to
+   * before accepting, and the card then shows the queue only. */
+  async #describeOffer(offer) {
+    try {
+      const page = await this.agent.transcript(offer.conversation_id, { order: 'asc', limit: 20 });
+      const joined = page.events.find((e) => e.type === 'participant.joined' && e.role === 'customer');
+      const first = page.events.find((e) => e.type === 'message' && e.participant_id === joined?.member_id);
+      this.offers.describe(offer.id, { name: joined?.display_name, firstMessage: first && messageText(first) });
+    } catch { /* not readable before accepting */ }
+  }
+
+  async #accept(offer) {
+    await this.agent.accept(offer.id);
+    this.offers.remove(offer.id);
+    this.#ensureChat(offer.conversation_id, { loadHistory: false });
+    this.select(offer.conversation_id, { focus: true });
+  }
+
+  #assigned(cid) {
+    const fresh = !this.chats.has(cid);
+    const chat = this.#ensureChat(cid, { loadHistory: false });
+    if (chat.status === 'released') chat.status = 'active';
+    if (fresh) announce(`New chat with ${chat.title()}.`);
+    if (!this.selectedId) this.select(cid);
+    this.#scheduleList();
+  }
+
+  #released(cid) {
+    const chat = this.chats.get(cid);
+    if (!chat) return;
+    if (chat.status === 'active') chat.status = 'released';
+    this.#refreshChat(chat);
+  }
+
+  #event(event) {
+    const chat = this.#ensureChat(event.conversation_id, { loadHistory: false });
+    if (!chat.ingest(event)) return;
+    if (event.type === 'participant.joined' && event.role === 'agent' && !chat.myParticipantIds.size) {
+      this.#loadParticipants(chat);
+    }
+    const selected = chat.id === this.selectedId;
+    if (selected) {
+      this.view.add(event);
+      this.#markRead(chat);
+    } else if (chat.isCustomerMessage(event)) {
+      announce(`New message from ${chat.title()}: ${messageText(event).slice(0, 140)}`);
+    }
+    if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, messageText(event).slice(0, 140), chat.id);
+    if (['conversation.ended', 'conversation.updated', 'participant.joined'].includes(event.type)) this.#refreshChat(chat);
+    this.#scheduleList();
+  }
+
+  #typing({ conversationId, participantId, text }) {
+    const chat = this.chats.get(conversationId);
+    if (!chat || chat.myParticipantIds.has(participantId)) return;
+    chat.typing = { participantId, text, until: Date.now() + TYPING_SHOWN_MS };
+    if (chat.id === this.selectedId) this.view.renderTyping();
+  }
+
+  #flowRun(run) {
+    const chat = this.chats.get(run.conversationId);
+    if (!chat) return;
+    const known = chat.flowRuns.get(run.runId);
+    chat.flowRuns.set(run.runId, { ...known, ...run });
+    if (chat.id === this.selectedId) this.side.renderFlows();
+    if (known?.state !== run.state && run.state !== 'waiting') announce(`Flow ${run.flow} ${run.state}.`);
+  }
+
+  // ------------------------------------------------------------ chats
+
+  #ensureChat(cid, { loadHistory }) {
+    let chat = this.chats.get(cid);
+    if (chat) return chat;
+    chat = new ChatState(cid);
+    this.chats.set(cid, chat);
+    this.#loadChat(chat, loadHistory);
+    this.#scheduleList();
+    return chat;
+  }
+
+  async #loadChat(chat, loadHistory) {
+    const work = [
+      this.agent.conversation(chat.id).then((c) => {
+        chat.conversation = c;
+        if (c.state === 'ended' && chat.status === 'active') chat.status = 'ended';
+      }),
+      this.#loadParticipants(chat),
+    ];
+    if (loadHistory) work.push(this.#loadPage(chat, { order: 'desc', limit: PAGE }));
+    await Promise.allSettled(work);
+    this.#refreshChat(chat);
+    if (chat.id === this.selectedId) this.view.show(chat);
+    this.#scheduleList();
+  }
+
+  async #loadParticipants(chat) {
+    try {
+      const answer = await this.agent.request('GET', `/conversations/${chat.id}/participants`);
+      const list = Array.isArray(answer) ? answer : answer?.participants || [];
+      chat.setParticipants(list, this.me?.id);
+      if (chat.id === this.selectedId) this.view.show(chat);
+    } catch { /* names then come from participant.joined events */ }
+  }
+
+  async #loadPage(chat, opts) {
+    const page = await this.agent.transcript(chat.id, opts);
+    for (const e of page.events) chat.ingest({ conversation_id: chat.id, ...e });
+    chat.replayReceipts();
+    if (!page.hasMore && opts.order === 'desc') chat.oldestLoaded = Math.min(chat.oldestLoaded, 1);
+  }
+
+  #loadOlder(chat) {
+    const oldest = chat.oldestLoaded === Infinity ? undefined : chat.oldestLoaded;
+    return this.#loadPage(chat, { order: 'desc', beforeSeq: oldest, limit: PAGE });
+  }
+
+  select(cid, { focus = false } = {}) {
+    const chat = this.chats.get(cid) || null;
+    this.selectedId = chat ? cid : null;
+    this.composer.bind(chat);
+    this.view.show(chat);
+    this.side.show(chat);
+    this.#markRead(chat);
+    this.#scheduleList();
+    if (focus) this.composer.focus();
+  }
+
+  #selected() {
+    return this.selectedId ? this.chats.get(this.selectedId) : null;
+  }
+
+  /** Read receipt for what the open chat shows, only while the tab is visible. */
+  #markRead(chat) {
+    if (!chat || chat.id !== this.selectedId || document.visibilityState !== 'visible') return;
+    if (chat.status !== 'active') return;
+    const message = chat.messageToMarkRead();
+    if (!message) return;
+    chat.readSent = message.seq;
+    chat.lastReadSeq = Math.max(chat.lastReadSeq, message.seq);
+    this.agent.markRead(chat.id, message.id).catch(() => { chat.readSent = 0; });
+    this.#scheduleList();
+  }
+
+  #refreshChat(chat) {
+    if (chat.id !== this.selectedId) return;
+    this.view.show(chat);
+    this.view.renderStatus();
+    this.composer.refreshEnabled();
+    this.side.show(chat);
+  }
+
+  #closeChat(chat) {
+    this.chats.delete(chat.id);
+    if (this.selectedId === chat.id) {
+      const next = this.#ordered()[0];
+      this.select(next ? next.id : null);
+    }
+    this.#scheduleList();
+    document.getElementById('chat-list').querySelector('button')?.focus();
+  }
+
+  #ordered() {
+    const rank = { active: 0, released: 1, ended: 1 };
+    return [...this.chats.values()].sort((a, b) => rank[a.status] - rank[b.status]);
+  }
+
+  #scheduleList() {
+    if (this.listScheduled) return;
+    this.listScheduled = true;
+    setTimeout(() => {
+      this.listScheduled = false;
+      this.list.render(this.#ordered(), this.selectedId);
+    }, 0);
+  }
+
+  // ------------------------------------------------------------ actions
+
+  #bindActions() {
+    const withChat = (fn) => () => { const chat = this.#selected(); if (chat) fn(chat); };
+    document.getElementById('action-flow').addEventListener('click', withChat((c) => this.dialogs.openFlow(c)));
+    document.getElementById('action-file').addEventListener('click', withChat((c) => this.dialogs.openFile(c)));
+    document.getElementById('action-transfer').addEventListener('click', withChat((c) => this.dialogs.openTransfer(c)));
+    document.getElementById('action-end').addEventListener('click', withChat(async (chat) => {
+      const button = document.getElementById('action-end');
+      button.disabled = true;
+      try {
+        await this.agent.end(chat.id);
+      } catch (err) {
+        announce(`Could not end the chat: ${err.message}`);
+        button.disabled = false;
+      }
+    }));
+  }
+
+  async #send(chat, text) {
+    const ack = await this.agent.send(chat.id, text);
+    const event = chat.byId.get(ack.id);
+    if (event?.participant_id && !chat.myParticipantIds.has(event.participant_id)) {
+      chat.myParticipantIds.add(event.participant_id);
+      if (chat.id === this.selectedId) this.view.show(chat);
+    }
+  }
+
+  async #launchFlow(chat, name, params) {
+    const run = await this.agent.launchFlow(name, chat.id, params);
+    if (run?.id) {
+      chat.flowRuns.set(run.id, {
+        runId: run.id, conversationId: chat.id, flow: run.flow || name, state: run.state, step: run.step, vars: run.vars,
+        ...chat.flowRuns.get(run.id),
+      });
+      if (chat.id === this.selectedId) this.side.renderFlows();
+    }
+  }
+
+  async #history(chat) {
+    const events = [];
+    let path = `/conversations/${chat.id}/transcript?segments=all&order=asc&limit=500`;
+    for (let i = 0; i < 10 && path; i += 1) {
+      const page = await this.agent.request('GET', path);
+      events.push(...page.events);
+      path = page.next_after
+        ? `/conversations/${chat.id}/transcript?segments=all&order=asc&limit=500&after=${encodeURIComponent(page.next_after)}`
+        : null;
+    }
+    return events;
+  }
+
+  async #list(path, key) {
+    const answer = await this.agent.request('GET', path);
+    return Array.isArray(answer) ? answer : answer?.[key] || [];
+  }
+
+  async #transferTargets() {
+    const problems = [];
+    const [queues, agents] = await Promise.all([
+      this.#list('/queues', 'queues').catch((err) => { problems.push(`Queues: ${err.message}.`); return []; }),
+      this.#list('/agents', 'agents').catch((err) => { problems.push(`Agents: ${err.message}.`); return []; }),
+    ]);
+    return { queues, agents: agents.filter((a) => a.id !== this.me?.id && a.enabled !== false), problems };
+  }
+
+  async #loadReferenceData() {
+    const [queues, activities, canned] = await Promise.allSettled([
+      this.#list('/queues', 'queues'),
+      this.#list('/activities', 'activities'),
+      this.#list('/canned-responses', 'canned_responses'),
+    ]);
+    if (queues.status === 'fulfilled') {
+      for (const q of queues.value) this.queueNames.set(q.id, q.name);
+    }
+    this.presence.setActivities(activities.status === 'fulfilled' ? activities.value : []);
+    this.composer.setCanned(canned.status === 'fulfilled' ? canned.value : []);
+  }
+}
