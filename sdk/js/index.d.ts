@@ -192,8 +192,10 @@ export interface ChatEvents {
   ended: LogEvent;
   /** The socket's `hello` (also after each reconnect). */
   hello: { conversation: Conversation; participant: Participant; lastSeq: number };
-  /** A problem the client handled itself (a failed reconnect, a refused frame without a pending call). */
+  /** A problem with no call to reject: a refused token or an erased chat (the client closes), a refused frame without a ref. */
   error: SwitchboardError;
+  /** The transport changed ('longpoll' after the socket failed to open `fallbackAfter` times while REST worked). */
+  transport: 'websocket' | 'longpoll';
 }
 
 export interface Offer {
@@ -203,8 +205,11 @@ export interface Offer {
 
 export interface AgentEvents {
   offer: Offer;
-  offer_closed: { offer: Offer; state: 'accepted' | 'declined' | 'expired' | 'revoked' };
+  /** `unknown`: the offer was gone when the socket came back (it lapsed or was taken meanwhile). */
+  offer_closed: { offer: Offer; state: 'accepted' | 'declined' | 'expired' | 'revoked' | 'unknown' };
+  /** Emitted for every chat the client did not know yet: in each `hello` (also the first) and live. */
   assigned: { conversationId: string };
+  /** Also emitted when a reconnect's `hello` no longer lists a chat. Its seq tracking is dropped. */
   released: { conversationId: string };
   /** Every event of every assigned conversation, once, in seq order per conversation. */
   event: LogEvent & { conversation_id: string };
@@ -300,9 +305,13 @@ export class AgentClient extends Emitter<AgentEvents> {
   readonly conversations: ReadonlyMap<string, { lastSeq: number }>;
 
   connect(): Promise<void>;
+  /** Over the socket when open, else REST. Resolves with the agent. */
   setActivity(activity: string): Promise<unknown>;
+  /** Over the socket when open, else REST. Rejects with `conflict` if the offer lapsed or was taken;
+   *  with `network_error` if the socket dropped before the answer (check `offers` / `assigned` after reconnecting). */
   accept(offerId: string): Promise<Offer>;
   decline(offerId: string): Promise<Offer>;
+  /** Queued while the socket is down (agents send over the socket only); same guarantees as ChatClient.send. */
   send(conversationId: string, content: string | object, opts?: SendOptions): Promise<Ack>;
   typing(conversationId: string): void;
   markDelivered(conversationId: string, messageId: string): Promise<Ack>;
@@ -310,7 +319,8 @@ export class AgentClient extends Emitter<AgentEvents> {
   transcript(conversationId: string, opts?: TranscriptOptions): Promise<TranscriptPage>;
   pages(conversationId: string, opts?: TranscriptOptions): AsyncIterableIterator<TranscriptPage>;
   conversation(conversationId: string): Promise<Conversation>;
-  transfer(conversationId: string, to: { queueId?: string; agentId?: string }): Promise<unknown>;
+  /** To a queue (id or name) or a named agent. */
+  transfer(conversationId: string, to: { queueId?: string; queue?: string; agentId?: string }): Promise<unknown>;
   end(conversationId: string): Promise<unknown>;
   requestFile(conversationId: string, body?: { record_id?: string; [k: string]: unknown }): Promise<unknown>;
   uploadFile(conversationId: string, blob: Blob, opts?: UploadOptions): Promise<UploadResult>;
@@ -318,7 +328,7 @@ export class AgentClient extends Emitter<AgentEvents> {
   submitForm(conversationId: string, formId: string, values: Record<string, unknown>): Promise<unknown>;
   launchFlow(flow: string, conversationId: string, params?: Record<string, unknown>): Promise<unknown>;
   ping(): Promise<boolean>;
-  /** Logs out nothing; closes the socket for good. */
+  /** Closes the socket for good (the token stays valid). */
   close(): void;
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
 }
