@@ -137,6 +137,12 @@ export class Console {
   /** Reads what it may about the offered chat; an agent may not be allowed to
    * before accepting, and the card then shows the queue only. */
   async #describeOffer(offer) {
+    if (!this.queueNames.has(offer.queue_id)) {
+      try {
+        for (const q of await this.#list('/queues', 'queues')) this.queueNames.set(q.id, q.name);
+        this.offers.describe(offer.id, { queueName: this.queueNames.get(offer.queue_id) });
+      } catch { /* the card keeps the queue id */ }
+    }
     try {
       const page = await this.agent.transcript(offer.conversation_id, { order: 'asc', limit: 20 });
       const joined = page.events.find((e) => e.type === 'participant.joined' && e.role === 'customer');

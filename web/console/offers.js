@@ -64,15 +64,16 @@ export class OffersView {
     decline.addEventListener('click', run(this.actions.decline));
     card.append(title, queue, who, first, countdown, error, buttons);
     this.list.append(card);
-    this.cards.set(offer.id, { offer, card, countdown, who, first, title });
+    this.cards.set(offer.id, { offer, card, countdown, who, first, title, queue });
     this.#tick();
     this.#refreshEmpty();
   }
 
   /** Fills in what is known about the customer once it has been read. */
-  describe(offerId, { name, firstMessage }) {
+  describe(offerId, { name, firstMessage, queueName }) {
     const entry = this.cards.get(offerId);
     if (!entry) return;
+    if (queueName) entry.queue.textContent = `Queue: ${queueName}`;
     if (name) {
       entry.who.textContent = `Customer: ${name}`;
       entry.title.textContent = `New chat with ${name}`;

@@ -1,0 +1,60 @@
+// Co-work: the agent launches the use-of-funds flow from the console, the
+// customer answers the form, the agent sees the run complete with the answer.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openConsole, setPresence, routedChat } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
+  await server.deployUseOfFunds();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the agent launches the use-of-funds flow and sees the customer’s answer', async () => {
+  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  await setPresence(page, 'available');
+  const jane = await routedChat(browser, server, page, { displayName: 'Jane' });
+
+  await page.getByTestId('action-flow').click();
+  const dialog = page.getByTestId('flow-dialog');
+  await dialog.waitFor();
+  await dialog.getByTestId('flow-select').locator('option[value="use-of-funds-agent"]').waitFor({ state: 'attached' });
+  // Customer-side flows are not offered to the agent.
+  assert.equal(await dialog.getByTestId('flow-select').locator('option[value="use-of-funds-customer"]').count(), 0);
+  await dialog.getByTestId('flow-select').selectOption('use-of-funds-agent');
+  await dialog.getByTestId('flow-param-record_id').fill('500AA1');
+  await dialog.getByTestId('flow-launch').click();
+  await dialog.waitFor({ state: 'hidden' });
+
+  // The run shows in the side panel while it waits.
+  const run = page.getByTestId('side-panel').getByTestId('flow-run').filter({ hasText: 'use-of-funds-agent' });
+  await run.waitFor();
+
+  // The customer gets the form and answers it.
+  const form = await jane.waitForEvent('form', { to: 'customer' });
+  assert.equal(form.form.name, 'use_of_funds');
+  await page.getByTestId('transcript').getByText('Form “Use of funds” sent to the customer.').waitFor();
+  await jane.submitForm(form.form_id, { reason: 'Renovation work' });
+
+  // The agent sees the run complete, with the result, and the flow's thanks.
+  await page.locator('[data-testid="flow-run"][data-state="completed"]').waitFor();
+  assert.match(await run.getByTestId('flow-vars').textContent(), /reason: Renovation work/);
+  await page.getByTestId('transcript').getByTestId('message')
+    .filter({ hasText: 'the use of funds concerns Renovation work' }).waitFor();
+  await page.getByTestId('side-attributes').getByText('Renovation work').waitFor();
+
+  await setPresence(page, 'offline');
+  assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  await jane.close();
+  await context.close();
+});

@@ -1,0 +1,81 @@
+// One agent, three chats at once: unread counts on the chats not shown,
+// switching, read receipts for the open chat only, drafts kept per chat.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openConsole, setPresence, routedChat, chatItem } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 3 }] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('an agent handles three chats at once', async () => {
+  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  await setPresence(page, 'available');
+  const alice = await routedChat(browser, server, page, { displayName: 'Alice' });
+  const bob = await routedChat(browser, server, page, { displayName: 'Bob' });
+  const carol = await routedChat(browser, server, page, { displayName: 'Carol' });
+  await page.getByTestId('chat-item').nth(2).waitFor();
+  assert.equal(await page.getByTestId('chat-item').count(), 3);
+  // The chat accepted last is open.
+  assert.equal(await page.getByTestId('chat-title').textContent(), 'Carol');
+
+  // Messages to the chats not shown count as unread; the open one does not.
+  const aliceOne = await alice.send('Alice one');
+  const aliceTwo = await alice.send('Alice two');
+  await bob.send('Bob one');
+  const carolMsg = await carol.send('Carol one');
+  await chatItem(page, alice.conversationId).getByTestId('unread-count').filter({ hasText: '2' }).waitFor();
+  await chatItem(page, bob.conversationId).getByTestId('unread-count').filter({ hasText: '1' }).waitFor();
+  await page.getByTestId('transcript').getByTestId('message').filter({ hasText: 'Carol one' }).waitFor();
+  await carol.waitForEvent('message.read', { message_id: carolMsg.id });
+  assert.equal(await chatItem(page, carol.conversationId).getByTestId('unread-count').count(), 0);
+  assert.equal(await page.getByTestId('transcript').getByText('Alice one').count(), 0);
+  // Alice's messages are not marked read while her chat is not shown.
+  assert.equal((await alice.events()).some((e) => e.type === 'message.read'
+    && [aliceOne.id, aliceTwo.id].includes(e.message_id)), false);
+
+  // A draft stays with its chat.
+  await page.getByTestId('composer-input').fill('draft for Carol');
+
+  // Opening Alice's chat shows her messages, clears her count, tells her they were read.
+  await chatItem(page, alice.conversationId).getByRole('button').click();
+  assert.equal(await page.getByTestId('chat-title').textContent(), 'Alice');
+  await page.getByTestId('transcript').getByTestId('message').filter({ hasText: 'Alice two' }).waitFor();
+  await chatItem(page, alice.conversationId).getByTestId('unread-count').waitFor({ state: 'detached' });
+  await alice.waitForEvent('message.read', { message_id: aliceTwo.id });
+  assert.equal(await page.getByTestId('composer-input').inputValue(), '');
+  assert.equal(await chatItem(page, bob.conversationId).getByTestId('unread-count').textContent(), '1');
+
+  // A reply goes to Alice only.
+  await page.getByTestId('composer-input').fill('Hi Alice');
+  await page.getByTestId('composer-input').press('Enter');
+  await alice.waitForEvent('message', { content: 'Hi Alice' });
+  assert.equal((await bob.events()).some((e) => e.content === 'Hi Alice'), false);
+
+  // Back to Carol: her draft is there.
+  await chatItem(page, carol.conversationId).getByRole('button').click();
+  assert.equal(await page.getByTestId('composer-input').inputValue(), 'draft for Carol');
+
+  // Keyboard: the chat list is reachable and its buttons name the unread count.
+  const bobButton = chatItem(page, bob.conversationId).getByRole('button');
+  assert.match(await bobButton.getAttribute('aria-label'), /Bob, 1 unread/);
+  await bobButton.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('chat-title').textContent === 'Bob');
+
+  await setPresence(page, 'offline');
+  assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  await Promise.all([alice.close(), bob.close(), carol.close()]);
+  await context.close();
+});

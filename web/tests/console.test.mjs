@@ -1,0 +1,127 @@
+// The agent console against the real server: sign-in, presence, a chat routed
+// to the agent as an offer, answering it, receipts, typing, refresh, sign-out.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, launchBrowser, startCustomer, openConsole, setPresence, acceptOffer,
+} from './harness.mjs';
+
+let server;
+let browser;
+let ann;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  ({ agents: [ann] } = await server.setupRouting({
+    agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }],
+  }));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('a wrong password is refused with a clear message', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.baseUrl}/console/`);
+  await page.getByTestId('login-name').fill('ann');
+  await page.getByTestId('login-password').fill('not-the-password');
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('login-error').filter({ hasText: 'Wrong login or password.' }).waitFor();
+  assert.equal(await page.getByTestId('app-view').isVisible(), false);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});
+
+test('a chat is offered to the agent, accepted, answered, with receipts and typing', async () => {
+  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { page } = agent;
+  await setPresence(page, 'available');
+
+  const jane = await startCustomer(browser, server, { displayName: 'Jane' });
+  const first = await jane.send('Hi, my invoice is wrong');
+
+  // The offer: its queue and a countdown to expires_at.
+  const offer = page.locator(`[data-testid="offer"][data-conversation-id="${jane.conversationId}"]`);
+  await offer.waitFor();
+  assert.match(await offer.getByTestId('offer-queue').textContent(), /general/);
+  assert.match(await offer.getByTestId('offer-countdown').textContent(), /Expires in \d+ s/);
+  await page.getByTestId('announcer').filter({ hasText: 'New chat offer from queue general' }).waitFor({ state: 'attached' });
+
+  await acceptOffer(page, jane.conversationId);
+  const transcript = page.getByTestId('transcript');
+  await transcript.getByTestId('message').filter({ hasText: 'Hi, my invoice is wrong' }).waitFor();
+  assert.equal(await page.getByTestId('chat-title').textContent(), 'Jane');
+
+  // The open, visible chat sends a read receipt for what it shows.
+  await jane.waitForEvent('message.read', { message_id: first.id });
+
+  // Enter sends; Shift+Enter is a newline.
+  const input = page.getByTestId('composer-input');
+  await input.fill('Hello Jane,');
+  await input.press('Shift+Enter');
+  await input.type('let me check.');
+  await input.press('Enter');
+  const reply = await jane.waitForEvent('message', { content: 'Hello Jane,\nlet me check.' });
+  assert.equal(await input.inputValue(), '');
+  const mine = transcript.locator(`[data-event-id="${reply.id}"]`);
+  await mine.getByTestId('delivery').filter({ hasText: 'Sent' }).waitFor();
+
+  // The customer reads it: the console shows it read.
+  await jane.page.evaluate((id) => window.__chat.markRead(id), reply.id);
+  await mine.getByTestId('delivery').filter({ hasText: 'Read' }).waitFor();
+
+  // Typing from the customer shows, and goes when the message comes.
+  await jane.typing('I was charged tw');
+  await page.getByTestId('typing').filter({ hasText: 'Jane is typing' }).waitFor();
+  await jane.send('I was charged twice');
+  await page.getByTestId('typing').waitFor({ state: 'hidden' });
+  await transcript.getByTestId('message').filter({ hasText: 'I was charged twice' }).waitFor();
+
+  // A refresh stays signed in and shows the chat with its history.
+  await page.reload();
+  await page.getByTestId('app-view').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('login-view').isVisible(), false);
+  await page.locator(`[data-testid="chat-item"][data-conversation-id="${jane.conversationId}"]`).waitFor();
+  await page.getByTestId('transcript').getByTestId('message').filter({ hasText: 'Hi, my invoice is wrong' }).waitFor();
+  await page.getByTestId('transcript').getByTestId('message').filter({ hasText: 'I was charged twice' }).waitFor();
+
+  // Presence set elsewhere is pushed to the console.
+  await server.api('PUT', `/agents/${ann.id}/activity`, { activity: 'away' });
+  await page.waitForFunction(() => document.getElementById('presence-select').value === 'away');
+
+  // Ending the chat: wrap-up state until the agent closes it.
+  await page.getByTestId('action-end').click();
+  await page.getByTestId('chat-banner').filter({ hasText: 'ended' }).waitFor();
+  assert.equal(await page.getByTestId('composer-input').isDisabled(), true);
+  await jane.waitForEvent('conversation.ended');
+  await page.getByTestId('chat-close').click();
+  await page.locator(`[data-testid="chat-item"][data-conversation-id="${jane.conversationId}"]`).waitFor({ state: 'detached' });
+
+  // Signing out forgets the token.
+  await page.getByTestId('logout-button').click();
+  await page.getByTestId('login-view').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(agent.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+
+  await jane.close();
+  await agent.context.close();
+});
+
+test('the typing frame’s preview text is shown as a sneak peek', async () => {
+  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { page } = agent;
+  await setPresence(page, 'available');
+  const joe = await startCustomer(browser, server, { displayName: 'Joe' });
+  await joe.send('hello');
+  await acceptOffer(page, joe.conversationId);
+  await joe.typing('my order number is 12');
+  await page.getByTestId('typing-peek').filter({ hasText: 'my order number is 12' }).waitFor();
+  await setPresence(page, 'offline');
+  await joe.close();
+  await agent.context.close();
+});
