@@ -3,7 +3,7 @@
 // (optional data-open="true" opens the chat at once).
 //
 // It runs in the host page, so it keeps to itself: a launcher button and the
-// chat frame live in a closed shadow root styled by a constructed stylesheet
+// chat frame live in a shadow root styled by a constructed stylesheet
 // (the host's CSS cannot reach in, its CSP cannot block it). The chat itself
 // runs in an iframe on the server's origin; the two talk by postMessage and
 // each checks who is talking.
@@ -86,7 +86,7 @@
 
   const host = document.createElement('div');
   host.setAttribute('data-switchboard-widget', entryPoint);
-  const root = host.attachShadow({ mode: 'closed' });
+  const root = host.attachShadow({ mode: 'open' });
   const sheet = new CSSStyleSheet();
   sheet.replaceSync(css);
   root.adoptedStyleSheets = [sheet];

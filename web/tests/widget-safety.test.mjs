@@ -1,0 +1,160 @@
+// The widget against hostile content, axe-core, small screens, and a
+// screenshot (web/tests/screenshots/widget.png).
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser, waitFor } from './harness.mjs';
+import { startHostPage, openWidget, storedChat, startAgent, seriousViolations } from './widget-support.mjs';
+
+const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
+const screenshots = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
+
+describe('customer widget: safety and accessibility', () => {
+  let server;
+  let browser;
+  let host;
+  let entryPointId;
+  let agent;
+
+  before(async () => {
+    server = await startServer();
+    const setup = await server.setupRouting({ agents: [AGENT] });
+    entryPointId = setup.entryPointId;
+    host = await startHostPage(server, entryPointId);
+    browser = await launchBrowser();
+    agent = await startAgent(browser, server, AGENT);
+  });
+
+  after(async () => {
+    await agent?.close().catch(() => {});
+    await browser?.close();
+    await host?.close();
+    await server?.stop();
+  });
+
+  it('never runs what an agent or a file carries', async () => {
+    const widget = await openWidget(browser, host, { name: 'Mallory' });
+    const { page, frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      // Any payload that runs leaves a mark on a window, or a console line.
+      const marks = [];
+      page.on('console', (msg) => {
+        if (msg.text().includes('xss-ran')) marks.push(msg.text());
+      });
+      page.on('dialog', (dialog) => {
+        marks.push(`dialog: ${dialog.message()}`);
+        dialog.dismiss().catch(() => {});
+      });
+      const payload = "window.top.__xss = 1; window.__xss = 1; console.log('xss-ran')";
+
+      await agent.send(conversationId, `<img src=x onerror="${payload}">plain`);
+      await agent.send(conversationId, `[click me](javascript:${encodeURIComponent(payload)}) and <img src=x onerror="${payload}"> <script>${payload}</script>`, 'text/markdown');
+      await agent.send(conversationId, '{"html":"<img src=x onerror=alert(1)>"}', 'application/json');
+      await frame.locator('[data-testid="message-theirs"]', { hasText: 'html' }).waitFor();
+
+      // The plain message shows its text as text.
+      const plain = frame.locator('[data-testid="message-theirs"]', { hasText: 'plain' });
+      assert.match(await plain.textContent(), /<img src=x onerror=/);
+      assert.equal(await plain.locator('img').count(), 0);
+      // The markdown link has no javascript: href left; clicking it does nothing.
+      const link = frame.locator('[data-testid="message-theirs"] a', { hasText: 'click me' });
+      if (await link.count()) {
+        const href = (await link.getAttribute('href')) ?? '';
+        assert.doesNotMatch(href, /^\s*javascript:/i);
+        await link.click({ modifiers: [] }).catch(() => {});
+      }
+      assert.equal(await frame.locator('[data-testid="messages"] script').count(), 0);
+      assert.equal(await frame.locator('[data-testid="messages"] [onerror]').count(), 0);
+
+      // An SVG with a script, sent as is and disguised as a PNG: both refused, nothing runs.
+      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" onload="${payload}"><script>${payload}</script></svg>`);
+      for (const file of [{ name: 'evil.svg', mimeType: 'image/svg+xml' }, { name: 'evil.png', mimeType: 'image/png' }]) {
+        const before = await frame.getByTestId('upload-error').count();
+        const [chooser] = await Promise.all([page.waitForEvent('filechooser'), frame.getByTestId('attach').click()]);
+        await chooser.setFiles({ ...file, buffer: svg });
+        await waitFor(async () => (await frame.getByTestId('upload-error').count()) > before, { what: `${file.name} refused` });
+      }
+      assert.equal(await frame.getByTestId('attachment').count(), 0);
+
+      // Give every payload the chance a real page would: the messages are
+      // rendered and images have failed; then look for the marks.
+      await frame.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      assert.equal(await page.evaluate(() => window.__xss), undefined);
+      assert.equal(await frame.evaluate(() => window.__xss), undefined);
+      assert.deepEqual(marks, []);
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('has no serious or critical axe violations, before and during a chat', async () => {
+    const widget = await openWidget(browser, host, { start: false });
+    const { frame } = widget;
+    try {
+      await frame.getByTestId('prechat-form').waitFor();
+      assert.deepEqual(await seriousViolations(frame), [], 'pre-chat form');
+      // Submitting empty shows the error at the field.
+      await frame.getByTestId('start-chat').click();
+      await frame.getByTestId('prechat-display_name-error').waitFor();
+      assert.equal(await frame.getByTestId('prechat-display_name').getAttribute('aria-invalid'), 'true');
+      assert.deepEqual(await seriousViolations(frame), [], 'pre-chat form with an error');
+
+      await frame.getByTestId('prechat-display_name').fill('Ada');
+      await frame.getByTestId('start-chat').click();
+      await frame.getByTestId('composer-input').waitFor();
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await agent.send(conversationId, 'Hi Ada, how can I help?');
+      await frame.getByTestId('message-theirs').waitFor();
+      await frame.getByTestId('composer-input').fill('Hello');
+      await frame.getByTestId('send').click();
+      await agent.requestFile(conversationId, 'ID-1');
+      await frame.getByTestId('file-request').waitFor();
+      assert.equal(await frame.getByTestId('messages').getAttribute('role'), 'log');
+      assert.equal(await frame.getByTestId('messages').getAttribute('aria-live'), 'polite');
+      assert.deepEqual(await seriousViolations(frame), [], 'chat view');
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('fits a 320 px phone as a full-screen panel; screenshots', async () => {
+    await mkdir(screenshots, { recursive: true });
+    const desktop = await openWidget(browser, host, { name: 'Jane' });
+    try {
+      const { conversationId } = await storedChat(desktop.frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await desktop.frame.getByTestId('composer-input').fill('Hi, my order has not arrived yet.');
+      await desktop.frame.getByTestId('send').click();
+      await agent.send(conversationId, 'Sorry to hear that! Could you send me **the order number**?', 'text/markdown');
+      await desktop.frame.getByTestId('message-theirs').waitFor();
+      await waitFor(async () => (await desktop.frame.getByTestId('message-mine').getAttribute('data-status')) !== 'sending', { what: 'sent' });
+      await desktop.page.screenshot({ path: join(screenshots, 'widget.png') });
+    } finally {
+      await desktop.context.close();
+    }
+
+    const phone = await openWidget(browser, host, { name: 'Pat', viewport: { width: 320, height: 640 } });
+    try {
+      const box = await phone.page.evaluate(() => {
+        const root = document.querySelector('[data-switchboard-widget]').shadowRoot;
+        const r = root.querySelector('.frame-box').getBoundingClientRect();
+        return { x: r.x, y: r.y, width: r.width, height: r.height };
+      });
+      assert.deepEqual(box, { x: 0, y: 0, width: 320, height: 640 });
+      const overflow = await phone.frame.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, 'no horizontal scrolling at 320 px');
+      await phone.page.screenshot({ path: join(screenshots, 'widget-phone.png') });
+      // Full screen hides the launcher: the panel's own close button gives it back.
+      await phone.frame.getByTestId('close').click();
+      await phone.page.getByTestId('launcher').waitFor({ state: 'visible' });
+    } finally {
+      await phone.context.close();
+    }
+  });
+});

@@ -1,0 +1,308 @@
+// The customer widget in a real browser against the real server: a host page
+// on another origin embeds it with its script tag; an agent answers through
+// the SDK. Run with `node --test web/tests/` (SWITCHBOARD_BIN: the server).
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, waitFor } from './harness.mjs';
+import { startHostPage, openWidget, storedChat, startAgent, widgetFrame } from './widget-support.mjs';
+
+const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
+
+describe('customer widget', () => {
+  let server;
+  let browser;
+  let host;
+  let entryPointId;
+  let agent;
+
+  before(async () => {
+    server = await startServer();
+    const setup = await server.setupRouting({ agents: [AGENT] });
+    entryPointId = setup.entryPointId;
+    host = await startHostPage(server, entryPointId);
+    browser = await launchBrowser();
+    agent = await startAgent(browser, server, AGENT);
+  });
+
+  after(async () => {
+    await agent?.close().catch(() => {});
+    await browser?.close();
+    await host?.close();
+    await server?.stop();
+  });
+
+  it('chats with an agent: queue, join, messages, receipts, typing, end, keyboard', async () => {
+    await agent.setAutoAccept(false);
+    await agent.setActivity('away');
+    const widget = await openWidget(browser, host, { name: 'Jane' });
+    const { page, frame } = widget;
+    try {
+      // Nobody is available: the customer waits in line.
+      await frame.getByTestId('queue-status').waitFor({ state: 'visible' });
+      assert.match(await frame.getByTestId('queue-status').textContent(), /line|Waiting/);
+      const { conversationId } = await storedChat(frame, entryPointId);
+      assert.match(conversationId, /^cnv_/);
+
+      // The customer writes before anyone joined; it is stored at once.
+      await frame.getByTestId('composer-input').fill('Hello, my invoice is wrong');
+      await frame.getByTestId('composer-input').press('Enter');
+      const mine = frame.getByTestId('message-mine').last();
+      await waitFor(async () => (await mine.getAttribute('data-status')) === 'sent', { what: 'own message sent' });
+
+      // The agent comes back and takes the chat.
+      await agent.setAutoAccept(true);
+      await agent.setActivity('available');
+      await agent.waitAssigned(conversationId);
+      await frame.locator('[data-testid="notice"]', { hasText: 'Ann joined the chat' }).waitFor();
+      await frame.getByTestId('queue-status').waitFor({ state: 'hidden' });
+
+      // The agent sees the message and reads it: the customer sees "Read".
+      const message = await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content === 'Hello, my invoice is wrong');
+      await agent.markRead(conversationId, message.id);
+      await waitFor(async () => (await mine.getAttribute('data-status')) === 'read', { what: 'read receipt shown' });
+      assert.equal(await mine.getByTestId('message-status').textContent(), 'Read');
+
+      // The agent types, then answers in markdown.
+      await agent.typing(conversationId);
+      await frame.getByTestId('typing').waitFor({ state: 'visible' });
+      assert.match(await frame.getByTestId('typing').textContent(), /Ann is typing/);
+      await agent.send(conversationId, 'Let me **check** that for you.', 'text/markdown');
+      const reply = frame.getByTestId('message-theirs').last();
+      await reply.waitFor();
+      assert.match(await reply.textContent(), /check/);
+      await frame.getByTestId('typing').waitFor({ state: 'hidden' });
+      // The widget is open and visible: it tells the agent the reply was read.
+      const replyEvent = await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content.startsWith('Let me'));
+      await agent.waitForEvent(conversationId, new Function('e', `return e.type === 'message.read' && e.message_id === '${replyEvent.id}'`));
+
+      // The customer's typing reaches the agent.
+      await frame.getByTestId('composer-input').pressSequentially('Thank');
+      const typing = await agent.waitForTyping(conversationId);
+      assert.ok(typing.participantId);
+
+      // Esc closes the panel and gives focus back to the launcher; the launcher reopens it.
+      await frame.getByTestId('composer-input').press('Escape');
+      await waitFor(() => page.evaluate(() => {
+        const host = document.querySelector('[data-switchboard-widget]');
+        return host.shadowRoot.querySelector('.frame-box').hidden && host.shadowRoot.activeElement?.dataset.testid === 'launcher';
+      }), { what: 'panel closed, focus on the launcher' });
+      assert.equal(await page.getByTestId('launcher').getAttribute('aria-expanded'), 'false');
+
+      // While closed, a new agent message shows on the launcher's badge.
+      await agent.send(conversationId, 'Are you still there?');
+      await page.getByTestId('launcher-badge').waitFor({ state: 'visible' });
+      assert.equal(await page.getByTestId('launcher-badge').textContent(), '1');
+      await page.getByTestId('launcher').click();
+      await page.getByTestId('launcher-badge').waitFor({ state: 'hidden' });
+      await waitFor(() => frame.evaluate(() => document.activeElement?.dataset.testid === 'composer-input'), { what: 'focus in the composer' });
+
+      // The agent ends the chat: ended state, then a new chat can start.
+      await agent.end(conversationId);
+      await frame.getByTestId('ended').waitFor({ state: 'visible' });
+      assert.equal(await frame.getByTestId('composer').isHidden(), true);
+      await frame.getByTestId('new-chat').click();
+      await frame.getByTestId('prechat-form').waitFor({ state: 'visible' });
+      assert.equal(await storedChat(frame, entryPointId), null);
+      assert.deepEqual(widget.problems, []);
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('survives a page refresh while messages arrive: no gap, no duplicate', async () => {
+    const widget = await openWidget(browser, host, { name: 'Rita' });
+    const { page } = widget;
+    let { frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await frame.getByTestId('composer-input').fill('before the refresh');
+      await frame.getByTestId('send').click();
+      await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content === 'before the refresh');
+
+      // The agent keeps sending while the host page reloads.
+      const total = 30;
+      const sending = (async () => {
+        for (let i = 1; i <= total; i += 1) await agent.send(conversationId, `update ${i}`);
+      })();
+      await frame.locator('[data-testid="message-theirs"]', { hasText: 'update 3' }).waitFor();
+      await page.reload();
+      await sending;
+      frame = await widgetFrame(page);
+      // The chat is reopened by itself (it was open), same conversation.
+      await frame.locator('[data-testid="message-theirs"]', { hasText: `update ${total}` }).waitFor({ timeout: 20000 });
+      assert.equal((await storedChat(frame, entryPointId)).conversationId, conversationId);
+
+      const shown = await frame.getByTestId('message-theirs').allTextContents();
+      const updates = shown.map((t) => /update (\d+)/.exec(t)?.[1]).filter(Boolean).map(Number);
+      assert.deepEqual(updates, Array.from({ length: total }, (_, i) => i + 1), 'every update once, in order');
+      const transcript = await server.api('GET', `/conversations/${conversationId}/transcript?order=asc&limit=500`);
+      const messages = transcript.events.filter((e) => e.type === 'message');
+      const domMessages = await frame.locator('[data-testid^="message-"][data-seq]').count();
+      assert.equal(domMessages, messages.length, 'one DOM message per transcript message');
+      const seqs = await frame.locator('[data-seq]').evaluateAll((nodes) => nodes.map((n) => Number(n.dataset.seq)));
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in seq order');
+      assert.equal(new Set(seqs).size, seqs.length, 'no seq twice');
+      assert.equal(await frame.getByTestId('message-mine').count(), 1);
+      assert.deepEqual(widget.problems, []);
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('shows a network cut, keeps the draft and queued messages, and reconnects by itself', async () => {
+    const widget = await openWidget(browser, host, { name: 'Omar' });
+    const { context, frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await frame.locator('[data-testid="notice"]', { hasText: 'joined' }).waitFor();
+
+      await context.setOffline(true);
+      const banner = frame.getByTestId('connection');
+      await banner.waitFor({ state: 'visible' });
+      assert.match(await banner.textContent(), /offline|Reconnecting/i);
+      assert.equal(await banner.getAttribute('role'), 'status');
+
+      await frame.getByTestId('composer-input').fill('sent while offline');
+      await frame.getByTestId('composer-input').press('Enter');
+      const queued = frame.locator('[data-testid="message-mine"]', { hasText: 'sent while offline' });
+      assert.equal(await queued.getAttribute('data-status'), 'sending');
+      await frame.getByTestId('composer-input').fill('a draft in progress');
+      await agent.send(conversationId, 'answer during the cut');
+
+      await context.setOffline(false);
+      await banner.waitFor({ state: 'hidden', timeout: 30000 });
+      await waitFor(async () => (await queued.getAttribute('data-status')) !== 'sending', { timeoutMs: 30000, what: 'queued message sent' });
+      await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content === 'sent while offline');
+      await frame.locator('[data-testid="message-theirs"]', { hasText: 'answer during the cut' }).waitFor();
+      assert.equal(await frame.getByTestId('composer-input').inputValue(), 'a draft in progress');
+      assert.equal(await frame.locator('[data-testid="message-mine"]', { hasText: 'sent while offline' }).count(), 1);
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('answers a file request with an upload, with progress', async () => {
+    const widget = await openWidget(browser, host, { name: 'Lena' });
+    const { page, frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await agent.requestFile(conversationId, 'CASE-42');
+      const prompt = frame.getByTestId('file-request');
+      await prompt.waitFor();
+
+      // Record every value the progress bar takes.
+      await frame.evaluate(() => {
+        window.__progress = [];
+        new MutationObserver((records) => {
+          for (const r of records) {
+            for (const node of r.addedNodes) {
+              const bar = node.querySelector?.('progress');
+              if (bar) window.__progress.push({ value: Number(bar.value), max: Number(bar.max) });
+            }
+            if (r.target.tagName === 'PROGRESS') window.__progress.push({ value: Number(r.target.value), max: Number(r.target.max) });
+          }
+        }).observe(document.querySelector('[data-testid="uploads"]'), { childList: true, subtree: true, attributes: true, attributeFilter: ['value', 'max'] });
+      });
+      const size = 3 * 1024 * 1024;
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), prompt.getByTestId('file-request-upload').click()]);
+      await chooser.setFiles({ name: 'statement.txt', mimeType: 'text/plain', buffer: Buffer.alloc(size, 'a') });
+
+      const received = await agent.waitForEvent(conversationId, (e) => e.type === 'file.received', 30000);
+      assert.equal(received.record_id, 'CASE-42');
+      await frame.locator('[data-testid="file-request"][data-state="file.received"]').waitFor();
+      const card = frame.locator('[data-testid="attachment"]', { hasText: 'statement.txt' });
+      await card.waitFor();
+      const progress = await frame.evaluate(() => window.__progress);
+      assert.ok(progress.length >= 2, `progress was shown: ${JSON.stringify(progress)}`);
+      assert.ok(progress.some((p) => p.max === size && p.value === size), 'the bar reached the file size');
+      assert.ok(progress.some((p) => p.value < size), 'the bar started below the file size');
+      await frame.getByTestId('upload').waitFor({ state: 'detached' });
+      // The link downloads the file (fetched fresh from the attachment).
+      await waitFor(async () => (await card.getByTestId('attachment-link').getAttribute('href')).includes('/api/v1/files/'), { what: 'download link' });
+    } finally {
+      await widget.context.close();
+    }
+  });
+
+  it('renders a flow form, checks it, shows the server\'s field error, submits it', async () => {
+    await server.api('POST', '/flows', `name: widget-details
+side: customer
+steps:
+  ask:
+    type: show_form
+    form:
+      name: details
+      title: Your order
+      fields:
+        - name: order
+          label: Order number
+          type: text
+          pattern: "[0-9]{6}"
+          required: true
+        - name: quantity
+          label: Quantity
+          type: number
+          min: 1
+          max: 10
+        - name: colour
+          label: Colour
+          type: choice
+          choices: [Red, Blue]
+        - name: gift
+          label: Gift wrap
+          type: boolean
+    into: answer
+    next: thanks
+  thanks:
+    type: send_message
+    text: "Thanks, order {{ vars.answer.order }} noted."
+    next: end
+`, { contentType: 'application/yaml' });
+    const widget = await openWidget(browser, host, { name: 'Kai' });
+    const { frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await server.api('POST', '/flows/widget-details/runs', { conversation_id: conversationId });
+      const form = frame.getByTestId('flow-form');
+      await form.waitFor();
+      assert.equal(await frame.getByLabel('Order number').getAttribute('required'), '');
+      assert.equal(await frame.getByLabel('Quantity').getAttribute('type'), 'number');
+      assert.equal(await frame.getByLabel('Gift wrap').getAttribute('type'), 'checkbox');
+
+      // Client checks: the required field, the range.
+      await form.getByTestId('flow-form-submit').click();
+      await form.locator('.field-error').first().waitFor();
+      assert.match(await form.locator('.field-error').first().textContent(), /Order number is required/);
+      await frame.getByLabel('Order number').fill('123456');
+      await frame.getByLabel('Quantity').fill('11');
+      await form.getByTestId('flow-form-submit').click();
+      await form.locator('.field-error', { hasText: 'at most 10' }).waitFor();
+
+      // The server's own check, shown at its field (the client's pattern taken off to reach it).
+      await frame.getByLabel('Order number').evaluate((input) => input.removeAttribute('pattern'));
+      await frame.getByLabel('Order number').fill('12ab');
+      await frame.getByLabel('Quantity').fill('2');
+      await form.getByTestId('flow-form-submit').click();
+      const serverError = form.locator('[id$="-order-error"]');
+      await serverError.waitFor();
+      assert.equal(await frame.getByLabel('Order number').getAttribute('aria-invalid'), 'true');
+
+      await frame.getByLabel('Order number').fill('654321');
+      await frame.getByLabel('Colour').selectOption('Blue');
+      await frame.getByLabel('Gift wrap').check();
+      await form.getByTestId('flow-form-submit').click();
+      await frame.locator('[data-testid="flow-form"][data-state="submitted"]').waitFor();
+      assert.match(await form.textContent(), /654321/);
+      await frame.locator('[data-testid="message-theirs"]', { hasText: 'Thanks, order 654321 noted.' }).waitFor();
+      const runs = await server.api('GET', `/flow-runs?conversation_id=${conversationId}`);
+      const list = Array.isArray(runs) ? runs : runs.runs;
+      assert.equal(list[0].state, 'completed');
+    } finally {
+      await widget.context.close();
+    }
+  });
+});
