@@ -1,7 +1,7 @@
 // The agent's chats: one button each, with the customer's name, the newest
 // message, the unread count and whether the chat has ended.
 
-import { el, messageText } from '/assets/shared/message-body.js';
+import { el, messageText } from '../shared/message-body.js';
 
 export class ChatListView {
   constructor(list, empty, onSelect) {

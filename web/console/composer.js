@@ -3,7 +3,7 @@
 // responses picked by typing `/` at the start (arrow keys, Enter) or from the
 // Canned button.
 
-import { el } from '/assets/shared/message-body.js';
+import { el } from '../shared/message-body.js';
 
 const TYPING_EVERY_MS = 2000;
 

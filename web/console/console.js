@@ -11,7 +11,7 @@ import { SidePanel } from './side-panel.js';
 import { ActionDialogs } from './dialogs.js';
 import { PresenceSwitch } from './presence.js';
 import { chime, notify, announce } from './alerts.js';
-import { messageText } from '/assets/shared/message-body.js';
+import { messageText } from '../shared/message-body.js';
 
 const PAGE = 50;
 const TYPING_SHOWN_MS = 6000;
@@ -101,7 +101,7 @@ export class Console {
     on('flow_run', (run) => this.#flowRun(run));
     on('typing', (t) => this.#typing(t));
     on('error', (err) => {
-      if (err.code === 'unauthenticated' || err.code === 'forbidden') this.hooks.signedOut('Your session has ended. Sign in again.');
+      if (err.status === 401 || err.status === 403) this.hooks.signedOut('Your session has ended. Sign in again.');
     });
     this.onVisible = () => this.#markRead(this.#selected());
     document.addEventListener('visibilitychange', this.onVisible);
@@ -188,7 +188,8 @@ export class Console {
       announce(`New message from ${chat.title()}: ${messageText(event).slice(0, 140)}`);
     }
     if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, messageText(event).slice(0, 140), chat.id);
-    if (['conversation.ended', 'conversation.updated', 'participant.joined'].includes(event.type)) this.#refreshChat(chat);
+    if (event.type === 'conversation.updated') this.#reloadConversation(chat);
+    if (['conversation.ended', 'participant.joined'].includes(event.type)) this.#refreshChat(chat);
     this.#scheduleList();
   }
 
@@ -235,13 +236,29 @@ export class Console {
     this.#scheduleList();
   }
 
+  async #reloadConversation(chat) {
+    try {
+      chat.conversation = await this.agent.conversation(chat.id);
+      this.#refreshChat(chat);
+      this.#scheduleList();
+    } catch { /* the side panel keeps what it had */ }
+  }
+
   async #loadParticipants(chat) {
     try {
       const answer = await this.agent.request('GET', `/conversations/${chat.id}/participants`);
       const list = Array.isArray(answer) ? answer : answer?.participants || [];
       chat.setParticipants(list, this.me?.id);
       if (chat.id === this.selectedId) this.view.show(chat);
-    } catch { /* names then come from participant.joined events */ }
+    } catch {
+      // Without the list, the agent's own joins are known by its name.
+      for (const e of chat.events.values()) {
+        if (e.type === 'participant.joined' && e.role === 'agent' && e.display_name === this.me?.name) {
+          chat.myParticipantIds.add(e.member_id);
+        }
+      }
+      chat.replayReceipts();
+    }
   }
 
   async #loadPage(chat, opts) {

@@ -1,7 +1,7 @@
 // The chat actions that ask something first, each in a modal <dialog>: launch
 // an agent-side flow, request a file, transfer to a queue or an agent.
 
-import { el } from '/assets/shared/message-body.js';
+import { el } from '../shared/message-body.js';
 
 export class ActionDialogs {
   /**

@@ -2,7 +2,7 @@
 // through textContent (the shared renderMessageBody owns the one markdown
 // exception); events that are bookkeeping (receipts, updates) draw nothing.
 
-import { renderMessageBody, formatTime, formatBytes, el } from '/assets/shared/message-body.js';
+import { renderMessageBody, formatTime, formatBytes, el } from '../shared/message-body.js';
 
 const SILENT = new Set([
   'message.read', 'message.delivered', 'conversation.updated', 'conversation.created',

@@ -2,7 +2,7 @@
 // the server lets the agent read it before accepting), a countdown to
 // `expires_at`, and accept / decline.
 
-import { el } from '/assets/shared/message-body.js';
+import { el } from '../shared/message-body.js';
 
 export class OffersView {
   /**

@@ -2,7 +2,7 @@
 // activities. It shows what the server says (a `presence` frame, also for a
 // change made elsewhere), not what was last picked.
 
-import { el } from '/assets/shared/message-body.js';
+import { el } from '../shared/message-body.js';
 
 const BUILT_IN = [
   { name: 'available', available: true, label: 'Available' },

@@ -2,7 +2,7 @@
 // the agent launched in this chat and how they went, and the earlier
 // conversations a continued chat carries (persistent chat segments).
 
-import { el, formatTime } from '/assets/shared/message-body.js';
+import { el, formatTime } from '../shared/message-body.js';
 import { ChatState } from './chat-state.js';
 import { renderEvent } from './event-view.js';
 
@@ -16,7 +16,7 @@ export class SidePanel {
     this.attributes = document.getElementById('side-attributes');
     this.flows = document.getElementById('side-flows');
     this.history = document.getElementById('side-history');
-    this.historyFor = null;
+    this.histories = new Map(); // conversation id → promise of its earlier segments' events
   }
 
   show(chat) {
@@ -68,20 +68,18 @@ export class SidePanel {
   }
 
   async #loadHistory(chat) {
-    if (this.historyFor === chat.id) return;
-    this.historyFor = chat.id;
     if (!chat.conversation?.previous_conversation_id) {
-      this.history.replaceChildren(el('p', 'muted small', 'None.'));
+      this.history.replaceChildren(el('p', 'muted small', chat.conversation ? 'None.' : 'Loading…'));
       return;
     }
+    if (!this.histories.has(chat.id)) this.histories.set(chat.id, this.io.history(chat));
     this.history.replaceChildren(el('p', 'muted small', 'Loading…'));
     try {
-      const events = await this.io.history(chat);
-      if (this.chat !== chat) return;
-      this.#renderHistory(chat, events);
+      const events = await this.histories.get(chat.id);
+      if (this.chat === chat) this.#renderHistory(chat, events);
     } catch (err) {
+      this.histories.delete(chat.id);
       if (this.chat === chat) this.history.replaceChildren(el('p', 'error', `Could not load: ${err.message}`));
-      this.historyFor = null;
     }
   }
 
