@@ -1,0 +1,139 @@
+// A full chat: customer starts on the public entry point, waits in line
+// (queue position), an agent logs in, takes the offer, they talk (typing,
+// receipts), the transcript pages, the agent ends it.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatClient, AgentClient } from '../src/index.js';
+import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './setup.js';
+import { waitFor, collect, assertOrdered } from './helpers.js';
+
+let server;
+let entryPointId;
+before(async () => {
+  server = await startServer();
+  entryPointId = await websiteEntryPoint(server);
+  await routeEverythingTo(server);
+});
+after(async () => {
+  await server?.stop();
+});
+
+test('customer and agent chat from start to end', async (t) => {
+  const customer = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, displayName: 'Jane', attributes: { topic: 'billing' }, connect: false });
+  t.after(() => customer.close());
+  const customerEvents = collect(customer, 'event');
+  const states = collect(customer, 'state');
+  // Nobody is available: the chat waits, and the socket says where it stands.
+  const position = waitFor(customer, 'queue_position', (q) => q.position === 1);
+  await customer.connect();
+  assert.equal(customer.state, 'open');
+  assert.deepEqual((await position).position, 1);
+  assert.deepEqual((await customer.queuePosition()).position, 1, 'REST agrees');
+
+  const { login, password } = await createAgent(server, { name: 'Ann' });
+  const agent = await AgentClient.login({ baseUrl: server.baseUrl, login, password });
+  t.after(() => agent.close());
+  assert.equal(agent.agent.name, 'Ann');
+  const agentEvents = collect(agent, 'event');
+  await agent.connect();
+  const offered = waitFor(agent, 'offer', (o) => o.conversation_id === customer.conversationId);
+  await agent.setActivity('available');
+  const offer = await offered;
+  const assigned = waitFor(agent, 'assigned', (a) => a.conversationId === customer.conversationId);
+  const joinedSeen = waitFor(customer, 'event', (e) => e.type === 'participant.joined' && e.role === 'agent');
+  const accepted = await agent.accept(offer.id);
+  assert.equal(accepted.id, offer.id);
+  await assigned;
+  await joinedSeen;
+  assert.equal(agent.offers.size, 0, 'the accepted offer is no longer pending');
+
+  // Customer → agent, with typing first.
+  const agentSawTyping = waitFor(agent, 'typing', (x) => x.conversationId === customer.conversationId);
+  customer.typing();
+  await agentSawTyping;
+  const agentGotHello = waitFor(agent, 'message', (m) => m.content === 'Hi, my invoice is wrong');
+  const ack = await customer.send('Hi, my invoice is wrong');
+  assert.equal(typeof ack.seq, 'number');
+  assert.match(ack.id, /^evt_/);
+  const msg = await agentGotHello;
+  assert.equal(msg.seq, ack.seq, 'the agent sees the stored message');
+  assert.equal(msg.conversation_id, customer.conversationId);
+
+  // Agent → customer (markdown), then receipts both ways.
+  const customerGotAnswer = waitFor(customer, 'message', (m) => m.content === 'Let me **check**.');
+  const answerAck = await agent.send(customer.conversationId, 'Let me **check**.', { contentType: 'text/markdown' });
+  const answer = await customerGotAnswer;
+  assert.equal(answer.seq, answerAck.seq);
+  assert.equal(answer.content_type, 'text/markdown');
+  const readSeen = waitFor(agent, 'event', (e) => e.type === 'message.read');
+  const readAck = await customer.markRead(answer.id);
+  assert.equal((await readSeen).seq, readAck.seq);
+  const delivered = await agent.markDelivered(customer.conversationId, msg.id);
+  assert.equal(typeof delivered.seq, 'number');
+
+  // A few more, to page through.
+  for (let i = 1; i <= 5; i++) await customer.send(`line ${i}`);
+
+  // Transcript: one page, then every page forwards and backwards.
+  const first = await customer.transcript({ order: 'asc', afterSeq: 0, limit: 4 });
+  assert.equal(first.events.length, 4);
+  assert.equal(first.hasMore, true);
+  assert.deepEqual(first.events.map((e) => e.seq), customerEvents.slice(0, 4).map((e) => e.seq));
+  const forwards = [];
+  for await (const page of customer.pages({ order: 'asc', limit: 3 })) {
+    assert.ok(page.events.length <= 3);
+    forwards.push(...page.events);
+  }
+  const backwards = [];
+  for await (const page of agent.pages(customer.conversationId, { order: 'desc', limit: 3 })) backwards.push(...page.events);
+  assert.deepEqual(forwards.map((e) => e.seq), customerEvents.map((e) => e.seq), 'the transcript is what the stream delivered');
+  assert.deepEqual(backwards.map((e) => e.seq), [...forwards].reverse().map((e) => e.seq));
+
+  // The agent ends the chat: both sides get conversation.ended; the customer's client ends.
+  const customerEnded = waitFor(customer, 'ended');
+  const agentEnded = waitFor(agent, 'event', (e) => e.type === 'conversation.ended');
+  await agent.end(customer.conversationId);
+  await customerEnded;
+  await agentEnded;
+  assert.equal(customer.state, 'ended');
+  assert.deepEqual(states, ['connecting', 'open', 'ended']);
+
+  // Every event once, in order, on both sides; the customer saw the whole log.
+  assertOrdered(assert, customerEvents);
+  const agentSide = agentEvents.filter((e) => e.conversation_id === customer.conversationId);
+  assertOrdered(assert, agentSide);
+  const all = [];
+  for await (const page of customer.pages()) all.push(...page.events);
+  assert.deepEqual(customerEvents.map((e) => e.seq), all.map((e) => e.seq));
+  assert.equal(customerEvents[0].type, 'conversation.created');
+  const texts = customerEvents.filter((e) => e.type === 'message').map((e) => e.content);
+  assert.deepEqual(texts, ['Hi, my invoice is wrong', 'Let me **check**.', 'line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+
+  // snapshot() has what a page needs to resume.
+  const snap = customer.snapshot();
+  assert.deepEqual(snap, { baseUrl: server.baseUrl, token: customer.token, conversationId: customer.conversationId, lastSeq: customerEvents.at(-1).seq });
+});
+
+test('a resumed client continues after its last seq, without repeating', async (t) => {
+  const first = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
+  const twoSeen = waitFor(first, 'message', (m) => m.content === 'two');
+  await first.send('one');
+  await first.send('two');
+  await twoSeen;
+  const snap = first.snapshot();
+  first.close();
+  assert.equal(first.state, 'closed');
+
+  // Something happens while no client is connected.
+  await server.admin('POST', `/conversations/${snap.conversationId}/messages`, { content: 'while away' });
+
+  const again = ChatClient.resume({ ...snap });
+  t.after(() => again.close());
+  const resumed = collect(again, 'event');
+  const got = waitFor(again, 'message', (m) => m.content === 'while away');
+  await again.connect();
+  await got;
+  assert.ok(resumed.every((e) => e.seq > snap.lastSeq), 'nothing at or before the snapshot is delivered again');
+  assert.equal(resumed[0].content, 'while away');
+});
