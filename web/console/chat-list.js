@@ -33,21 +33,19 @@ export class ChatListView {
     const last = chat.lastMessage();
     const preview = el('span', 'chat-preview', last ? messageText(last).slice(0, 80) : 'No messages yet');
     button.append(name, preview);
-    const labels = [chat.title()];
     if (chat.status !== 'active') {
       const state = el('span', 'badge state', chat.status === 'ended' ? 'Ended' : 'Transferred');
       state.setAttribute('data-testid', 'chat-state');
       button.append(state);
-      labels.push(chat.status === 'ended' ? 'ended' : 'transferred');
     }
     if (unread > 0) {
-      const badge = el('span', 'badge unread', String(unread));
-      badge.setAttribute('data-testid', 'unread-count');
-      badge.setAttribute('aria-hidden', 'true');
+      // The button's name is its text: "Jane Hello… 2 unread".
+      const badge = el('span', 'badge unread');
+      const count = el('span', null, String(unread));
+      count.setAttribute('data-testid', 'unread-count');
+      badge.append(count, el('span', 'visually-hidden', ' unread'));
       button.append(badge);
-      labels.push(`${unread} unread`);
     }
-    button.setAttribute('aria-label', labels.join(', '));
     button.addEventListener('click', () => this.onSelect(chat.id));
     item.append(button);
     return item;

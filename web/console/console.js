@@ -56,7 +56,7 @@ export class Console {
       attachment: (cid, id) => this.agent.attachment(cid, id),
     });
     this.dialogs = new ActionDialogs({
-      flows: () => this.#list('/flows', 'flows'),
+      flows: async () => (await this.#directory()).flows || [],
       launchFlow: (chat, name, params) => this.#launchFlow(chat, name, params),
       requestFile: (chat, recordId) => this.agent.requestFile(chat.id, recordId ? { record_id: recordId } : {}),
       transferTargets: () => this.#transferTargets(),
@@ -139,7 +139,7 @@ export class Console {
   async #describeOffer(offer) {
     if (!this.queueNames.has(offer.queue_id)) {
       try {
-        for (const q of await this.#list('/queues', 'queues')) this.queueNames.set(q.id, q.name);
+        await this.#directory();
         this.offers.describe(offer.id, { queueName: this.queueNames.get(offer.queue_id) });
       } catch { /* the card keeps the queue id */ }
     }
@@ -389,25 +389,28 @@ export class Console {
     return Array.isArray(answer) ? answer : answer?.[key] || [];
   }
 
+  /** What an agent may pick from: queues, agents, flows, canned responses (one call). */
+  async #directory() {
+    const directory = await this.agent.request('GET', '/directory');
+    for (const q of directory.queues || []) this.queueNames.set(q.id, q.name);
+    return directory;
+  }
+
   async #transferTargets() {
-    const problems = [];
-    const [queues, agents] = await Promise.all([
-      this.#list('/queues', 'queues').catch((err) => { problems.push(`Queues: ${err.message}.`); return []; }),
-      this.#list('/agents', 'agents').catch((err) => { problems.push(`Agents: ${err.message}.`); return []; }),
-    ]);
-    return { queues, agents: agents.filter((a) => a.id !== this.me?.id && a.enabled !== false), problems };
+    try {
+      const { queues = [], agents = [] } = await this.#directory();
+      return { queues, agents: agents.filter((a) => a.id !== this.me?.id), problems: [] };
+    } catch (err) {
+      return { queues: [], agents: [], problems: [err.message] };
+    }
   }
 
   async #loadReferenceData() {
-    const [queues, activities, canned] = await Promise.allSettled([
-      this.#list('/queues', 'queues'),
+    const [directory, activities] = await Promise.allSettled([
+      this.#directory(),
       this.#list('/activities', 'activities'),
-      this.#list('/canned-responses', 'canned_responses'),
     ]);
-    if (queues.status === 'fulfilled') {
-      for (const q of queues.value) this.queueNames.set(q.id, q.name);
-    }
     this.presence.setActivities(activities.status === 'fulfilled' ? activities.value : []);
-    this.composer.setCanned(canned.status === 'fulfilled' ? canned.value : []);
+    this.composer.setCanned(directory.status === 'fulfilled' ? directory.value.canned_responses : []);
   }
 }

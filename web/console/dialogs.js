@@ -64,8 +64,9 @@ export class ActionDialogs {
   #renderParams() {
     const flow = this.flowsByName.get(this.flowSelect.value);
     this.flowDescription.textContent = flow?.description || '';
-    const names = flow ? declaredParams(flow.source) : [];
-    const inputs = names.map((name) => {
+    const params = !flow ? []
+      : Array.isArray(flow.params) ? flow.params : declaredParams(flow.source).map((name) => ({ name }));
+    const inputs = params.map(({ name, required, default: fallback }) => {
       const wrap = el('div', 'field');
       const id = `flow-param-${name}`;
       const label = el('label', null, name);
@@ -75,6 +76,8 @@ export class ActionDialogs {
       input.name = name;
       input.dataset.param = name;
       input.setAttribute('data-testid', `flow-param-${name}`);
+      input.required = Boolean(required);
+      if (fallback !== undefined && fallback !== null) input.placeholder = String(fallback);
       if (name === 'record_id' && this.chat?.conversation?.record_id) input.value = this.chat.conversation.record_id;
       wrap.append(label, input);
       return wrap;

@@ -14,6 +14,7 @@ export class SidePanel {
     this.root = document.getElementById('side-panel');
     this.facts = document.getElementById('side-facts');
     this.attributes = document.getElementById('side-attributes');
+    this.noAttributes = document.getElementById('side-attributes-empty');
     this.flows = document.getElementById('side-flows');
     this.history = document.getElementById('side-history');
     this.histories = new Map(); // conversation id → promise of its earlier segments' events
@@ -38,9 +39,9 @@ export class SidePanel {
       ['Started', c.created_at ? new Date(c.created_at).toLocaleString() : '—'],
     ]));
     const attrs = Object.entries(c.attributes || {});
-    this.attributes.replaceChildren(...(attrs.length
-      ? pairs(attrs.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
-      : [el('dd', 'muted small', 'None.')]));
+    this.attributes.replaceChildren(...pairs(attrs.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])));
+    this.attributes.hidden = !attrs.length;
+    this.noAttributes.hidden = attrs.length > 0;
     this.renderFlows();
   }
 
