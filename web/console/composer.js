@@ -129,16 +129,19 @@ export class Composer {
   }
 
   #openCanned(query) {
+    // Shortcut ids starting with what was typed first, then titles and texts containing it.
     const q = query.trim().toLowerCase();
-    this.matches = this.canned.filter((c) =>
-      !q || c.title.toLowerCase().includes(q) || c.text.toLowerCase().includes(q)).slice(0, 8);
+    const byId = this.canned.filter((c) => String(c.id || '').toLowerCase().startsWith(q));
+    const byText = this.canned.filter((c) => !byId.includes(c)
+      && (c.title.toLowerCase().includes(q) || c.text.toLowerCase().includes(q)));
+    this.matches = [...byId, ...byText].slice(0, 8);
     this.cannedList.replaceChildren(...this.matches.map((c, i) => {
       const option = el('li', 'canned-option');
       option.id = `canned-${i}`;
       option.setAttribute('role', 'option');
       option.setAttribute('aria-selected', 'false');
       option.setAttribute('data-testid', 'canned-option');
-      option.append(el('strong', null, c.title), el('span', 'muted small', c.text.slice(0, 90)));
+      option.append(el('strong', null, `/${c.id} · ${c.title}`), el('span', 'muted small', c.text.slice(0, 90)));
       option.addEventListener('mousedown', (e) => { e.preventDefault(); this.#pick(c); });
       return option;
     }));

@@ -232,6 +232,7 @@ export async function openConsole(browser, server, { login, password, viewport, 
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`http ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`); });
   await page.goto(`${server.baseUrl}/console/`);
   await page.getByTestId('login-name').fill(login);
   await page.getByTestId('login-password').fill(password);
