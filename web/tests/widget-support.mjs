@@ -8,6 +8,18 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
+/** The entry point's widget settings in the tests: a look and a pre-chat form. */
+export const WIDGET = {
+  title: 'Acme support',
+  accent_color: '#0b6e4f',
+  greeting: 'Hi! Ask us anything about your order.',
+  prechat: [
+    { name: 'display_name', label: 'Your name', required: true },
+    { name: 'email', label: 'Email', kind: 'email' },
+    { name: 'topic', label: 'Topic', kind: 'select', options: ['Billing', 'Delivery'] },
+  ],
+};
+
 /**
  * Serves a page embedding the widget, on 127.0.0.1 with another port than
  * the chat server (another origin). The page has a strict CSP of its own and
@@ -16,6 +28,10 @@ const require = createRequire(import.meta.url);
 export async function startHostPage(server, entryPointId, { open = false } = {}) {
   const serverOrigin = new URL(server.baseUrl).origin;
   const http = createServer((req, res) => {
+    if (req.url === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (req.url !== '/' && !req.url.startsWith('/?')) {
       res.writeHead(404).end();
       return;
@@ -35,8 +51,8 @@ export async function startHostPage(server, entryPointId, { open = false } = {})
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address();
   const origin = `http://127.0.0.1:${port}`;
-  // The host page and the frame (the server's own origin) may start chats.
-  await server.api('PATCH', `/entry-points/${entryPointId}`, { allowed_origins: [origin, serverOrigin] });
+  // Only the host page's origin is allowed: it may frame the chat panel.
+  await server.api('PATCH', `/entry-points/${entryPointId}`, { allowed_origins: [origin], widget: WIDGET });
   return { origin, url: `${origin}/`, close: () => new Promise((resolve) => http.close(resolve)) };
 }
 
@@ -58,8 +74,9 @@ export async function widgetFrame(page, { timeoutMs = 15000 } = {}) {
  * Opens the host page in a fresh browser context and, unless `start` is
  * false, opens the widget and starts a chat as `name`.
  */
-export async function openWidget(browser, host, { name = 'Jane', start = true, viewport, contextOptions = {} } = {}) {
+export async function openWidget(browser, host, { name = 'Jane', start = true, viewport, contextOptions = {}, prepare } = {}) {
   const context = await browser.newContext({ viewport: viewport ?? { width: 1024, height: 768 }, ...contextOptions });
+  await prepare?.(context);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
@@ -170,10 +187,11 @@ export class Agent {
     return handle.jsonValue();
   }
 
-  async waitForTyping(conversationId, timeoutMs = 15000) {
+  /** Waits for a typing notice in a conversation (with this preview text, if given). */
+  async waitForTyping(conversationId, text, timeoutMs = 15000) {
     const handle = await this.page.waitForFunction(
-      (id) => window.__seen.typing.find((t) => t.conversationId === id),
-      conversationId,
+      ([id, want]) => window.__seen.typing.find((t) => t.conversationId === id && (want === null || t.text === want)),
+      [conversationId, text ?? null],
       { timeout: timeoutMs },
     );
     return handle.jsonValue();
@@ -198,4 +216,41 @@ export async function seriousViolations(frame) {
   return results.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+}
+
+/**
+ * A network that can be cut: Chromium's offline emulation (`setOffline`)
+ * fails new requests but leaves an open WebSocket working, unlike a real
+ * network drop. So the chat sockets are routed through the test, which drops
+ * them (and refuses new ones) while the network is cut.
+ */
+export class CuttableNetwork {
+  constructor() {
+    this.cut = false;
+    this.routes = new Set();
+  }
+
+  async install(context) {
+    this.context = context;
+    await context.routeWebSocket(/\/api\/v1\/stream/, (ws) => {
+      if (this.cut) {
+        ws.close({ code: 1001, reason: 'network down' });
+        return;
+      }
+      ws.connectToServer();
+      this.routes.add(ws);
+    });
+  }
+
+  async down() {
+    this.cut = true;
+    await this.context.setOffline(true);
+    for (const ws of this.routes) await ws.close({ code: 1001, reason: 'network down' }).catch(() => {});
+    this.routes.clear();
+  }
+
+  async up() {
+    this.cut = false;
+    await this.context.setOffline(false);
+  }
 }

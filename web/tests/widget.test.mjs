@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, waitFor } from './harness.mjs';
-import { startHostPage, openWidget, storedChat, startAgent, widgetFrame } from './widget-support.mjs';
+import { startHostPage, openWidget, storedChat, startAgent, widgetFrame, CuttableNetwork } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 
@@ -76,9 +76,9 @@ describe('customer widget', () => {
       const replyEvent = await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content.startsWith('Let me'));
       await agent.waitForEvent(conversationId, new Function('e', `return e.type === 'message.read' && e.message_id === '${replyEvent.id}'`));
 
-      // The customer's typing reaches the agent.
       await frame.getByTestId('composer-input').pressSequentially('Thank');
-      const typing = await agent.waitForTyping(conversationId);
+      // The customer's typing reaches the agent, with the draft as a preview.
+      const typing = await agent.waitForTyping(conversationId, 'Thank');
       assert.ok(typing.participantId);
 
       // Esc closes the panel and gives focus back to the launcher; the launcher reopens it.
@@ -126,16 +126,16 @@ describe('customer widget', () => {
       const sending = (async () => {
         for (let i = 1; i <= total; i += 1) await agent.send(conversationId, `update ${i}`);
       })();
-      await frame.locator('[data-testid="message-theirs"]', { hasText: 'update 3' }).waitFor();
+      await frame.locator('[data-testid="message-theirs"] .body', { hasText: /^update 3$/ }).waitFor();
       await page.reload();
       await sending;
       frame = await widgetFrame(page);
       // The chat is reopened by itself (it was open), same conversation.
-      await frame.locator('[data-testid="message-theirs"]', { hasText: `update ${total}` }).waitFor({ timeout: 20000 });
+      await frame.locator('[data-testid="message-theirs"] .body', { hasText: new RegExp(`^update ${total}$`) }).waitFor({ timeout: 20000 });
       assert.equal((await storedChat(frame, entryPointId)).conversationId, conversationId);
 
-      const shown = await frame.getByTestId('message-theirs').allTextContents();
-      const updates = shown.map((t) => /update (\d+)/.exec(t)?.[1]).filter(Boolean).map(Number);
+      const shown = await frame.locator('[data-testid="message-theirs"] .body').allTextContents();
+      const updates = shown.map((t) => /^update (\d+)$/.exec(t)?.[1]).filter(Boolean).map(Number);
       assert.deepEqual(updates, Array.from({ length: total }, (_, i) => i + 1), 'every update once, in order');
       const transcript = await server.api('GET', `/conversations/${conversationId}/transcript?order=asc&limit=500`);
       const messages = transcript.events.filter((e) => e.type === 'message');
@@ -152,14 +152,15 @@ describe('customer widget', () => {
   });
 
   it('shows a network cut, keeps the draft and queued messages, and reconnects by itself', async () => {
-    const widget = await openWidget(browser, host, { name: 'Omar' });
-    const { context, frame } = widget;
+    const network = new CuttableNetwork();
+    const widget = await openWidget(browser, host, { name: 'Omar', prepare: (context) => network.install(context) });
+    const { frame } = widget;
     try {
       const { conversationId } = await storedChat(frame, entryPointId);
       await agent.waitAssigned(conversationId);
       await frame.locator('[data-testid="notice"]', { hasText: 'joined' }).waitFor();
 
-      await context.setOffline(true);
+      await network.down();
       const banner = frame.getByTestId('connection');
       await banner.waitFor({ state: 'visible' });
       assert.match(await banner.textContent(), /offline|Reconnecting/i);
@@ -172,7 +173,7 @@ describe('customer widget', () => {
       await frame.getByTestId('composer-input').fill('a draft in progress');
       await agent.send(conversationId, 'answer during the cut');
 
-      await context.setOffline(false);
+      await network.up();
       await banner.waitFor({ state: 'hidden', timeout: 30000 });
       await waitFor(async () => (await queued.getAttribute('data-status')) !== 'sending', { timeoutMs: 30000, what: 'queued message sent' });
       await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content === 'sent while offline');

@@ -30,7 +30,7 @@ function normalize(body) {
     if (typeof value === 'string' && value.trim() !== '') style[key] = value;
   }
   if (!/^#[0-9a-f]{3}([0-9a-f]{3})?$/i.test(style.accent_color)) style.accent_color = DEFAULT_CONFIG.style.accent_color;
-  if (style.logo_url && !/^https?:\/\//i.test(style.logo_url)) style.logo_url = null;
+  if (style.logo_url && !/^(https:\/\/|\/(?!\/))/i.test(style.logo_url)) style.logo_url = null;
   const rawFields = Array.isArray(body?.prechat?.fields) ? body.prechat.fields : DEFAULT_CONFIG.prechat.fields;
   const fields = rawFields
     .filter((f) => f && typeof f.name === 'string' && f.name !== '')

@@ -51,8 +51,15 @@ export function renderPrechat(root, { config, availability, onSubmit }) {
     try {
       await onSubmit({ displayName, attributes });
     } catch (err) {
-      alert.textContent = startErrorMessage(err);
-      alert.hidden = false;
+      const name = typeof err?.field === 'string' ? err.field.replace(/^attributes\./, '') : null;
+      const answer = inputs.find(({ field }) => field.name === name);
+      if (answer && err.code !== 'forbidden') {
+        setFieldError(answer.input, err.message || `${answer.field.label} is not valid.`);
+        answer.input.focus();
+      } else {
+        alert.textContent = startErrorMessage(err);
+        alert.hidden = false;
+      }
       submit.disabled = false;
       submit.textContent = 'Start chat';
     }
