@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, waitFor } from './harness.mjs';
-import { startHostPage, openWidget, storedChat, startAgent, widgetFrame, CuttableNetwork } from './widget-support.mjs';
+import { WIDGET, startHostPage, openWidget, storedChat, startAgent, widgetFrame, CuttableNetwork } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 
@@ -304,6 +304,31 @@ steps:
       assert.equal(list[0].state, 'completed');
     } finally {
       await widget.context.close();
+    }
+  });
+
+  it('warns an idle customer, then shows the auto-disconnection and the end', async () => {
+    const idle = await server.api('POST', '/entry-points', {
+      name: 'Idle shop',
+      widget: WIDGET,
+      idle: { idle_after_secs: 1, disconnect_after_secs: 3 },
+    });
+    const idleHost = await startHostPage(server, idle.id);
+    const widget = await openWidget(browser, idleHost, { name: 'Sam' });
+    const { frame } = widget;
+    try {
+      await frame.getByTestId('composer-input').fill('one question');
+      await frame.getByTestId('send').click();
+      const warning = frame.getByTestId('idle-warning');
+      await warning.waitFor({ timeout: 20000 });
+      assert.match(await warning.textContent(), /still there/);
+      await frame.getByTestId('autodisconnected').waitFor({ timeout: 20000 });
+      await frame.getByTestId('ended').waitFor({ state: 'visible' });
+      assert.equal(await frame.getByTestId('composer').isHidden(), true);
+      assert.equal(await storedChat(frame, idle.id), null);
+    } finally {
+      await widget.context.close();
+      await idleHost.close();
     }
   });
 });
