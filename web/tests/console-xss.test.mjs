@@ -95,6 +95,7 @@ test('the same payloads are inert under the real CSP too', async () => {
   await setPresence(page, 'available');
   const mallory = await startCustomer(browser, server, { displayName: IMG });
   await mallory.send(IMG, { contentType: 'text/markdown' });
+  await mallory.send(IMG);
   await acceptOffer(page, mallory.conversationId);
   const last = await mallory.send('done');
   await page.getByTestId('transcript').locator(`[data-event-id="${last.id}"]`).waitFor();

@@ -12,11 +12,12 @@ let browser;
 let ann;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ args: ['--sends-per-second', '0'] }); // the long chat below is sent at once
   browser = await launchBrowser();
   ({ agents: [ann] } = await server.setupRouting({
     agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }],
   }));
+  await server.api('POST', '/activities', { name: 'lunch', available: false });
 });
 
 after(async () => {
@@ -123,5 +124,61 @@ test('the typing frame’s preview text is shown as a sneak peek', async () => {
   await page.getByTestId('typing-peek').filter({ hasText: 'my order number is 12' }).waitFor();
   await setPresence(page, 'offline');
   await joe.close();
+  await agent.context.close();
+});
+
+test('the workspace’s activities are offered, and a declined offer goes away', async () => {
+  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { page } = agent;
+  await page.getByTestId('presence-select').locator('option[value="lunch"]').waitFor({ state: 'attached' });
+  await setPresence(page, 'lunch');
+  assert.equal((await server.api('GET', `/agents/${ann.id}`)).activity, 'lunch');
+  await setPresence(page, 'available');
+
+  const sam = await startCustomer(browser, server, { displayName: 'Sam' });
+  await sam.send('anyone?');
+  const offer = page.locator(`[data-testid="offer"][data-conversation-id="${sam.conversationId}"]`).first();
+  await offer.waitFor();
+  const offerId = await offer.getAttribute('data-offer-id');
+  // Going away while an offer waits makes it lapse at once.
+  await offer.getByTestId('offer-decline').click();
+  await page.locator(`[data-testid="offer"][data-offer-id="${offerId}"]`).waitFor({ state: 'detached' });
+  await setPresence(page, 'offline');
+  await page.locator('[data-testid="offer"]').first().waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('offers').locator('[data-testid="offer"]').count(), 0);
+  assert.deepEqual(agent.problems, []);
+  await sam.close();
+  await agent.context.close();
+});
+
+test('a long chat’s history pages upward after a refresh', async () => {
+  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { page } = agent;
+  await setPresence(page, 'available');
+  const kim = await startCustomer(browser, server, { displayName: 'Kim' });
+  await kim.send('message 1');
+  await acceptOffer(page, kim.conversationId);
+  await setPresence(page, 'offline');
+  for (let i = 2; i <= 70; i += 1) {
+    await server.api('POST', `/conversations/${kim.conversationId}/messages`, { content: `message ${i}` }, { token: kim.token });
+  }
+  await page.getByTestId('transcript').getByText('message 70', { exact: true }).waitFor();
+  await page.reload();
+  await page.locator(`[data-testid="chat-item"][data-conversation-id="${kim.conversationId}"] button`).click();
+  const transcript = page.getByTestId('transcript');
+  await transcript.getByText('message 70', { exact: true }).waitFor();
+  assert.equal(await transcript.getByText('message 1', { exact: true }).count(), 0);
+  // Each click loads one more page (receipts count too), until the first event.
+  for (let pages = 0; await page.getByTestId('load-older').isVisible(); pages += 1) {
+    assert.ok(pages < 5, 'the history should take a few pages');
+    await page.getByTestId('load-older').click();
+    await page.waitForFunction(() => !document.getElementById('load-older').disabled);
+  }
+  await transcript.getByText('message 1', { exact: true }).waitFor();
+  // Every message is shown once, in order.
+  const texts = await transcript.getByTestId('message-body').allTextContents();
+  assert.deepEqual(texts, Array.from({ length: 70 }, (_, i) => `message ${i + 1}`));
+  assert.deepEqual(agent.problems, []);
+  await kim.close();
   await agent.context.close();
 });
