@@ -52,6 +52,7 @@ export class ChatView {
       this.renderDeliveries();
       return;
     }
+    if (event.type === 'form.submitted' || event.type === 'form.cancelled') this.#redrawForm(event.form_id);
     const row = renderEvent(this.chat, event, this.#eventIo());
     if (!row) {
       this.renderStatus();
@@ -103,6 +104,14 @@ export class ChatView {
   #nearEnd() {
     const t = this.transcript;
     return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  }
+
+  /** A form's row once it has been answered or closed. */
+  #redrawForm(formId) {
+    const old = [...this.list.querySelectorAll('[data-form-id]')].find((r) => r.dataset.formId === formId);
+    const event = old && this.chat.events.get(Number(old.dataset.seq));
+    const row = event && renderEvent(this.chat, event, this.#eventIo());
+    if (row) old.replaceWith(row);
   }
 
   #redraw() {

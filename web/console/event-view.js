@@ -117,12 +117,18 @@ function drawAttachment(row, chat, event, io) {
 
 function drawForm(row, chat, event, io) {
   row.classList.add('notice', 'form-event');
+  row.dataset.formId = event.form_id;
   const title = event.form?.title || event.form?.name || 'a form';
   if (event.to !== 'agent') {
     row.textContent = `Form “${title}” sent to the customer.`;
     return;
   }
   row.setAttribute('data-testid', 'agent-form');
+  const outcome = formOutcome(chat, event.form_id);
+  if (outcome) {
+    row.textContent = outcome === 'form.submitted' ? `Form “${title}” submitted.` : `Form “${title}” was closed.`;
+    return;
+  }
   const form = el('form', 'agent-form');
   form.append(el('strong', null, title));
   const fields = event.form?.fields || [];
@@ -153,6 +159,14 @@ function drawForm(row, chat, event, io) {
     }
   });
   row.append(form);
+}
+
+/** 'form.submitted' or 'form.cancelled' once the log says how a form ended. */
+function formOutcome(chat, formId) {
+  for (const e of chat.events.values()) {
+    if ((e.type === 'form.submitted' || e.type === 'form.cancelled') && e.form_id === formId) return e.type;
+  }
+  return null;
 }
 
 function formField(formId, field) {

@@ -58,3 +58,59 @@ test('the agent launches the use-of-funds flow and sees the customer’s answer'
   await jane.close();
   await context.close();
 });
+
+test('a form an agent-side flow sends to the agent is answered in the console', async () => {
+  await server.api('POST', '/flows', [
+    'name: agent-checklist',
+    'description: Asks the agent to classify the chat.',
+    'side: agent',
+    'steps:',
+    '  ask:',
+    '    type: show_form',
+    '    form:',
+    '      name: checklist',
+    '      title: Wrap-up checklist',
+    '      fields:',
+    '        - name: outcome',
+    '          label: Outcome',
+    '          type: choice',
+    '          required: true',
+    '          choices: [Solved, Escalated]',
+    '        - name: minutes',
+    '          label: Minutes spent',
+    '          type: number',
+    '    into: checklist',
+    '    next: store',
+    '  store:',
+    '    type: set_attributes',
+    '    attributes:',
+    '      outcome: "{{ vars.checklist.outcome }}"',
+    '    next: end',
+    '',
+  ].join('\n'), { contentType: 'application/yaml' });
+
+  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  await setPresence(page, 'available');
+  const joe = await routedChat(browser, server, page, { displayName: 'Joe' });
+  await page.getByTestId('action-flow').click();
+  await page.getByTestId('flow-select').locator('option[value="agent-checklist"]').waitFor({ state: 'attached' });
+  await page.getByTestId('flow-select').selectOption('agent-checklist');
+  await page.getByTestId('flow-launch').click();
+
+  const form = page.getByTestId('transcript').getByTestId('agent-form');
+  await form.waitFor();
+  await form.getByLabel('Outcome').selectOption('Solved');
+  await form.getByLabel('Minutes spent').fill('7');
+  await form.getByRole('button', { name: 'Submit' }).click();
+  await form.getByText('Form “Wrap-up checklist” submitted.').waitFor();
+  await page.getByTestId('side-attributes').getByText('Solved').waitFor();
+  await page.locator('[data-testid="flow-run"][data-state="completed"]').filter({ hasText: 'agent-checklist' }).waitFor();
+  // The customer never sees the agent's form nor its answer.
+  const seen = await joe.events();
+  assert.equal(seen.some((e) => e.type === 'form' || e.type === 'form.submitted'), false);
+
+  await setPresence(page, 'offline');
+  assert.deepEqual(problems, []);
+  await joe.close();
+  await context.close();
+});
