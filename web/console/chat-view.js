@@ -28,6 +28,11 @@ export class ChatView {
     this.olderButton.addEventListener('click', () => this.#loadOlder());
     document.getElementById('chat-close').addEventListener('click', () => this.chat && this.io.close(this.chat));
     this.typingTimer = setInterval(() => this.renderTyping(), 1000);
+    // Follow the newest message while the agent is at the bottom, also as
+    // previews load and grow the transcript.
+    this.stuck = true;
+    this.transcript.addEventListener('scroll', () => { this.stuck = this.#nearEnd(); });
+    this.transcript.addEventListener('load', () => { if (this.stuck) this.scrollToEnd(); }, true);
   }
 
   show(chat) {
@@ -58,7 +63,7 @@ export class ChatView {
       this.renderStatus();
       return;
     }
-    const stick = this.#nearEnd();
+    const stick = this.stuck;
     const after = [...this.list.children].find((r) => Number(r.dataset.seq) > event.seq);
     this.list.insertBefore(row, after || null);
     if (stick || this.chat.isMine(event)) this.scrollToEnd();
@@ -99,6 +104,7 @@ export class ChatView {
 
   scrollToEnd() {
     this.transcript.scrollTop = this.transcript.scrollHeight;
+    this.stuck = true;
   }
 
   #nearEnd() {

@@ -14,6 +14,7 @@ import { chime, notify, announce } from './alerts.js';
 import { messageText } from '../shared/message-body.js';
 
 const PAGE = 50;
+const LINK_REUSE_MS = 120 * 1000; // download links last 300 s; reuse one for two minutes
 const TYPING_SHOWN_MS = 6000;
 const STATE_LABELS = {
   idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…',
@@ -34,6 +35,7 @@ export class Console {
     this.queueNames = new Map();
     this.unsubscribe = [];
     this.listScheduled = false;
+    this.attachments = new Map(); // "cnv/att" → {at, promise}
 
     this.offers = new OffersView(document.getElementById('offers'), document.getElementById('offers-empty'), {
       accept: (offer) => this.#accept(offer),
@@ -42,7 +44,7 @@ export class Console {
     this.list = new ChatListView(document.getElementById('chat-list'), document.getElementById('chats-empty'),
       (id) => this.select(id, { focus: true }));
     this.view = new ChatView({
-      attachment: (cid, id) => this.agent.attachment(cid, id),
+      attachment: (cid, id) => this.#attachment(cid, id),
       submitForm: (cid, formId, values) => this.agent.submitForm(cid, formId, values),
       loadOlder: (chat) => this.#loadOlder(chat),
       close: (chat) => this.#closeChat(chat),
@@ -53,7 +55,7 @@ export class Console {
     });
     this.side = new SidePanel({
       history: (chat) => this.#history(chat),
-      attachment: (cid, id) => this.agent.attachment(cid, id),
+      attachment: (cid, id) => this.#attachment(cid, id),
     });
     this.dialogs = new ActionDialogs({
       flows: async () => (await this.#directory()).flows || [],
@@ -143,12 +145,19 @@ export class Console {
         this.offers.describe(offer.id, { queueName: this.queueNames.get(offer.queue_id) });
       } catch { /* the card keeps the queue id */ }
     }
-    try {
-      const page = await this.agent.transcript(offer.conversation_id, { order: 'asc', limit: 20 });
-      const joined = page.events.find((e) => e.type === 'participant.joined' && e.role === 'customer');
-      const first = page.events.find((e) => e.type === 'message' && e.participant_id === joined?.member_id);
-      this.offers.describe(offer.id, { name: joined?.display_name, firstMessage: first && messageText(first) });
-    } catch { /* not readable before accepting */ }
+    // The customer may not have written yet: look again a few times while the offer waits.
+    for (let attempt = 0; attempt < 4 && this.offers.has(offer.id); attempt += 1) {
+      try {
+        const page = await this.agent.transcript(offer.conversation_id, { order: 'asc', limit: 20 });
+        const joined = page.events.find((e) => e.type === 'participant.joined' && e.role === 'customer');
+        const first = page.events.find((e) => e.type === 'message' && e.participant_id === joined?.member_id);
+        this.offers.describe(offer.id, { name: joined?.display_name, firstMessage: first && messageText(first) });
+        if (first) return;
+      } catch {
+        return; // not readable before accepting
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
   }
 
   async #accept(offer) {
@@ -369,6 +378,17 @@ export class Console {
       });
       if (chat.id === this.selectedId) this.side.renderFlows();
     }
+  }
+
+  /** An attachment with fresh links; one lookup serves redraws for a while. */
+  #attachment(cid, id) {
+    const key = `${cid}/${id}`;
+    const known = this.attachments.get(key);
+    if (known && Date.now() - known.at < LINK_REUSE_MS) return known.promise;
+    const promise = this.agent.attachment(cid, id);
+    this.attachments.set(key, { at: Date.now(), promise });
+    promise.catch(() => this.attachments.delete(key));
+    return promise;
   }
 
   async #history(chat) {
