@@ -134,6 +134,13 @@ describe('customer widget: safety and accessibility', () => {
       await agent.send(conversationId, 'Sorry to hear that! Could you send me **the order number**?', 'text/markdown');
       await desktop.frame.getByTestId('message-theirs').waitFor();
       await waitFor(async () => (await desktop.frame.getByTestId('message-mine').getAttribute('data-status')) !== 'sending', { what: 'sent' });
+      // The host page's careless CSS did not reach the launcher or the panel.
+      const sizes = await desktop.page.evaluate(() => {
+        const root = document.querySelector('[data-switchboard-widget]').shadowRoot;
+        const size = (el) => { const r = el.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
+        return { launcher: size(root.querySelector('.launcher')), frame: size(root.querySelector('iframe')) };
+      });
+      assert.deepEqual(sizes, { launcher: [56, 56], frame: [380, 600] });
       await desktop.page.screenshot({ path: join(screenshots, 'widget.png') });
     } finally {
       await desktop.context.close();

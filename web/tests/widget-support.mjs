@@ -20,6 +20,14 @@ export const WIDGET = {
   ],
 };
 
+/** A site's careless CSS, which must not reach into the widget. */
+const HOSTILE_CSS = `
+  div, button, iframe, span, svg { display: none !important; }
+  * { font-size: 40px !important; color: red !important; background: yellow !important; }
+  iframe { width: 10px !important; height: 10px !important; }
+  main, h1, p, a { display: block !important; }
+`;
+
 /**
  * Serves a page embedding the widget, on 127.0.0.1 with another port than
  * the chat server (another origin). The page has a strict CSP of its own and
@@ -30,6 +38,11 @@ export async function startHostPage(server, entryPointId, { open = false } = {})
   const http = createServer((req, res) => {
     if (req.url === '/favicon.ico') {
       res.writeHead(204).end();
+      return;
+    }
+    if (req.url === '/host.css') {
+      res.writeHead(200, { 'content-type': 'text/css' });
+      res.end(HOSTILE_CSS);
       return;
     }
     if (req.url !== '/' && !req.url.startsWith('/?')) {
@@ -43,7 +56,8 @@ export async function startHostPage(server, entryPointId, { open = false } = {})
     });
     res.end(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/host.css"></head>
 <body><main><h1>A shop</h1><p>Welcome to the shop.</p><a href="#top" id="host-link">Top</a></main>
 <script src="${serverOrigin}/widget.js" data-entry-point="${entryPointId}"${open ? ' data-open="true"' : ''} async></script>
 </body></html>`);

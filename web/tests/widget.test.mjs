@@ -224,6 +224,30 @@ describe('customer widget', () => {
       await frame.getByTestId('upload').waitFor({ state: 'detached' });
       // The link downloads the file (fetched fresh from the attachment).
       await waitFor(async () => (await card.getByTestId('attachment-link').getAttribute('href')).includes('/api/v1/files/'), { what: 'download link' });
+
+      // A file dropped on the chat is sent too.
+      await frame.evaluate(() => {
+        window.__drop = new DataTransfer();
+        window.__drop.items.add(new File(['hello from a drop'], 'dropped.txt', { type: 'text/plain' }));
+        const view = document.getElementById('view-chat');
+        view.dispatchEvent(new DragEvent('dragenter', { dataTransfer: window.__drop, bubbles: true, cancelable: true }));
+      });
+      await frame.getByTestId('drop-zone').waitFor({ state: 'visible' });
+      await frame.evaluate(() => {
+        const view = document.getElementById('view-chat');
+        view.dispatchEvent(new DragEvent('dragover', { dataTransfer: window.__drop, bubbles: true, cancelable: true }));
+        view.dispatchEvent(new DragEvent('drop', { dataTransfer: window.__drop, bubbles: true, cancelable: true }));
+      });
+      await frame.getByTestId('drop-zone').waitFor({ state: 'hidden' });
+      await frame.locator('[data-testid="attachment"]', { hasText: 'dropped.txt' }).waitFor();
+      await agent.waitForEvent(conversationId, (e) => e.type === 'attachment' && e.name === 'dropped.txt');
+
+      // Another request, declined.
+      await agent.requestFile(conversationId, 'CASE-43');
+      const second = frame.locator('[data-testid="file-request"]:not([data-state])');
+      await second.getByTestId('file-request-decline').click();
+      await frame.locator('[data-testid="file-request"][data-state="file.request_declined"]').waitFor();
+      await agent.waitForEvent(conversationId, (e) => e.type === 'file.request_declined');
     } finally {
       await widget.context.close();
     }

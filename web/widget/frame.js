@@ -31,6 +31,7 @@ const ui = {
   composer: $('[data-testid="composer"]'),
 };
 
+const TRANSCRIPT_PAGE = 50;
 const entryPointId = new URLSearchParams(location.search).get('entry_point') ?? '';
 const baseUrl = location.origin;
 const store = new SessionStore(entryPointId);
@@ -134,7 +135,7 @@ async function resumeChat(saved) {
   });
   const history = [];
   if (saved.lastSeq > 0) {
-    for await (const page of resumed.pages({ order: 'asc', beforeSeq: saved.lastSeq + 1, limit: 100 })) {
+    for await (const page of resumed.pages({ order: 'asc', beforeSeq: saved.lastSeq + 1, limit: TRANSCRIPT_PAGE })) {
       history.push(...page.events);
     }
   }
@@ -171,6 +172,12 @@ function attach(next, history) {
     next.on('typing', ({ participantId }) => showTyping(participantId)),
     next.on('queue_position', ({ position, estimatedWaitSecs }) => showQueue(position, estimatedWaitSecs)),
     next.on('state', (state) => showConnection(state)),
+    next.on('error', (err) => {
+      if (err?.code === 'conversation_erased') {
+        log.note('This chat is no longer available.', 'ended', 'erased-notice');
+        markEnded();
+      }
+    }),
   ];
   if (!chatEnded) {
     composer.setDraft(store.loadDraft());
@@ -271,10 +278,8 @@ function isSeen() {
 
 function sendReadReceipts() {
   if (!chat || chatEnded || !isSeen()) return;
-  for (const id of log.unreadFromOthers()) {
-    log.receiptsSent.read.add(id);
-    chat.markRead(id).catch(() => log.receiptsSent.read.delete(id));
-  }
+  const id = log.newestUnreadFromOthers();
+  if (id) chat.markRead(id).catch(() => log.receiptsSent.read.delete(id));
 }
 
 function sendMessage(text) {

@@ -22,7 +22,7 @@
   const CHANNEL = 'switchboard-widget';
 
   const css = `
-    :host { all: initial; }
+    :host { all: initial !important; display: block !important; }
     .launcher {
       position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
       width: 56px; height: 56px; border-radius: 50%; border: none; cursor: pointer;
@@ -84,7 +84,8 @@
     }
   }
 
-  const host = document.createElement('div');
+  // A tag of its own, so the host's `div { … }` rules do not match it.
+  const host = document.createElement('switchboard-chat');
   host.setAttribute('data-switchboard-widget', entryPoint);
   const root = host.attachShadow({ mode: 'open' });
   const sheet = new CSSStyleSheet();

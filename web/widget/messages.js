@@ -110,6 +110,15 @@ export class MessageLog {
     return this.insert(event, h('div', { class: `notice ${tone}`, 'data-testid': testid }, text));
   }
 
+  /** A system line that belongs to no log event (e.g. the chat was erased). */
+  note(text, tone = 'info', testid = 'notice') {
+    this.lastAuthor = null;
+    const node = h('div', { class: `notice ${tone}`, 'data-testid': testid }, text);
+    this.root.insertBefore(node, this.root.querySelector(':scope > .pending'));
+    this.#scroll();
+    return node;
+  }
+
   /** Shows a message the customer is sending (before the server has stored it). */
   addPending(content, clientToken) {
     const node = this.#bubble({ mine: true, author: null, body: h('div', { class: 'body' }, content) });
@@ -146,14 +155,16 @@ export class MessageLog {
     this.#setStatus(node, 'sending', true);
   }
 
-  /** Own messages the others have not read, and others' messages: read receipts to send. */
-  unreadFromOthers() {
-    const ids = [];
-    for (const node of this.root.querySelectorAll(':scope > .msg.theirs[data-event-id]')) {
-      const id = node.dataset.eventId;
-      if (!this.receiptsSent.read.has(id)) ids.push(id);
-    }
-    return ids;
+  /**
+   * The newest message from the others not yet marked read, or null. A read
+   * receipt for it stands for the ones before, so only that one is sent.
+   */
+  newestUnreadFromOthers() {
+    const nodes = this.root.querySelectorAll(':scope > .msg.theirs[data-event-id]');
+    const newest = nodes[nodes.length - 1];
+    if (!newest || this.receiptsSent.read.has(newest.dataset.eventId)) return null;
+    for (const node of nodes) this.receiptsSent.read.add(node.dataset.eventId);
+    return newest.dataset.eventId;
   }
 
   #message(event) {
