@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, waitFor } from './harness.mjs';
-import { startHostPage, openWidget, storedChat, startAgent, seriousViolations } from './widget-support.mjs';
+import { WIDGET, startHostPage, openWidget, storedChat, startAgent, widgetFrame, seriousViolations } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 const screenshots = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -162,6 +162,33 @@ describe('customer widget: safety and accessibility', () => {
       await phone.page.getByTestId('launcher').waitFor({ state: 'visible' });
     } finally {
       await phone.context.close();
+    }
+  });
+
+  it('opens at once with data-open, styled per entry point, and keeps Tab inside the panel', async () => {
+    const openHost = await startHostPage(server, entryPointId, { open: true });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(openHost.url);
+      const frame = await widgetFrame(page);
+      await frame.getByTestId('prechat-form').waitFor();
+      assert.equal(await page.getByTestId('launcher').getAttribute('aria-expanded'), 'true');
+      assert.equal(await frame.getByTestId('title').textContent(), WIDGET.title);
+      assert.equal(await frame.getByTestId('greeting').textContent(), WIDGET.greeting);
+      const header = await frame.locator('.header').evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.equal(header, 'rgb(11, 110, 79)');
+      assert.equal(await page.getByTestId('widget-frame').getAttribute('title'), 'Chat with us');
+
+      // Tab from the last control comes back to the first, and Shift+Tab goes round the other way.
+      await frame.getByTestId('start-chat').focus();
+      await frame.getByTestId('start-chat').press('Tab');
+      assert.equal(await frame.evaluate(() => document.activeElement?.dataset.testid), 'close');
+      await frame.getByTestId('close').press('Shift+Tab');
+      assert.equal(await frame.evaluate(() => document.activeElement?.dataset.testid), 'start-chat');
+    } finally {
+      await context.close();
+      await openHost.close();
     }
   });
 });
