@@ -118,6 +118,8 @@ describe('customer widget: safety and accessibility', () => {
       assert.equal(await frame.getByTestId('messages').getAttribute('role'), 'log');
       assert.equal(await frame.getByTestId('messages').getAttribute('aria-live'), 'polite');
       assert.deepEqual(await seriousViolations(frame), [], 'chat view');
+      // The launcher and the frame in the host page.
+      assert.deepEqual(await seriousViolations(widget.page.mainFrame()), [], 'host page with the launcher');
     } finally {
       await widget.context.close();
     }

@@ -97,8 +97,9 @@ function applyStyle(style) {
   ui.title.textContent = style.title;
   const root = document.documentElement.style;
   root.setProperty('--accent', style.accent_color);
-  root.setProperty('--accent-text', textColorFor(style.accent_color));
-  bridge.send('accent', { color: style.accent_color });
+  const text = textColorFor(style.accent_color);
+  root.setProperty('--accent-text', text);
+  bridge.send('accent', { color: style.accent_color, text });
   if (style.logo_url) {
     ui.logo.src = style.logo_url;
     ui.logo.hidden = false;

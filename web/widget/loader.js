@@ -26,7 +26,7 @@
     .launcher {
       position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
       width: 56px; height: 56px; border-radius: 50%; border: none; cursor: pointer;
-      background: var(--sb-accent, #1f5fbf); color: #fff;
+      background: var(--sb-accent, #1f5fbf); color: var(--sb-accent-text, #fff);
       box-shadow: 0 4px 14px rgba(0,0,0,.25);
       display: flex; align-items: center; justify-content: center;
       font: 600 14px/1 system-ui, sans-serif;
@@ -187,11 +187,12 @@
       case 'active':
         writeState({ active: Boolean(data.active) });
         break;
-      case 'accent':
-        if (typeof data.color === 'string' && /^#[0-9a-f]{3,8}$/i.test(data.color)) {
-          host.style.setProperty('--sb-accent', data.color);
-        }
+      case 'accent': {
+        const hex = /^#[0-9a-f]{3}([0-9a-f]{3})?$/i;
+        if (typeof data.color === 'string' && hex.test(data.color)) host.style.setProperty('--sb-accent', data.color);
+        if (typeof data.text === 'string' && hex.test(data.text)) host.style.setProperty('--sb-accent-text', data.text);
         break;
+      }
       default:
         break;
     }

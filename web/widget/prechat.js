@@ -101,7 +101,7 @@ function availabilityNotice(availability) {
   } else if (availability.state === 'no_agent_available') {
     text = 'All our agents are busy right now. Start a chat and we will answer as soon as we can.';
   }
-  return text ? h('p', { class: 'notice availability', role: 'status', 'data-testid': 'availability' }, text) : null;
+  return text ? h('p', { class: 'availability', role: 'status', 'data-testid': 'availability' }, text) : null;
 }
 
 function startErrorMessage(err) {
