@@ -150,7 +150,7 @@ enum Out<'a> {
         heartbeat_secs: u64,
     },
     Event {
-        event: &'a Event,
+        event: crate::markdown::WireEvent<'a>,
     },
     Offer {
         offer: OfferView,
@@ -186,6 +186,9 @@ enum Out<'a> {
     Typing {
         conversation_id: String,
         participant_id: String,
+        /// The customer's draft so far, when its client sent one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<&'a str>,
     },
     Ack {
         #[serde(rename = "ref")]
@@ -259,8 +262,11 @@ impl Feeds<'_> {
         let Some(feed) = self.feeds.get_mut(&c) else { return Ok(()) };
         let fresh: Vec<&Event> = events.iter().filter(|e| e.seq > feed.cursor).collect();
         let Some(last) = fresh.last().map(|e| e.seq) else { return Ok(()) };
-        let frames: Vec<Message> =
-            fresh.into_iter().filter(|e| feed.screen.admit(e)).map(|e| frame(&Out::Event { event: e })).collect();
+        let frames: Vec<Message> = fresh
+            .into_iter()
+            .filter(|e| feed.screen.admit(e))
+            .map(|e| frame(&Out::Event { event: crate::markdown::WireEvent(e) }))
+            .collect();
         if !frames.is_empty() {
             write(socket, frames).await?;
         }
@@ -288,12 +294,16 @@ impl Feeds<'_> {
             {
                 self.deliver(socket, c, &events).await
             }
-            Forwarded::Notice(Notice::Typing { participant, .. }) => {
+            Forwarded::Notice(Notice::Typing { participant, preview, .. }) => {
                 let mine = self.s.engine.store().participant(participant).await?.and_then(|p| p.agent_id);
                 if mine == Some(me.id) {
                     return Ok(());
                 }
-                let out = Out::Typing { conversation_id: c.to_string(), participant_id: participant.to_string() };
+                let out = Out::Typing {
+                    conversation_id: c.to_string(),
+                    participant_id: participant.to_string(),
+                    text: preview.as_deref(),
+                };
                 write(socket, vec![frame(&out)]).await
             }
             Forwarded::Notice(Notice::QueuePosition { .. }) => Ok(()),
@@ -446,7 +456,7 @@ async fn on_frame(
     match f {
         AgentFrame::Ping { reference } => Ok(Some(frame(&Out::Pong { reference }))),
         AgentFrame::Typing { conversation_id } => {
-            let typed = async { s.engine.typing(caller, ConversationId::parse(&conversation_id)?).await };
+            let typed = async { s.engine.typing(caller, ConversationId::parse(&conversation_id)?, None).await };
             Ok(typed.await.err().map(|e| error_frame(None, &e)))
         }
         f => intake.hand_over(now, worker, f),

@@ -126,3 +126,18 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let (scheme, secret) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty() && s.len() <= 256)
 }
+
+/// The `Origin` of a browser request from another site, which an entry
+/// point's allowed origins must then list. A request from this server's own
+/// pages (the widget's chat frame), whose origin names the host it was sent
+/// to, is not checked: the frame itself may only be embedded by the allowed
+/// origins.
+pub fn foreign_origin(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let origin = headers.get(axum::http::header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    match (authority, host) {
+        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => None,
+        _ => Some(origin),
+    }
+}

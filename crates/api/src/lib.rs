@@ -21,12 +21,14 @@ pub mod error;
 pub mod event_stream;
 pub mod extract;
 mod intake;
+pub mod markdown;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod stream;
 pub mod supervisor_stream;
+pub mod web;
 pub mod wire;
 pub mod wire_explain;
 pub mod wire_files;
@@ -38,8 +40,8 @@ pub mod wire_routing;
 pub use state::{ApiConfig, AppState};
 
 use routes::{
-    access_keys, agents, conversations, entry_points, export, files, flows, hours, log, participants, retention,
-    routing, supervisor, system,
+    access_keys, agents, conversations, directory, entry_points, export, files, flows, hours, log, participants,
+    retention, routing, supervisor, system,
 };
 
 /// Every route of the server, with its layers.
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/entry-points/{id}", get(entry_points::get).patch(entry_points::update))
         .route("/api/v1/entry-points/{id}/chats", post(entry_points::start_chat))
         .route("/api/v1/entry-points/{id}/availability", get(hours::availability))
+        .route("/api/v1/entry-points/{id}/widget", get(entry_points::widget))
         .route("/api/v1/conversations", get(conversations::list).post(conversations::create))
         .route(conversation, get(conversations::get).patch(conversations::update).delete(retention::erase))
         .route(&format!("{conversation}/end"), post(conversations::end))
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}", get(agents::get).patch(agents::update))
         .route("/api/v1/agents/{id}/tokens", post(agents::issue_token).delete(agents::revoke_tokens))
         .route("/api/v1/agents/{id}/activity", put(agents::set_activity))
+        .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/activities", get(agents::activities).post(agents::create_activity))
         .route("/api/v1/activities/{name}", axum::routing::delete(agents::delete_activity))
         .route("/api/v1/queues", get(routing::list_queues).post(routing::create_queue))
@@ -127,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(metrics::render))
+        .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    access_keys, agents, conversations, entry_points, export, files, flows, hours, log, participants, retention,
-    routing, supervisor,
+    access_keys, agents, conversations, directory, entry_points, export, files, flows, hours, log, participants,
+    retention, routing, supervisor,
 };
 use crate::{error, event_stream, stream, wire};
 
@@ -22,7 +22,7 @@ use crate::{error, event_stream, stream, wire};
             rate_limited (429, with Retry-After), unavailable (503), internal (500)."
     ),
     paths(
-        entry_points::create, entry_points::list, entry_points::get, entry_points::update, entry_points::start_chat,
+        entry_points::create, entry_points::list, entry_points::get, entry_points::update, entry_points::start_chat, entry_points::widget, directory::directory,
         conversations::list, conversations::create, conversations::get, conversations::update, conversations::end,
         conversations::me, retention::erase, retention::list,
         participants::list, participants::add, participants::remove, participants::issue_token, participants::revoke_tokens,

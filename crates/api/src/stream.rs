@@ -219,7 +219,11 @@ pub enum ClientFrame {
         receipt: String,
         message_id: String,
     },
-    Typing,
+    Typing {
+        /// The draft so far (customers only; shown to agents).
+        #[serde(default)]
+        text: Option<String>,
+    },
     Ping {
         #[serde(rename = "ref")]
         reference: Option<Value>,
@@ -241,7 +245,7 @@ impl Command for ClientFrame {
             | Self::Receipt { reference, .. }
             | Self::Ping { reference }
             | Self::DeepHeartbeat { reference } => reference.clone(),
-            Self::Typing => None,
+            Self::Typing { .. } => None,
         }
     }
 }
@@ -262,7 +266,7 @@ pub(crate) enum ServerFrame<'a> {
         heartbeat_secs: u64,
     },
     Event {
-        event: &'a Event,
+        event: crate::markdown::WireEvent<'a>,
     },
     Typing {
         participant_id: String,
@@ -356,7 +360,7 @@ impl Feed {
         let (mut cursor, mut ended) = (self.cursor, self.ended);
         for e in events.iter().filter(|e| e.seq > self.cursor) {
             if self.screen.admit(e) {
-                frames.push(text(&ServerFrame::Event { event: e }));
+                frames.push(text(&ServerFrame::Event { event: crate::markdown::WireEvent(e) }));
             }
             cursor = e.seq;
             ended |= matches!(e.kind, EventKind::ConversationEnded { .. });
@@ -610,7 +614,9 @@ async fn on_frame(
     };
     match frame {
         ClientFrame::Ping { reference } => Ok(Some(text(&ServerFrame::Pong { reference }))),
-        ClientFrame::Typing => Ok(s.engine.typing(caller, conversation).await.err().map(|e| error_frame(None, &e))),
+        ClientFrame::Typing { text } => {
+            Ok(s.engine.typing(caller, conversation, text.as_deref()).await.err().map(|e| error_frame(None, &e)))
+        }
         frame => {
             let w = worker.get_or_insert_with(|| {
                 // Shared, so a frame costs one reference count, not a copy of the participant.
@@ -683,7 +689,7 @@ async fn submit(s: &AppState, caller: &Caller, conversation: ConversationId, fra
             let status = if s.engine.store().ping().await.is_ok() { "ok" } else { "failed" };
             return answered(text(&ServerFrame::DeepHeartbeat { reference, status }));
         }
-        ClientFrame::Ping { .. } | ClientFrame::Typing => {
+        ClientFrame::Ping { .. } | ClientFrame::Typing { .. } => {
             return answered(error_frame(None, &Error::malformed("not a command")));
         }
     };
@@ -698,7 +704,7 @@ mod tests {
 
     #[test]
     fn reads_every_client_frame_kind() {
-        assert!(matches!(parse_frame(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing)));
+        assert!(matches!(parse_frame(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing { text: None })));
         assert!(matches!(
             parse_frame(r#"{"type":"send","ref":1,"content":"hi"}"#),
             Ok(ClientFrame::Send { content, .. }) if content == "hi"

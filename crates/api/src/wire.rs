@@ -8,6 +8,7 @@ use switchboard_core::engine::persistent::ContinueFrom;
 use switchboard_core::event::Event;
 use switchboard_core::ids::ConversationId;
 use switchboard_core::model::{Conversation, EntryPoint, IdleSettings, Participant, Rehydration};
+use switchboard_core::widget::WidgetSettings;
 use utoipa::ToSchema;
 
 /// Customer inactivity settings.
@@ -119,6 +120,9 @@ pub struct EntryPointView {
     pub enabled: bool,
     /// The schedule (by name) whose hours its availability tells. None: always open.
     pub schedule: Option<String>,
+    /// Its chat widget's look and pre-chat form.
+    #[schema(value_type = Object)]
+    pub widget: WidgetSettings,
     pub created_at: String,
 }
 
@@ -131,6 +135,7 @@ impl From<EntryPoint> for EntryPointView {
             idle: e.idle.into(),
             enabled: e.enabled,
             schedule: None,
+            widget: e.widget,
             created_at: e.created_at.to_rfc3339(),
         }
     }
@@ -293,6 +298,9 @@ pub struct SendEventRequest {
     /// For `delivered` and `read`: the message's event id.
     pub message_id: Option<String>,
     pub client_token: Option<String>,
+    /// For `typing` by a customer: the draft so far, shown to agents only
+    /// (cut to 200 characters).
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -307,6 +315,54 @@ pub struct EntryPointRequest {
     #[serde(default, deserialize_with = "crate::wire::present")]
     #[schema(value_type = Option<String>)]
     pub schedule: Option<Option<String>>,
+    /// The chat widget: `title`, `accent_color` (`#rrggbb`), `logo_url`
+    /// (https or a path here), `greeting`, and `prechat`, a list of
+    /// `{name, label, kind: text|email|tel|textarea|select, required, options}`.
+    /// Replaced whole.
+    #[schema(value_type = Option<Object>)]
+    pub widget: Option<WidgetSettings>,
+}
+
+/// What the chat widget needs to know of its entry point (public).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetView {
+    pub id: String,
+    pub name: String,
+    pub style: WidgetStyle,
+    pub prechat: WidgetPrechat,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetStyle {
+    /// The panel's heading: the widget's title, or else the entry point's name.
+    pub title: String,
+    pub accent_color: Option<String>,
+    pub logo_url: Option<String>,
+    pub greeting: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetPrechat {
+    /// The questions, in order: `{name, label, kind, required, options}`.
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<switchboard_core::widget::PrechatField>,
+}
+
+impl From<EntryPoint> for WidgetView {
+    fn from(e: EntryPoint) -> Self {
+        let w = e.widget;
+        Self {
+            id: e.id.to_string(),
+            style: WidgetStyle {
+                title: w.title.unwrap_or_else(|| e.name.clone()),
+                accent_color: w.accent_color,
+                logo_url: w.logo_url,
+                greeting: w.greeting,
+            },
+            name: e.name,
+            prechat: WidgetPrechat { fields: w.prechat },
+        }
+    }
 }
 
 /// The JSON format of a transcript export (documentation only: the body is
@@ -343,6 +399,7 @@ pub struct TranscriptExportDoc {
 pub struct TranscriptPage {
     /// With `segments=all`, each event's `conversation_id` says which segment it is from.
     #[schema(value_type = Vec<EventDoc>)]
+    #[serde(serialize_with = "crate::markdown::events")]
     pub events: Vec<Event>,
     /// For the next page forwards: pass as `after_seq`.
     pub next_after_seq: Option<i64>,
@@ -364,6 +421,7 @@ pub struct TranscriptPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PollResponse {
     #[schema(value_type = Vec<EventDoc>)]
+    #[serde(serialize_with = "crate::markdown::events")]
     pub events: Vec<Event>,
     /// The seq of the last event returned: pass it as `after_seq` next time.
     pub last_seq: i64,

@@ -142,6 +142,11 @@ pub struct SettingsView {
     pub files: FilePolicyView,
     #[serde(default)]
     pub retention: RetentionView,
+    /// Saved answers for the agent console: `{id, title, text}`; `id` is
+    /// what an agent types after `/`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub canned_responses: Vec<switchboard_core::engine::directory::CannedResponse>,
 }
 
 /// How long ended conversations are kept.
@@ -169,6 +174,7 @@ impl From<WorkspaceSettings> for SettingsView {
         Self {
             files: FilePolicyView { max_bytes: Some(s.files.max_bytes), allowed_types: Some(s.files.allowed_types) },
             retention: RetentionView { ended_conversations_days: s.retention.ended_conversations_days },
+            canned_responses: s.canned_responses,
         }
     }
 }
@@ -182,6 +188,7 @@ impl From<SettingsView> for WorkspaceSettings {
                 allowed_types: v.files.allowed_types.unwrap_or(d.allowed_types),
             },
             retention: RetentionSettings { ended_conversations_days: v.retention.ended_conversations_days },
+            canned_responses: v.canned_responses,
         }
     }
 }

@@ -94,11 +94,14 @@ pub enum Action {
     MessageRequests,
     /// Create, list and revoke the workspace's access keys (SigV4).
     ManageAccessKeys,
+    /// List the queues, agents and flows a chat can be handed to, and the
+    /// canned responses (the agent console).
+    ReadDirectory,
 }
 
 impl Action {
     /// Every action, in the table's order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Self::ManageAgents,
         Self::ReadAgent,
         Self::SetActivity,
@@ -119,6 +122,7 @@ impl Action {
         Self::Supervise,
         Self::MessageRequests,
         Self::ManageAccessKeys,
+        Self::ReadDirectory,
     ];
 
     /// What it is and where, for the table and for refusals.
@@ -148,6 +152,9 @@ impl Action {
                 ("list and pick up message requests", "`GET /message-requests`, `POST /message-requests/{id}/pick-up`")
             }
             Self::ManageAccessKeys => ("manage access keys", "`GET/POST /access-keys`, `DELETE /access-keys/{id}`"),
+            Self::ReadDirectory => {
+                ("list queues, agents, flows and canned responses for the console", "`GET /directory`")
+            }
         }
     }
 }
@@ -189,7 +196,7 @@ pub fn customer(a: Action) -> Rule {
         QueuePosition | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ReadTask | ExplainTask | Transfer | SetAgentInput | RequestFile | CancelFileRequest
-        | AnswerOffers | Supervise | MessageRequests | ManageAccessKeys => Rule::Denied,
+        | AnswerOffers | Supervise | MessageRequests | ManageAccessKeys | ReadDirectory => Rule::Denied,
     }
 }
 
@@ -199,7 +206,7 @@ pub fn agent(a: Action) -> Rule {
     use Action::*;
     match a {
         ReadAgent | SetActivity | AnswerOffers | MessageRequests => Rule::Itself,
-        ListActivities => Rule::Workspace,
+        ListActivities | ReadDirectory => Rule::Workspace,
         ReadTask | QueuePosition | ListFileRequests => Rule::AssignedChat,
         Transfer | SetAgentInput | RequestFile | CancelFileRequest => Rule::HeldChat,
         ManageAgents | ManageActivities | ManageQueues | ManageWorkflow | Route | ExplainTask | Supervise
@@ -214,7 +221,7 @@ pub fn supervisor(a: Action) -> Rule {
         ReadTask | QueuePosition | RequestFile | CancelFileRequest | ListFileRequests => Rule::OwnConversation,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ExplainTask | Transfer | SetAgentInput | AnswerOffers | Supervise | MessageRequests
-        | ManageAccessKeys => Rule::Denied,
+        | ManageAccessKeys | ReadDirectory => Rule::Denied,
     }
 }
 
@@ -226,7 +233,9 @@ pub fn key(a: Action) -> Rule {
         AnswerOffers => Rule::Denied,
         ManageAgents | ReadAgent | SetActivity | ListActivities | ManageActivities | ManageQueues | ManageWorkflow
         | Route | ReadTask | ExplainTask | QueuePosition | Transfer | SetAgentInput | RequestFile
-        | CancelFileRequest | ListFileRequests | Supervise | MessageRequests | ManageAccessKeys => Rule::Workspace,
+        | CancelFileRequest | ListFileRequests | Supervise | MessageRequests | ManageAccessKeys | ReadDirectory => {
+            Rule::Workspace
+        }
     }
 }
 

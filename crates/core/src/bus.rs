@@ -38,7 +38,9 @@ pub enum Notice {
     /// them, in order, when the publisher has them (possibly none).
     Committed { conversation: ConversationId, last_seq: i64, events: Arc<[Event]> },
     /// A participant is typing (ephemeral).
-    Typing { conversation: ConversationId, participant: ParticipantId },
+    /// A customer's typing may carry what it has typed so far (`preview`),
+    /// which only agents are shown.
+    Typing { conversation: ConversationId, participant: ParticipantId, preview: Option<Arc<str>> },
     /// Something changed for one agent.
     Agent { agent: AgentId, change: AgentChange },
     /// A waiting chat's place in line changed (derived, not logged).

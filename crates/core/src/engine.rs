@@ -16,8 +16,12 @@ use crate::routing::model::Agent;
 use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
 
+/// The longest typing preview passed on to agents, in characters.
+const TYPING_PREVIEW_CHARS: usize = 200;
+
 pub mod access_keys;
 pub mod admin;
+pub mod directory;
 pub mod explain;
 pub mod export;
 pub mod files;
@@ -222,6 +226,10 @@ impl Engine {
     /// `Origin` header, checked against the entry point's allowed origins.
     pub async fn start_chat(&self, entry: EntryPointId, origin: Option<&str>, req: StartChat) -> Result<StartedChat> {
         let ep = self.chat_entry_point(entry, origin).await?;
+        // The pre-chat form was answered when the chat continued was started.
+        if req.continue_from.is_none() {
+            ep.widget.check_answers(req.display_name.as_deref(), &req.attributes)?;
+        }
         self.open_chat(ep, req, false).await
     }
 
@@ -566,8 +574,10 @@ impl Engine {
         self.submit_append(id, author, kind, client_token).await
     }
 
-    /// Tells the other participants that the caller is typing; nothing is stored.
-    pub async fn typing(&self, caller: &Caller, id: ConversationId) -> Result<()> {
+    /// Tells the other participants that the caller is typing; nothing is
+    /// stored. A customer's `preview` (its draft so far, cut to 200
+    /// characters) goes to agents only; anyone else's is dropped.
+    pub async fn typing(&self, caller: &Caller, id: ConversationId, preview: Option<&str>) -> Result<()> {
         let c = self.conversation(caller, id).await?;
         let p = match caller {
             Caller::Participant(p) => p.clone(),
@@ -577,7 +587,11 @@ impl Engine {
         if c.state == ConversationState::Ended {
             return Err(Error::conversation_ended());
         }
-        self.bus.publish(Notice::Typing { conversation: id, participant: p.id });
+        let preview = preview
+            .filter(|_| p.role == Role::Customer)
+            .map(|t| t.chars().filter(|c| !c.is_control() || *c == '\n').take(TYPING_PREVIEW_CHARS).collect::<String>())
+            .map(Arc::from);
+        self.bus.publish(Notice::Typing { conversation: id, participant: p.id, preview });
         Ok(())
     }
 

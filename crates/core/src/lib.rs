@@ -31,5 +31,6 @@ pub mod store;
 pub mod strict_json;
 pub mod timer;
 pub mod token;
+pub mod widget;
 
 pub use error::{Error, ErrorCode, Result};

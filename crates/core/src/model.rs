@@ -29,6 +29,9 @@ pub struct WorkspaceSettings {
     /// How long ended conversations are kept (for ever unless set).
     #[serde(default)]
     pub retention: crate::retention::RetentionSettings,
+    /// Saved answers agents pick in the console.
+    #[serde(default)]
+    pub canned_responses: Vec<crate::engine::directory::CannedResponse>,
 }
 
 /// A workspace API key; the secret itself is never stored.
@@ -85,6 +88,9 @@ pub struct EntryPoint {
     /// Its hours of operation, which customers are told.
     #[serde(default)]
     pub schedule_id: Option<ScheduleId>,
+    /// How its chat widget looks and what it asks before a chat.
+    #[serde(default)]
+    pub widget: crate::widget::WidgetSettings,
     pub created_at: Timestamp,
 }
 

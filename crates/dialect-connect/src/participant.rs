@@ -174,7 +174,7 @@ pub async fn send_event(
     };
     let receipt = match ct {
         items::TYPING => {
-            s.engine.typing(caller, conversation).await?;
+            s.engine.typing(caller, conversation, None).await?;
             None
         }
         items::CONNECTION_ACKNOWLEDGED => {

@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod files;
 pub mod lock;
 pub mod nats;

@@ -40,6 +40,8 @@ enum Command {
     /// Transcripts: export one conversation, or those created in a window, as JSON, text or HTML.
     #[command(subcommand)]
     Transcript(switchboard::cli::TranscriptCommand),
+    /// Seeds a demo workspace (widget, two agents, queues, flows), serves it and prints the URLs to open.
+    Demo(switchboard::demo::DemoArgs),
     /// Prints the version and the schema version.
     Version,
 }
@@ -62,6 +64,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             switchboard::serve(listener, *config, switchboard::shutdown_signal()).await
+        }
+        Command::Demo(args) => {
+            init_logs(LogFormat::Text);
+            switchboard::demo::run(args).await
         }
         Command::Migrate(storage) => {
             init_logs(LogFormat::Text);

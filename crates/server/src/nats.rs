@@ -22,15 +22,41 @@ use tokio::sync::mpsc;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Wire {
-    Committed { conversation: ConversationId, last_seq: i64 },
-    Typing { conversation: ConversationId, participant: ParticipantId },
-    Agent { agent: AgentId, change: AgentChange },
-    QueuePosition { conversation: ConversationId, position: u32, estimated_wait_secs: Option<u32> },
-    Routing { workspace: WorkspaceId },
-    Breach { workspace: WorkspaceId, breach: Box<switchboard_core::bus::Breach> },
-    Work { workspace: WorkspaceId },
-    Events { workspace: WorkspaceId },
-    Erased { conversation: ConversationId },
+    Committed {
+        conversation: ConversationId,
+        last_seq: i64,
+    },
+    Typing {
+        conversation: ConversationId,
+        participant: ParticipantId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview: Option<String>,
+    },
+    Agent {
+        agent: AgentId,
+        change: AgentChange,
+    },
+    QueuePosition {
+        conversation: ConversationId,
+        position: u32,
+        estimated_wait_secs: Option<u32>,
+    },
+    Routing {
+        workspace: WorkspaceId,
+    },
+    Breach {
+        workspace: WorkspaceId,
+        breach: Box<switchboard_core::bus::Breach>,
+    },
+    Work {
+        workspace: WorkspaceId,
+    },
+    Events {
+        workspace: WorkspaceId,
+    },
+    Erased {
+        conversation: ConversationId,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,9 +72,11 @@ impl From<&Notice> for Wire {
             Notice::Committed { conversation, last_seq, .. } => {
                 Wire::Committed { conversation: *conversation, last_seq: *last_seq }
             }
-            Notice::Typing { conversation, participant } => {
-                Wire::Typing { conversation: *conversation, participant: *participant }
-            }
+            Notice::Typing { conversation, participant, preview } => Wire::Typing {
+                conversation: *conversation,
+                participant: *participant,
+                preview: preview.as_deref().map(str::to_owned),
+            },
             Notice::Agent { agent, change } => Wire::Agent { agent: *agent, change: change.clone() },
             Notice::QueuePosition { conversation, position, estimated_wait_secs } => Wire::QueuePosition {
                 conversation: *conversation,
@@ -70,7 +98,9 @@ impl From<Wire> for Notice {
             Wire::Committed { conversation, last_seq } => {
                 Notice::Committed { conversation, last_seq, events: Arc::from(Vec::new()) }
             }
-            Wire::Typing { conversation, participant } => Notice::Typing { conversation, participant },
+            Wire::Typing { conversation, participant, preview } => {
+                Notice::Typing { conversation, participant, preview: preview.map(Arc::from) }
+            }
             Wire::Agent { agent, change } => Notice::Agent { agent, change },
             Wire::QueuePosition { conversation, position, estimated_wait_secs } => {
                 Notice::QueuePosition { conversation, position, estimated_wait_secs }

@@ -24,6 +24,7 @@ const SQLITE: &[Source] = &[
     (10, "reply timers and message requests", include_str!("../migrations/sqlite/0010_response.sql")),
     (11, "explain", include_str!("../migrations/sqlite/0011_explain.sql")),
     (12, "access keys and start tokens", include_str!("../migrations/sqlite/0012_access_keys.sql")),
+    (13, "entry point widgets", include_str!("../migrations/sqlite/0013_widgets.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (1, "conversations", include_str!("../migrations/postgres/0001_conversations.sql")),
@@ -38,6 +39,7 @@ const POSTGRES: &[Source] = &[
     (10, "reply timers and message requests", include_str!("../migrations/postgres/0010_response.sql")),
     (11, "explain", include_str!("../migrations/postgres/0011_explain.sql")),
     (12, "access keys and start tokens", include_str!("../migrations/postgres/0012_access_keys.sql")),
+    (13, "entry point widgets", include_str!("../migrations/postgres/0013_widgets.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -236,11 +236,10 @@ pub(crate) fn api_key(r: &impl Cols) -> Result<ApiKey> {
 
 // Entry points.
 
-const ENTRY_POINT_COLS: &str =
-    "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at, schedule_id";
+const ENTRY_POINT_COLS: &str = "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at, schedule_id, widget";
 
 pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
-    Stmt::new(format!("INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    Stmt::new(format!("INSERT INTO entry_points ({ENTRY_POINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(e.id.to_string())
         .bind(e.workspace_id.to_string())
         .bind(e.name.as_str())
@@ -250,12 +249,13 @@ pub(crate) fn insert_entry_point(e: &EntryPoint) -> Stmt {
         .bind(e.enabled)
         .bind(e.created_at)
         .bind(e.schedule_id.map(|s| s.to_string()))
+        .bind(serde_json::to_string(&e.widget).unwrap_or_else(|_| "{}".into()))
 }
 
 pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
     Stmt::new(
         "UPDATE entry_points SET name = ?, allowed_origins = ?, idle_after_secs = ?, disconnect_after_secs = ?, enabled = ?, \
-         schedule_id = ? WHERE id = ?",
+         schedule_id = ?, widget = ? WHERE id = ?",
     )
     .bind(e.name.as_str())
     .bind(serde_json::to_string(&e.allowed_origins).unwrap_or_else(|_| "[]".into()))
@@ -263,6 +263,7 @@ pub(crate) fn update_entry_point(e: &EntryPoint) -> Stmt {
     .bind(e.idle.disconnect_after_secs.map(i64::from))
     .bind(e.enabled)
     .bind(e.schedule_id.map(|s| s.to_string()))
+    .bind(serde_json::to_string(&e.widget).unwrap_or_else(|_| "{}".into()))
     .bind(e.id.to_string())
 }
 
@@ -287,6 +288,7 @@ pub(crate) fn entry_point(r: &impl Cols) -> Result<EntryPoint> {
         },
         enabled: r.boolean("enabled")?,
         schedule_id: opt_id(r, "schedule_id", ScheduleId::parse)?,
+        widget: json(r, "widget")?,
         created_at: ts(r, "created_at")?,
     })
 }

@@ -190,10 +190,15 @@ async fn workspaces_keys_and_entry_points<F: Future<Output = Subject>>(open: Ope
         idle: IdleSettings { idle_after_secs: Some(60), disconnect_after_secs: None },
         enabled: true,
         schedule_id: None,
+        widget: Default::default(),
         created_at: Timestamp(3),
     };
     store.create_entry_point(&ep).await.unwrap();
     ep.enabled = false;
+    ep.widget = serde_json::from_value(serde_json::json!({
+        "title": "Help", "prechat": [{"name": "email", "label": "Email", "kind": "email", "required": true}]
+    }))
+    .unwrap();
     ep.allowed_origins.push("*".into());
     store.update_entry_point(&ep).await.unwrap();
     assert_eq!(store.entry_point(ep.id).await.unwrap(), Some(ep.clone()));

@@ -1,7 +1,7 @@
 //! Entry points: the public ways into chat, and starting a chat through one.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use switchboard_core::engine::StartChat;
 use switchboard_core::engine::admin::EntryPointSpec;
 use switchboard_core::ids::EntryPointId;
@@ -10,7 +10,9 @@ use super::hours;
 use crate::error::{ApiResult, ErrorResponse};
 use crate::extract::{Auth, Json, bearer};
 use crate::state::AppState;
-use crate::wire::{ContinueFromRequest, EntryPointRequest, EntryPointView, StartChatRequest, StartChatResponse};
+use crate::wire::{
+    ContinueFromRequest, EntryPointRequest, EntryPointView, StartChatRequest, StartChatResponse, WidgetView,
+};
 
 fn spec(req: EntryPointRequest) -> EntryPointSpec {
     EntryPointSpec {
@@ -19,6 +21,7 @@ fn spec(req: EntryPointRequest) -> EntryPointSpec {
         idle: req.idle.map(Into::into),
         enabled: req.enabled,
         schedule: req.schedule,
+        widget: req.widget,
     }
 }
 
@@ -41,6 +44,14 @@ pub async fn create(
 pub async fn list(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<axum::Json<Vec<EntryPointView>>> {
     let eps = s.engine.entry_points(&caller).await?;
     Ok(axum::Json(hours::entry_point_views(&s, &caller, eps).await?))
+}
+
+/// GET /api/v1/entry-points/{id}/widget — public: the chat widget's title,
+/// colours, logo, greeting and pre-chat form.
+#[utoipa::path(get, path = "/api/v1/entry-points/{id}/widget", tag = "entry points",
+    params(("id" = String, Path)), responses((status = 200, body = WidgetView), (status = 404, body = ErrorResponse)))]
+pub async fn widget(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<axum::Json<WidgetView>> {
+    Ok(axum::Json(s.engine.public_entry_point(EntryPointId::parse(&id)?).await?.into()))
 }
 
 /// GET /api/v1/entry-points/{id}
@@ -86,7 +97,7 @@ pub async fn start_chat(
     headers: HeaderMap,
     Json(req): Json<StartChatRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<StartChatResponse>)> {
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let origin = crate::extract::foreign_origin(&headers);
     let continue_from = req.continue_from.as_ref().map(ContinueFromRequest::parse).transpose()?;
     // Credentials matter only to continue a chat; a plain start ignores them.
     let caller = match (continue_from, bearer(&headers)) {

@@ -147,6 +147,6 @@ pub async fn availability(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<AvailabilityView>> {
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let origin = crate::extract::foreign_origin(&headers);
     Ok(axum::Json(s.engine.availability(EntryPointId::parse(&id)?, origin).await?.into()))
 }

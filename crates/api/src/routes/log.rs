@@ -84,7 +84,7 @@ pub async fn send_event(
     let id = ConversationId::parse(&id)?;
     let receipt = match req.kind.as_str() {
         "typing" => {
-            s.engine.typing(&caller, id).await?;
+            s.engine.typing(&caller, id, req.text.as_deref()).await?;
             return Ok(StatusCode::ACCEPTED.into_response());
         }
         "delivered" => Receipt::Delivered,

@@ -3,6 +3,7 @@
 pub mod access_keys;
 pub mod agents;
 pub mod conversations;
+pub mod directory;
 pub mod entry_points;
 pub mod export;
 pub mod files;

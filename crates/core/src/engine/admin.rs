@@ -26,6 +26,8 @@ pub struct EntryPointSpec {
     pub enabled: Option<bool>,
     /// The schedule (by name) customers are told about; `Some(None)` takes it off.
     pub schedule: super::hours::ScheduleChoice,
+    /// Its widget's look and pre-chat form, replaced whole.
+    pub widget: Option<crate::widget::WidgetSettings>,
 }
 
 impl Engine {
@@ -87,6 +89,7 @@ impl Engine {
             idle: IdleSettings::default(),
             enabled: true,
             schedule_id: None,
+            widget: Default::default(),
             created_at: self.now(),
         };
         if spec.name.is_none() {
@@ -157,6 +160,10 @@ fn apply_spec(ep: &mut EntryPoint, spec: EntryPointSpec) -> Result<()> {
     if let Some(idle) = spec.idle {
         check_idle(&idle)?;
         ep.idle = idle;
+    }
+    if let Some(widget) = spec.widget {
+        widget.check()?;
+        ep.widget = widget;
     }
     if let Some(enabled) = spec.enabled {
         ep.enabled = enabled;

@@ -142,6 +142,7 @@ impl Engine {
         let workspace = admin_workspace(caller)?;
         settings.files.validate()?;
         settings.retention.validate()?;
+        super::directory::check_canned(&settings.canned_responses)?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_workspace_settings(workspace, &json, self.now()).await?;
         Ok(settings)

@@ -69,6 +69,11 @@ async fn every_caller_gets_what_the_table_says(backend: Backend) {
         ("chat agent", &chat_agent, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::FORBIDDEN),
         ("bob", &bob.token, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::OK),
         ("key", ADMIN_KEY, (Method::GET, "/api/v1/message-requests".into(), None), StatusCode::OK),
+        // The console's directory: agents and keys of the workspace.
+        ("customer", &customer, (Method::GET, "/api/v1/directory".into(), None), StatusCode::FORBIDDEN),
+        ("supervisor", &supervisor, (Method::GET, "/api/v1/directory".into(), None), StatusCode::FORBIDDEN),
+        ("bob", &bob.token, (Method::GET, "/api/v1/directory".into(), None), StatusCode::OK),
+        ("key", ADMIN_KEY, (Method::GET, "/api/v1/directory".into(), None), StatusCode::OK),
         // Access keys: a workspace key's business only.
         ("customer", &customer, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::FORBIDDEN),
         ("ann", &ann.token, (Method::GET, "/api/v1/access-keys".into(), None), StatusCode::FORBIDDEN),

@@ -26,4 +26,5 @@ mod response;
 mod retention;
 mod routing;
 mod sockets;
+mod web;
 mod webhooks;
