@@ -185,6 +185,39 @@ describe('customer widget', () => {
     }
   });
 
+  it('sends a message queued offline once, after the tab was closed and opened again', async () => {
+    const network = new CuttableNetwork();
+    const widget = await openWidget(browser, host, { name: 'Ines', prepare: (context) => network.install(context) });
+    const { context, page, frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await network.down();
+      await frame.getByTestId('connection').waitFor({ state: 'visible' });
+      await frame.getByTestId('composer-input').fill('written on the train');
+      await frame.getByTestId('composer-input').press('Enter');
+      assert.equal(await frame.locator('[data-testid="message-mine"]', { hasText: 'written on the train' }).getAttribute('data-status'), 'sending');
+      await page.close();
+
+      await network.up();
+      const again = await context.newPage();
+      await again.goto(host.url);
+      const reopened = await widgetFrame(again);
+      const mine = reopened.locator('[data-testid="message-mine"]', { hasText: 'written on the train' });
+      await waitFor(async () => (await mine.count()) === 1 && (await mine.getAttribute('data-status')) === 'sent', { what: 'the queued message sent after reopening' });
+      await agent.waitForEvent(conversationId, (e) => e.type === 'message' && e.content === 'written on the train');
+      // Sent once: one in the transcript, one on screen, nothing left queued.
+      await agent.send(conversationId, 'got it');
+      await reopened.locator('[data-testid="message-theirs"] .body', { hasText: /^got it$/ }).waitFor();
+      const transcript = await server.api('GET', `/conversations/${conversationId}/transcript?order=asc&limit=500`);
+      assert.equal(transcript.events.filter((e) => e.content === 'written on the train').length, 1);
+      assert.equal(await mine.count(), 1);
+      assert.equal(await reopened.evaluate((ep) => localStorage.getItem(`switchboard-widget:pending:${ep}`), entryPointId), null);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('answers a file request with an upload, with progress', async () => {
     const widget = await openWidget(browser, host, { name: 'Lena' });
     const { page, frame } = widget;

@@ -182,6 +182,7 @@ function attach(next, history) {
   ];
   if (!chatEnded) {
     composer.setDraft(store.loadDraft());
+    resendPending();
     saveSnapshot();
     bridge.send('active', { active: true });
   }
@@ -215,6 +216,7 @@ function handleEvent(event, live) {
   const mine = event.participant_id !== null && event.participant_id === selfId;
   switch (event.type) {
     case 'message':
+      if (mine && event.client_token) store.removePending(event.client_token);
       if (!mine) {
         hideTyping();
         if (live) receiveMessage(event);
@@ -285,11 +287,18 @@ function sendReadReceipts() {
 
 function sendMessage(text) {
   if (!chat || chatEnded) return;
-  const clientToken = crypto.randomUUID();
+  const clientToken = newClientToken();
+  store.addPending(clientToken, text);
+  deliver(text, clientToken);
+}
+
+/** Shows a message as sending and sends it; the stored event confirms it. */
+function deliver(text, clientToken) {
   log.addPending(text, clientToken);
   const attempt = () => {
     chat.send(text, { clientToken }).catch((err) => {
       if (err?.code === 'client_closed') return;
+      if (err?.code === 'conversation_ended') store.removePending(clientToken);
       log.failPending(clientToken, sendErrorMessage(err), () => {
         log.retryPending(clientToken);
         attempt();
@@ -297,6 +306,20 @@ function sendMessage(text) {
     });
   };
   attempt();
+}
+
+/** Messages a previous page sent that the log does not hold yet: sent again, same token. */
+function resendPending() {
+  for (const { clientToken, text } of store.loadPending()) {
+    if (log.hasClientToken(clientToken)) store.removePending(clientToken);
+    else deliver(text, clientToken);
+  }
+}
+
+function newClientToken() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function sendErrorMessage(err) {

@@ -25,6 +25,7 @@ export class MessageLog {
     this.participants = new Map();
     this.pending = new Map(); // client token → element
     this.ownByEventId = new Map(); // event id → element of an own stored message
+    this.ownClientTokens = new Set(); // client tokens of own stored messages
     this.receiptsSent = { delivered: new Set(), read: new Set() };
     this.lastAuthor = null;
   }
@@ -35,6 +36,11 @@ export class MessageLog {
 
   has(seq) {
     return this.seqs.has(seq);
+  }
+
+  /** Whether an own message with this client token is in the log. */
+  hasClientToken(clientToken) {
+    return this.ownClientTokens.has(clientToken);
   }
 
   /** Display name of a participant seen in the log. */
@@ -169,6 +175,7 @@ export class MessageLog {
 
   #message(event) {
     const mine = event.participant_id !== null && event.participant_id === this.selfId;
+    if (mine && event.client_token) this.ownClientTokens.add(event.client_token);
     const pending = mine && event.client_token ? this.pending.get(event.client_token) : null;
     if (pending) {
       this.pending.delete(event.client_token);

@@ -1,5 +1,7 @@
 // What the frame keeps in its localStorage, per entry point: the SDK's
-// snapshot of the current chat (to resume it after a refresh) and the draft.
+// snapshot of the current chat (to resume it after a refresh), the draft, and
+// the messages sent but not yet stored (sent again, with the same client
+// token, after a refresh: the server stores a client token once).
 
 const PREFIX = 'switchboard-widget';
 
@@ -7,6 +9,7 @@ export class SessionStore {
   constructor(entryPointId) {
     this.chatKey = `${PREFIX}:chat:${entryPointId}`;
     this.draftKey = `${PREFIX}:draft:${entryPointId}`;
+    this.pendingKey = `${PREFIX}:pending:${entryPointId}`;
   }
 
   /** The stored snapshot `{baseUrl, token, conversationId, lastSeq}`, or null. */
@@ -23,6 +26,23 @@ export class SessionStore {
   clear() {
     remove(this.chatKey);
     remove(this.draftKey);
+    remove(this.pendingKey);
+  }
+
+  /** Messages sent but not yet seen stored: `[{clientToken, text}]`, oldest first. */
+  loadPending() {
+    const list = read(this.pendingKey);
+    return Array.isArray(list) ? list.filter((m) => typeof m?.clientToken === 'string' && typeof m?.text === 'string') : [];
+  }
+
+  addPending(clientToken, text) {
+    write(this.pendingKey, [...this.loadPending(), { clientToken, text }]);
+  }
+
+  removePending(clientToken) {
+    const rest = this.loadPending().filter((m) => m.clientToken !== clientToken);
+    if (rest.length > 0) write(this.pendingKey, rest);
+    else remove(this.pendingKey);
   }
 
   loadDraft() {
