@@ -9,8 +9,10 @@ import { SwitchboardError, CLIENT_CLOSED, clientError } from './errors.js';
 import { backoffDelay, deferred, defaultBaseUrl, trimSlash } from './util.js';
 
 const OPEN = 1;
+const CLOSED = 3;
 /** Close codes after which reconnecting cannot help. */
 const POLICY = 1008;
+const MESSAGE_TOO_BIG = 1009;
 
 export class StreamClient extends Emitter {
   #state = 'idle';
@@ -153,7 +155,15 @@ export class StreamClient extends Emitter {
       }
       if (!this.#answerRef(frame)) this._onFrame(frame);
     };
-    ws.onerror = () => {};
+    // A close event follows an error in browsers; some runtimes (Node 20) send
+    // none after a refused handshake, so an error not followed by a close soon
+    // counts as one.
+    ws.onerror = () => {
+      const wait = ws.readyState === CLOSED ? 0 : 1000;
+      setTimeout(() => {
+        if (this.#ws === ws) this.#drop(ws, 'socket error', greeted);
+      }, wait);
+    };
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       clearTimeout(helloTimer);
@@ -175,7 +185,7 @@ export class StreamClient extends Emitter {
       // A socket that does not answer is presumed dead.
       this.#drop(ws, 'no answer in time', true);
     }, timeoutMs);
-    this.#refs.set(ref, { resolve: d.resolve, reject: d.reject, timer });
+    this.#refs.set(ref, { resolve: d.resolve, reject: d.reject, timer, type: frame.type });
     try {
       ws.send(JSON.stringify({ ...frame, ref }));
     } catch {
@@ -294,10 +304,16 @@ export class StreamClient extends Emitter {
     return true;
   }
 
-  #failRefs() {
+  #failRefs(code) {
     for (const [ref, p] of this.#refs) {
       clearTimeout(p.timer);
-      p.reject(new ConnectionLost('connection lost'));
+      // The server closes with 1009 when a frame is over its size limit: that
+      // send can never go, so it is refused rather than retried.
+      if (code === MESSAGE_TOO_BIG && p.type === 'send') {
+        p.reject(new SwitchboardError({ code: 'payload_too_large', message: 'the message is larger than the server takes' }));
+      } else {
+        p.reject(new ConnectionLost('connection lost'));
+      }
       this.#refs.delete(ref);
     }
   }
@@ -317,7 +333,7 @@ export class StreamClient extends Emitter {
 
   #afterClose(info) {
     this.#stopWatchdog();
-    this.#failRefs();
+    this.#failRefs(info.code);
     if (this.#state === 'closed' || this.#state === 'ended') return;
     if (this._onClosedBySocket(info)) return;
     this.#checkAndReconnect(info);

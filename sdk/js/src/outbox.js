@@ -21,6 +21,7 @@ export class Outbox {
   #queue = [];
   #running = false;
   #closed = false;
+  #closeError = null;
   #timer = null;
 
   /**
@@ -40,7 +41,7 @@ export class Outbox {
   }
 
   enqueue(item) {
-    if (this.#closed) return Promise.reject(new SwitchboardError({ code: CLIENT_CLOSED, message: 'the client is closed' }));
+    if (this.#closed) return Promise.reject(this.#closeError);
     const d = deferred();
     this.#queue.push({ ...item, resolve: d.resolve, reject: d.reject });
     this.wake();
@@ -53,8 +54,9 @@ export class Outbox {
   }
 
   /** Rejects everything waiting and refuses what comes later. */
-  close(err) {
+  close(err = new SwitchboardError({ code: CLIENT_CLOSED, message: 'the client is closed' })) {
     this.#closed = true;
+    this.#closeError = err;
     clearTimeout(this.#timer);
     for (const item of this.#queue.splice(0)) item.reject(err);
   }

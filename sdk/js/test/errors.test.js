@@ -28,7 +28,10 @@ function isError(code, extra = () => true) {
 test('a message too large is refused over the socket; the next send still goes', async (t) => {
   const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
   t.after(() => chat.close());
-  await assert.rejects(chat.send('x'.repeat(70 * 1024)), isError('payload_too_large', (e) => e.status === null));
+  // Over the message limit (16 KiB): an error frame.
+  await assert.rejects(chat.send('x'.repeat(17 * 1024)), isError('payload_too_large', (e) => e.status === null));
+  // Over the socket's frame limit: the server closes the socket (1009); the send is refused, not retried.
+  await assert.rejects(chat.send('x'.repeat(200 * 1024)), isError('payload_too_large'));
   const ack = await chat.send('small');
   assert.equal(typeof ack.seq, 'number');
 });

@@ -27,12 +27,17 @@ async function messagesInLog(chat) {
   return out;
 }
 
-function waitForMessages(chat, texts) {
+function waitForMessages(chat, texts, timeoutMs = 10_000) {
   const wanted = new Set(texts);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for messages ${[...wanted]}`));
+    }, timeoutMs);
     const off = chat.on('message', (m) => {
       wanted.delete(m.content);
       if (wanted.size === 0) {
+        clearTimeout(timer);
         off();
         resolve();
       }
@@ -79,23 +84,25 @@ test('the server is killed mid-send and restarted; sends made while it is down g
   t.after(() => chat.close());
   const events = collect(chat, 'event');
   const address = server.address;
-  let killed = null;
-  ws.onSend = (frame) => {
-    if (frame.type === 'send' && frame.content === 'in flight' && !killed) killed = server.kill();
-  };
-  const down = waitFor(chat, 'state', (s) => s === 'reconnecting');
+  // The server stores the send, and dies before its ack reaches the client.
+  let dropAcks = true;
+  ws.dropIncoming = (frame) => dropAcks && frame.type === 'ack';
+  const committed = waitFor(chat, 'message', (m) => m.content === 'in flight');
   const inFlight = chat.send('in flight');
+  await committed;
+  const down = waitFor(chat, 'state', (s) => s === 'reconnecting');
+  await server.kill();
   await down;
-  await killed;
+  dropAcks = false;
 
   // Offline queue: these are made while nothing is reachable.
   assert.equal(chat.state, 'reconnecting');
   const queued = [chat.send('queued 1'), chat.send('queued 2', { contentType: 'text/markdown' })];
   let settledEarly = false;
-  Promise.race(queued).then(() => (settledEarly = true), () => (settledEarly = true));
+  Promise.race([inFlight, ...queued]).then(() => (settledEarly = true), () => (settledEarly = true));
   assert.equal(chat.outbox.size, 3, 'all three wait');
 
-  const allSeen = waitForMessages(chat, ['in flight', 'queued 1', 'queued 2']);
+  const allSeen = waitForMessages(chat, ['queued 1', 'queued 2']);
   assert.equal(settledEarly, false, 'nothing was answered while the server was down');
   await server.start(address);
   const acks = await Promise.all([inFlight, ...queued]);
