@@ -176,6 +176,9 @@ describe('customer widget: safety and accessibility', () => {
       const frame = await widgetFrame(page);
       await frame.getByTestId('prechat-form').waitFor();
       assert.equal(await page.getByTestId('launcher').getAttribute('aria-expanded'), 'true');
+      assert.equal(await page.getByTestId('launcher').getAttribute('aria-label'), 'Close chat');
+      // Opened by the page, not the person: focus stays in the host page.
+      assert.equal(await frame.evaluate(() => document.hasFocus()), false);
       assert.equal(await frame.getByTestId('title').textContent(), WIDGET.title);
       assert.equal(await frame.getByTestId('greeting').textContent(), WIDGET.greeting);
       const header = await frame.locator('.header').evaluate((el) => getComputedStyle(el).backgroundColor);

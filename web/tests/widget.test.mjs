@@ -93,6 +93,7 @@ describe('customer widget', () => {
       await agent.send(conversationId, 'Are you still there?');
       await page.getByTestId('launcher-badge').waitFor({ state: 'visible' });
       assert.equal(await page.getByTestId('launcher-badge').textContent(), '1');
+      assert.equal(await page.getByTestId('launcher').getAttribute('aria-label'), 'Open chat, 1 unread');
       await page.getByTestId('launcher').click();
       await page.getByTestId('launcher-badge').waitFor({ state: 'hidden' });
       await waitFor(() => frame.evaluate(() => document.activeElement?.dataset.testid === 'composer-input'), { what: 'focus in the composer' });

@@ -3,7 +3,7 @@
 // log (image thumbnails, download links fetched fresh because they expire).
 
 import { h } from '/assets/shared/dom.js';
-import { formatBytes } from '/assets/shared/message-body.js';
+import { formatBytes, formatTime } from '/assets/shared/message-body.js';
 
 export class Files {
   /**
@@ -135,6 +135,7 @@ export class Files {
         h('div', { class: 'file-row' }, link, h('span', { class: 'size' }, formatBytes(event.size))),
         h('div', { class: 'file-status', 'data-testid': 'attachment-status' }, statusText(event.status)),
       ),
+      h('div', { class: 'meta' }, h('time', { class: 'time', datetime: event.at }, formatTime(event.at))),
     );
     card.dataset.status = event.status;
     link.addEventListener('click', (e) => this.#download(e, event));

@@ -60,6 +60,7 @@ let chatEnded = false;
 let unread = 0;
 let typingTimer = null;
 let prechatForm = null;
+let focusWanted = false; // the person opened the panel: its first control takes focus
 
 // ------------------------------------------------------------------ start
 
@@ -71,6 +72,7 @@ async function main() {
   window.addEventListener('focus', sendReadReceipts);
   document.addEventListener('visibilitychange', sendReadReceipts);
   ui.close.hidden = !bridge.embedded;
+  focusWanted = !bridge.embedded;
   ui.close.addEventListener('click', () => bridge.send('close'));
   ui.newChat.addEventListener('click', () => startOver());
   ui.endChat.addEventListener('click', () => endChat());
@@ -115,7 +117,7 @@ async function showPrechat() {
   const availability = await loadAvailability(baseUrl, entryPointId);
   prechatForm = renderPrechat(ui.views.prechat, { config, availability, onSubmit: startChat });
   showView('prechat');
-  if (bridge.visible) prechatForm.focus();
+  if (focusWanted) prechatForm.focus();
 }
 
 // ------------------------------------------------------------------ chats
@@ -431,6 +433,7 @@ function showConnection(state) {
 // ------------------------------------------------------------------ host page, keyboard
 
 function onHostVisibility({ visible, focus }) {
+  focusWanted = Boolean(visible && focus);
   if (!visible) return;
   unread = 0;
   bridge.send('unread', { count: 0 });

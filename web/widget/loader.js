@@ -113,6 +113,7 @@
 
   let iframe = null;
   let frameReady = false;
+  let focusWhenReady = false; // opened by the person before the frame had loaded
   let isOpen = false;
 
   function post(message) {
@@ -128,7 +129,6 @@
     url.searchParams.set('entry_point', entryPoint);
     iframe.src = url.href;
     iframe.title = 'Chat with us';
-    iframe.setAttribute('allow', 'clipboard-write');
     iframe.setAttribute('data-testid', 'widget-frame');
     frameBox.append(iframe);
     return iframe;
@@ -138,7 +138,8 @@
     const n = Number(count) || 0;
     badge.hidden = n <= 0;
     badge.textContent = n > 99 ? '99+' : String(n);
-    launcher.setAttribute('aria-label', n > 0 ? `Open chat, ${n} unread` : 'Open chat');
+    const label = isOpen ? 'Close chat' : n > 0 ? `Open chat, ${n} unread` : 'Open chat';
+    launcher.setAttribute('aria-label', label);
   }
 
   function open({ focus = true } = {}) {
@@ -147,11 +148,11 @@
     frameBox.hidden = false;
     launcher.classList.add('open');
     launcher.setAttribute('aria-expanded', 'true');
-    launcher.setAttribute('aria-label', 'Close chat');
     launcher.replaceChildren(svgIcon(CLOSE_ICON), badge);
     setBadge(0);
     writeState({ open: true });
-    post({ type: 'visibility', visible: true, focus });
+    if (frameReady) post({ type: 'visibility', visible: true, focus });
+    else focusWhenReady = focus;
     if (focus) iframe.focus();
   }
 
@@ -176,7 +177,8 @@
     switch (data.type) {
       case 'ready':
         frameReady = true;
-        post({ type: 'init', visible: isOpen });
+        post({ type: 'init', visible: isOpen, focus: isOpen && focusWhenReady });
+        focusWhenReady = false;
         break;
       case 'close':
         close();
