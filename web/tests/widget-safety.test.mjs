@@ -185,6 +185,16 @@ describe('customer widget: safety and accessibility', () => {
       assert.equal(header, 'rgb(11, 110, 79)');
       assert.equal(await page.getByTestId('widget-frame').getAttribute('title'), 'Chat with us');
 
+      // The loader only hears its own frame: a message from elsewhere in the page is ignored.
+      await frame.getByTestId('close').click();
+      await page.evaluate(() => new Promise((resolve) => {
+        window.addEventListener('message', (e) => { if (e.data === 'barrier') resolve(); });
+        window.postMessage({ channel: 'switchboard-widget', type: 'unread', count: 7 }, '*');
+        window.postMessage('barrier', '*');
+      }));
+      assert.equal(await page.getByTestId('launcher-badge').isHidden(), true);
+      await page.getByTestId('launcher').click();
+
       // Tab from the last control comes back to the first, and Shift+Tab goes round the other way.
       await frame.getByTestId('start-chat').focus();
       await frame.getByTestId('start-chat').press('Tab');

@@ -18,7 +18,11 @@
     console.warn('switchboard widget: data-entry-point is missing');
     return;
   }
-  const storageKey = `switchboard-widget:${server}:${entryPoint}`;
+  // Added twice (a site template and a tag manager, say): one launcher is enough.
+  const marker = `switchboard-widget:${server}:${entryPoint}`;
+  if (window[Symbol.for(marker)]) return;
+  window[Symbol.for(marker)] = true;
+  const storageKey = marker;
   const CHANNEL = 'switchboard-widget';
 
   const css = `
