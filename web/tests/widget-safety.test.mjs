@@ -156,6 +156,15 @@ describe('customer widget: safety and accessibility', () => {
         return { x: r.x, y: r.y, width: r.width, height: r.height };
       });
       assert.deepEqual(box, { x: 0, y: 0, width: 320, height: 640 });
+      const { conversationId } = await storedChat(phone.frame, entryPointId);
+      await agent.waitAssigned(conversationId);
+      await agent.send(conversationId, `See https://example.com/${'very-long-path-'.repeat(12)} and a table:\n\n| a | b |\n|---|---|\n| ${'x'.repeat(80)} | y |`, 'text/markdown');
+      await phone.frame.getByTestId('message-theirs').waitFor();
+      await phone.frame.getByTestId('composer-input').fill(`${'w'.repeat(120)}`);
+      await phone.frame.getByTestId('send').click();
+      await waitFor(async () => (await phone.frame.getByTestId('message-mine').getAttribute('data-status')) === 'sent', { what: 'sent' });
+      const widest = await phone.frame.locator('.log').evaluate((log) => Math.max(...[...log.children].map((c) => c.getBoundingClientRect().right)));
+      assert.ok(widest <= 320, `messages fit the screen (right edge ${widest})`);
       const overflow = await phone.frame.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.equal(overflow, 0, 'no horizontal scrolling at 320 px');
       await phone.page.screenshot({ path: join(screenshots, 'widget-phone.png') });
