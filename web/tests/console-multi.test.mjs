@@ -11,7 +11,12 @@ let browser;
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 3 }] });
+  await server.setupRouting({
+    agents: [
+      { name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 3 },
+      { name: 'Dee', login: 'dee', password: 'dee-password-1', capacity: 3 },
+    ],
+  });
 });
 
 after(async () => {
@@ -78,5 +83,36 @@ test('an agent handles three chats at once', async () => {
   await setPresence(page, 'offline');
   assert.deepEqual(problems, []);
   await Promise.all([alice.close(), bob.close(), carol.close()]);
+  await context.close();
+});
+
+test('messages shown while the tab is hidden stay unread until it is visible again', async () => {
+  // Dee: Ann is full with the chats above.
+  const { page, context, problems } = await openConsole(browser, server, { login: 'dee', password: 'dee-password-1' });
+  await setPresence(page, 'available');
+  const dan = await routedChat(browser, server, page, { displayName: 'Dan' });
+  await dan.waitForEvent('message.read', { message_id: dan.firstMessage.id });
+
+  // The tab goes to the background (as the browser reports it).
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  const hiddenMessage = await dan.send('are you there?');
+  await page.getByTestId('transcript').getByText('are you there?').waitFor();
+  await chatItem(page, dan.conversationId).getByTestId('unread-count').filter({ hasText: '1' }).waitFor();
+  assert.equal((await dan.events()).some((e) => e.type === 'message.read' && e.message_id === hiddenMessage.id), false);
+
+  // Back in front: the message is read, and the customer is told.
+  await page.evaluate(() => {
+    delete document.visibilityState;
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await dan.waitForEvent('message.read', { message_id: hiddenMessage.id });
+  await chatItem(page, dan.conversationId).getByTestId('unread-count').waitFor({ state: 'detached' });
+
+  await setPresence(page, 'offline');
+  assert.deepEqual(problems, []);
+  await dan.close();
   await context.close();
 });
