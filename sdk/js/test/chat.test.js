@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './setup.js';
+import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './server.js';
 import { waitFor, collect, assertOrdered } from './helpers.js';
 
 let server;

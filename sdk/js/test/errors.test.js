@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient, SwitchboardError } from '../src/index.js';
-import { startServer, websiteEntryPoint } from './setup.js';
+import { startServer, websiteEntryPoint } from './server.js';
 import { waitFor } from './helpers.js';
 
 let server;

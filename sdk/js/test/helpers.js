@@ -101,3 +101,22 @@ export class BlockedWebSocket {
   }
   close() {}
 }
+
+// ------------------------------------------------------------ the helpers' own test
+
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const { test } = await import('node:test');
+  const assert = (await import('node:assert/strict')).default;
+  const { Emitter } = await import('../src/emitter.js');
+  test('waitFor resolves with the first matching payload and rejects when none comes in time', async () => {
+    const e = new Emitter();
+    const got = waitFor(e, 'n', (x) => x > 1, 1000);
+    e.emit('n', 1);
+    e.emit('n', 2);
+    e.emit('n', 3);
+    assert.equal(await got, 2);
+    assert.equal(e.listenerCount('n'), 0, 'it unsubscribes');
+    await assert.rejects(waitFor(e, 'never', () => true, 20), /timed out/);
+    assert.equal(e.listenerCount('never'), 0);
+  });
+}

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo } from './setup.js';
+import { startServer, websiteEntryPoint, routeEverythingTo } from './server.js';
 import { waitFor, collect, assertOrdered, BlockedWebSocket, countingFetch } from './helpers.js';
 
 let server;
@@ -20,11 +20,12 @@ after(async () => {
 
 test("transport 'longpoll': events by polling, sends by REST, in order", async (t) => {
   const posts = countingFetch(/\/messages$/);
-  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, transport: 'longpoll', fetch: posts.fetch, pollWaitSecs: 5 });
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, transport: 'longpoll', fetch: posts.fetch, pollWaitSecs: 5, connect: false });
   t.after(() => chat.close());
+  const events = collect(chat, 'event');
+  await chat.connect();
   assert.equal(chat.transport, 'longpoll');
   assert.equal(chat.state, 'open');
-  const events = collect(chat, 'event');
 
   // A message from the other side arrives by the poll.
   const incoming = waitFor(chat, 'message', (m) => m.content === 'from the team');

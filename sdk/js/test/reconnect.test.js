@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './setup.js';
+import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './server.js';
 import { waitFor, collect, assertOrdered, recordingWebSocket, countingFetch } from './helpers.js';
 
 const fast = { initialDelayMs: 20, maxDelayMs: 300 };

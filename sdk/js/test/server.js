@@ -5,6 +5,10 @@
 //   await server.admin('POST', '/queues', {...});
 //   await server.restart();                // kill -9 and start again, same data dir and port
 //   await server.stop();
+//
+// Also workspace setup with the admin key (entry point, routing, agents).
+// Run as a test file itself (node --test runs every file here), it checks
+// the harness: start, restart on the same port and data, stop.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 
 const BIN = process.env.SWITCHBOARD_BIN || '/work/tgt-web/debug/switchboard';
 
@@ -119,4 +124,49 @@ async function ready(base) {
   } catch {
     return false;
   }
+}
+
+// ------------------------------------------------------------ workspace setup
+
+export async function websiteEntryPoint(server) {
+  const list = await server.admin('GET', '/entry-points');
+  const eps = Array.isArray(list) ? list : list.entry_points;
+  const ep = eps.find((e) => e.name === 'Website') ?? eps[0];
+  return ep.id;
+}
+
+/** A queue every agent serves, and a workflow that routes every chat to it. */
+export async function routeEverythingTo(server, name = 'general') {
+  const queue = await server.admin('POST', '/queues', { name });
+  await server.admin('PUT', '/workflow', `default:\n  queue: ${name}\n`, { contentType: 'application/yaml' });
+  return queue;
+}
+
+export async function createAgent(server, { name = 'Ann', capacity = 3 } = {}) {
+  const login = `${name.toLowerCase()}-${randomBytes(4).toString('hex')}`;
+  const password = 'correct horse battery';
+  const agent = await server.admin('POST', '/agents', { name, login, password, capacity });
+  return { agent, login, password };
+}
+
+// ------------------------------------------------------------ the harness's own test
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { test } = await import('node:test');
+  const assert = (await import('node:assert/strict')).default;
+  test('the harness starts the server, restarts it on the same port and data, and stops it', async () => {
+    const server = await startServer();
+    try {
+      assert.match(server.address, /^127\.0\.0\.1:\d+$/);
+      const ep = await websiteEntryPoint(server);
+      assert.match(ep, /^ept_/);
+      const before = server.address;
+      await server.restart();
+      assert.equal(server.address, before);
+      assert.equal(await websiteEntryPoint(server), ep, 'the same data after a restart');
+    } finally {
+      await server.stop();
+    }
+    assert.equal(existsSync(server.dataDir), false, 'the data dir is removed');
+  });
 }
