@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/schedules/{id}", get(hours::get).put(hours::put).delete(hours::delete))
         .route("/api/v1/supervisor/queues", get(supervisor::queues))
         .route("/api/v1/supervisor/conversations", get(supervisor::conversations))
+        .route("/api/v1/supervisor/history", get(supervisor::history))
         .route("/api/v1/offers", get(routing::offers))
         .route("/api/v1/message-requests", get(routing::message_requests))
         .route("/api/v1/message-requests/{id}/pick-up", post(routing::pick_up))

@@ -35,7 +35,7 @@ use crate::{error, event_stream, stream, wire};
         routing::put_workflow, routing::get_workflow, routing::route, routing::task, routing::explain, routing::queue_position, routing::transfer,
         routing::agent_input, routing::request_file, routing::file_requests, routing::cancel_file_request,
         routing::offers, routing::accept, routing::decline, routing::message_requests, routing::pick_up,
-        supervisor::queues, supervisor::conversations,
+        supervisor::queues, supervisor::conversations, supervisor::history,
         flows::validate, flows::deploy, flows::list, flows::versions, flows::graph_of, flows::launch, flows::runs,
         flows::run, flows::run_log, flows::cancel, flows::submit_form, flows::put_event_type, flows::event_types,
         flows::publish, flows::custom_events, flows::outbox, flows::replay, flows::create_webhook, flows::webhooks,

@@ -34,6 +34,7 @@ pub mod retention;
 pub mod router;
 pub mod routing;
 pub mod start_tokens;
+pub mod stats_history;
 pub mod supervisor;
 mod timers;
 mod toolkit;
@@ -164,6 +165,8 @@ pub struct Engine {
     /// Queue positions last published, and recent departures (estimates).
     positions: std::sync::Mutex<crate::routing::position::PositionBook>,
     files: files::Files,
+    /// The last hour of queue statistics (the supervisor's chart).
+    history: stats_history::StatsHistory,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,7 +179,17 @@ impl Engine {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let sends = RateLimiter::new(limits.sends_per_second, limits.sends_per_second.saturating_mul(2));
         let files = files::Files::new(Arc::new(files::NoBlobs));
-        Self { store, bus, clock, limits, sends, sockets: Default::default(), positions: Default::default(), files }
+        Self {
+            store,
+            bus,
+            clock,
+            limits,
+            sends,
+            sockets: Default::default(),
+            positions: Default::default(),
+            files,
+            history: Default::default(),
+        }
     }
 
     /// Gives the engine its file storage (and scan hook).

@@ -311,6 +311,8 @@ pub trait Store: Send + Sync + 'static {
     async fn attachments(&self, conversation: ConversationId) -> Result<Vec<crate::files::model::Attachment>>;
     /// A workspace's settings as stored (JSON); none until first set.
     async fn workspace_settings(&self, workspace: WorkspaceId) -> Result<Option<String>>;
+    /// Every workspace's id.
+    async fn workspace_ids(&self) -> Result<Vec<WorkspaceId>>;
     async fn put_workspace_settings(&self, workspace: WorkspaceId, settings: &str, at: Timestamp) -> Result<()>;
 
     // Flows. Runs, forms and events change through `apply`; these are

@@ -101,6 +101,7 @@ pub async fn serve_with(
     let http: Arc<dyn switchboard_core::flows::outside::HttpClient> = Arc::new(outside::Reqwest::new()?);
     let outbox_loop = tokio::spawn(engine.clone().run_outbox(http, stop.clone().cancelled_owned()));
     let sweep_loop = tokio::spawn(engine.clone().run_flow_sweeps(stop.clone().cancelled_owned()));
+    let stats_loop = tokio::spawn(engine.clone().run_stats_sampler(stop.clone().cancelled_owned()));
     let retention_loop = (config.retention_interval_secs > 0).then(|| {
         let every = std::time::Duration::from_secs(config.retention_interval_secs);
         tokio::spawn(engine.clone().run_retention(every, config.retention_batch(), stop.clone().cancelled_owned()))
@@ -145,7 +146,7 @@ pub async fn serve_with(
     if tokio::time::timeout(SOCKET_CLOSE_GRACE, tasks.wait()).await.is_err() {
         tracing::warn!(open = tasks.len(), "some sockets did not close in time");
     }
-    let _ = tokio::join!(timers, presence_loop, outbox_loop, sweep_loop);
+    let _ = tokio::join!(timers, presence_loop, outbox_loop, sweep_loop, stats_loop);
     for handle in router_loop.into_iter().chain(retention_loop) {
         let _ = handle.await;
     }

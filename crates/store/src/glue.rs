@@ -880,6 +880,10 @@ macro_rules! sql_backend {
                 all(fetch_all(&self.pool, &stmt).await?, crate::sql_retention::ended_row)
             }
 
+            async fn workspace_ids(&self) -> Result<Vec<WorkspaceId>> {
+                all(fetch_all(&self.pool, &sql::workspace_ids()).await?, |r| sql::id(r, "id", WorkspaceId::parse))
+            }
+
             async fn all_workspace_settings(&self) -> Result<Vec<(WorkspaceId, String)>> {
                 all(
                     fetch_all(&self.pool, &crate::sql_retention::all_settings()).await?,

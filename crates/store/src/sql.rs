@@ -234,6 +234,10 @@ pub(crate) fn api_key(r: &impl Cols) -> Result<ApiKey> {
     })
 }
 
+pub(crate) fn workspace_ids() -> Stmt {
+    Stmt::new("SELECT id FROM workspaces ORDER BY id")
+}
+
 // Entry points.
 
 const ENTRY_POINT_COLS: &str = "id, workspace_id, name, allowed_origins, idle_after_secs, disconnect_after_secs, enabled, created_at, schedule_id, widget";

@@ -266,7 +266,32 @@ async fn the_console_directory_lists_the_workspace(backend: Backend) {
     assert_eq!(dir["canned_responses"].as_array().unwrap().len(), 1, "a refused change keeps the old list");
 }
 
+async fn the_supervisor_chart_has_the_last_hour(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = queue(&app, "billing", json!({})).await;
+    let (_, customer) = crate::routing::waiting_chat(&app, &q).await;
+    app.engine.sample_stats().await.unwrap();
+    let (status, history) = app.call(Method::GET, "/api/v1/supervisor/history?minutes=5", Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["step_secs"], 10);
+    let billing = &history["queues"][0];
+    assert_eq!(billing["queue_id"], q.as_str(), "{history}");
+    assert_eq!(billing["name"], "billing");
+    let last = billing["samples"].as_array().unwrap().last().cloned().expect("a sample");
+    assert_eq!(last["waiting"], 1, "{history}");
+
+    for (token, path, status) in [
+        (ADMIN_KEY, "/api/v1/supervisor/history?minutes=0", StatusCode::UNPROCESSABLE_ENTITY),
+        (ADMIN_KEY, "/api/v1/supervisor/history?minutes=61", StatusCode::UNPROCESSABLE_ENTITY),
+        (customer.as_str(), "/api/v1/supervisor/history", StatusCode::FORBIDDEN),
+    ] {
+        let (got, body) = app.call(Method::GET, path, Some(token), None).await;
+        assert_eq!(got, status, "{path}: {body}");
+    }
+}
+
 both_backends!(
+    the_supervisor_chart_has_the_last_hour,
     pages_carry_a_strict_policy,
     the_widget_asks_what_its_entry_point_says,
     markdown_arrives_as_safe_html_and_agents_see_the_draft,
