@@ -1,0 +1,104 @@
+// Sign-in with a bearer token for the supervisor view and the admin pages
+// (created by them). Today that is a workspace API key (sbk_…); any token the
+// server accepts on GET /api/v1/me works. The token is kept for this tab only
+// (sessionStorage), shared by both pages so moving between them keeps you in.
+
+import { RestClient } from './api.js';
+
+const KEY = 'switchboard.workspace.token';
+
+export function savedToken() {
+  try { return sessionStorage.getItem(KEY); } catch { return null; }
+}
+
+function saveToken(token) {
+  try { sessionStorage.setItem(KEY, token); } catch { /* private mode: kept until reload */ }
+}
+
+export function forgetToken() {
+  try { sessionStorage.removeItem(KEY); } catch { /* nothing kept */ }
+}
+
+/** Checks a token with GET /me; resolves with `{me, api}` or throws ApiError. */
+export async function checkToken(token, onUnauthorized) {
+  const api = new RestClient({ token, onUnauthorized });
+  const me = await api.get('/me');
+  return { me, api };
+}
+
+function signInMessage(err) {
+  if (err.status === 401) return 'This key is not valid (or has been revoked).';
+  if (err.status === 403) return 'This key may not open this page.';
+  if (err.code === 'network_error') return 'The server cannot be reached. Try again.';
+  return err.message || 'Sign-in failed.';
+}
+
+/**
+ * Wires a page's sign-in form and sign-out button.
+ * Elements: `#login-view`, `#login-form` (input name="token"), `#login-error`,
+ * `#app-view`, `#logout-button`.
+ * @param {{ start: (session: {me: object, api: RestClient, token: string}) => Promise<void>|void,
+ *           stop: () => void }} page
+ */
+export function wireSignIn(page) {
+  const loginView = document.getElementById('login-view');
+  const appView = document.getElementById('app-view');
+  const form = document.getElementById('login-form');
+  const error = document.getElementById('login-error');
+  const input = form.elements.token;
+
+  const showLogin = (message = '') => {
+    appView.hidden = true;
+    loginView.hidden = false;
+    error.textContent = message;
+    input.focus();
+  };
+  const signOut = (message) => {
+    forgetToken();
+    page.stop();
+    showLogin(message);
+  };
+  const expired = () => signOut('Your key is no longer accepted. Sign in again.');
+
+  const open = async (token) => {
+    const { me, api } = await checkToken(token, expired);
+    saveToken(token);
+    loginView.hidden = true;
+    appView.hidden = false;
+    await page.start({ me, api, token, signOut: expired });
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const token = input.value.trim();
+    if (!token) {
+      error.textContent = 'Enter the key.';
+      input.focus();
+      return;
+    }
+    const submit = form.querySelector('[type="submit"]');
+    submit.disabled = true;
+    error.textContent = '';
+    try {
+      await open(token);
+      form.reset();
+    } catch (err) {
+      error.textContent = signInMessage(err);
+      input.select();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  document.getElementById('logout-button').addEventListener('click', () => signOut(''));
+
+  const token = savedToken();
+  if (!token) {
+    showLogin();
+    return;
+  }
+  open(token).catch((err) => {
+    forgetToken();
+    showLogin(err.status === 401 ? 'Your key is no longer accepted. Sign in again.' : signInMessage(err));
+  });
+}
