@@ -34,10 +34,6 @@ export class MessageLog {
     this.selfId = id;
   }
 
-  has(seq) {
-    return this.seqs.has(seq);
-  }
-
   /** Whether an own message with this client token is in the log. */
   hasClientToken(clientToken) {
     return this.ownClientTokens.has(clientToken);
