@@ -11,7 +11,6 @@
 //! they are missing (`.ci/run` does it first).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -19,6 +18,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::{ADMIN_KEY, Backend, TestApp};
+use crate::node;
 use crate::routing::{agent, queue};
 
 /// Long enough for every file, short enough that a hung client fails the run.
@@ -28,56 +28,12 @@ fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../dialect-connect/js")
 }
 
-/// The test files, in a stable order.
-fn test_files(js: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(js.join("test"))
-        .expect("crates/dialect-connect/js/test exists")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".test.js"))
-        .map(|n| format!("test/{n}"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no *.test.js in {}", js.join("test").display());
-    files
-}
-
-/// Installs the pinned clients (`npm ci`) when they are not there yet, once
-/// per test run, so that `cargo test --workspace` alone runs these tests.
-/// Without npm or its registry the test fails, saying so.
-fn install_clients(js: &Path) {
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let installed = || {
-        js.join("node_modules/amazon-connect-chatjs/package.json").is_file()
-            && js.join("node_modules/@aws-sdk/client-connectparticipant/package.json").is_file()
-            && js.join("node_modules/@aws-sdk/client-connect/package.json").is_file()
-            && js.join("node_modules/ws/package.json").is_file()
-    };
-    if installed() {
-        return;
-    }
-    let out = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(js)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the JavaScript clients are not installed and npm could not run ({e}): run `npm ci` in {}",
-                js.display()
-            )
-        });
-    assert!(
-        out.status.success() && installed(),
-        "`npm ci` in {} failed:\n{}{}",
-        js.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 async fn published_clients_pass(backend: Backend) {
     let js = js_dir();
-    install_clients(&js);
+    node::npm_ci(
+        &js,
+        &["amazon-connect-chatjs", "@aws-sdk/client-connectparticipant", "@aws-sdk/client-connect", "ws"],
+    );
     let app = TestApp::spawn(backend).await;
 
     // Chats started through the entry point route to `connect`, where Ann works.
@@ -101,78 +57,28 @@ async fn published_clients_pass(backend: Backend) {
     let key_id = key["id"].as_str().expect("the access key's id").to_owned();
     let secret = key["secret"].as_str().expect("the access key's secret").to_owned();
 
-    let mut node = tokio::process::Command::new("node");
-    node.arg("--test")
-        .arg("--test-reporter=spec")
-        .arg("--test-concurrency=1")
+    let mut args: Vec<String> = [
+        "--test",
+        "--test-reporter=spec",
+        "--test-concurrency=1",
         // A file whose test failed half way may leave a ChatJS session's
         // timers running; its results are in, so it must not hold the run.
-        .arg("--test-force-exit")
-        .args(test_files(&js))
-        .current_dir(&js)
-        .env("SB_URL", app.url(""))
-        .env("SB_INSTANCE_ID", &workspace)
-        .env("SB_CONTACT_FLOW_ID", &entry_point)
-        .env("SB_ACCESS_KEY_ID", &key_id)
-        .env("SB_ACCESS_KEY_SECRET", &secret)
-        .env("SB_AGENT_TOKEN", &ann.token)
-        .env("SB_ADMIN_KEY", ADMIN_KEY)
-        .env("NO_COLOR", "1")
-        .env("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout ends the test files' processes too.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child =
-        node.spawn().unwrap_or_else(|e| panic!("could not run `node` (Node 20 or later must be on PATH): {e}"));
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-    let status = match tokio::time::timeout(NODE_TIMEOUT, child.wait()).await {
-        Ok(status) => Some(status.unwrap()),
-        Err(_) => {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill").arg("-KILL").arg(format!("-{pid}")).status();
-            }
-            let _ = child.wait().await;
-            None
-        }
-    };
-    let output = |buf: &Output| String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
-    // What the pipes held when the run ended (they close with the processes).
-    for task in [stdout.1, stderr.1] {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
-    let (stdout, stderr) = (output(&stdout.0), output(&stderr.0));
-    match status {
-        Some(status) => assert!(
-            status.success(),
-            "the published clients failed against the server ({status}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-        ),
-        None => panic!(
-            "the JavaScript clients did not finish within {NODE_TIMEOUT:?}:\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-        ),
-    }
-}
-
-type Output = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
-
-/// Reads a pipe to its end in the background, keeping what came so far.
-fn collect(mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> (Output, tokio::task::JoinHandle<()>) {
-    use tokio::io::AsyncReadExt;
-    let buf = Output::default();
-    let into = buf.clone();
-    let task = tokio::spawn(async move {
-        let mut chunk = [0u8; 8192];
-        while let Ok(n) = pipe.read(&mut chunk).await {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    });
-    (buf, task)
+        "--test-force-exit",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(node::test_files(&js, "test"));
+    let env = [
+        ("SB_URL", app.url("")),
+        ("SB_INSTANCE_ID", workspace),
+        ("SB_CONTACT_FLOW_ID", entry_point),
+        ("SB_ACCESS_KEY_ID", key_id),
+        ("SB_ACCESS_KEY_SECRET", secret),
+        ("SB_AGENT_TOKEN", ann.token.clone()),
+        ("SB_ADMIN_KEY", ADMIN_KEY.to_owned()),
+        ("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED", "true".to_owned()),
+    ];
+    node::run("the published clients against the server", &js, &args, &env, NODE_TIMEOUT).await;
 }
 
 both_backends!(published_clients_pass);
