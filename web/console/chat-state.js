@@ -18,6 +18,7 @@ export class ChatState {
     this.oldestLoaded = Infinity;    // lowest seq held (for paging upward)
     this.typing = null;              // {participantId, text, until}
     this.draft = '';
+    this.draftMarkdown = false;      // the draft started from a canned response
     this.status = 'active';          // 'active' | 'ended' | 'released'
     this.flowRuns = new Map();       // run id → {runId, flow, state, step, vars}
     this.lastActivityAt = Date.now();

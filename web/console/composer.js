@@ -1,7 +1,9 @@
 // The composer: Enter sends, Shift+Enter is a new line; typing notices (at most
 // one every two seconds); drafts kept per chat; `agent_input` prefills; canned
 // responses picked by typing `/` at the start (arrow keys, Enter) or from the
-// Canned button.
+// Canned button. A message that starts from a canned response is sent as
+// markdown (canned texts are written by admins, often with emphasis or links);
+// what the agent types alone is plain text.
 
 import { el } from '../shared/message-body.js';
 
@@ -9,7 +11,7 @@ const TYPING_EVERY_MS = 2000;
 
 export class Composer {
   /**
-   * @param {{ send: (chat, text) => Promise<void>, typing: (chat) => void }} io
+   * @param {{ send: (chat, text, contentType) => Promise<void>, typing: (chat) => void }} io
    */
   constructor(io) {
     this.io = io;
@@ -29,7 +31,12 @@ export class Composer {
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.#send(); });
     this.input.addEventListener('keydown', (e) => this.#keydown(e));
     this.input.addEventListener('input', () => this.#changed());
-    this.input.addEventListener('blur', () => setTimeout(() => this.#closeCanned(), 150));
+    // Leaving the composer closes the list (unless focus came straight back,
+    // as it does from the Canned button).
+    this.input.addEventListener('blur', () => setTimeout(() => {
+      if (document.activeElement !== this.input) this.#closeCanned();
+    }, 150));
+    this.cannedButton.addEventListener('mousedown', (e) => e.preventDefault());
     this.cannedButton.addEventListener('click', () => {
       if (!this.popup.hidden) { this.#closeCanned(); return; }
       if (!this.input.value.startsWith('/')) this.input.value = `/${this.input.value}`;
@@ -82,8 +89,10 @@ export class Composer {
     this.error.textContent = '';
     this.input.value = '';
     chat.draft = '';
+    const contentType = chat.draftMarkdown ? 'text/markdown' : 'text/plain';
+    chat.draftMarkdown = false;
     try {
-      await this.io.send(chat, text);
+      await this.io.send(chat, text, contentType);
     } catch (err) {
       if (this.chat === chat && !this.input.value) this.input.value = text;
       else chat.draft = chat.draft || text;
@@ -117,7 +126,10 @@ export class Composer {
   }
 
   #changed() {
-    if (this.chat) this.chat.draft = this.input.value;
+    if (this.chat) {
+      this.chat.draft = this.input.value;
+      if (!this.input.value) this.chat.draftMarkdown = false;
+    }
     const now = Date.now();
     if (this.chat && this.input.value && now - this.lastTyping > TYPING_EVERY_MS) {
       this.lastTyping = now;
@@ -163,7 +175,10 @@ export class Composer {
   #pick(canned) {
     if (!canned) return;
     this.input.value = canned.text;
-    if (this.chat) this.chat.draft = canned.text;
+    if (this.chat) {
+      this.chat.draft = canned.text;
+      this.chat.draftMarkdown = true;
+    }
     this.#closeCanned();
     this.input.focus();
   }

@@ -50,7 +50,7 @@ export class Console {
       close: (chat) => this.#closeChat(chat),
     });
     this.composer = new Composer({
-      send: (chat, text) => this.#send(chat, text),
+      send: (chat, text, contentType) => this.#send(chat, text, contentType),
       typing: (chat) => this.agent.typing(chat.id),
     });
     this.side = new SidePanel({
@@ -360,8 +360,8 @@ export class Console {
     }));
   }
 
-  async #send(chat, text) {
-    const ack = await this.agent.send(chat.id, text);
+  async #send(chat, text, contentType) {
+    const ack = await this.agent.send(chat.id, text, { contentType });
     const event = chat.byId.get(ack.id);
     if (event?.participant_id && !chat.myParticipantIds.has(event.participant_id)) {
       chat.myParticipantIds.add(event.participant_id);

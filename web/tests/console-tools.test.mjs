@@ -24,7 +24,7 @@ before(async () => {
     ...settings,
     canned_responses: [
       { id: 'greet', title: 'Greeting', text: 'Hello! How can I help you today?' },
-      { id: 'bye', title: 'Goodbye', text: 'Thanks for contacting us. Have a nice day!' },
+      { id: 'bye', title: 'Goodbye', text: 'Thanks for contacting us. **Have a nice day!**' },
     ],
   });
 });
@@ -47,13 +47,23 @@ test('canned responses, agent input, a transfer, and an earlier conversation', a
   await input.press('Enter');
   assert.equal(await input.inputValue(), 'Hello! How can I help you today?');
   await input.press('Enter');
-  await jane.waitForEvent('message', { content: 'Hello! How can I help you today?' });
+  const greeting = await jane.waitForEvent('message', { content: 'Hello! How can I help you today?' });
+  assert.equal(greeting.content_type, 'text/markdown');
   // The Canned button opens the whole list; Escape closes it.
   await ann.page.getByTestId('canned-button').click();
   assert.equal(await ann.page.getByTestId('canned-option').count(), 2);
   await input.press('Escape');
   await ann.page.getByTestId('canned-list').waitFor({ state: 'hidden' });
-  await input.fill('');
+  // Picked with the mouse, sent as markdown: the emphasis shows as such.
+  await ann.page.getByTestId('canned-button').click();
+  await ann.page.getByTestId('canned-option').filter({ hasText: 'Goodbye' }).click();
+  await input.press('Enter');
+  await ann.page.getByTestId('transcript').locator('.from-mine strong').filter({ hasText: 'Have a nice day!' }).waitFor();
+  // Typed text is plain.
+  await input.fill('**not bold**');
+  await input.press('Enter');
+  const typed = await jane.waitForEvent('message', { content: '**not bold**' });
+  assert.equal(typed.content_type, 'text/plain');
 
   // Another system prefills the composer.
   await server.api('POST', `/conversations/${jane.conversationId}/agent-input`, { text: 'Your case 500AA1 is open.' });
