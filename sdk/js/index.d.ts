@@ -258,7 +258,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Sends a message; resolves with the stored `{seq, id, at}`. Queued while offline,
    *  retried with the same client token across reconnects; rejects with SwitchboardError. */
   send(content: string | object, opts?: SendOptions): Promise<Ack>;
-  /** Tells the others you are typing (at most one frame per 2 s unless the preview changed). */
+  /** Tells the others you are typing (at most one frame per 2 s unless the preview changed).
+   *  `previewText` (≤ 200 characters) reaches the agents only, as a sneak peek of the draft. */
   typing(previewText?: string): void;
   markDelivered(messageId: string): Promise<Ack>;
   markRead(messageId: string): Promise<Ack>;
@@ -319,6 +320,13 @@ export class AgentClient extends Emitter<AgentEvents> {
   transcript(conversationId: string, opts?: TranscriptOptions): Promise<TranscriptPage>;
   pages(conversationId: string, opts?: TranscriptOptions): AsyncIterableIterator<TranscriptPage>;
   conversation(conversationId: string): Promise<Conversation>;
+  /** What the console offers: queues and agents (for transfers), flows, canned responses. */
+  directory(): Promise<{
+    queues: { id: string; name: string }[];
+    agents: { id: string; name: string; activity: string; available: boolean; load: number; capacity: number }[];
+    flows: { name: string; version: number; description?: string; side?: string; params: { name: string; required: boolean; default?: unknown }[] }[];
+    canned_responses: { id: string; title: string; text: string }[];
+  }>;
   /** To a queue (id or name) or a named agent. */
   transfer(conversationId: string, to: { queueId?: string; queue?: string; agentId?: string }): Promise<unknown>;
   end(conversationId: string): Promise<unknown>;

@@ -119,6 +119,10 @@ export class AgentClient extends StreamClient {
   pages(conversationId, opts) {
     return transcriptPages(this.http, conversationId, opts);
   }
+  /** Queues, agents, flows and canned responses the agent may use (`GET /directory`). */
+  directory() {
+    return this.http.request('GET', '/directory');
+  }
   conversation(conversationId) {
     return this.http.request('GET', conv(conversationId));
   }

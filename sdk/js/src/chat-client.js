@@ -105,7 +105,9 @@ export class ChatClient extends StreamClient {
     if (this.#transport === 'longpoll') {
       if (this.state !== 'open') return;
       this.#typingAt = now;
-      this.http.request('POST', this.#path('/events'), { type: 'typing' }).catch(() => {});
+      this.#typingPreview = preview;
+      const body = preview !== undefined ? { type: 'typing', text: preview } : { type: 'typing' };
+      this.http.request('POST', this.#path('/events'), body).catch(() => {});
       return;
     }
     const frame = preview !== undefined ? { type: 'typing', text: preview } : { type: 'typing' };

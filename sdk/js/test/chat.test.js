@@ -51,7 +51,15 @@ test('customer and agent chat from start to end', async (t) => {
   // Customer → agent, with typing first.
   const agentSawTyping = waitFor(agent, 'typing', (x) => x.conversationId === customer.conversationId);
   customer.typing();
-  await agentSawTyping;
+  const plain = await agentSawTyping;
+  assert.equal(plain.text, undefined);
+  // A preview of the draft reaches the agent; a changed preview goes at once (no 2 s wait).
+  const sneak = waitFor(agent, 'typing', (x) => x.text === 'Hi, my inv');
+  customer.typing('Hi, my inv');
+  assert.equal((await sneak).participantId, customer.participant.id);
+  const customerSawTyping = waitFor(customer, 'typing', (x) => x.participantId !== customer.participant.id);
+  agent.typing(customer.conversationId);
+  await customerSawTyping;
   const agentGotHello = waitFor(agent, 'message', (m) => m.content === 'Hi, my invoice is wrong');
   const ack = await customer.send('Hi, my invoice is wrong');
   assert.equal(typeof ack.seq, 'number');

@@ -43,7 +43,7 @@ export function assertOrdered(assert, events) {
 /**
  * A WebSocket class that records its instances, so a test can cut a
  * connection the way a network does (the client did not ask for it), drop
- * incoming frames (`dropIncoming(frame) → true`), or refuse new opens
+ * incoming frames (`dropIncoming(frame, socket) → true`), or refuse new opens
  * (`control.blocked = true`: each open fails as an unreachable socket does).
  */
 export function recordingWebSocket() {
@@ -63,7 +63,7 @@ export function recordingWebSocket() {
     set onmessage(fn) {
       super.onmessage = fn
         ? (m) => {
-            if (control.dropIncoming?.(JSON.parse(m.data))) return;
+            if (control.dropIncoming?.(JSON.parse(m.data), this)) return;
             fn(m);
           }
         : null;
