@@ -25,6 +25,8 @@ export class ChatClient extends StreamClient {
   #participant = null;
   #conversation = null;
   #endedSeen = false;
+  #agentJoined = false;
+  #lastPosition = null;
   #helloSaysEnded = false;
   #typingAt = 0;
   #typingPreview;
@@ -178,6 +180,7 @@ export class ChatClient extends StreamClient {
   // ------------------------------------------------------------ transport hooks
 
   _startTransport() {
+    if (this.#mode === 'auto' && !this.WebSocketImpl) this.#transport = 'longpoll';
     if (this.#transport === 'longpoll') this.#startPolling();
     else this._openSocket();
   }
@@ -313,6 +316,9 @@ export class ChatClient extends StreamClient {
       case 'attachment':
         this.emit('attachment', ev);
         break;
+      case 'participant.joined':
+        if (ev.role === 'agent') this.#agentJoined = true;
+        break;
       case 'conversation.ended':
         this.#endedSeen = true;
         this.emit('ended', ev);
@@ -363,15 +369,32 @@ export class ChatClient extends StreamClient {
           this._setState('open');
           this.outbox.wake();
         }
-        wait = this.#pollWaitSecs;
         if (body) {
           for (const ev of body.events ?? []) this.#seq.push(ev, { trusted: true });
           if (body.last_seq != null) this.#seq.advanceTo(body.last_seq);
         }
+        // No socket frames tell the place in line: ask, and poll more often while waiting.
+        const waiting = !this.#agentJoined && this.listenerCount('queue_position') > 0;
+        if (waiting) await this.#pollQueuePosition();
+        wait = waiting ? Math.min(this.#pollWaitSecs, 10) : this.#pollWaitSecs;
       }
     } finally {
       this.#polling = false;
     }
+  }
+
+  async #pollQueuePosition() {
+    let q;
+    try {
+      q = await this.queuePosition();
+    } catch {
+      return;
+    }
+    if (q.position == null) return;
+    const prev = this.#lastPosition;
+    if (prev && prev.position === q.position && prev.estimatedWaitSecs === q.estimatedWaitSecs) return;
+    this.#lastPosition = q;
+    this.emit('queue_position', q);
   }
 
   _scheduleBackoffState() {

@@ -343,11 +343,12 @@ export class StreamClient extends Emitter {
   async #checkAndReconnect(info) {
     if (!info.greeted || info.code === POLICY) {
       const verdict = await this._probe();
+      if (this.#state === 'closed' || this.#state === 'ended') return;
       if (verdict instanceof SwitchboardError) {
         this._fail(verdict);
         return;
       }
-      if (this._onOpenFailed({ ...info, restReachable: verdict === 'reachable' })) return;
+      if (!info.greeted && this._onOpenFailed({ ...info, restReachable: verdict === 'reachable' })) return;
     }
     this._scheduleReconnect();
   }

@@ -23,9 +23,14 @@ test("transport 'longpoll': events by polling, sends by REST, in order", async (
   const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, transport: 'longpoll', fetch: posts.fetch, pollWaitSecs: 5, connect: false });
   t.after(() => chat.close());
   const events = collect(chat, 'event');
+  const position = waitFor(chat, 'queue_position');
   await chat.connect();
   assert.equal(chat.transport, 'longpoll');
   assert.equal(chat.state, 'open');
+  // Waiting in line (nobody serves the queue): the position comes by REST.
+  const q = await position;
+  assert.ok(q.position >= 1, `position ${q.position}`);
+  assert.deepEqual(q, await chat.queuePosition());
 
   // A message from the other side arrives by the poll.
   const incoming = waitFor(chat, 'message', (m) => m.content === 'from the team');
