@@ -82,7 +82,8 @@ export interface Attachment {
 export interface TranscriptPage {
   /** The events of this page, in the order asked for. */
   events: LogEvent[];
-  /** Whether more events lie beyond this page in the same direction. */
+  /** Whether the server offers a next page in this direction (it does after every full page,
+   *  so the next one may be empty; `pages()` then ends without yielding it). */
   hasMore: boolean;
   /** The options that fetch the next page (same direction), or null when there is none. */
   next: TranscriptOptions | null;
@@ -261,6 +262,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Tells the others you are typing (at most one frame per 2 s unless the preview changed).
    *  `previewText` (≤ 200 characters) reaches the agents only, as a sneak peek of the draft. */
   typing(previewText?: string): void;
+  /** Receipts go by REST with a client token (stored once), retried on network trouble. */
   markDelivered(messageId: string): Promise<Ack>;
   markRead(messageId: string): Promise<Ack>;
   transcript(opts?: TranscriptOptions): Promise<TranscriptPage>;
