@@ -157,7 +157,8 @@ pub async fn seed(engine: Arc<Engine>) -> anyhow::Result<EntryPoint> {
         ]
     }))
     .context("the demo widget")?;
-    let spec = EntryPointSpec { widget: Some(widget), ..Default::default() };
+    // The greeter bot of `examples/` starts on chats of the entry point named `website`.
+    let spec = EntryPointSpec { name: Some("website".into()), widget: Some(widget), ..Default::default() };
     engine.update_entry_point(&admin, entry.id, spec).await.map_err(err)
 }
 
