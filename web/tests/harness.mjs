@@ -55,25 +55,8 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 50, what 
  */
 export async function startServer({ args = [] } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'sb-web-'));
-  const child = spawn(serverBinary(), [
-    'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--admin-key', ADMIN_KEY,
-    '--presence-grace-secs', '5', ...args,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn' } });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  let exited = false;
-  child.on('exit', () => { exited = true; });
-  const lock = join(dataDir, 'switchboard.db.lock');
-  const address = await waitFor(async () => {
-    if (exited) throw new Error(`server exited:\n${output}`);
-    if (!existsSync(lock)) return null;
-    const m = /"address"\s*:\s*"([^"]+)"/.exec(await readFile(lock, 'utf8'));
-    return m && !m[1].endsWith(':0') ? m[1] : null;
-  }, { timeoutMs: 30000, what: 'the server to listen' });
-  const baseUrl = `http://${address}`;
-  await waitFor(async () => (await fetch(`${baseUrl}/readyz`)).ok, { what: '/readyz' });
-  const server = new Server(baseUrl, dataDir, child, () => output);
+  const server = new Server(dataDir, args);
+  await server.spawn('127.0.0.1:0');
   return server;
 }
 
@@ -86,11 +69,53 @@ export class ApiError extends Error {
 }
 
 export class Server {
-  constructor(baseUrl, dataDir, child, output) {
-    this.baseUrl = baseUrl;
+  constructor(dataDir, args) {
     this.dataDir = dataDir;
+    this.args = args;
+    this.baseUrl = null;
+    this.child = null;
+    this.log = '';
+  }
+
+  output() {
+    return this.log;
+  }
+
+  /** Runs the binary on `listen` and waits until it is ready. */
+  async spawn(listen) {
+    const child = spawn(serverBinary(), [
+      'serve', '--listen', listen, '--data-dir', this.dataDir, '--admin-key', ADMIN_KEY,
+      '--presence-grace-secs', '5', ...this.args,
+    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn' } });
     this.child = child;
-    this.output = output;
+    child.stdout.on('data', (d) => { this.log += d; });
+    child.stderr.on('data', (d) => { this.log += d; });
+    const lock = join(this.dataDir, 'switchboard.db.lock');
+    const address = await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`server exited:\n${this.log}`);
+      if (!existsSync(lock)) return null;
+      const m = /"address"\s*:\s*"([^"]+)"/.exec(await readFile(lock, 'utf8'));
+      return m && !m[1].endsWith(':0') && (listen.endsWith(':0') || m[1] === listen) ? m[1] : null;
+    }, { timeoutMs: 30000, what: 'the server to listen' });
+    this.baseUrl = `http://${address}`;
+    await waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).ok, { what: '/readyz' });
+  }
+
+  /** Stops the process and starts it again on the same address and data. */
+  async restart() {
+    await this.#kill();
+    await this.spawn(new URL(this.baseUrl).host);
+  }
+
+  async #kill() {
+    if (this.child.exitCode !== null) return;
+    const done = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+    if (this.child.exitCode === null) {
+      this.child.kill('SIGKILL');
+      await done;
+    }
   }
 
   /** A REST call under /api/v1 (the admin key unless `token` is given). */
@@ -142,12 +167,7 @@ export class Server {
   }
 
   async stop() {
-    if (this.child.exitCode === null) {
-      const done = new Promise((r) => this.child.once('exit', r));
-      this.child.kill('SIGTERM');
-      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-      if (this.child.exitCode === null) this.child.kill('SIGKILL');
-    }
+    await this.#kill();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }

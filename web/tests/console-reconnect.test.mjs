@@ -1,0 +1,45 @@
+// The console across a server restart: it shows that it is reconnecting,
+// comes back by itself, and the chat goes on with nothing lost or repeated.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openConsole, setPresence, routedChat } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the console reconnects after a server restart and misses nothing', async () => {
+  const { page, context } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  await setPresence(page, 'available');
+  const jane = await routedChat(browser, server, page, { displayName: 'Jane', firstMessage: 'before the restart' });
+  const transcript = page.getByTestId('transcript');
+  await transcript.getByText('before the restart').waitFor();
+
+  await server.restart();
+  // Messages written while the console was away arrive once it is back.
+  await server.api('POST', `/conversations/${jane.conversationId}/messages`, { content: 'while you were away' }, { token: jane.token });
+  await page.waitForFunction(() => document.querySelector('[data-testid="connection"]').dataset.state === 'open');
+  await transcript.getByText('while you were away').waitFor();
+  await page.getByTestId('composer-input').fill('back again');
+  await page.getByTestId('composer-input').press('Enter');
+  await transcript.locator('.from-mine').filter({ hasText: 'back again' }).getByTestId('delivery').waitFor();
+
+  const texts = await transcript.getByTestId('message-body').allTextContents();
+  assert.deepEqual(texts, ['before the restart', 'while you were away', 'back again']);
+  assert.equal(await page.getByTestId('chat-item').count(), 1);
+
+  await setPresence(page, 'offline');
+  await jane.close();
+  await context.close();
+});
