@@ -1,0 +1,91 @@
+// API access keys (signed server-to-server requests; docs/access-keys.md):
+// list, create (the secret is shown once), revoke.
+
+import { h, clear } from '../shared/dom.js';
+import { field, clearErrors, showError, confirmAction, copyText } from './form-kit.js';
+
+export class KeysSection {
+  constructor(root, api) {
+    this.api = api;
+    this.tbody = h('tbody');
+    this.listError = h('p', { class: 'error', role: 'alert' });
+    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'keys-status' });
+    this.secretBox = h('div', { class: 'secret', hidden: true, 'data-testid': 'key-secret', tabindex: '-1' });
+    const name = field({ label: 'What the key is for', field: 'name', hint: 'e.g. "shop back end".' });
+    this.nameInput = name.input;
+    const form = h('form', { class: 'card', novalidate: true, 'data-testid': 'key-form' },
+      h('p', { class: 'muted small' }, 'An access key (an id and a secret) signs server-to-server requests, like the Amazon Connect dialect\u2019s StartChatContact.'),
+      name.wrap,
+      h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' }),
+      h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'key-create' }, 'Create a key')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      try {
+        const key = await this.api.post('/access-keys', { name: name.input.value.trim() });
+        form.reset();
+        this.#showSecret(key);
+        await this.show({ keepSecret: true });
+      } catch (err) {
+        showError(form, err);
+      }
+    });
+    root.append(form, this.secretBox, this.status, this.listError,
+      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'keys-table' },
+        h('thead', {}, h('tr', {}, ['Key id', 'For', 'Created', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
+          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        this.tbody)));
+  }
+
+  async show({ keepSecret = false } = {}) {
+    if (!keepSecret) {
+      this.secretBox.hidden = true;
+      clear(this.secretBox);
+    }
+    try {
+      const keys = await this.api.get('/access-keys');
+      this.listError.textContent = '';
+      clear(this.tbody).append(...keys.map((k) => this.#row(k)));
+      if (!keys.length) this.tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No access keys yet.')));
+    } catch (err) {
+      this.listError.textContent = `Cannot list the keys: ${err.message}`;
+    }
+  }
+
+  #row(k) {
+    return h('tr', { 'data-testid': 'key-row', 'data-key-id': k.id, class: k.revoked_at ? 'disabled' : '' },
+      h('th', { scope: 'row' }, h('code', {}, k.id)),
+      h('td', {}, k.name),
+      h('td', {}, new Date(k.created_at).toLocaleString()),
+      h('td', { 'data-testid': 'key-state' }, k.revoked_at
+        ? h('span', { class: 'badge danger' }, `Revoked ${new Date(k.revoked_at).toLocaleString()}`)
+        : h('span', { class: 'badge ok' }, 'Active')),
+      h('td', {}, k.revoked_at ? '' : h('button', { type: 'button', class: 'small danger', 'data-testid': 'key-revoke', on: { click: () => this.#revoke(k) } },
+        'Revoke', h('span', { class: 'visually-hidden' }, ` ${k.name}`))));
+  }
+
+  #showSecret(key) {
+    const copyStatus = h('span', { class: 'small', role: 'status' });
+    clear(this.secretBox).append(
+      h('p', {}, h('strong', {}, `Key “${key.name}” created. Copy the secret now: it is not shown again.`)),
+      h('p', {}, 'Key id: ', h('code', { 'data-testid': 'key-new-id' }, key.id)),
+      h('p', {}, 'Secret: ', h('code', { 'data-testid': 'key-new-secret' }, key.secret)),
+      h('div', { class: 'form-buttons' },
+        h('button', { type: 'button', on: { click: () => copyText(key.secret, copyStatus) } }, 'Copy the secret'),
+        h('button', { type: 'button', on: { click: () => { this.secretBox.hidden = true; clear(this.secretBox); this.nameInput.focus(); } } }, 'Done'),
+        copyStatus));
+    this.secretBox.hidden = false;
+    this.secretBox.focus();
+  }
+
+  async #revoke(k) {
+    if (!await confirmAction(`Revoke the key ${k.id} (${k.name})? Requests signed with it are refused from now on. This cannot be undone.`, 'Revoke')) return;
+    try {
+      await this.api.delete(`/access-keys/${encodeURIComponent(k.id)}`);
+      this.status.textContent = `Key ${k.id} revoked.`;
+      await this.show();
+    } catch (err) {
+      this.listError.textContent = `Could not revoke ${k.id}: ${err.message}`;
+    }
+  }
+}

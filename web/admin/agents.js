@@ -1,0 +1,110 @@
+// Agents: the list with presence and load, a form to create or edit one
+// (attributes as JSON, checked before sending), disable and enable.
+
+import { h, clear } from '../shared/dom.js';
+import { field, clearErrors, showError, confirmAction } from './form-kit.js';
+
+export class AgentsSection {
+  constructor(root, api) {
+    this.api = api;
+    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'agents-status' });
+    this.listError = h('p', { class: 'error', role: 'alert' });
+    this.tbody = h('tbody');
+    this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'agent-editor' });
+    root.append(
+      h('div', { class: 'section-bar' },
+        h('button', { type: 'button', class: 'primary', 'data-testid': 'agent-new', on: { click: () => this.edit(null) } }, 'New agent')),
+      this.status, this.listError, this.editor,
+      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'agents-table' },
+        h('thead', {}, h('tr', {}, ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status']
+          .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        this.tbody)));
+  }
+
+  async show() {
+    try {
+      this.agents = await this.api.get('/agents');
+      this.listError.textContent = '';
+    } catch (err) {
+      this.listError.textContent = `Cannot list the agents: ${err.message}`;
+      return;
+    }
+    clear(this.tbody).append(...this.agents.map((a) => this.#row(a)));
+    if (!this.agents.length) this.tbody.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No agents yet.')));
+  }
+
+  #row(a) {
+    return h('tr', { 'data-testid': 'agent-row', 'data-agent-id': a.id, class: a.enabled ? '' : 'disabled' },
+      h('th', { scope: 'row' }, a.name),
+      h('td', {}, a.login || '—'),
+      h('td', {}, a.enabled ? `${a.activity}${a.available ? ' (receives chats)' : ''}` : '—'),
+      h('td', { class: 'num' }, `${a.load} / ${a.capacity}`),
+      h('td', {}, h('code', {}, JSON.stringify(a.attributes || {}))),
+      h('td', { 'data-testid': 'agent-enabled' }, h('span', { class: `badge ${a.enabled ? 'ok' : 'danger'}` }, a.enabled ? 'Enabled' : 'Disabled')),
+      h('td', {}, h('div', { class: 'row-actions' },
+        h('button', { type: 'button', class: 'small', 'data-testid': 'agent-edit', on: { click: () => this.edit(a) } },
+          'Edit', h('span', { class: 'visually-hidden' }, ` ${a.name}`)),
+        h('button', { type: 'button', class: `small${a.enabled ? ' danger' : ''}`, 'data-testid': 'agent-toggle', on: { click: () => this.#toggle(a) } },
+          a.enabled ? 'Disable' : 'Enable', h('span', { class: 'visually-hidden' }, ` ${a.name}`)))));
+  }
+
+  edit(agent) {
+    const creating = !agent;
+    const name = field({ label: 'Name', field: 'name', value: agent?.name, required: true });
+    const login = field({ label: 'Console login', field: 'login', value: agent?.login, hint: creating ? 'Unique; it cannot be changed later.' : 'Cannot be changed.', attrs: { autocomplete: 'off', ...(creating ? {} : { readonly: true }) } });
+    const password = field({ label: creating ? 'Password' : 'New password', field: 'password', type: 'password', hint: creating ? '8 characters or more.' : 'Leave empty to keep the current one.', attrs: { autocomplete: 'new-password' } });
+    const capacity = field({ label: 'Capacity (chats at once)', field: 'capacity', type: 'number', value: agent?.capacity ?? 3, attrs: { min: 1, max: 1000 } });
+    const attributes = field({ label: 'Attributes (JSON)', field: 'attributes', type: 'textarea', rows: 4, value: JSON.stringify(agent?.attributes || {}, null, 2), hint: 'What queue expressions see as agent, e.g. {"skills": ["billing"], "level": 2}.', attrs: { class: 'code', spellcheck: 'false' } });
+    const formError = h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });
+    const form = h('form', { novalidate: true, 'data-testid': 'agent-form' },
+      h('h3', {}, creating ? 'New agent' : `Edit ${agent.name}`),
+      h('div', { class: 'two-cols' }, name.wrap, login.wrap, password.wrap, capacity.wrap),
+      attributes.wrap, formError,
+      h('div', { class: 'form-buttons' },
+        h('button', { type: 'submit', class: 'primary', 'data-testid': 'agent-save' }, creating ? 'Create agent' : 'Save'),
+        h('button', { type: 'button', on: { click: () => this.#closeEditor() } }, 'Cancel')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      let attrs;
+      try {
+        attrs = JSON.parse(attributes.input.value.trim() || '{}');
+        if (!attrs || typeof attrs !== 'object' || Array.isArray(attrs)) throw new Error('Attributes must be a JSON object, like {"skills": ["billing"]}.');
+      } catch (err) {
+        showError(form, { field: 'attributes', message: err instanceof SyntaxError ? `Not valid JSON: ${err.message}` : err.message });
+        return;
+      }
+      const body = { name: name.input.value.trim(), capacity: Number(capacity.input.value), attributes: attrs };
+      if (creating && login.input.value.trim()) body.login = login.input.value.trim();
+      if (password.input.value) body.password = password.input.value;
+      try {
+        const savedAgent = creating ? await this.api.post('/agents', body) : await this.api.patch(`/agents/${agent.id}`, body);
+        this.status.textContent = creating ? `Agent ${savedAgent.name} created.` : `Agent ${savedAgent.name} saved.`;
+        this.#closeEditor();
+        await this.show();
+      } catch (err) {
+        showError(form, err);
+      }
+    });
+    clear(this.editor).append(form);
+    this.editor.hidden = false;
+    this.status.textContent = '';
+    name.input.focus();
+  }
+
+  #closeEditor() {
+    this.editor.hidden = true;
+    clear(this.editor);
+  }
+
+  async #toggle(a) {
+    if (a.enabled && !await confirmAction(`Disable ${a.name}? Their tokens are revoked and their pending offers withdrawn; they cannot sign in until enabled again.`, 'Disable')) return;
+    try {
+      await this.api.patch(`/agents/${a.id}`, { enabled: !a.enabled });
+      this.status.textContent = `${a.name} ${a.enabled ? 'disabled' : 'enabled'}.`;
+      await this.show();
+    } catch (err) {
+      this.listError.textContent = `Could not change ${a.name}: ${err.message}`;
+    }
+  }
+}
