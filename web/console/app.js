@@ -21,7 +21,6 @@ function showLogin(message = '') {
 }
 
 async function startConsole(agent) {
-  current?.stop();
   current = new Console(agent, { signedOut: (reason) => signOut(reason) });
   loginView.hidden = true;
   appView.hidden = false;
@@ -34,11 +33,28 @@ async function startConsole(agent) {
   }
 }
 
+const NOTICE = 'switchboard.console.notice';
+
+/** Forgets the token and starts over from a fresh page (nothing of the old
+ * session's state or listeners survives); `reason` is shown on the sign-in form. */
 function signOut(reason) {
   forgetToken();
   current?.stop();
   current = null;
-  showLogin(reason);
+  try {
+    if (reason) sessionStorage.setItem(NOTICE, reason);
+  } catch { /* the reason is not shown */ }
+  location.reload();
+}
+
+function takeNotice() {
+  try {
+    const notice = sessionStorage.getItem(NOTICE) || '';
+    sessionStorage.removeItem(NOTICE);
+    return notice;
+  } catch {
+    return '';
+  }
 }
 
 function loginMessage(err) {
@@ -85,4 +101,4 @@ document.getElementById('logout-button').addEventListener('click', () => signOut
 
 const token = savedToken();
 if (token) startConsole(new AgentClient({ baseUrl: location.origin, token }));
-else showLogin();
+else showLogin(takeNotice());

@@ -154,6 +154,13 @@ test('the workspace’s activities are offered, and a declined offer goes away',
 test('a long chat’s history pages upward after a refresh', async () => {
   const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
   const { page } = agent;
+  // Signing out and in again leaves one console behind, not two.
+  await page.getByTestId('logout-button').click();
+  await page.getByTestId('login-view').waitFor({ state: 'visible' });
+  await page.getByTestId('login-name').fill('ann');
+  await page.getByTestId('login-password').fill('ann-password-1');
+  await page.getByTestId('login-submit').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.dataset.state === 'open');
   await setPresence(page, 'available');
   const kim = await startCustomer(browser, server, { displayName: 'Kim' });
   await kim.send('message 1');
@@ -180,5 +187,15 @@ test('a long chat’s history pages upward after a refresh', async () => {
   assert.deepEqual(texts, Array.from({ length: 70 }, (_, i) => `message ${i + 1}`));
   assert.deepEqual(agent.problems, []);
   await kim.close();
+  await agent.context.close();
+});
+
+test('a revoked token sends the agent back to the sign-in form, saying why', async () => {
+  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { page } = agent;
+  await server.api('DELETE', `/agents/${ann.id}/tokens`);
+  await page.getByTestId('login-error').filter({ hasText: 'Your session has ended. Sign in again.' }).waitFor();
+  assert.equal(await page.getByTestId('app-view').isVisible(), false);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.console.token')), null);
   await agent.context.close();
 });
