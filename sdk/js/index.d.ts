@@ -250,6 +250,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   readonly state: ConnectionState;
   /** 'websocket' or 'longpoll': what carries events now. */
   readonly transport: 'websocket' | 'longpoll';
+  /** Sends not yet stored (waiting while offline, or in flight). */
+  readonly pendingSends: number;
   /** The participant (from the start answer or the socket's hello). */
   readonly participant: Participant | null;
   readonly conversation: Conversation | null;
@@ -302,6 +304,8 @@ export class AgentClient extends Emitter<AgentEvents> {
   readonly baseUrl: string;
   readonly agent: Record<string, unknown> | null;
   readonly state: ConnectionState;
+  /** Sends not yet stored (waiting for the socket, or in flight). */
+  readonly pendingSends: number;
   /** Pending offers, by id. */
   readonly offers: ReadonlyMap<string, Offer>;
   /** Assigned conversations and the last seq delivered for each. */

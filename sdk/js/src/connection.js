@@ -55,6 +55,11 @@ export class StreamClient extends Emitter {
     return this.#ws !== null && this.#state === 'open' && this.#ws.readyState === OPEN;
   }
 
+  /** Sends waiting to be stored (queued while offline, or in flight). */
+  get pendingSends() {
+    return this.outbox.size;
+  }
+
   get closed() {
     return this.#state === 'closed';
   }

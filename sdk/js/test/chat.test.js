@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient } from '../src/index.js';
 import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './server.js';
-import { waitFor, collect, assertOrdered } from './helpers.js';
+import { waitFor, collect, assertOrdered, recordingWebSocket } from './helpers.js';
 
 let server;
 let entryPointId;
@@ -144,4 +144,21 @@ test('a resumed client continues after its last seq, without repeating', async (
   await got;
   assert.ok(resumed.every((e) => e.seq > snap.lastSeq), 'nothing at or before the snapshot is delivered again');
   assert.equal(resumed[0].content, 'while away');
+});
+
+test('typing is throttled to one frame per 2 s unless the preview changes', async (t) => {
+  const ws = recordingWebSocket();
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, WebSocket: ws.WebSocket });
+  t.after(() => chat.close());
+  const typingFrames = () => ws.sockets[0].sentFrames.filter((f) => f.type === 'typing');
+  chat.typing();
+  chat.typing();
+  chat.typing();
+  assert.equal(typingFrames().length, 1, 'repeats within 2 s are not sent');
+  chat.typing('Hel');
+  chat.typing('Hel');
+  chat.typing('Hello');
+  assert.deepEqual(typingFrames().map((f) => f.text), [undefined, 'Hel', 'Hello'], 'a changed preview goes at once');
+  chat.typing('x'.repeat(300));
+  assert.equal(typingFrames().at(-1).text.length, 200, 'previews are cut to 200 characters');
 });

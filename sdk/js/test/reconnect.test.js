@@ -100,7 +100,7 @@ test('the server is killed mid-send and restarted; sends made while it is down g
   const queued = [chat.send('queued 1'), chat.send('queued 2', { contentType: 'text/markdown' })];
   let settledEarly = false;
   Promise.race([inFlight, ...queued]).then(() => (settledEarly = true), () => (settledEarly = true));
-  assert.equal(chat.outbox.size, 3, 'all three wait');
+  assert.equal(chat.pendingSends, 3, 'all three wait');
 
   const allSeen = waitForMessages(chat, ['queued 1', 'queued 2']);
   assert.equal(settledEarly, false, 'nothing was answered while the server was down');
