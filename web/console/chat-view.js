@@ -58,6 +58,7 @@ export class ChatView {
       return;
     }
     if (event.type === 'form.submitted' || event.type === 'form.cancelled') this.#redrawForm(event.form_id);
+    if (event.type === 'attachment.scanned') this.#redrawAttachment(event.attachment_id);
     const row = renderEvent(this.chat, event, this.#eventIo());
     if (!row) {
       this.renderStatus();
@@ -110,6 +111,16 @@ export class ChatView {
   #nearEnd() {
     const t = this.transcript;
     return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  }
+
+  /** A file's row once the scan hook has spoken. */
+  #redrawAttachment(attachmentId) {
+    for (const old of this.list.querySelectorAll('[data-type="attachment"]')) {
+      const event = this.chat.events.get(Number(old.dataset.seq));
+      if (event?.attachment_id !== attachmentId) continue;
+      const row = renderEvent(this.chat, event, this.#eventIo());
+      if (row) old.replaceWith(row);
+    }
   }
 
   /** A form's row once it has been answered or closed. */

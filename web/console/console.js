@@ -189,6 +189,7 @@ export class Console {
     if (event.type === 'participant.joined' && event.role === 'agent' && !chat.myParticipantIds.size) {
       this.#loadParticipants(chat);
     }
+    if (event.type === 'attachment.scanned') this.attachments.delete(`${chat.id}/${event.attachment_id}`);
     const selected = chat.id === this.selectedId;
     if (selected) {
       this.view.add(event);
@@ -198,6 +199,7 @@ export class Console {
     }
     if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, messageText(event).slice(0, 140), chat.id);
     if (event.type === 'conversation.updated') this.#reloadConversation(chat);
+
     if (['conversation.ended', 'participant.joined'].includes(event.type)) this.#refreshChat(chat);
     this.#scheduleList();
   }

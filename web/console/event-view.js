@@ -80,7 +80,18 @@ function drawAttachment(row, chat, event, io) {
   const name = el('span', 'file-name', event.name || 'file');
   name.setAttribute('data-testid', 'file-name');
   card.append(name, el('span', 'muted small', ` ${event.content_type || ''} · ${formatBytes(event.size)}`));
-  if (event.status && event.status !== 'approved') card.append(el('span', 'badge', event.status));
+  const { status, reason } = scanOutcome(chat, event);
+  if (status !== 'approved') {
+    const badge = el('span', 'badge', status === 'scanning' ? 'being scanned' : status);
+    badge.setAttribute('data-testid', 'file-status');
+    card.append(badge);
+  }
+  row.append(meta, card);
+  if (status === 'rejected') {
+    card.append(el('span', 'muted small', reason ? `Refused: ${reason}` : 'Refused by the scan.'));
+    return;
+  }
+  if (status !== 'approved') return; // not readable until the scan approves it
   const download = el('button', 'small', 'Download');
   download.type = 'button';
   download.setAttribute('data-testid', 'file-download');
@@ -101,7 +112,6 @@ function drawAttachment(row, chat, event, io) {
     }
   });
   card.append(download);
-  row.append(meta, card);
   if (PREVIEWABLE.has(event.content_type)) {
     const img = el('img', 'thumbnail');
     img.alt = `Preview of ${event.name || 'the image'}`;
@@ -159,6 +169,23 @@ function drawForm(row, chat, event, io) {
     }
   });
   row.append(form);
+}
+
+/** A file's status after the scan hook's verdict, if one came. */
+function scanOutcome(chat, attachment) {
+  let outcome = { status: attachment.status || 'approved', reason: null };
+  for (const e of chat.events.values()) {
+    if (e.type === 'attachment.scanned' && e.attachment_id === attachment.attachment_id && e.seq > attachment.seq) {
+      outcome = { status: e.status, reason: e.reason || null };
+    }
+  }
+  return outcome;
+}
+
+/** The `attachment` event of a file, if the chat holds it. */
+function attachmentEvent(chat, attachmentId) {
+  for (const e of chat.events.values()) if (e.type === 'attachment' && e.attachment_id === attachmentId) return e;
+  return null;
 }
 
 /** 'form.submitted' or 'form.cancelled' once the log says how a form ended. */
@@ -219,7 +246,10 @@ function noticeText(chat, event) {
     case 'conversation.transferred': return 'The chat was transferred.';
     case 'task.sla_breached': return 'The reply time limit was exceeded.';
     case 'file.requested': return `${who} asked for a file${event.record_id ? ` (record ${event.record_id})` : ''}.`;
-    case 'file.received': return 'The requested file was received.';
+    case 'file.received': {
+      const file = attachmentEvent(chat, event.attachment_id);
+      return `The requested file was received${file ? `: ${file.name}` : ''}${event.record_id ? ` (record ${event.record_id})` : ''}.`;
+    }
     case 'file.request_canceled': return 'The file request was withdrawn.';
     case 'file.request_declined': return 'The customer declined the file request.';
     case 'form.submitted': return `Form answered — ${describeValues(event.values)}`;

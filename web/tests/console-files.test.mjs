@@ -63,3 +63,30 @@ test('a file request is answered with an upload the agent can preview and downlo
   await jane.close();
   await context.close();
 });
+
+test('with a scan hook, files wait for the verdict; a refused one says why', async () => {
+  const scanned = await startServer({
+    args: ['--scan-command', 'if [ "$SWITCHBOARD_FILE_NAME" = bad.txt ]; then echo "looks bad"; exit 1; fi; exit 0'],
+  });
+  try {
+    await scanned.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
+    const { page, context, problems } = await openConsole(browser, scanned, { login: 'ann', password: 'ann-password-1' });
+    await setPresence(page, 'available');
+    const jane = await routedChat(browser, scanned, page, { displayName: 'Jane' });
+    await jane.upload({ name: 'photo.png', contentType: 'image/png', bytes: PNG_1PX });
+    await jane.upload({ name: 'bad.txt', contentType: 'text/plain', bytes: Buffer.from('nope\n') });
+    const transcript = page.getByTestId('transcript');
+    const photo = transcript.getByTestId('attachment').filter({ hasText: 'photo.png' });
+    await photo.getByTestId('file-preview').waitFor({ state: 'visible' });
+    await photo.getByTestId('file-download').waitFor();
+    const bad = transcript.getByTestId('attachment').filter({ hasText: 'bad.txt' });
+    await bad.getByText('Refused: looks bad').waitFor();
+    assert.equal(await bad.getByTestId('file-download').count(), 0);
+    await setPresence(page, 'offline');
+    assert.deepEqual(problems, []);
+    await jane.close();
+    await context.close();
+  } finally {
+    await scanned.stop();
+  }
+});
