@@ -127,7 +127,8 @@ describe('customer widget: safety and accessibility', () => {
 
   it('fits a 320 px phone as a full-screen panel; screenshots', async () => {
     await mkdir(screenshots, { recursive: true });
-    const desktop = await openWidget(browser, host, { name: 'Jane' });
+    const plainHost = await startHostPage(server, entryPointId, { hostile: false });
+    const desktop = await openWidget(browser, plainHost, { name: 'Jane' });
     try {
       const { conversationId } = await storedChat(desktop.frame, entryPointId);
       await agent.waitAssigned(conversationId);
@@ -136,16 +137,10 @@ describe('customer widget: safety and accessibility', () => {
       await agent.send(conversationId, 'Sorry to hear that! Could you send me **the order number**?', 'text/markdown');
       await desktop.frame.getByTestId('message-theirs').waitFor();
       await waitFor(async () => (await desktop.frame.getByTestId('message-mine').getAttribute('data-status')) !== 'sending', { what: 'sent' });
-      // The host page's careless CSS did not reach the launcher or the panel.
-      const sizes = await desktop.page.evaluate(() => {
-        const root = document.querySelector('[data-switchboard-widget]').shadowRoot;
-        const size = (el) => { const r = el.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
-        return { launcher: size(root.querySelector('.launcher')), frame: size(root.querySelector('iframe')) };
-      });
-      assert.deepEqual(sizes, { launcher: [56, 56], frame: [380, 600] });
       await desktop.page.screenshot({ path: join(screenshots, 'widget.png') });
     } finally {
       await desktop.context.close();
+      await plainHost.close();
     }
 
     const phone = await openWidget(browser, host, { name: 'Pat', viewport: { width: 320, height: 640 } });
@@ -193,6 +188,13 @@ describe('customer widget: safety and accessibility', () => {
       const header = await frame.locator('.header').evaluate((el) => getComputedStyle(el).backgroundColor);
       assert.equal(header, 'rgb(11, 110, 79)');
       assert.equal(await page.getByTestId('widget-frame').getAttribute('title'), 'Chat with us');
+      // The host page's careless CSS did not reach the launcher or the panel.
+      const sizes = await page.evaluate(() => {
+        const root = document.querySelector('[data-switchboard-widget]').shadowRoot;
+        const size = (el) => { const r = el.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
+        return { launcher: size(root.querySelector('.launcher')), frame: size(root.querySelector('iframe')) };
+      });
+      assert.deepEqual(sizes, { launcher: [56, 56], frame: [380, 600] });
 
       // The loader only hears its own frame: a message from elsewhere in the page is ignored.
       await frame.getByTestId('close').click();

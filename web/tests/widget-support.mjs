@@ -31,9 +31,9 @@ const HOSTILE_CSS = `
 /**
  * Serves a page embedding the widget, on 127.0.0.1 with another port than
  * the chat server (another origin). The page has a strict CSP of its own and
- * hostile CSS, which the widget must shrug off.
+ * (unless `hostile` is false) careless CSS, which the widget must shrug off.
  */
-export async function startHostPage(server, entryPointId, { open = false } = {}) {
+export async function startHostPage(server, entryPointId, { open = false, hostile = true } = {}) {
   const serverOrigin = new URL(server.baseUrl).origin;
   const http = createServer((req, res) => {
     if (req.url === '/favicon.ico') {
@@ -57,7 +57,7 @@ export async function startHostPage(server, entryPointId, { open = false } = {})
     res.end(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/host.css"></head>
+${hostile ? '<link rel="stylesheet" href="/host.css">' : ''}</head>
 <body><main><h1>A shop</h1><p>Welcome to the shop.</p><a href="#top" id="host-link">Top</a></main>
 <script src="${serverOrigin}/widget.js" data-entry-point="${entryPointId}"${open ? ' data-open="true"' : ''} async></script>
 </body></html>`);
@@ -65,8 +65,11 @@ export async function startHostPage(server, entryPointId, { open = false } = {})
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address();
   const origin = `http://127.0.0.1:${port}`;
-  // Only the host page's origin is allowed: it may frame the chat panel.
-  await server.api('PATCH', `/entry-points/${entryPointId}`, { allowed_origins: [origin], widget: WIDGET });
+  // Only host pages' origins are allowed (no `*`): they may frame the chat panel.
+  const listed = await server.api('GET', '/entry-points');
+  const current = (Array.isArray(listed) ? listed : listed.entry_points).find((e) => e.id === entryPointId);
+  const origins = [...(current?.allowed_origins ?? []).filter((o) => o !== '*'), origin];
+  await server.api('PATCH', `/entry-points/${entryPointId}`, { allowed_origins: origins, widget: WIDGET });
   return { origin, url: `${origin}/`, close: () => new Promise((resolve) => http.close(resolve)) };
 }
 

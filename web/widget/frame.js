@@ -249,6 +249,9 @@ function handleEvent(event, live) {
     case 'conversation.queued':
       showQueue(null, null);
       break;
+    case 'conversation.overflowed':
+      ui.queue.hidden = true; // nobody is coming now: the customer leaves a message instead
+      break;
     case 'participant.joined':
       if (event.role !== 'customer' && event.member_id !== selfId) ui.queue.hidden = true;
       break;

@@ -1,0 +1,70 @@
+// The widget when nobody can take the chat: the workflow's message step
+// turns it into a "message us" request with a contact form.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser } from './harness.mjs';
+import { startHostPage, openWidget, storedChat } from './widget-support.mjs';
+
+describe('customer widget: overflow to a message', () => {
+  let server;
+  let browser;
+  let host;
+  let entryPointId;
+
+  before(async () => {
+    server = await startServer();
+    await server.api('POST', '/queues', { name: 'support' });
+    await server.api('PUT', '/workflow', {
+      filters: [{
+        name: 'support',
+        steps: [
+          { queue: 'support', skip_if_nobody_available: true },
+          { queue: 'support', message: 'We are away right now. Leave us a message and we will get back to you.' },
+        ],
+      }],
+    });
+    entryPointId = await server.entryPointId();
+    host = await startHostPage(server, entryPointId);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await host?.close();
+    await server?.stop();
+  });
+
+  it('tells the customer, takes contact details in the form, and keeps the chat open for messages', async () => {
+    const widget = await openWidget(browser, host, { name: 'Noor' });
+    const { frame } = widget;
+    try {
+      await frame.locator('[data-testid="notice"]', { hasText: 'Leave us a message' }).waitFor();
+      await frame.getByTestId('queue-status').waitFor({ state: 'hidden' });
+      const form = frame.getByTestId('flow-form');
+      await form.waitFor();
+      await form.getByLabel('email', { exact: false }).fill('noor@example.com');
+      await form.getByTestId('flow-form-submit').click();
+      await form.locator('.field-error').first().waitFor(); // the name is required
+      await form.locator('input').first().fill('Noor');
+      await form.getByTestId('flow-form-submit').click();
+      await frame.locator('[data-testid="flow-form"][data-state="submitted"]').waitFor();
+
+      await frame.getByTestId('composer-input').fill('My parcel never arrived.');
+      await frame.getByTestId('send').click();
+      const { conversationId } = await storedChat(frame, entryPointId);
+      const requests = await server.api('GET', '/message-requests');
+      const list = Array.isArray(requests) ? requests : requests.message_requests ?? requests.requests;
+      const request = list.find((r) => r.conversation_id === conversationId);
+      assert.ok(request, 'listed as a message request');
+      assert.equal(request.contact?.email, 'noor@example.com');
+      assert.deepEqual(widget.problems, []);
+      await frame.locator('[data-testid="message-mine"][data-status="sent"]').waitFor();
+      await widget.page.screenshot({ path: join(dirname(fileURLToPath(import.meta.url)), 'screenshots', 'widget-overflow.png') });
+    } finally {
+      await widget.context.close();
+    }
+  });
+});
