@@ -63,6 +63,16 @@ describe('customer widget: overflow to a message', () => {
       assert.deepEqual(widget.problems, []);
       await frame.locator('[data-testid="message-mine"][data-status="sent"]').waitFor();
       await widget.page.screenshot({ path: join(dirname(fileURLToPath(import.meta.url)), 'screenshots', 'widget-overflow.png') });
+
+      // The customer ends the chat, after saying yes.
+      await frame.getByTestId('end-chat').click();
+      await frame.getByTestId('confirm-end-no').click();
+      await frame.getByTestId('confirm-end').waitFor({ state: 'hidden' });
+      await frame.getByTestId('end-chat').click();
+      await frame.getByTestId('confirm-end-yes').click();
+      await frame.getByTestId('ended').waitFor({ state: 'visible' });
+      const conversation = await server.api('GET', `/conversations/${conversationId}`);
+      assert.equal(conversation.state, 'ended');
     } finally {
       await widget.context.close();
     }

@@ -28,6 +28,9 @@ const ui = {
   typing: $('[data-testid="typing"]'),
   ended: $('[data-testid="ended"]'),
   newChat: $('[data-testid="new-chat"]'),
+  confirmEnd: $('[data-testid="confirm-end"]'),
+  confirmEndYes: $('[data-testid="confirm-end-yes"]'),
+  confirmEndNo: $('[data-testid="confirm-end-no"]'),
   composer: $('[data-testid="composer"]'),
 };
 
@@ -75,7 +78,12 @@ async function main() {
   focusWanted = !bridge.embedded;
   ui.close.addEventListener('click', () => bridge.send('close'));
   ui.newChat.addEventListener('click', () => startOver());
-  ui.endChat.addEventListener('click', () => endChat());
+  ui.endChat.addEventListener('click', () => askToEnd());
+  ui.confirmEndYes.addEventListener('click', () => endChat());
+  ui.confirmEndNo.addEventListener('click', () => {
+    ui.confirmEnd.hidden = true;
+    composer.focus();
+  });
 
   config = await loadWidgetConfig(baseUrl, entryPointId);
   applyStyle(config.style);
@@ -159,6 +167,7 @@ function attach(next, history) {
   ui.queue.hidden = true;
   ui.typing.hidden = true;
   ui.ended.hidden = true;
+  ui.confirmEnd.hidden = true;
   setComposerEnabled(true);
   showView('chat');
   for (const event of history) handleEvent(event, false);
@@ -340,15 +349,22 @@ function sendErrorMessage(err) {
   }
 }
 
+/** Asks first: a stray click should not end the chat. */
+function askToEnd() {
+  if (!chat || chatEnded) return;
+  ui.confirmEnd.hidden = false;
+  ui.confirmEndNo.focus();
+}
+
 async function endChat() {
   if (!chat || chatEnded) return;
-  ui.endChat.disabled = true;
+  ui.confirmEndYes.disabled = true;
   try {
-    await chat.end();
+    await chat.end(); // conversation.ended follows on the stream
   } catch (err) {
     console.warn('switchboard widget: could not end the chat', err);
   } finally {
-    ui.endChat.disabled = false;
+    ui.confirmEndYes.disabled = false;
   }
 }
 
@@ -360,6 +376,7 @@ function markEnded() {
   hideTyping();
   ui.ended.hidden = false;
   ui.endChat.hidden = true;
+  ui.confirmEnd.hidden = true;
   store.clear();
   bridge.send('active', { active: false });
 }
