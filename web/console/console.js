@@ -197,6 +197,10 @@ export class Console {
     } else if (chat.isCustomerMessage(event)) {
       announce(`New message from ${chat.title()}: ${messageText(event).slice(0, 140)}`);
     }
+    // A customer message that reached the console but is not read yet: delivered.
+    if (chat.isCustomerMessage(event) && chat.status === 'active' && event.seq > chat.lastReadSeq) {
+      this.agent.markDelivered(chat.id, event.id).catch(() => {});
+    }
     if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, messageText(event).slice(0, 140), chat.id);
     if (event.type === 'conversation.updated') this.#reloadConversation(chat);
 

@@ -47,6 +47,8 @@ test('an agent handles three chats at once', async () => {
   assert.equal(await chatItem(page, carol.conversationId).getByTestId('unread-count').count(), 0);
   assert.equal(await page.getByTestId('transcript').getByText('Alice one').count(), 0);
   // Alice's messages are not marked read while her chat is not shown.
+  // …but they reached the console: delivered.
+  await alice.waitForEvent('message.delivered', { message_id: aliceTwo.id });
   assert.equal((await alice.events()).some((e) => e.type === 'message.read'
     && [aliceOne.id, aliceTwo.id].includes(e.message_id)), false);
 
