@@ -31,7 +31,7 @@ export class KeysSection {
       }
     });
     root.append(form, this.secretBox, this.status, this.listError,
-      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'keys-table' },
+      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'API keys table' }, h('table', { class: 'data', 'data-testid': 'keys-table' },
         h('thead', {}, h('tr', {}, ['Key id', 'For', 'Created', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
           h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
         this.tbody)));

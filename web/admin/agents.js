@@ -15,7 +15,7 @@ export class AgentsSection {
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'agent-new', on: { click: () => this.edit(null) } }, 'New agent')),
       this.status, this.listError, this.editor,
-      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'agents-table' },
+      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Agents table' }, h('table', { class: 'data', 'data-testid': 'agents-table' },
         h('thead', {}, h('tr', {}, ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status']
           .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
         this.tbody)));

@@ -24,7 +24,7 @@ export class EntryPointsSection {
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'entry-point-new', on: { click: () => this.edit(null) } }, 'New entry point')),
       this.status, this.listError,
-      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'entry-points-table' },
+      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Entry points table' }, h('table', { class: 'data', 'data-testid': 'entry-points-table' },
         h('thead', {}, h('tr', {}, ['Name', 'Id', 'Allowed origins', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
           h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
         this.tbody)),

@@ -23,7 +23,7 @@ export class FlowsSection {
       this.#submit(true);
     });
     root.append(this.listError,
-      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'flows-table' },
+      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Flows table' }, h('table', { class: 'data', 'data-testid': 'flows-table' },
         h('thead', {}, h('tr', {}, ['Name', 'Version', 'Side', 'Description', 'Deployed'].map((t) => h('th', { scope: 'col' }, t)),
           h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
         this.tbody)),

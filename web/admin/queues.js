@@ -19,7 +19,7 @@ export class QueuesSection {
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'queue-new', on: { click: () => this.edit(null) } }, 'New queue')),
       this.status, this.listError, this.editor,
-      h('div', { class: 'card table-wrap' }, h('table', { class: 'data', 'data-testid': 'queues-table' },
+      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Queues table' }, h('table', { class: 'data', 'data-testid': 'queues-table' },
         h('thead', {}, h('tr', {}, ['Name', 'Who serves it', 'Ordering', 'Offer timeout', 'Wrap-up', 'Reply timers', 'Schedule']
           .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
         this.tbody)));

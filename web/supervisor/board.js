@@ -96,7 +96,7 @@ export class Board {
     this.chats.show(conversations);
     for (const c of conversations) this.#learnCustomer(c.conversation_id);
     this.history.observe(queues);
-    if (this.firstStats && this.history.source === 'page') {
+    if (this.firstStats) {
       this.firstStats = false;
       this.history.sample();
       this.chart.render(this.history);

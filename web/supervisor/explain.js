@@ -32,7 +32,7 @@ function reasonText(s) {
 }
 
 function table(caption, head, rows, testid) {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid },
+  return h('div', { class: 'table-wrap', role: 'region', tabindex: 0, 'aria-label': caption }, h('table', { class: 'data', 'data-testid': testid },
     h('caption', { class: 'visually-hidden' }, caption),
     h('thead', {}, h('tr', {}, head.map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', {}, c))))))));

@@ -24,10 +24,13 @@ export class QueueHistory {
     }
     for (const q of body?.queues || []) {
       const s = this.#ensure(q.queue_id, q.name);
-      s.samples = (q.samples || [])
+      const fromServer = (q.samples || [])
         .map((x) => ({ at: Date.parse(x.at), waiting: x.waiting, longest: x.longest_wait_secs }))
         .filter((x) => Number.isFinite(x.at))
         .sort((a, b) => a.at - b.at);
+      // Points this page took while the history was on its way come after.
+      const last = fromServer.length ? fromServer[fromServer.length - 1].at : -Infinity;
+      s.samples = [...fromServer, ...s.samples.filter((x) => x.at > last)];
     }
     this.source = 'server';
     return true;

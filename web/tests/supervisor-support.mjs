@@ -16,8 +16,8 @@ const EXPECTED_FAILURES = [/^http 404 GET \/api\/v1\/supervisor\/history$/, /sta
  * `problems` collects page errors, console errors and failed requests, but
  * the ones a test causes on purpose can be cleared with `problems.length = 0`.
  */
-export async function openWorkspacePage(browser, server, name, { key = ADMIN_KEY, viewport = { width: 1280, height: 900 } } = {}) {
-  const context = await browser.newContext({ viewport });
+export async function openWorkspacePage(browser, server, name, { key = ADMIN_KEY, viewport = { width: 1280, height: 900 }, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport, bypassCSP });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
