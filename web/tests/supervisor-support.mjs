@@ -15,9 +15,11 @@ const EXPECTED_FAILURES = [/^http 404 GET \/api\/v1\/supervisor\/history$/, /sta
  * Opens `/supervisor/` or `/admin/` in a context of its own and signs in.
  * `problems` collects page errors, console errors and failed requests, but
  * the ones a test causes on purpose can be cleared with `problems.length = 0`.
+ * `prepare(context)` runs before the page opens (e.g. to route its sockets).
  */
-export async function openWorkspacePage(browser, server, name, { key = ADMIN_KEY, viewport = { width: 1280, height: 900 }, bypassCSP = false } = {}) {
+export async function openWorkspacePage(browser, server, name, { key = ADMIN_KEY, viewport = { width: 1280, height: 900 }, bypassCSP = false, prepare } = {}) {
   const context = await browser.newContext({ viewport, bypassCSP });
+  await prepare?.(context);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));

@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, startCustomer, openConsole, setPresence, acceptOffer } from './harness.mjs';
 import { openWorkspacePage } from './supervisor-support.mjs';
+import { CuttableNetwork } from './widget-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -168,5 +169,25 @@ test('a missed first reply shows as an alert at once', async () => {
   assert.deepEqual(sup.unexpected(), []);
   await joe.close();
   await agent.context.close();
+  await sup.context.close();
+});
+
+test('the board says when its socket is down, reconnects by itself and catches up', async () => {
+  const network = new CuttableNetwork();
+  const sup = await openWorkspacePage(browser, server, 'supervisor', { prepare: (context) => network.install(context) });
+  const { page } = sup;
+  const connection = page.getByTestId('connection');
+  await page.waitForFunction(() => document.querySelector('[data-testid="connection"]').dataset.state === 'open');
+  await network.down();
+  await page.waitForFunction(() => document.querySelector('[data-testid="connection"]').dataset.state === 'reconnecting');
+  assert.match(await connection.textContent(), /Reconnecting/);
+
+  // A chat starts while the board is cut off; it shows once the socket is back.
+  const kim = await startCustomer(browser, server, { displayName: 'Kim' });
+  await kim.send('Anyone?');
+  await network.up();
+  await page.waitForFunction(() => document.querySelector('[data-testid="connection"]').dataset.state === 'open', null, { timeout: 20000 });
+  await chatRow(page, kim.conversationId).getByTestId('chat-customer').filter({ hasText: 'Kim' }).waitFor();
+  await kim.close();
   await sup.context.close();
 });
