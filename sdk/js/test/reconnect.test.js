@@ -193,3 +193,48 @@ test('a silent monitor makes seqs skip: the client checks, finds nothing, and go
   assertOrdered(assert, events);
   assert.equal(chat.lastSeq, msg.seq);
 });
+
+test('what changed while an agent was away is told on reconnect: a chat taken away, an offer gone (declined over REST)', async (t) => {
+  // A queue only this agent serves.
+  await server.admin('POST', '/queues', { name: 'otto-only', expression: 'agent.name == "Otto"' });
+  const workflow = 'filters:\n  - name: otto\n    if: chat.attributes.lane == "otto"\n    steps:\n      - queue: otto-only\ndefault:\n  queue: general\n';
+  await server.admin('PUT', '/workflow', workflow, { contentType: 'application/yaml' });
+  const { login, password } = await createAgent(server, { name: 'Otto', capacity: 5 });
+  const ws = recordingWebSocket();
+  const agent = await AgentClient.login({ baseUrl: server.baseUrl, login, password, WebSocket: ws.WebSocket, reconnect: fast });
+  t.after(() => agent.close());
+  await agent.connect();
+  await agent.setActivity('available');
+
+  // One chat the agent takes, one it is offered and leaves pending.
+  const offered = waitFor(agent, 'offer', () => true);
+  const taken = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, attributes: { lane: 'otto' }, connect: false });
+  const first = await offered;
+  assert.equal(first.conversation_id, taken.conversationId);
+  await agent.accept(first.id);
+  const second = waitFor(agent, 'offer', () => true);
+  const pending = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, attributes: { lane: 'otto' }, connect: false });
+  const offer = await second;
+  assert.equal(offer.conversation_id, pending.conversationId);
+  assert.ok(agent.offers.has(offer.id));
+
+  ws.blocked = true;
+  const down = waitFor(agent, 'state', (s) => s === 'reconnecting');
+  ws.sockets.at(-1).close();
+  await down;
+  // Meanwhile the taken chat is transferred away.
+  await server.admin('POST', `/conversations/${taken.conversationId}/transfer`, { queue: 'general' });
+  const released = waitFor(agent, 'released', (r) => r.conversationId === taken.conversationId);
+  const closed = waitFor(agent, 'offer_closed', (c) => c.offer.id === offer.id, 15_000);
+  // The offer is declined from elsewhere (REST, as the socket is down).
+  assert.equal(agent.socketOpen, false);
+  const declined = await agent.decline(offer.id);
+  assert.equal(declined.id, offer.id);
+  ws.blocked = false;
+  await released;
+  const gone = await closed;
+  assert.equal(gone.state, 'unknown', 'the socket was away when it closed');
+  assert.ok(ws.sockets.length >= 2);
+  assert.equal(agent.offers.has(offer.id), false);
+  assert.equal(agent.conversations.has(taken.conversationId), false);
+});
