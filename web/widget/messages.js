@@ -101,7 +101,10 @@ export class MessageLog {
     node.dataset.seq = String(event.seq);
     if (event.id) node.dataset.eventId = event.id;
     const firstPending = this.root.querySelector(':scope > .pending');
-    this.root.insertBefore(node, firstPending);
+    // A confirmed own message usually sits where it belongs already; moving
+    // it anyway would make screen readers announce it a second time.
+    const inPlace = node.parentNode === this.root && node.nextElementSibling === firstPending;
+    if (!inPlace) this.root.insertBefore(node, firstPending);
     this.#scroll();
     return node;
   }
