@@ -98,7 +98,8 @@ export function wireSignIn(page) {
     return;
   }
   open(token).catch((err) => {
-    forgetToken();
+    // Only a refused key is forgotten; after a network failure a reload may do.
+    if (err.status === 401) forgetToken();
     showLogin(err.status === 401 ? 'Your key is no longer accepted. Sign in again.' : signInMessage(err));
   });
 }
