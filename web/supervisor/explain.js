@@ -55,7 +55,12 @@ export function renderExplanation(x) {
 
   const now = x.now;
   if (!now) {
-    parts.push(h('p', { class: 'verdict' }, 'The chat is not waiting any more; its history says what happened.'));
+    const offered = [...(x.history || [])].reverse().find((e) => e.what === 'offered' && e.detail?.won);
+    const why = offered ? ` It went to that agent because it ${WINS[offered.detail.won.reason] || offered.detail.won.reason}`
+      + ` (${offered.detail.eligible ?? '?'} could take it).` : '';
+    parts.push(h('p', { class: 'verdict', 'data-testid': 'explain-verdict' }, task.state === 'offered'
+      ? `The chat is being offered to an agent now.${why}`
+      : `The chat is not waiting any more; its history says what happened.${why}`));
   } else {
     const first = now.eligible?.[0];
     parts.push(h('p', { class: 'verdict', 'data-testid': 'explain-verdict' }, first
