@@ -87,13 +87,21 @@ export interface TranscriptPage {
   hasMore: boolean;
   /** The options that fetch the next page (same direction), or null when there is none. */
   next: TranscriptOptions | null;
+  /** With `segments: 'all'`: the conversations of the history, oldest first. */
+  segments?: string[];
 }
 
 export interface TranscriptOptions {
   order?: 'asc' | 'desc';
   afterSeq?: number;
   beforeSeq?: number;
+  /** 1 to 500 (server default 100). */
   limit?: number;
+  /** 'all': a continued chat's whole history, oldest segment first (each event with its
+   *  `conversation_id`); page it with `after` / `before` (`cnv_…:SEQ`) instead of seqs. */
+  segments?: 'current' | 'all';
+  after?: string;
+  before?: string;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'ended' | 'closed';
@@ -152,6 +160,10 @@ export interface StartOptions extends Omit<ChatClientOptions, 'token' | 'convers
   entryPointId: string;
   displayName?: string;
   attributes?: Record<string, unknown>;
+  recordId?: string;
+  /** Continue an ended chat (persistent chat): its customer token and id. The new chat's
+   *  `pages({segments: 'all'})` then carries the past. */
+  continueFrom?: { token: string; conversationId: string; rehydration?: 'entire_past_session' | 'from_segment' };
   /** Connect right away (default true). */
   connect?: boolean;
 }

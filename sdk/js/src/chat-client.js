@@ -34,14 +34,22 @@ export class ChatClient extends StreamClient {
   #previewSentWithoutRef = false;
 
   /** Starts a new chat on a public entry point, then (unless `connect: false`) connects. */
-  static async start({ entryPointId, displayName, attributes, connect = true, ...opts }) {
+  static async start({ entryPointId, displayName, attributes, recordId, continueFrom, connect = true, ...opts }) {
     if (!entryPointId) throw new TypeError('entryPointId is required');
     const baseUrl = opts.baseUrl ?? defaultBaseUrl();
-    const http = new Http({ baseUrl, fetch: opts.fetch, timeoutMs: opts.timeoutMs });
+    // Continuing an ended chat proves it with that chat's token.
+    const http = new Http({ baseUrl, token: continueFrom?.token, fetch: opts.fetch, timeoutMs: opts.timeoutMs });
     const body = {};
     if (displayName != null) body.display_name = displayName;
     if (attributes != null) body.attributes = attributes;
-    const started = await http.request('POST', `/entry-points/${encodeURIComponent(entryPointId)}/chats`, body, { auth: false });
+    if (recordId != null) body.record_id = recordId;
+    if (continueFrom) {
+      body.continue_from = {
+        conversation_id: continueFrom.conversationId,
+        rehydration: continueFrom.rehydration ?? 'entire_past_session',
+      };
+    }
+    const started = await http.request('POST', `/entry-points/${encodeURIComponent(entryPointId)}/chats`, body, { auth: Boolean(continueFrom) });
     const chat = new ChatClient({ ...opts, baseUrl, token: started.token, conversationId: started.conversation.id, lastSeq: 0 });
     chat.#participant = started.participant;
     chat.#conversation = started.conversation;

@@ -1,18 +1,30 @@
 // Transcript pages: one page at a time, or every page through an async iterator.
 
-export async function transcriptPage(http, conversationId, { order = 'asc', afterSeq, beforeSeq, limit } = {}) {
+export async function transcriptPage(http, conversationId, { order = 'asc', afterSeq, beforeSeq, limit, segments, after, before } = {}) {
   const q = new URLSearchParams({ order });
   if (afterSeq != null) q.set('after_seq', String(afterSeq));
   if (beforeSeq != null) q.set('before_seq', String(beforeSeq));
   if (limit != null) q.set('limit', String(limit));
+  // A continued chat's whole history: cursors are `cnv_…:SEQ` places instead of seqs.
+  if (segments != null) q.set('segments', segments);
+  if (after != null) q.set('after', after);
+  if (before != null) q.set('before', before);
   const body = await http.request('GET', `/conversations/${encodeURIComponent(conversationId)}/transcript?${q}`);
   const events = body?.events ?? [];
+  const desc = order === 'desc';
   let next = null;
-  if (order === 'desc' && body?.next_before_seq != null) next = { order, beforeSeq: body.next_before_seq, afterSeq, limit };
-  if (order !== 'desc' && body?.next_after_seq != null) next = { order, afterSeq: body.next_after_seq, beforeSeq, limit };
-  // A full page that ends exactly at the range's edge says "more" although nothing
-  // follows; the next page is then empty, which the iterator handles.
-  return { events, hasMore: next !== null, next };
+  if (segments === 'all') {
+    const cursor = desc ? body?.next_before : body?.next_after;
+    if (cursor != null) next = desc ? { order, segments, before: cursor, limit } : { order, segments, after: cursor, limit };
+  } else if (desc && body?.next_before_seq != null) {
+    next = { order, beforeSeq: body.next_before_seq, afterSeq, limit };
+  } else if (!desc && body?.next_after_seq != null) {
+    next = { order, afterSeq: body.next_after_seq, beforeSeq, limit };
+  }
+  // A full page says "more" although nothing may follow; the next page is then empty.
+  const page = { events, hasMore: next !== null, next };
+  if (body?.segments) page.segments = body.segments;
+  return page;
 }
 
 export async function* transcriptPages(http, conversationId, opts = {}) {

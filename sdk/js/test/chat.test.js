@@ -162,3 +162,33 @@ test('typing is throttled to one frame per 2 s unless the preview changes', asyn
   chat.typing('x'.repeat(300));
   assert.equal(typingFrames().at(-1).text.length, 200, 'previews are cut to 200 characters');
 });
+
+test('a chat continued from an ended one carries its past (segments)', async (t) => {
+  const before = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, displayName: 'Jane' });
+  t.after(() => before.close());
+  await before.send('about my order');
+  const ended = waitFor(before, 'ended');
+  await before.end();
+  await ended;
+
+  const after = await ChatClient.start({
+    baseUrl: server.baseUrl,
+    entryPointId,
+    continueFrom: { token: before.token, conversationId: before.conversationId },
+  });
+  t.after(() => after.close());
+  assert.notEqual(after.conversationId, before.conversationId);
+  await after.send('me again');
+  const history = [];
+  const segments = new Set();
+  for await (const page of after.pages({ segments: 'all', limit: 3 })) {
+    history.push(...page.events);
+    for (const s of page.segments ?? []) segments.add(s);
+  }
+  assert.deepEqual([...segments], [before.conversationId, after.conversationId]);
+  const texts = history.filter((e) => e.type === 'message').map((e) => [e.conversation_id, e.content]);
+  assert.deepEqual(texts, [
+    [before.conversationId, 'about my order'],
+    [after.conversationId, 'me again'],
+  ]);
+});
