@@ -288,9 +288,9 @@ export class ChatClient extends StreamClient {
   }
 
   _onDeliveryLost() {
-    // Over the socket, the reconnect wakes the outbox; over REST, try again after a pause.
-    if (this.#transport === 'longpoll') setTimeout(() => this.outbox.wake(), this._nextBackoff());
-    else if (this.state === 'ended') queueMicrotask(() => this.outbox.wake());
+    // Over the socket, the reconnect wakes the outbox; over REST (long-poll,
+    // or after the end), try again after a pause.
+    if (this.#transport === 'longpoll' || this.state === 'ended') setTimeout(() => this.outbox.wake(), this._nextBackoff());
   }
 
   async _pingOtherwise() {
