@@ -2,30 +2,19 @@
 // on the sign-in page nor on a busy console (an offer waiting, a chat open);
 // the console works at tablet width; a screenshot is kept for people to look at.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat, startCustomer } from './harness.mjs';
+import { routedChat, startCustomer } from './harness.mjs';
+import { ANN, useConsoleWorld, signIn, finish } from './console-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 2 }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld({ agents: [{ ...ANN, capacity: 2 }] });
 
 /** Serious and critical axe violations, one line each. */
 async function axeProblems(page) {
@@ -37,6 +26,7 @@ async function axeProblems(page) {
 }
 
 test('the sign-in page has no serious accessibility problem', async () => {
+  const { server, browser } = world;
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${server.baseUrl}/console/`);
@@ -51,8 +41,9 @@ test('the sign-in page has no serious accessibility problem', async () => {
 });
 
 test('the busy console has no serious accessibility problem, works at tablet width, and is pictured', async () => {
-  const { page, context } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const jane = await routedChat(browser, server, page, { displayName: 'Jane Doe', firstMessage: 'Hi, my invoice INV-1042 is wrong.' });
   await page.getByTestId('composer-input').fill('Let me check that for you, Jane.');
   await page.getByTestId('composer-input').press('Enter');
@@ -80,8 +71,5 @@ test('the busy console has no serious accessibility problem, works at tablet wid
   assert.equal(await page.getByTestId('chat-list').isVisible(), true);
   await page.screenshot({ path: join(here, 'screenshots', 'console-tablet.png') });
   assert.deepEqual(await axeProblems(page), []);
-
-  await setPresence(page, 'offline');
-  await Promise.all([jane.close(), max.close()]);
-  await context.close();
+  await finish(session, jane, max);
 });

@@ -1,28 +1,17 @@
 // Co-work: the agent launches the use-of-funds flow from the console, the
 // customer answers the form, the agent sees the run complete with the answer.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat } from './harness.mjs';
+import { routedChat } from './harness.mjs';
+import { useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-  await server.deployUseOfFunds();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld({ setup: ({ server }) => server.deployUseOfFunds() });
 
 test('the agent launches the use-of-funds flow and sees the customer’s answer', async () => {
-  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const jane = await routedChat(browser, server, page, { displayName: 'Jane' });
 
   await page.getByTestId('action-flow').click();
@@ -52,14 +41,11 @@ test('the agent launches the use-of-funds flow and sees the customer’s answer'
   await page.getByTestId('transcript').getByTestId('message')
     .filter({ hasText: 'the use of funds concerns Renovation work' }).waitFor();
   await page.getByTestId('side-attributes').getByText('Renovation work').waitFor();
-
-  await setPresence(page, 'offline');
-  assert.deepEqual(problems, []);
-  await jane.close();
-  await context.close();
+  await finish(session, jane);
 });
 
 test('a form an agent-side flow sends to the agent is answered in the console', async () => {
+  const { server, browser } = world;
   await server.api('POST', '/flows', [
     'name: agent-checklist',
     'description: Asks the agent to classify the chat.',
@@ -89,8 +75,8 @@ test('a form an agent-side flow sends to the agent is answered in the console', 
     '',
   ].join('\n'), { contentType: 'application/yaml' });
 
-  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const session = await signIn(world);
+  const { page } = session;
   const joe = await routedChat(browser, server, page, { displayName: 'Joe' });
   await page.getByTestId('action-flow').click();
   await page.getByTestId('flow-select').locator('option[value="agent-checklist"]').waitFor({ state: 'attached' });
@@ -108,9 +94,5 @@ test('a form an agent-side flow sends to the agent is answered in the console', 
   // The customer never sees the agent's form nor its answer.
   const seen = await joe.events();
   assert.equal(seen.some((e) => e.type === 'form' || e.type === 'form.submitted'), false);
-
-  await setPresence(page, 'offline');
-  assert.deepEqual(problems, []);
-  await joe.close();
-  await context.close();
+  await finish(session, joe);
 });

@@ -2,27 +2,17 @@
 // the console shows it arrive with a preview and a download; a file the
 // customer sends unasked shows too.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat, PNG_1PX } from './harness.mjs';
+import { startServer, routedChat, PNG_1PX } from './harness.mjs';
+import { ANN, useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld();
 
 test('a file request is answered with an upload the agent can preview and download', async () => {
-  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const jane = await routedChat(browser, server, page, { displayName: 'Jane' });
 
   await page.getByTestId('action-file').click();
@@ -57,11 +47,7 @@ test('a file request is answered with an upload the agent can preview and downlo
   await notes.waitFor();
   assert.equal(await notes.getByTestId('file-preview').count(), 0);
   await notes.getByTestId('file-download').waitFor();
-
-  await setPresence(page, 'offline');
-  assert.deepEqual(problems, []);
-  await jane.close();
-  await context.close();
+  await finish(session, jane);
 });
 
 test('with a scan hook, files wait for the verdict; a refused one says why', async () => {
@@ -69,10 +55,10 @@ test('with a scan hook, files wait for the verdict; a refused one says why', asy
     args: ['--scan-command', 'if [ "$SWITCHBOARD_FILE_NAME" = bad.txt ]; then echo "looks bad"; exit 1; fi; exit 0'],
   });
   try {
-    await scanned.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-    const { page, context, problems } = await openConsole(browser, scanned, { login: 'ann', password: 'ann-password-1' });
-    await setPresence(page, 'available');
-    const jane = await routedChat(browser, scanned, page, { displayName: 'Jane' });
+    await scanned.setupRouting({ agents: [ANN] });
+    const session = await signIn({ server: scanned, browser: world.browser });
+    const { page } = session;
+    const jane = await routedChat(world.browser, scanned, page, { displayName: 'Jane' });
     await jane.upload({ name: 'photo.png', contentType: 'image/png', bytes: PNG_1PX });
     await jane.upload({ name: 'bad.txt', contentType: 'text/plain', bytes: Buffer.from('nope\n') });
     const transcript = page.getByTestId('transcript');
@@ -82,10 +68,7 @@ test('with a scan hook, files wait for the verdict; a refused one says why', asy
     const bad = transcript.getByTestId('attachment').filter({ hasText: 'bad.txt' });
     await bad.getByText('Refused: looks bad').waitFor();
     assert.equal(await bad.getByTestId('file-download').count(), 0);
-    await setPresence(page, 'offline');
-    assert.deepEqual(problems, []);
-    await jane.close();
-    await context.close();
+    await finish(session, jane);
   } finally {
     await scanned.stop();
   }

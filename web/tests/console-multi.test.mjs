@@ -1,32 +1,19 @@
 // One agent, three chats at once: unread counts on the chats not shown,
 // switching, read receipts for the open chat only, drafts kept per chat.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat, chatItem } from './harness.mjs';
+import { routedChat, chatItem } from './harness.mjs';
+import { ANN, useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
+const DEE = { name: 'Dee', login: 'dee', password: 'dee-password-1', capacity: 3 };
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({
-    agents: [
-      { name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 3 },
-      { name: 'Dee', login: 'dee', password: 'dee-password-1', capacity: 3 },
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld({ agents: [{ ...ANN, capacity: 3 }, DEE] });
 
 test('an agent handles three chats at once', async () => {
-  const { page, context, problems } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const alice = await routedChat(browser, server, page, { displayName: 'Alice' });
   const bob = await routedChat(browser, server, page, { displayName: 'Bob' });
   const carol = await routedChat(browser, server, page, { displayName: 'Carol' });
@@ -82,16 +69,14 @@ test('an agent handles three chats at once', async () => {
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.getElementById('chat-title').textContent === 'Bob');
 
-  await setPresence(page, 'offline');
-  assert.deepEqual(problems, []);
-  await Promise.all([alice.close(), bob.close(), carol.close()]);
-  await context.close();
+  await finish(session, alice, bob, carol);
 });
 
 test('messages shown while the tab is hidden stay unread until it is visible again', async () => {
   // Dee: Ann is full with the chats above.
-  const { page, context, problems } = await openConsole(browser, server, { login: 'dee', password: 'dee-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world, { agent: DEE });
+  const { page } = session;
   const dan = await routedChat(browser, server, page, { displayName: 'Dan' });
   await dan.waitForEvent('message.read', { message_id: dan.firstMessage.id });
 
@@ -112,9 +97,5 @@ test('messages shown while the tab is hidden stay unread until it is visible aga
   });
   await dan.waitForEvent('message.read', { message_id: hiddenMessage.id });
   await chatItem(page, dan.conversationId).getByTestId('unread-count').waitFor({ state: 'detached' });
-
-  await setPresence(page, 'offline');
-  assert.deepEqual(problems, []);
-  await dan.close();
-  await context.close();
+  await finish(session, dan);
 });

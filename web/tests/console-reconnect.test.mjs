@@ -1,27 +1,17 @@
 // The console across a server restart: it shows that it is reconnecting,
 // comes back by itself, and the chat goes on with nothing lost or repeated.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat } from './harness.mjs';
+import { routedChat } from './harness.mjs';
+import { useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld();
 
 test('the console reconnects after a server restart and misses nothing', async () => {
-  const { page, context } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(page, 'available');
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const jane = await routedChat(browser, server, page, { displayName: 'Jane', firstMessage: 'before the restart' });
   const transcript = page.getByTestId('transcript');
   await transcript.getByText('before the restart').waitFor();
@@ -38,8 +28,5 @@ test('the console reconnects after a server restart and misses nothing', async (
   const texts = await transcript.getByTestId('message-body').allTextContents();
   assert.deepEqual(texts, ['before the restart', 'while you were away', 'back again']);
   assert.equal(await page.getByTestId('chat-item').count(), 1);
-
-  await setPresence(page, 'offline');
-  await jane.close();
-  await context.close();
+  await finish(session, jane);
 });

@@ -2,41 +2,31 @@
 // composer prefilled by `agent_input`, a transfer to the other agent, and a
 // continued chat showing its earlier conversation in the side panel.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, routedChat, acceptOffer, chatItem } from './harness.mjs';
+import { setPresence, routedChat, acceptOffer, chatItem } from './harness.mjs';
+import { ANN, useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
-let bob;
+const BOB = { name: 'Bob', login: 'bob', password: 'bob-password-1' };
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  ({ agents: [, bob] } = await server.setupRouting({
-    agents: [
-      { name: 'Ann', login: 'ann', password: 'ann-password-1' },
-      { name: 'Bob', login: 'bob', password: 'bob-password-1' },
-    ],
-  }));
-  const settings = await server.api('GET', '/settings');
-  await server.api('PUT', '/settings', {
-    ...settings,
-    canned_responses: [
-      { id: 'greet', title: 'Greeting', text: 'Hello! How can I help you today?' },
-      { id: 'bye', title: 'Goodbye', text: 'Thanks for contacting us. **Have a nice day!**' },
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+const world = useConsoleWorld({
+  agents: [ANN, BOB],
+  setup: async ({ server }) => {
+    const settings = await server.api('GET', '/settings');
+    await server.api('PUT', '/settings', {
+      ...settings,
+      canned_responses: [
+        { id: 'greet', title: 'Greeting', text: 'Hello! How can I help you today?' },
+        { id: 'bye', title: 'Goodbye', text: 'Thanks for contacting us. **Have a nice day!**' },
+      ],
+    });
+  },
 });
 
 test('canned responses, agent input, a transfer, and an earlier conversation', async () => {
-  const ann = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(ann.page, 'available');
+  const { server, browser } = world;
+  const bob = world.routing.agents[1];
+  const ann = await signIn(world);
   const jane = await routedChat(browser, server, ann.page, { displayName: 'Jane', firstMessage: 'Hello there' });
 
   // `/gre` lists the greeting; Enter picks it, Enter again sends it.
@@ -71,8 +61,7 @@ test('canned responses, agent input, a transfer, and an earlier conversation', a
   await input.fill('');
 
   // Transfer to Bob: Ann's chat is no longer hers; Bob is offered it and sees its history.
-  const bobConsole = await openConsole(browser, server, { login: 'bob', password: 'bob-password-1' });
-  await setPresence(bobConsole.page, 'available');
+  const bobConsole = await signIn(world, { agent: BOB });
   await ann.page.getByTestId('action-transfer').click();
   await ann.page.getByTestId('transfer-target').locator(`option[value="agent:${bob.id}"]`).waitFor({ state: 'attached' });
   await ann.page.getByTestId('transfer-target').selectOption(`agent:${bob.id}`);
@@ -83,7 +72,7 @@ test('canned responses, agent input, a transfer, and an earlier conversation', a
   await bobConsole.page.getByTestId('transcript').getByText('Hello! How can I help you today?').waitFor();
   await ann.page.getByTestId('chat-close').click();
   await chatItem(ann.page, jane.conversationId).waitFor({ state: 'detached' });
-  await setPresence(ann.page, 'offline');
+  await finish(ann);
 
   // Bob ends it; Jane comes back later: the new chat carries the old one.
   await bobConsole.page.getByTestId('action-end').click();
@@ -99,12 +88,5 @@ test('canned responses, agent input, a transfer, and an earlier conversation', a
   await segment.locator('summary').click();
   await segment.getByText('Hello there').waitFor();
   await segment.getByText('Hello! How can I help you today?').waitFor();
-
-  await setPresence(bobConsole.page, 'offline');
-  for (const c of [ann, bobConsole]) {
-    assert.deepEqual(c.problems, []);
-  }
-  await jane.close();
-  await ann.context.close();
-  await bobConsole.context.close();
+  await finish(bobConsole, jane);
 });

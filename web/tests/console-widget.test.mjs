@@ -2,32 +2,21 @@
 // an agent in the console. The chat is offered, accepted, answered both
 // ways, and ended by the agent.
 
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, acceptOffer } from './harness.mjs';
+import { acceptOffer } from './harness.mjs';
 import { startHostPage, openWidget, storedChat } from './widget-support.mjs';
+import { useConsoleWorld, signIn, finish } from './console-support.mjs';
 
-let server;
-let browser;
 let host;
-let entryPointId;
-
-before(async () => {
-  server = await startServer();
-  ({ entryPointId } = await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] }));
-  host = await startHostPage(server, entryPointId);
-  browser = await launchBrowser();
+const world = useConsoleWorld({
+  setup: async ({ server, routing }) => { host = await startHostPage(server, routing.entryPointId); },
 });
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  await server?.stop();
-});
+after(() => host?.close());
 
 test('a widget customer and a console agent chat', async () => {
-  const agent = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
-  await setPresence(agent.page, 'available');
+  const { browser, routing: { entryPointId } } = world;
+  const agent = await signIn(world);
   const widget = await openWidget(browser, host, { name: 'Wendy' });
   const input = widget.frame.getByTestId('composer-input');
   await input.fill('Hi from the widget');
@@ -55,9 +44,5 @@ test('a widget customer and a console agent chat', async () => {
   await agent.page.getByTestId('action-end').click();
   await widget.frame.getByTestId('ended').waitFor({ state: 'visible' });
   await agent.page.getByTestId('chat-banner').waitFor();
-
-  await setPresence(agent.page, 'offline');
-  assert.deepEqual(agent.problems, []);
-  await widget.context.close();
-  await agent.context.close();
+  await finish(agent, widget.context);
 });

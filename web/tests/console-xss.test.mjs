@@ -3,32 +3,22 @@
 // switched off here, so the CSP cannot hide a console that injects markup:
 // every payload's side effect is a counter on window, and alert() is watched.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openConsole, setPresence, startCustomer, acceptOffer } from './harness.mjs';
+import { startCustomer, acceptOffer } from './harness.mjs';
+import { useConsoleWorld, signIn, finish } from './console-support.mjs';
 
 const PWN = 'window.__pwned=(window.__pwned||0)+1';
 const IMG = `<img src=x onerror="${PWN}">`;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const world = useConsoleWorld();
 
 test('customer content never runs in the console', async () => {
-  const { page, context } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1', bypassCSP: true });
+  const { server, browser } = world;
+  const session = await signIn(world, { bypassCSP: true });
+  const { page } = session;
   const dialogs = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
-  await setPresence(page, 'available');
 
   const mallory = await startCustomer(browser, server, { displayName: IMG, attributes: { note: IMG } });
   await mallory.send(IMG);
@@ -80,19 +70,17 @@ test('customer content never runs in the console', async () => {
   }));
   assert.deepEqual(injected, { pwned: 0, imgs: 0, scripts: 0 }, `files: ${outcomes.join('; ')}`);
   assert.deepEqual(dialogs, []);
-
-  await setPresence(page, 'offline');
-  await mallory.close();
-  await context.close();
+  await finish(session, mallory);
 });
 
 test('the same payloads are inert under the real CSP too', async () => {
-  const { page, context } = await openConsole(browser, server, { login: 'ann', password: 'ann-password-1' });
+  const { server, browser } = world;
+  const session = await signIn(world);
+  const { page } = session;
   const violations = [];
   await page.exposeFunction('__violation', (v) => violations.push(v));
   await page.evaluate(() => document.addEventListener('securitypolicyviolation',
     (e) => window.__violation(`${e.violatedDirective} ${e.blockedURI}`)));
-  await setPresence(page, 'available');
   const mallory = await startCustomer(browser, server, { displayName: IMG });
   await mallory.send(IMG, { contentType: 'text/markdown' });
   await mallory.send(IMG);
@@ -102,7 +90,5 @@ test('the same payloads are inert under the real CSP too', async () => {
   await page.waitForFunction(() => [...document.images].every((i) => i.complete));
   // No inline handler was ever attempted (the CSP would have reported it).
   assert.deepEqual(violations, []);
-  await setPresence(page, 'offline');
-  await mallory.close();
-  await context.close();
+  await finish(session, mallory);
 });

@@ -21,20 +21,15 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync',
 ];
 
-/** The server binary: SWITCHBOARD_BIN, else the usual debug build paths. */
+/** The server binary: SWITCHBOARD_BIN, else the debug build in this repository. */
 export function serverBinary() {
-  const candidates = [
-    process.env.SWITCHBOARD_BIN,
-    join(repoRoot, 'target', 'debug', 'switchboard'),
-    '/work/tgt-web/debug/switchboard',
-  ].filter(Boolean);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`no server binary: set SWITCHBOARD_BIN (tried ${candidates.join(', ')})`);
-  return found;
+  const path = process.env.SWITCHBOARD_BIN || join(repoRoot, 'target', 'debug', 'switchboard');
+  if (!existsSync(path)) throw new Error(`no server binary at ${path}: build it or set SWITCHBOARD_BIN`);
+  return path;
 }
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor(check, { timeoutMs = 15000, intervalMs = 50, what = 'condition' } = {}) {
+export async function waitFor(check, { timeoutMs = 30000, intervalMs = 50, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   for (;;) {
