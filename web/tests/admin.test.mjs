@@ -260,6 +260,31 @@ test('the widget: colour, title and pre-chat fields saved, seen on the demo page
   await demo.close();
 });
 
+test('a new entry point: idle timers checked by the server, then created with its snippet', async () => {
+  const { page } = admin;
+  await section(page, 'entry-points');
+  await page.getByTestId('entry-point-new').click();
+  const form = page.getByTestId('entry-point-form');
+  await form.getByLabel('Name', { exact: true }).fill('Shop');
+  await form.getByLabel('Allowed origins (one per line)').fill('https://shop.example.com');
+  await form.getByLabel('Customer idle after (seconds)').fill('120');
+  await form.getByLabel('Disconnect after (seconds)').fill('60');
+  await form.getByTestId('entry-point-save').click();
+  const idle = form.getByLabel('Customer idle after (seconds)');
+  await form.locator('[data-error-for="idle"]').filter({ hasText: 'greater than' }).waitFor();
+  assert.equal(await idle.getAttribute('aria-invalid'), 'true');
+  admin.problems.length = 0;
+  await form.getByLabel('Disconnect after (seconds)').fill('600');
+  await form.getByTestId('entry-point-save').click();
+  await page.getByTestId('entry-points-status').filter({ hasText: 'Entry point Shop created.' }).waitFor();
+  const shop = (await server.api('GET', '/entry-points')).find((ep) => ep.name === 'Shop');
+  assert.deepEqual([shop.allowed_origins, shop.idle], [['https://shop.example.com'], { idle_after_secs: 120, disconnect_after_secs: 600 }]);
+  await page.locator(`[data-testid="entry-point-row"][data-entry-point-id="${shop.id}"]`).waitFor();
+  // The editor stays open on the new entry point, with its snippet.
+  await page.getByTestId('entry-point-form').getByRole('heading', { name: 'Edit Shop' }).waitFor();
+  assert.match(await page.getByTestId('entry-point-snippet').textContent(), new RegExp(`data-entry-point="${shop.id}"`));
+});
+
 test('canned responses are edited as a list and saved into the settings', async () => {
   const { page } = admin;
   await section(page, 'canned');
