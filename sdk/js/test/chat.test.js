@@ -80,6 +80,14 @@ test('customer and agent chat from start to end', async (t) => {
   const delivered = await agent.markDelivered(customer.conversationId, msg.id);
   assert.equal(typeof delivered.seq, 'number');
 
+  // Text put in the agent's composer from outside (setAgentInput).
+  const input = waitFor(agent, 'agent_input');
+  await server.admin('POST', `/conversations/${customer.conversationId}/agent-input`, { text: 'Refund approved.' });
+  assert.deepEqual(await input, { conversationId: customer.conversationId, text: 'Refund approved.' });
+  const presence = waitFor(agent, 'presence', (p) => p.activity === 'away');
+  await agent.setActivity('away');
+  assert.equal((await presence).available, false);
+
   // A few more, to page through.
   for (let i = 1; i <= 5; i++) await customer.send(`line ${i}`);
 
