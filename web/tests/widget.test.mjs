@@ -389,4 +389,28 @@ steps:
       await idleHost.close();
     }
   });
+
+  it('shows the end when the chat is erased, and forgets it', async () => {
+    const widget = await openWidget(browser, host, { name: 'Vera' });
+    const { frame } = widget;
+    try {
+      const { conversationId } = await storedChat(frame, entryPointId);
+      await frame.getByTestId('composer-input').fill('please forget me');
+      await frame.getByTestId('send').click();
+      await frame.locator('[data-testid="message-mine"][data-status="sent"]').waitFor();
+      await server.api('DELETE', `/conversations/${conversationId}?end=true&reason=request`);
+      // Erasing an open chat ends it first: the customer sees the end.
+      await frame.getByTestId('ended-notice').waitFor();
+      await frame.getByTestId('ended').waitFor({ state: 'visible' });
+      assert.equal(await storedChat(frame, entryPointId), null);
+      // After a refresh the launcher waits closed, and opening it offers a new chat.
+      await widget.page.reload();
+      assert.equal(await widget.page.getByTestId('launcher').getAttribute('aria-expanded'), 'false');
+      await widget.page.getByTestId('launcher').click();
+      const after = await widgetFrame(widget.page);
+      await after.getByTestId('prechat-form').waitFor();
+    } finally {
+      await widget.context.close();
+    }
+  });
 });

@@ -183,12 +183,11 @@ function attach(next, history) {
     }),
     next.on('typing', ({ participantId }) => showTyping(participantId)),
     next.on('queue_position', ({ position, estimatedWaitSecs }) => showQueue(position, estimatedWaitSecs)),
-    next.on('state', (state) => showConnection(state)),
-    next.on('error', (err) => {
-      if (err?.code === 'conversation_erased') {
-        log.note('This chat is no longer available.', 'ended', 'erased-notice');
-        markEnded();
-      }
+    next.on('state', (state) => {
+      showConnection(state);
+      // Closed by the client itself only on a failure it cannot get over
+      // (the chat was erased, its token refused): nothing more will come.
+      if (state === 'closed' && chat === next) loseChat();
     }),
   ];
   if (!chatEnded) {
@@ -379,6 +378,12 @@ function markEnded() {
   ui.confirmEnd.hidden = true;
   store.clear();
   bridge.send('active', { active: false });
+}
+
+function loseChat() {
+  if (chatEnded) return;
+  log.note('This chat is no longer available.', 'ended', 'lost-notice');
+  markEnded();
 }
 
 async function startOver() {
