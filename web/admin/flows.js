@@ -11,7 +11,7 @@ export class FlowsSection {
     this.listError = h('p', { class: 'error', role: 'alert' });
     this.editor = new YamlEditor({ label: 'Flow file (YAML)', testid: 'flow-editor', field: 'flow' });
     this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'flow-status' });
-    const form = h('form', { class: 'card', novalidate: true, 'data-testid': 'flow-form' },
+    const form = h('form', { class: 'card editor-card', novalidate: true, 'data-testid': 'flow-form' },
       h('h3', {}, 'Validate or deploy a flow'),
       h('p', { class: 'muted small' }, 'Deploying makes the next version of the flow named in the file; runs already going stay on their version.'),
       this.editor.element, this.status,
