@@ -248,7 +248,9 @@ declare class Emitter<E> {
 // ---------------------------------------------------------------- customer
 
 export class ChatClient extends Emitter<ChatEvents> {
-  /** Starts a new chat on a public entry point, then (by default) connects. */
+  /** Starts a new chat on a public entry point, then (by default) connects. What arrives while
+   *  connecting is emitted in the task after the promise resolves, so listeners added right
+   *  after `await ChatClient.start(…)` get every event from `conversation.created` on. */
   static start(opts: StartOptions): Promise<ChatClient>;
   /** A client for an existing chat (e.g. from `snapshot()` after a page refresh). Call `connect()`. */
   static resume(opts: ChatClientOptions): ChatClient;

@@ -53,8 +53,30 @@ export class ChatClient extends StreamClient {
     const chat = new ChatClient({ ...opts, baseUrl, token: started.token, conversationId: started.conversation.id, lastSeq: 0 });
     chat.#participant = started.participant;
     chat.#conversation = started.conversation;
-    if (connect) await chat.connect();
+    if (connect) {
+      // What arrives while connecting is emitted in the task after this
+      // resolves, so listeners added right after `await start()` miss nothing.
+      chat.#held = [];
+      try {
+        await chat.connect();
+      } finally {
+        setTimeout(() => chat.#release(), 0);
+      }
+    }
     return chat;
+  }
+
+  #held = null;
+
+  emit(type, payload) {
+    if (this.#held) this.#held.push([type, payload]);
+    else super.emit(type, payload);
+  }
+
+  #release() {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const [type, payload] of held) super.emit(type, payload);
   }
 
   /** A client for an existing chat (e.g. from `snapshot()`); call `connect()`. */

@@ -131,6 +131,22 @@ test('customer and agent chat from start to end', async (t) => {
   assert.deepEqual(snap, { baseUrl: server.baseUrl, token: customer.token, conversationId: customer.conversationId, lastSeq: customerEvents.at(-1).seq });
 });
 
+test('listeners added right after `await start()` get everything from the first event', async (t) => {
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
+  t.after(() => chat.close());
+  const events = collect(chat, 'event');
+  const states = collect(chat, 'state');
+  const position = waitFor(chat, 'queue_position');
+  const hi = waitFor(chat, 'message', (m) => m.content === 'first words');
+  await chat.send('first words');
+  await hi;
+  assert.equal(events[0].seq, 1);
+  assert.equal(events[0].type, 'conversation.created');
+  assertOrdered(assert, events);
+  assert.deepEqual(states, ['connecting', 'open'], 'the states while starting, replayed in order');
+  assert.ok((await position).position >= 1);
+});
+
 test('a resumed client continues after its last seq, without repeating', async (t) => {
   const first = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
   const twoSeen = waitFor(first, 'message', (m) => m.content === 'two');

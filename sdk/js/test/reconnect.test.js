@@ -238,3 +238,31 @@ test('what changed while an agent was away is told on reconnect: a chat taken aw
   assert.equal(agent.offers.has(offer.id), false);
   assert.equal(agent.conversations.has(taken.conversationId), false);
 });
+
+test('many sends through repeated cuts, with the other side talking: the log and the stream agree', async (t) => {
+  const ws = recordingWebSocket();
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, WebSocket: ws.WebSocket, reconnect: fast, connect: false });
+  t.after(() => chat.close());
+  const events = collect(chat, 'event');
+  await chat.connect();
+  // Cut every fourth send frame's socket right after it goes out.
+  let sendFrames = 0;
+  ws.onSend = (frame, socket) => {
+    if (frame.type === 'send' && ++sendFrames % 4 === 0) socket.close();
+  };
+  const mine = Array.from({ length: 24 }, (_, i) => `mine ${i}`);
+  const theirs = Array.from({ length: 8 }, (_, i) => `theirs ${i}`);
+  const allSeen = waitForMessages(chat, [...mine, ...theirs], 30_000);
+  const sending = Promise.all(mine.map((text) => chat.send(text)));
+  for (const text of theirs) await server.admin('POST', `/conversations/${chat.conversationId}/messages`, { content: text });
+  const acks = await sending;
+  await allSeen;
+
+  assert.ok(ws.sockets.length >= 6, `the socket was cut ${ws.sockets.length - 1} times`);
+  const log = [];
+  for await (const page of chat.pages({ limit: 500 })) log.push(...page.events);
+  assert.deepEqual(events.map((e) => e.seq), log.map((e) => e.seq), 'the stream delivered exactly the log');
+  const stored = log.filter((e) => e.type === 'message' && e.content.startsWith('mine')).map((e) => e.content);
+  assert.deepEqual(stored, mine, 'each send once, in order');
+  assert.deepEqual(acks.map((a) => a.seq), log.filter((e) => e.content?.startsWith('mine')).map((e) => e.seq));
+});
