@@ -275,17 +275,18 @@ function handleEvent(event, live) {
   if (live) saveSnapshot(event.seq);
 }
 
-/** A message from someone else arrived live: receipts, unread badge. */
+/** A message or file from someone else arrived live: receipts, unread badge. */
 function receiveMessage(event) {
-  if (event.type !== 'message') return;
   if (isSeen()) {
     sendReadReceipts();
-  } else {
+    return;
+  }
+  if (event.type === 'message') {
     chat.markDelivered(event.id).catch(() => {});
     log.receiptsSent.delivered.add(event.id);
-    unread += 1;
-    bridge.send('unread', { count: unread });
   }
+  unread += 1;
+  bridge.send('unread', { count: unread });
 }
 
 function isSeen() {

@@ -165,7 +165,7 @@ export class MessageLog {
    * receipt for it stands for the ones before, so only that one is sent.
    */
   newestUnreadFromOthers() {
-    const nodes = this.root.querySelectorAll(':scope > .msg.theirs[data-event-id]');
+    const nodes = this.root.querySelectorAll(':scope > .msg.theirs:not(.attachment)[data-event-id]');
     const newest = nodes[nodes.length - 1];
     if (!newest || this.receiptsSent.read.has(newest.dataset.eventId)) return null;
     for (const node of nodes) this.receiptsSent.read.add(node.dataset.eventId);
