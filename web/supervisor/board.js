@@ -13,6 +13,8 @@ import { ExplainDialog } from './explain.js';
 import { SlaAlerts } from './sla-alerts.js';
 
 const DIRECTORY_EVERY_MS = 3000;
+// A presence change that moves no queue's numbers sends no stats frame.
+const DIRECTORY_ANYWAY_MS = 30000;
 const CONNECTION_LABELS = {
   connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…', closed: 'Disconnected',
 };
@@ -75,6 +77,7 @@ export class Board {
       this.queues.tick();
       this.chats.tick();
     }, 1000);
+    this.directoryAnyway = setInterval(() => this.#scheduleDirectory(), DIRECTORY_ANYWAY_MS);
     this.sampler = setInterval(() => {
       this.history.sample();
       this.chart.render(this.history);
@@ -84,6 +87,7 @@ export class Board {
   stop() {
     clearInterval(this.ticker);
     clearInterval(this.sampler);
+    clearInterval(this.directoryAnyway);
     clearTimeout(this.directoryTimer);
     this.socket.stop();
     this.monitor.destroy();

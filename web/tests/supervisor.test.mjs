@@ -45,9 +45,14 @@ test('a wrong key is refused at sign-in, and signing out forgets the key', async
 
   const { page: signedIn, context: ctx2 } = await openWorkspacePage(browser, server, 'supervisor');
   await signedIn.waitForFunction(() => document.querySelector('[data-testid="connection"]').dataset.state === 'open');
-  // A reload stays signed in (the key is kept for the tab).
+  // A reload stays signed in (the key is kept for the tab), and so does going
+  // to the admin pages and back.
   await signedIn.reload();
   await signedIn.getByTestId('app-view').waitFor({ state: 'visible' });
+  await signedIn.getByRole('link', { name: 'Admin' }).click();
+  await signedIn.getByTestId('section-entry-points').waitFor({ state: 'visible' });
+  await signedIn.getByRole('link', { name: 'Supervisor' }).click();
+  await signedIn.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.dataset.state === 'open');
   await signedIn.getByTestId('logout-button').click();
   await signedIn.getByTestId('login-view').waitFor({ state: 'visible' });
   assert.equal(await signedIn.evaluate(() => sessionStorage.length), 0);
