@@ -25,8 +25,9 @@ after(async () => {
 test('offline, then online: the client reconnects at once and sends what waited', async (t) => {
   const ws = recordingWebSocket();
   // A backoff far longer than the test: only the 'online' signal can bring it back in time.
-  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, WebSocket: ws.WebSocket, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, WebSocket: ws.WebSocket, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, connect: false });
   t.after(() => chat.close());
+  await chat.connect();
   assert.equal(chat.watchBrowser, true);
   const states = collect(chat, 'state');
 
