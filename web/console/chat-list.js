@@ -1,7 +1,7 @@
 // The agent's chats: one button each, with the customer's name, the newest
 // message, the unread count and whether the chat has ended.
 
-import { el, messageText } from '../shared/message-body.js';
+import { el, previewText } from '../shared/message-body.js';
 
 export class ChatListView {
   constructor(list, empty, onSelect) {
@@ -31,7 +31,7 @@ export class ChatListView {
     const name = el('span', 'chat-name', chat.title());
     name.setAttribute('data-testid', 'chat-name');
     const last = chat.lastMessage();
-    const preview = el('span', 'chat-preview', last ? messageText(last).slice(0, 80) : 'No messages yet');
+    const preview = el('span', 'chat-preview', last ? previewText(last).slice(0, 80) : 'No messages yet');
     button.append(name, preview);
     if (chat.status !== 'active') {
       const state = el('span', 'badge state', chat.status === 'ended' ? 'Ended' : 'Transferred');

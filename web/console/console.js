@@ -11,7 +11,7 @@ import { SidePanel } from './side-panel.js';
 import { ActionDialogs } from './dialogs.js';
 import { PresenceSwitch } from './presence.js';
 import { chime, notify, announce } from './alerts.js';
-import { messageText } from '../shared/message-body.js';
+import { previewText } from '../shared/message-body.js';
 
 const PAGE = 50;
 const LINK_REUSE_MS = 120 * 1000; // download links last 300 s; reuse one for two minutes
@@ -151,7 +151,7 @@ export class Console {
         const page = await this.agent.transcript(offer.conversation_id, { order: 'asc', limit: 20 });
         const joined = page.events.find((e) => e.type === 'participant.joined' && e.role === 'customer');
         const first = page.events.find((e) => e.type === 'message' && e.participant_id === joined?.member_id);
-        this.offers.describe(offer.id, { name: joined?.display_name, firstMessage: first && messageText(first) });
+        this.offers.describe(offer.id, { name: joined?.display_name, firstMessage: first && previewText(first) });
         if (first) return;
       } catch {
         return; // not readable before accepting
@@ -195,13 +195,13 @@ export class Console {
       this.view.add(event);
       this.#markRead(chat);
     } else if (chat.isCustomerMessage(event)) {
-      announce(`New message from ${chat.title()}: ${messageText(event).slice(0, 140)}`);
+      announce(`New message from ${chat.title()}: ${previewText(event).slice(0, 140)}`);
     }
     // A customer message that reached the console but is not read yet: delivered.
     if (chat.isCustomerMessage(event) && chat.status === 'active' && event.seq > chat.lastReadSeq) {
       this.agent.markDelivered(chat.id, event.id).catch(() => {});
     }
-    if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, messageText(event).slice(0, 140), chat.id);
+    if (chat.isCustomerMessage(event)) notify(`Message from ${chat.title()}`, previewText(event).slice(0, 140), chat.id);
     if (event.type === 'conversation.updated') this.#reloadConversation(chat);
 
     if (['conversation.ended', 'participant.joined'].includes(event.type)) this.#refreshChat(chat);

@@ -27,6 +27,19 @@ export function messageText(event) {
   return JSON.stringify(content);
 }
 
+/** One line of a message for lists and notifications: markdown marks are
+ * dropped (`**twice**` → `twice`, `[site](url)` → `site`). */
+export function previewText(event) {
+  let text = messageText(event);
+  if (event.content_type === 'text/markdown') {
+    text = text
+      .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/^\s{0,3}(#{1,6}|>|[-*+]|\d+\.)\s+/gm, '')
+      .replace(/(\*\*|\*|~~|`)/g, '');
+  }
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 /** Every link opens in a new tab without access to this page; anything but
  * http(s)/mailto links loses its href (the server's sanitizer already drops
  * them; this is a second line). */

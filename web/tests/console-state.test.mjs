@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatState } from '../console/chat-state.js';
 import { declaredParams } from '../console/dialogs.js';
+import { previewText } from '../shared/message-body.js';
 
 const at = '2026-12-04T10:00:00Z';
 let seq = 0;
@@ -81,4 +82,11 @@ test('a flow file’s declared parameters are read for the launch form', () => {
   const source = 'name: x\nside: agent\nparams:\n  record_id: { required: true }\n  note: { default: "" }\nsteps:\n  a:\n    type: end_chat\n';
   assert.deepEqual(declaredParams(source), ['record_id', 'note']);
   assert.deepEqual(declaredParams('name: y\nsteps: {}\n'), []);
+});
+
+test('previews drop markdown marks and keep plain text as written', () => {
+  const md = { content_type: 'text/markdown', content: 'It was **twice**.\n\n- see [our site](https://example.com) and `INV_1`' };
+  assert.equal(previewText(md), 'It was twice. see our site and INV_1');
+  assert.equal(previewText({ content_type: 'text/plain', content: 'a *b*\nc' }), 'a *b* c');
+  assert.equal(previewText({ content_type: 'application/json', content: '{"a":1}' }), '{"a":1}');
 });
