@@ -22,6 +22,7 @@ export class Files {
     this.chat = null;
     this.enabled = false;
     this.openRequests = new Map(); // request id → prompt element
+    this.attachments = new Map(); // attachment id → its `attachment` event
     this.requestForNextPick = null;
 
     attach.addEventListener('click', () => this.pick(null));
@@ -64,6 +65,7 @@ export class Files {
   setChat(chat) {
     this.chat = chat;
     this.openRequests.clear();
+    this.attachments.clear();
     this.uploads.replaceChildren();
   }
 
@@ -138,6 +140,7 @@ export class Files {
       h('div', { class: 'meta' }, h('time', { class: 'time', datetime: event.at }, formatTime(event.at))),
     );
     card.dataset.status = event.status;
+    this.attachments.set(event.attachment_id, event);
     link.addEventListener('click', (e) => this.#download(e, event));
     this.log.insert(event, card);
     if (event.status === 'approved' || (mine && event.status === 'scanning')) this.#fillLinks(card, event);
@@ -153,6 +156,8 @@ export class Files {
     if (event.status === 'rejected') {
       card.querySelector('.thumb-slot').replaceChildren();
       card.querySelector('.file-link').removeAttribute('href');
+    } else if (event.status === 'approved' && this.attachments.has(event.attachment_id)) {
+      this.#fillLinks(card, this.attachments.get(event.attachment_id));
     }
   }
 
