@@ -14,10 +14,25 @@ const SILENT = new Set([
 export class Roster {
   constructor() { this.people = new Map(); }
 
+  /** Takes note of joins and departures; true when who is in the chat changed. */
   learn(event) {
     if (event.type === 'participant.joined' && event.member_id) {
-      this.people.set(event.member_id, { name: event.display_name || event.role, role: event.role });
+      this.people.set(event.member_id, { name: event.display_name || event.role, role: event.role, present: true });
+      return true;
     }
+    if ((event.type === 'participant.left' || event.type === 'participant.autodisconnection') && this.people.has(event.member_id)) {
+      this.people.get(event.member_id).present = false;
+      return true;
+    }
+    return false;
+  }
+
+  /** "Jane (customer), Ann (agent)": who is in the chat now, but `exceptId`. */
+  present(exceptId) {
+    return [...this.people.entries()]
+      .filter(([id, p]) => p.present && id !== exceptId)
+      .map(([, p]) => `${p.name} (${p.role})`)
+      .join(', ');
   }
 
   name(id) {
@@ -32,7 +47,6 @@ export class Roster {
 
 /** @returns {HTMLLIElement|null} the row for an event, null for bookkeeping. */
 export function renderMonitorEvent(event, roster, myId) {
-  roster.learn(event);
   if (SILENT.has(event.type)) return null;
   const row = h('li', { class: 'event', 'data-seq': event.seq, 'data-type': event.type });
   if (event.type === 'message' || event.type === 'attachment') {

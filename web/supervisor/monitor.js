@@ -25,6 +25,7 @@ export class MonitorPanel {
     this.heading = document.getElementById('monitor-heading');
     this.mode = document.getElementById('monitor-mode');
     this.status = document.getElementById('monitor-state');
+    this.people = document.getElementById('monitor-people');
     this.list = document.getElementById('monitor-events');
     this.log = this.list.parentElement;
     this.composer = document.getElementById('monitor-composer');
@@ -87,6 +88,7 @@ export class MonitorPanel {
     this.composer.hidden = role !== 'supervisor';
     this.error.textContent = '';
     this.list.replaceChildren();
+    this.people.textContent = '';
     this.status.textContent = 'Joining…';
     this.hooks.changed(conversationId);
     this.heading.focus();
@@ -111,6 +113,9 @@ export class MonitorPanel {
 
   #show(current, event) {
     if (this.current !== current) return;
+    if (current.roster.learn(event)) {
+      this.people.textContent = `In the chat: ${current.roster.present(current.participantId) || 'nobody else'}.`;
+    }
     const row = renderMonitorEvent(event, current.roster, current.participantId);
     if (!row) return;
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;

@@ -105,6 +105,7 @@ test('the board follows a waiting chat and an agent taking it; monitor and barge
   await panel.getByTestId('monitor-message').filter({ hasText: 'Hello, is anyone there?' }).waitFor();
   assert.equal(await panel.getByTestId('monitor-composer').isVisible(), false);
   await page.getByTestId('monitor-state').filter({ hasText: 'Live' }).waitFor();
+  await page.getByTestId('monitor-people').filter({ hasText: 'In the chat: Jane (customer), Ann (agent).' }).waitFor();
   await agent.page.getByTestId('composer-input').fill('Hi Jane, Ann here.');
   await agent.page.getByTestId('composer-input').press('Enter');
   await panel.getByTestId('monitor-message').filter({ hasText: 'Hi Jane, Ann here.' }).waitFor();
