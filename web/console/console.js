@@ -40,6 +40,7 @@ export class Console {
     this.offers = new OffersView(document.getElementById('offers'), document.getElementById('offers-empty'), {
       accept: (offer) => this.#accept(offer),
       decline: (offer) => this.agent.decline(offer.id).then(() => this.offers.remove(offer.id)),
+      changed: () => this.#scheduleList(),
     });
     this.list = new ChatListView(document.getElementById('chat-list'), document.getElementById('chats-empty'),
       (id) => this.select(id, { focus: true }));
@@ -91,7 +92,11 @@ export class Console {
     on('hello', (hello) => this.#hello(hello));
     on('state', (state) => this.#connection(state));
     on('offer', (offer) => this.#offer(offer));
-    on('offer_closed', ({ offer }) => this.offers.remove(offer.id));
+    on('offer_closed', ({ offer, state }) => {
+      if (!this.offers.has(offer.id)) return;
+      this.offers.remove(offer.id);
+      if (state === 'expired' || state === 'revoked') announce(`The chat offer ${state === 'expired' ? 'expired' : 'was withdrawn'}.`);
+    });
     on('assigned', ({ conversationId }) => this.#assigned(conversationId));
     on('released', ({ conversationId }) => this.#released(conversationId));
     on('event', (event) => this.#event(event));
@@ -343,7 +348,11 @@ export class Console {
     this.listScheduled = true;
     setTimeout(() => {
       this.listScheduled = false;
-      this.list.render(this.#ordered(), this.selectedId);
+      const chats = this.#ordered();
+      this.list.render(chats, this.selectedId);
+      // The tab's title tells what waits: offers and unread messages.
+      const waiting = this.offers.count + chats.reduce((n, c) => n + c.unreadCount(), 0);
+      document.title = `${waiting ? `(${waiting}) ` : ''}Switchboard — agent console`;
     }, 0);
   }
 

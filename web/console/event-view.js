@@ -254,6 +254,6 @@ function noticeText(chat, event) {
     case 'file.request_declined': return 'The customer declined the file request.';
     case 'form.submitted': return `Form answered — ${describeValues(event.values)}`;
     case 'form.cancelled': return 'A form was closed without an answer.';
-    default: return event.type;
+    default: return event.type.replace(/[._]/g, ' ');
   }
 }

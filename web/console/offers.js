@@ -8,7 +8,7 @@ export class OffersView {
   /**
    * @param {HTMLElement} list  the <ul> holding the cards
    * @param {HTMLElement} empty the "no offers" text
-   * @param {{ accept: (offer) => Promise<void>, decline: (offer) => Promise<void> }} actions
+   * @param {{ accept: (offer) => Promise<void>, decline: (offer) => Promise<void>, changed: () => void }} actions
    */
   constructor(list, empty, actions) {
     this.list = list;
@@ -20,6 +20,10 @@ export class OffersView {
 
   has(offerId) {
     return this.cards.has(offerId);
+  }
+
+  get count() {
+    return this.cards.size;
   }
 
   add(offer, queueName) {
@@ -110,6 +114,7 @@ export class OffersView {
 
   #refreshEmpty() {
     this.empty.hidden = this.cards.size > 0;
+    this.actions.changed();
   }
 
   destroy() {

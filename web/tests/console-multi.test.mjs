@@ -29,6 +29,8 @@ test('an agent handles three chats at once', async () => {
   const carolMsg = await carol.send('Carol one');
   await chatItem(page, alice.conversationId).getByTestId('unread-count').filter({ hasText: '2' }).waitFor();
   await chatItem(page, bob.conversationId).getByTestId('unread-count').filter({ hasText: '1' }).waitFor();
+  // The tab's title counts what waits.
+  await page.waitForFunction(() => document.title === '(3) Switchboard — agent console');
   await page.getByTestId('transcript').getByTestId('message').filter({ hasText: 'Carol one' }).waitFor();
   await carol.waitForEvent('message.read', { message_id: carolMsg.id });
   assert.equal(await chatItem(page, carol.conversationId).getByTestId('unread-count').count(), 0);
