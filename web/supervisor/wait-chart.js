@@ -73,7 +73,7 @@ export class WaitChart {
       svg.append(svgEl('line', { class: 'grid', x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v) }));
       svg.append(svgEl('text', { class: 'tick', x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, tick(v)));
     }
-    for (let m = 60; m >= 0; m -= 15) {
+    for (let m = 60; m >= 0; m -= 30) {
       const at = now - m * 60 * 1000;
       svg.append(svgEl('text', { class: 'tick', x: x(at), y: H - 8, 'text-anchor': m === 60 ? 'start' : m === 0 ? 'end' : 'middle' }, clockTime(at)));
     }

@@ -60,7 +60,7 @@ test('two queues over the last hour: lines, axes, summary and table', async () =
   assert.deepEqual(result.longestLines, [13, 13]);
   assert.deepEqual(result.waitingTicks.slice(0, 4), ['0', '2', '4', '6']);
   assert.ok(result.longestTicks.includes('6 min'), result.longestTicks.join(','));
-  assert.equal(result.waitingTicks.length - 4, 5); // five time labels, every quarter of an hour
+  assert.equal(result.waitingTicks.length - 4, 3); // three time labels, every half hour
   assert.equal(result.summary, 'billing: 6 now, at most 6. general: 1 now, at most 1.');
   assert.equal(result.rows, 13);
   assert.deepEqual(result.head, ['Time', 'billing: waiting', 'billing: longest wait', 'general: waiting', 'general: longest wait']);
