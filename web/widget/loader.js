@@ -173,6 +173,9 @@
   }
 
   launcher.addEventListener('click', () => (isOpen ? close() : open()));
+  launcher.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && isOpen) close();
+  });
 
   window.addEventListener('message', (event) => {
     if (!iframe || event.source !== iframe.contentWindow || event.origin !== server) return;
