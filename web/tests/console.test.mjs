@@ -185,3 +185,35 @@ test('a revoked token sends the agent back to the sign-in form, saying why', asy
   assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.console.token')), null);
   await agent.context.close();
 });
+
+test('a new offer plays a tone and shows a notification', async () => {
+  const { server, browser } = world;
+  // Record what the page asks of WebAudio and of notifications.
+  const agent = await signIn(world, {
+    available: false,
+    prepare: async (context) => {
+      await context.grantPermissions(['notifications'], { origin: server.baseUrl });
+      await context.addInitScript(() => {
+        window.__tones = 0;
+        window.__notes = [];
+        const start = OscillatorNode.prototype.start;
+        OscillatorNode.prototype.start = function (...args) { window.__tones += 1; return start.apply(this, args); };
+        window.Notification = class extends EventTarget {
+          static permission = 'granted';
+          static requestPermission() { return Promise.resolve('granted'); }
+          constructor(title, options) { super(); window.__notes.push({ title, body: options?.body }); }
+          close() {}
+        };
+      });
+    },
+  });
+  const { page } = agent;
+  // Behind another window: the notification is for then.
+  await page.evaluate(() => { document.hasFocus = () => false; });
+  await setPresence(page, 'available');
+  const lee = await startCustomer(browser, server, { displayName: 'Lee' });
+  await lee.send('hi');
+  await page.getByTestId('offer').filter({ hasText: 'Lee' }).waitFor();
+  await page.waitForFunction(() => window.__tones > 0 && window.__notes.some((n) => n.title === 'New chat offer'));
+  await finish(agent, lee);
+});

@@ -241,8 +241,9 @@ export class Customer {
 }
 
 /** An agent signed in to the console in its own browser context. */
-export async function openConsole(browser, server, { login, password, viewport, bypassCSP = false } = {}) {
+export async function openConsole(browser, server, { login, password, viewport, bypassCSP = false, prepare } = {}) {
   const context = await browser.newContext({ viewport: viewport || { width: 1280, height: 800 }, bypassCSP });
+  await prepare?.(context);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
