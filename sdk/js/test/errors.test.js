@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient, SwitchboardError } from '../src/index.js';
-import { startServer, websiteEntryPoint } from './server.js';
+import { startServer, websiteEntryPoint, createAgent } from './server.js';
 import { waitFor } from './helpers.js';
 
 let server;
@@ -87,4 +87,50 @@ test('rate_limited sends wait retry_after_secs and go through, in order', async 
   assert.ok(limited.every((e) => e.retryAfterSecs >= 1), 'with retry_after_secs');
   assert.deepEqual(sent, texts, 'each stored once, in order');
   for (let i = 1; i < acks.length; i++) assert.ok(acks[i].seq > acks[i - 1].seq);
+});
+
+test('resuming a chat that has ended delivers what was missed, then ends', async (t) => {
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
+  t.after(() => chat.close());
+  const snap = chat.snapshot();
+  chat.close();
+  await server.admin('POST', `/conversations/${snap.conversationId}/messages`, { content: 'goodbye' });
+  await server.admin('POST', `/conversations/${snap.conversationId}/end`, {});
+
+  const again = ChatClient.resume(snap);
+  t.after(() => again.close());
+  const types = [];
+  again.on('event', (e) => types.push(e.type));
+  const ended = waitFor(again, 'ended');
+  await again.connect();
+  await ended;
+  assert.equal(again.state, 'ended');
+  assert.deepEqual(types.slice(-2), ['message', 'conversation.ended']);
+  // REST still works after the end.
+  const page = await again.transcript({ order: 'desc', limit: 1 });
+  assert.equal(page.events[0].type, 'conversation.ended');
+});
+
+test('an erased chat: its client ends, and its token opens nothing any more', async (t) => {
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId });
+  t.after(() => chat.close());
+  const ended = waitFor(chat, 'state', (s) => s === 'ended');
+  await server.admin('DELETE', `/conversations/${chat.conversationId}?end=true`);
+  await ended;
+  const again = ChatClient.resume(chat.snapshot());
+  await assert.rejects(again.connect(), isError('unauthenticated', (e) => e.status === 401));
+  assert.equal(again.state, 'closed');
+});
+
+test("revoking an agent's tokens closes its client with unauthenticated", async (t) => {
+  const { agent: record, login, password } = await createAgent(server, { name: 'Rex' });
+  const agent = await AgentClient.login({ baseUrl: server.baseUrl, login, password, reconnect: { initialDelayMs: 10 } });
+  t.after(() => agent.close());
+  await agent.connect();
+  const failed = waitFor(agent, 'error');
+  await server.admin('DELETE', `/agents/${record.id}/tokens`);
+  const err = await failed;
+  assert.equal(err.code, 'unauthenticated');
+  assert.equal(err.status, 401);
+  assert.equal(agent.state, 'closed');
 });
