@@ -13,6 +13,8 @@ import { MessageLog } from './messages.js';
 import { Composer } from './composer.js';
 import { Files } from './files.js';
 import { Forms } from './forms.js';
+import { StatusLines } from './status.js';
+import { Sender } from './sending.js';
 
 const $ = (selector) => document.querySelector(selector);
 const ui = {
@@ -49,6 +51,8 @@ const files = new Files({
   dropZone: $('[data-testid="drop-zone"]'),
   log,
 });
+const sender = new Sender(log, store);
+const status = new StatusLines({ banner: ui.banner, queue: ui.queue, typing: ui.typing });
 const composer = new Composer(ui.composer, {
   onSend: (text) => sendMessage(text),
   onTyping: (draft) => chat?.typing(draft),
@@ -61,7 +65,6 @@ let unsubscribe = [];
 let selfId = null;
 let chatEnded = false;
 let unread = 0;
-let typingTimer = null;
 let prechatForm = null;
 let focusWanted = false; // the person opened the panel: its first control takes focus
 
@@ -164,8 +167,9 @@ function attach(next, history) {
   log.reset(selfId);
   files.setChat(next);
   forms.setChat(next);
-  ui.queue.hidden = true;
-  ui.typing.hidden = true;
+  sender.setChat(next);
+  status.hideQueue();
+  status.hideTyping();
   ui.ended.hidden = true;
   ui.confirmEnd.hidden = true;
   setComposerEnabled(true);
@@ -181,10 +185,14 @@ function attach(next, history) {
       }
       saveSnapshot();
     }),
-    next.on('typing', ({ participantId }) => showTyping(participantId)),
-    next.on('queue_position', ({ position, estimatedWaitSecs }) => showQueue(position, estimatedWaitSecs)),
+    next.on('typing', ({ participantId }) => {
+      if (participantId !== selfId && !chatEnded) status.typing(log.nameOf(participantId));
+    }),
+    next.on('queue_position', ({ position, estimatedWaitSecs }) => {
+      if (!chatEnded) status.queue(position, estimatedWaitSecs);
+    }),
     next.on('state', (state) => {
-      showConnection(state);
+      status.connection(state);
       // Closed by the client itself only on a failure it cannot get over
       // (the chat was erased, its token refused): nothing more will come.
       if (state === 'closed' && chat === next) loseChat();
@@ -192,7 +200,7 @@ function attach(next, history) {
   ];
   if (!chatEnded) {
     composer.setDraft(store.loadDraft());
-    resendPending();
+    sender.resendPending();
     saveSnapshot();
     bridge.send('active', { active: true });
   }
@@ -226,9 +234,9 @@ function handleEvent(event, live) {
   const mine = event.participant_id !== null && event.participant_id === selfId;
   switch (event.type) {
     case 'message':
-      if (mine && event.client_token) store.removePending(event.client_token);
+      if (mine && event.client_token) sender.stored(event.client_token);
       if (!mine) {
-        hideTyping();
+        status.hideTyping();
         if (live) receiveMessage(event);
       }
       break;
@@ -255,13 +263,13 @@ function handleEvent(event, live) {
       forms.close(event);
       break;
     case 'conversation.queued':
-      showQueue(null, null);
+      if (!chatEnded) status.queue();
       break;
     case 'conversation.overflowed':
-      ui.queue.hidden = true; // nobody is coming now: the customer leaves a message instead
+      status.hideQueue(); // nobody is coming now: the customer leaves a message instead
       break;
     case 'participant.joined':
-      if (event.role !== 'customer' && event.member_id !== selfId) ui.queue.hidden = true;
+      if (event.role !== 'customer' && event.member_id !== selfId) status.hideQueue();
       break;
     case 'participant.autodisconnection':
       if (event.member_id === selfId) markEnded();
@@ -300,53 +308,7 @@ function sendReadReceipts() {
 }
 
 function sendMessage(text) {
-  if (!chat || chatEnded) return;
-  const clientToken = newClientToken();
-  store.addPending(clientToken, text);
-  deliver(text, clientToken);
-}
-
-/** Shows a message as sending and sends it; the stored event confirms it. */
-function deliver(text, clientToken) {
-  log.addPending(text, clientToken);
-  const attempt = () => {
-    chat.send(text, { clientToken }).catch((err) => {
-      if (err?.code === 'client_closed') return;
-      if (err?.code === 'conversation_ended') store.removePending(clientToken);
-      log.failPending(clientToken, sendErrorMessage(err), () => {
-        log.retryPending(clientToken);
-        attempt();
-      });
-    });
-  };
-  attempt();
-}
-
-/** Messages a previous page sent that the log does not hold yet: sent again, same token. */
-function resendPending() {
-  for (const { clientToken, text } of store.loadPending()) {
-    if (log.hasClientToken(clientToken)) store.removePending(clientToken);
-    else deliver(text, clientToken);
-  }
-}
-
-function newClientToken() {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function sendErrorMessage(err) {
-  switch (err?.code) {
-    case 'conversation_ended':
-      return 'The chat has ended.';
-    case 'rate_limited':
-      return 'Too fast, try again in a moment.';
-    case 'payload_too_large':
-      return 'The message is too long.';
-    default:
-      return err?.message ?? 'Not sent.';
-  }
+  if (chat && !chatEnded) sender.send(text);
 }
 
 /** Asks first: a stray click should not end the chat. */
@@ -372,8 +334,8 @@ function markEnded() {
   if (chatEnded) return;
   chatEnded = true;
   setComposerEnabled(false);
-  ui.queue.hidden = true;
-  hideTyping();
+  status.hideQueue();
+  status.hideTyping();
   ui.ended.hidden = false;
   ui.endChat.hidden = true;
   ui.confirmEnd.hidden = true;
@@ -394,7 +356,7 @@ async function startOver() {
   log.reset();
   files.setChat(null);
   forms.setChat(null);
-  ui.banner.hidden = true;
+  status.hideConnection();
   await showPrechat();
   prechatForm?.focus();
 }
@@ -404,56 +366,6 @@ function setComposerEnabled(enabled) {
   files.setEnabled(enabled);
   forms.setEnabled(enabled);
   ui.composer.hidden = !enabled;
-}
-
-// ------------------------------------------------------------------ status lines
-
-function showQueue(position, estimatedWaitSecs) {
-  if (chatEnded) return;
-  let text = 'Waiting for an agent…';
-  if (Number.isFinite(position)) {
-    text = position === 1 ? 'You are next in line.' : `You are number ${position} in line.`;
-    if (Number.isFinite(estimatedWaitSecs)) text += ` Estimated wait: ${formatWait(estimatedWaitSecs)}.`;
-  }
-  ui.queue.textContent = text;
-  ui.queue.hidden = false;
-}
-
-/** "less than a minute", "about 3 minutes". */
-function formatWait(secs) {
-  if (secs < 60) return 'less than a minute';
-  const minutes = Math.round(secs / 60);
-  return minutes === 1 ? 'about 1 minute' : `about ${minutes} minutes`;
-}
-
-function showTyping(participantId) {
-  if (participantId === selfId || chatEnded) return;
-  ui.typing.textContent = `${log.nameOf(participantId) ?? 'The agent'} is typing…`;
-  ui.typing.hidden = false;
-  clearTimeout(typingTimer);
-  typingTimer = setTimeout(hideTyping, 6000);
-}
-
-function hideTyping() {
-  clearTimeout(typingTimer);
-  ui.typing.hidden = true;
-}
-
-const CONNECTION_TEXT = {
-  reconnecting: 'Connection lost. Reconnecting…',
-  offline: 'You are offline. Your messages will be sent when the connection is back.',
-};
-
-function showConnection(state) {
-  const text = CONNECTION_TEXT[state];
-  ui.banner.dataset.state = state;
-  if (text) {
-    ui.banner.textContent = text;
-    ui.banner.hidden = false;
-  } else {
-    ui.banner.hidden = true;
-    ui.banner.textContent = '';
-  }
 }
 
 // ------------------------------------------------------------------ host page, keyboard
