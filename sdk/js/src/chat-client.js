@@ -392,6 +392,7 @@ export class ChatClient extends StreamClient {
           }
           this._scheduleBackoffState();
           await sleep(this._nextBackoff());
+          wait = 0; // answer at once when the server is back, to be open without waiting
           continue;
         }
         this._resetBackoff();

@@ -84,3 +84,23 @@ test('the same client token sent twice over REST is stored once', async (t) => {
   for await (const page of chat.pages()) messages.push(...page.events.filter((e) => e.type === 'message'));
   assert.equal(messages.length, 1);
 });
+
+test('long-poll rides out a server restart: sends made while it is down go out in order', async (t) => {
+  const chat = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, transport: 'longpoll', reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, connect: false });
+  t.after(() => chat.close());
+  const events = collect(chat, 'event');
+  await chat.connect();
+  const address = server.address;
+  const down = waitFor(chat, 'state', (s) => s === 'reconnecting');
+  await server.kill();
+  await down;
+  const queued = [chat.send('one'), chat.send('two'), chat.send('three')];
+  assert.equal(chat.pendingSends, 3);
+  const seen = waitFor(chat, 'message', (m) => m.content === 'three', 20_000);
+  await server.start(address);
+  const acks = await Promise.all(queued);
+  await seen;
+  assert.equal(chat.state, 'open');
+  assert.deepEqual(events.filter((e) => e.type === 'message').map((e) => [e.content, e.seq]), [['one', acks[0].seq], ['two', acks[1].seq], ['three', acks[2].seq]]);
+  assertOrdered(assert, events);
+});
