@@ -34,11 +34,12 @@ export async function signIn(world, { agent = ANN, available = true, ...options 
   return session;
 }
 
-/** The end of a test: the agent goes offline (so later tests' chats are not
- * offered to it), the page reported no error, and everything is closed. */
+/** The end of a test: the agent goes offline and the customers leave (so
+ * nothing is carried into the next test), the page reported no error, and
+ * everything is closed. */
 export async function finish(session, ...customers) {
   await setPresence(session.page, 'offline');
   assert.deepEqual(session.problems, []);
-  await Promise.all(customers.map((c) => c.close()));
+  await Promise.all(customers.map((c) => (c.leave ? c.leave() : c.close())));
   await session.context.close();
 }

@@ -238,6 +238,12 @@ export class Customer {
   close() {
     return this.context.close();
   }
+
+  /** Ends the chat (if it is still going) and closes the customer's browser context. */
+  async leave() {
+    await this.page.evaluate(() => window.__chat.end()).catch(() => {});
+    await this.close();
+  }
 }
 
 /** An agent signed in to the console in its own browser context. */
