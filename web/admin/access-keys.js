@@ -2,21 +2,23 @@
 // list, create (the secret is shown once), revoke.
 
 import { h, clear } from '../shared/dom.js';
-import { field, clearErrors, showError, confirmAction, copyText } from './form-kit.js';
+import {
+  field, clearErrors, showError, confirmAction, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+} from './form-kit.js';
 
 export class KeysSection {
   constructor(root, api) {
     this.api = api;
-    this.tbody = h('tbody');
-    this.listError = h('p', { class: 'error', role: 'alert' });
-    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'keys-status' });
+    ({ status: this.status, listError: this.listError } = sectionLines('keys-status'));
+    const table = dataTable({ testid: 'keys-table', label: 'API keys', heads: ['Key id', 'For', 'Created', 'Status'] });
+    this.tbody = table.tbody;
     this.secretBox = h('div', { class: 'secret', hidden: true, 'data-testid': 'key-secret', tabindex: '-1' });
     const name = field({ label: 'What the key is for', field: 'name', hint: 'e.g. "shop back end".' });
     this.nameInput = name.input;
     const form = h('form', { class: 'card', novalidate: true, 'data-testid': 'key-form' },
       h('p', { class: 'muted small' }, 'An access key (an id and a secret) signs server-to-server requests, like the Amazon Connect dialect\u2019s StartChatContact.'),
       name.wrap,
-      h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' }),
+      formErrorLine(),
       h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'key-create' }, 'Create a key')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -30,11 +32,7 @@ export class KeysSection {
         showError(form, err);
       }
     });
-    root.append(form, this.secretBox, this.status, this.listError,
-      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'API keys table' }, h('table', { class: 'data', 'data-testid': 'keys-table' },
-        h('thead', {}, h('tr', {}, ['Key id', 'For', 'Created', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
-          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-        this.tbody)));
+    root.append(form, this.secretBox, this.status, this.listError, table.wrap);
   }
 
   async show({ keepSecret = false } = {}) {
@@ -45,8 +43,7 @@ export class KeysSection {
     try {
       const keys = await this.api.get('/access-keys');
       this.listError.textContent = '';
-      clear(this.tbody).append(...keys.map((k) => this.#row(k)));
-      if (!keys.length) this.tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No access keys yet.')));
+      fillRows(this.tbody, keys.map((k) => this.#row(k)), 5, 'No access keys yet.');
     } catch (err) {
       this.listError.textContent = `Cannot list the keys: ${err.message}`;
     }
@@ -60,8 +57,7 @@ export class KeysSection {
       h('td', { 'data-testid': 'key-state' }, k.revoked_at
         ? h('span', { class: 'badge danger' }, `Revoked ${new Date(k.revoked_at).toLocaleString()}`)
         : h('span', { class: 'badge ok' }, 'Active')),
-      h('td', {}, k.revoked_at ? '' : h('button', { type: 'button', class: 'small danger', 'data-testid': 'key-revoke', on: { click: () => this.#revoke(k) } },
-        'Revoke', h('span', { class: 'visually-hidden' }, ` ${k.name}`))));
+      h('td', {}, k.revoked_at ? '' : rowButton('Revoke', k.name, { testid: 'key-revoke', danger: true, onClick: () => this.#revoke(k) })));
   }
 
   #showSecret(key) {

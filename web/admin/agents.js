@@ -2,23 +2,21 @@
 // (attributes as JSON, checked before sending), disable and enable.
 
 import { h, clear } from '../shared/dom.js';
-import { field, clearErrors, showError, confirmAction } from './form-kit.js';
+import {
+  field, clearErrors, showError, confirmAction, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+} from './form-kit.js';
 
 export class AgentsSection {
   constructor(root, api) {
     this.api = api;
-    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'agents-status' });
-    this.listError = h('p', { class: 'error', role: 'alert' });
-    this.tbody = h('tbody');
+    ({ status: this.status, listError: this.listError } = sectionLines('agents-status'));
+    const table = dataTable({ testid: 'agents-table', label: 'Agents', heads: ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status'] });
+    this.tbody = table.tbody;
     this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'agent-editor' });
     root.append(
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'agent-new', on: { click: () => this.edit(null) } }, 'New agent')),
-      this.status, this.listError, this.editor,
-      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Agents table' }, h('table', { class: 'data', 'data-testid': 'agents-table' },
-        h('thead', {}, h('tr', {}, ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status']
-          .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-        this.tbody)));
+      this.status, this.listError, this.editor, table.wrap);
   }
 
   async show() {
@@ -29,8 +27,7 @@ export class AgentsSection {
       this.listError.textContent = `Cannot list the agents: ${err.message}`;
       return;
     }
-    clear(this.tbody).append(...this.agents.map((a) => this.#row(a)));
-    if (!this.agents.length) this.tbody.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No agents yet.')));
+    fillRows(this.tbody, this.agents.map((a) => this.#row(a)), 7, 'No agents yet.');
   }
 
   #row(a) {
@@ -42,10 +39,8 @@ export class AgentsSection {
       h('td', {}, h('code', {}, JSON.stringify(a.attributes || {}))),
       h('td', { 'data-testid': 'agent-enabled' }, h('span', { class: `badge ${a.enabled ? 'ok' : 'danger'}` }, a.enabled ? 'Enabled' : 'Disabled')),
       h('td', {}, h('div', { class: 'row-actions' },
-        h('button', { type: 'button', class: 'small', 'data-testid': 'agent-edit', on: { click: () => this.edit(a) } },
-          'Edit', h('span', { class: 'visually-hidden' }, ` ${a.name}`)),
-        h('button', { type: 'button', class: `small${a.enabled ? ' danger' : ''}`, 'data-testid': 'agent-toggle', on: { click: () => this.#toggle(a) } },
-          a.enabled ? 'Disable' : 'Enable', h('span', { class: 'visually-hidden' }, ` ${a.name}`)))));
+        rowButton('Edit', a.name, { testid: 'agent-edit', onClick: () => this.edit(a) }),
+        rowButton(a.enabled ? 'Disable' : 'Enable', a.name, { testid: 'agent-toggle', danger: a.enabled, onClick: () => this.#toggle(a) }))));
   }
 
   edit(agent) {
@@ -55,7 +50,7 @@ export class AgentsSection {
     const password = field({ label: creating ? 'Password' : 'New password', field: 'password', type: 'password', hint: creating ? '8 characters or more.' : 'Leave empty to keep the current one.', attrs: { autocomplete: 'new-password' } });
     const capacity = field({ label: 'Capacity (chats at once)', field: 'capacity', type: 'number', value: agent?.capacity ?? 3, attrs: { min: 1, max: 1000 } });
     const attributes = field({ label: 'Attributes (JSON)', field: 'attributes', type: 'textarea', rows: 4, value: JSON.stringify(agent?.attributes || {}, null, 2), hint: 'What queue expressions see as agent, e.g. {"skills": ["billing"], "level": 2}.', attrs: { class: 'code', spellcheck: 'false' } });
-    const formError = h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });
+    const formError = formErrorLine();
     const form = h('form', { novalidate: true, 'data-testid': 'agent-form' },
       h('h3', {}, creating ? 'New agent' : `Edit ${agent.name}`),
       h('div', { class: 'two-cols' }, name.wrap, login.wrap, password.wrap, capacity.wrap),

@@ -2,6 +2,7 @@
 // section at a time, chosen by the address's #hash.
 
 import { wireSignIn } from '../shared/key-session.js';
+import { h } from '../shared/dom.js';
 import { EntryPointsSection } from './entry-points.js';
 import { AgentsSection } from './agents.js';
 import { QueuesSection } from './queues.js';
@@ -10,58 +11,68 @@ import { FlowsSection } from './flows.js';
 import { CannedSection } from './canned.js';
 import { KeysSection } from './access-keys.js';
 
-const SECTIONS = {
-  'entry-points': EntryPointsSection,
-  agents: AgentsSection,
-  queues: QueuesSection,
-  workflow: WorkflowSection,
-  flows: FlowsSection,
-  canned: CannedSection,
-  keys: KeysSection,
-};
-const FIRST = 'entry-points';
+const SECTIONS = [
+  ['entry-points', 'Entry points & widget', EntryPointsSection],
+  ['agents', 'Agents', AgentsSection],
+  ['queues', 'Queues', QueuesSection],
+  ['workflow', 'Workflow', WorkflowSection],
+  ['flows', 'Flows', FlowsSection],
+  ['canned', 'Canned responses', CannedSection],
+  ['keys', 'API keys', KeysSection],
+];
+
+const main = document.getElementById('admin-main');
+const links = new Map(SECTIONS.map(([key, title]) => [key, h('a', { href: `#${key}`, 'data-section': key }, title)]));
+document.getElementById('section-links').append(...[...links.values()].map((a) => h('li', {}, a)));
 
 let api = null;
-let instances = new Map();
+let built = new Map(); // key → {root, section}
 
 function current() {
-  const name = location.hash.slice(1);
-  return SECTIONS[name] ? name : FIRST;
+  const key = location.hash.slice(1);
+  return links.has(key) ? key : SECTIONS[0][0];
+}
+
+/** The section's element and its controller, made the first time it is shown. */
+function build(key) {
+  let entry = built.get(key);
+  if (!entry) {
+    const [, title, Section] = SECTIONS.find(([k]) => k === key);
+    const root = h('section', { id: `section-${key}`, class: 'admin-section', 'aria-labelledby': `h-${key}`, 'data-testid': `section-${key}` },
+      h('h2', { id: `h-${key}`, tabindex: '-1' }, title));
+    main.append(root);
+    entry = { root, section: new Section(root, api) };
+    built.set(key, entry);
+  }
+  return entry;
 }
 
 function show({ focus }) {
   if (!api) return;
-  const name = current();
-  for (const key of Object.keys(SECTIONS)) {
-    document.getElementById(`section-${key}`).hidden = key !== name;
-    const link = document.querySelector(`[data-section="${key}"]`);
-    if (key === name) link.setAttribute('aria-current', 'page');
+  const key = current();
+  for (const [k, link] of links) {
+    if (k === key) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  let section = instances.get(name);
-  if (!section) {
-    section = new SECTIONS[name](document.getElementById(`section-${name}`), api);
-    instances.set(name, section);
-  }
-  section.show();
-  if (focus) document.getElementById(`h-${name}`).focus();
+  const entry = build(key);
+  for (const [k, other] of built) other.root.hidden = k !== key;
+  entry.section.show();
+  if (focus) document.getElementById(`h-${key}`).focus();
 }
 
 window.addEventListener('hashchange', () => show({ focus: true }));
 
 wireSignIn({
+  title: 'Admin',
   start(session) {
     api = session.api;
-    instances = new Map();
-    for (const key of Object.keys(SECTIONS)) {
-      // Sections are built again for a new session.
-      const root = document.getElementById(`section-${key}`);
-      root.replaceChildren(root.firstElementChild);
-    }
+    built = new Map();
+    main.replaceChildren();
     show({ focus: false });
   },
   stop() {
     api = null;
-    instances = new Map();
+    built = new Map();
+    main.replaceChildren();
   },
 });

@@ -3,7 +3,9 @@
 // pre-chat form), with a live preview link and the embed snippet to copy.
 
 import { h, clear } from '../shared/dom.js';
-import { field, clearErrors, showError, intOrNull, copyText } from './form-kit.js';
+import {
+  field, clearErrors, showError, intOrNull, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+} from './form-kit.js';
 import { PrechatEditor } from './prechat-editor.js';
 
 const DEFAULT_ACCENT = '#1f5fbf';
@@ -16,19 +18,14 @@ export function embedSnippet(entryPointId, origin = location.origin) {
 export class EntryPointsSection {
   constructor(root, api) {
     this.api = api;
-    this.tbody = h('tbody');
-    this.listError = h('p', { class: 'error', role: 'alert' });
-    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'entry-points-status' });
+    ({ status: this.status, listError: this.listError } = sectionLines('entry-points-status'));
+    const table = dataTable({ testid: 'entry-points-table', label: 'Entry points', heads: ['Name', 'Id', 'Allowed origins', 'Status'] });
+    this.tbody = table.tbody;
     this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'entry-point-editor' });
     root.append(
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'entry-point-new', on: { click: () => this.edit(null) } }, 'New entry point')),
-      this.status, this.listError,
-      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Entry points table' }, h('table', { class: 'data', 'data-testid': 'entry-points-table' },
-        h('thead', {}, h('tr', {}, ['Name', 'Id', 'Allowed origins', 'Status'].map((t) => h('th', { scope: 'col' }, t)),
-          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-        this.tbody)),
-      this.editor);
+      this.status, this.listError, table.wrap, this.editor);
   }
 
   async show() {
@@ -39,14 +36,12 @@ export class EntryPointsSection {
       this.listError.textContent = `Cannot list the entry points: ${err.message}`;
       return;
     }
-    clear(this.tbody).append(...this.entryPoints.map((ep) => h('tr', { 'data-testid': 'entry-point-row', 'data-entry-point-id': ep.id },
+    fillRows(this.tbody, this.entryPoints.map((ep) => h('tr', { 'data-testid': 'entry-point-row', 'data-entry-point-id': ep.id },
       h('th', { scope: 'row' }, ep.name),
       h('td', {}, h('code', {}, ep.id)),
       h('td', {}, ep.allowed_origins.join(', ') || '—'),
       h('td', {}, h('span', { class: `badge ${ep.enabled ? 'ok' : 'danger'}` }, ep.enabled ? 'Enabled' : 'Disabled')),
-      h('td', {}, h('button', { type: 'button', class: 'small', 'data-testid': 'entry-point-edit', on: { click: () => this.edit(ep) } },
-        'Edit', h('span', { class: 'visually-hidden' }, ` ${ep.name}`))))));
-    if (!this.entryPoints.length) this.tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No entry points yet.')));
+      h('td', {}, rowButton('Edit', ep.name, { testid: 'entry-point-edit', onClick: () => this.edit(ep) })))), 5, 'No entry points yet.');
   }
 
   edit(ep) {
@@ -67,7 +62,7 @@ export class EntryPointsSection {
     let accentChosen = Boolean(widget.accent_color);
     f.accent.input.addEventListener('input', () => { accentChosen = true; });
     const prechat = new PrechatEditor(widget.prechat || []);
-    const formError = h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });
+    const formError = formErrorLine();
     const form = h('form', { novalidate: true, 'data-testid': 'entry-point-form' },
       h('h3', {}, creating ? 'New entry point' : `Edit ${ep.name}`),
       h('div', { class: 'two-cols' }, f.name.wrap, f.schedule.wrap),

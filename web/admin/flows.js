@@ -1,13 +1,15 @@
 // Flows: the deployed flows (latest version of each), and an editor to
 // validate or deploy a flow file; problems are shown at their lines.
 
-import { h, clear } from '../shared/dom.js';
+import { h } from '../shared/dom.js';
 import { YamlEditor, problemsOf } from './yaml-editor.js';
+import { dataTable, fillRows, rowButton } from './form-kit.js';
 
 export class FlowsSection {
   constructor(root, api) {
     this.api = api;
-    this.tbody = h('tbody');
+    const table = dataTable({ testid: 'flows-table', label: 'Flows', heads: ['Name', 'Version', 'Side', 'Description', 'Deployed'] });
+    this.tbody = table.tbody;
     this.listError = h('p', { class: 'error', role: 'alert' });
     this.editor = new YamlEditor({ label: 'Flow file (YAML)', testid: 'flow-editor', field: 'flow' });
     this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'flow-status' });
@@ -22,12 +24,7 @@ export class FlowsSection {
       e.preventDefault();
       this.#submit(true);
     });
-    root.append(this.listError,
-      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Flows table' }, h('table', { class: 'data', 'data-testid': 'flows-table' },
-        h('thead', {}, h('tr', {}, ['Name', 'Version', 'Side', 'Description', 'Deployed'].map((t) => h('th', { scope: 'col' }, t)),
-          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-        this.tbody)),
-      form);
+    root.append(this.listError, table.wrap, form);
   }
 
   async show() {
@@ -38,15 +35,13 @@ export class FlowsSection {
       this.listError.textContent = `Cannot list the flows: ${err.message}`;
       return;
     }
-    clear(this.tbody).append(...this.flows.map((f) => h('tr', { 'data-testid': 'flow-row', 'data-flow': f.name },
+    fillRows(this.tbody, this.flows.map((f) => h('tr', { 'data-testid': 'flow-row', 'data-flow': f.name },
       h('th', { scope: 'row' }, f.name),
       h('td', { class: 'num' }, String(f.version)),
       h('td', {}, f.side),
       h('td', {}, f.description || ''),
       h('td', {}, new Date(f.created_at).toLocaleString()),
-      h('td', {}, h('button', { type: 'button', class: 'small', on: { click: () => this.#load(f) } },
-        'Edit a copy', h('span', { class: 'visually-hidden' }, ` of ${f.name}`))))));
-    if (!this.flows.length) this.tbody.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No flows deployed yet.')));
+      h('td', {}, rowButton('Edit a copy', `of ${f.name}`, { testid: 'flow-edit', onClick: () => this.#load(f) })))), 6, 'No flows deployed yet.');
   }
 
   #load(flow) {

@@ -125,3 +125,42 @@ export async function copyText(text, status) {
     status.textContent = 'Copy did not work here: select the text and copy it yourself.';
   }
 }
+
+/**
+ * A card with a table of items; the last column holds each row's actions.
+ * @returns {{wrap: HTMLElement, tbody: HTMLElement}}
+ */
+export function dataTable({ testid, label, heads }) {
+  const tbody = h('tbody');
+  const wrap = h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': `${label} table` },
+    h('table', { class: 'data', 'data-testid': testid },
+      h('thead', {}, h('tr', {}, heads.map((t) => h('th', { scope: 'col' }, t)),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+      tbody));
+  return { wrap, tbody };
+}
+
+/** Puts `rows` in a table body, or one line saying there is nothing yet. */
+export function fillRows(tbody, rows, columns, emptyText) {
+  tbody.replaceChildren(...rows);
+  if (!rows.length) tbody.append(h('tr', {}, h('td', { colspan: columns, class: 'muted' }, emptyText)));
+}
+
+/** A small button whose accessible name ends with what it acts on (`Edit` + hidden ` Ann`). */
+export function rowButton(text, about, { testid, danger = false, onClick }) {
+  return h('button', { type: 'button', class: danger ? 'small danger' : 'small', 'data-testid': testid, on: { click: onClick } },
+    text, h('span', { class: 'visually-hidden' }, ` ${about}`));
+}
+
+/** A section's status line (announced) and its error line for list problems. */
+export function sectionLines(testid) {
+  return {
+    status: h('p', { class: 'notice', role: 'status', 'data-testid': testid }),
+    listError: h('p', { class: 'error', role: 'alert' }),
+  };
+}
+
+/** The general error line of a form (errors without a field of their own). */
+export function formErrorLine() {
+  return h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });
+}

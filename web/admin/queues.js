@@ -3,7 +3,9 @@
 // agent preference and the schedule.
 
 import { h, clear } from '../shared/dom.js';
-import { field, clearErrors, showError, intOrNull } from './form-kit.js';
+import {
+  field, clearErrors, showError, intOrNull, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+} from './form-kit.js';
 
 const ORDERINGS = [['longest_idle', 'Longest idle first'], ['least_busy', 'Least busy first']];
 const ON_TIMEOUT = [['next_agent', 'Offer it to the next agent'], ['queue', 'Move it to another queue'], ['alert', 'Alert only (the agent keeps it)']];
@@ -11,18 +13,14 @@ const ON_TIMEOUT = [['next_agent', 'Offer it to the next agent'], ['queue', 'Mov
 export class QueuesSection {
   constructor(root, api) {
     this.api = api;
-    this.status = h('p', { class: 'notice', role: 'status', 'data-testid': 'queues-status' });
-    this.listError = h('p', { class: 'error', role: 'alert' });
-    this.tbody = h('tbody');
+    ({ status: this.status, listError: this.listError } = sectionLines('queues-status'));
+    const table = dataTable({ testid: 'queues-table', label: 'Queues', heads: ['Name', 'Who serves it', 'Ordering', 'Offer timeout', 'Wrap-up', 'Reply timers', 'Schedule'] });
+    this.tbody = table.tbody;
     this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'queue-editor' });
     root.append(
       h('div', { class: 'section-bar' },
         h('button', { type: 'button', class: 'primary', 'data-testid': 'queue-new', on: { click: () => this.edit(null) } }, 'New queue')),
-      this.status, this.listError, this.editor,
-      h('div', { class: 'card table-wrap', role: 'region', tabindex: 0, 'aria-label': 'Queues table' }, h('table', { class: 'data', 'data-testid': 'queues-table' },
-        h('thead', {}, h('tr', {}, ['Name', 'Who serves it', 'Ordering', 'Offer timeout', 'Wrap-up', 'Reply timers', 'Schedule']
-          .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-        this.tbody)));
+      this.status, this.listError, this.editor, table.wrap);
   }
 
   async show() {
@@ -33,8 +31,7 @@ export class QueuesSection {
       this.listError.textContent = `Cannot list the queues: ${err.message}`;
       return;
     }
-    clear(this.tbody).append(...this.queues.map((q) => this.#row(q)));
-    if (!this.queues.length) this.tbody.append(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No queues yet.')));
+    fillRows(this.tbody, this.queues.map((q) => this.#row(q)), 8, 'No queues yet.');
   }
 
   #row(q) {
@@ -47,8 +44,7 @@ export class QueuesSection {
       h('td', { class: 'num' }, `${q.wrap_up_secs} s`),
       h('td', {}, timers || '—'),
       h('td', {}, q.schedule || 'always open'),
-      h('td', {}, h('button', { type: 'button', class: 'small', 'data-testid': 'queue-edit', on: { click: () => this.edit(q) } },
-        'Edit', h('span', { class: 'visually-hidden' }, ` ${q.name}`))));
+      h('td', {}, rowButton('Edit', q.name, { testid: 'queue-edit', onClick: () => this.edit(q) })));
   }
 
   edit(queue) {
@@ -70,7 +66,7 @@ export class QueuesSection {
     const syncTimeoutQueue = () => { f.timeoutQueue.wrap.hidden = f.onTimeout.input.value !== 'queue'; };
     f.onTimeout.input.addEventListener('change', syncTimeoutQueue);
     syncTimeoutQueue();
-    const formError = h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });
+    const formError = formErrorLine();
     const form = h('form', { novalidate: true, 'data-testid': 'queue-form' },
       h('h3', {}, creating ? 'New queue' : `Edit ${queue.name}`),
       h('div', { class: 'two-cols' }, f.name.wrap, f.ordering.wrap),

@@ -4,6 +4,7 @@
 // (sessionStorage), shared by both pages so moving between them keeps you in.
 
 import { RestClient } from './api.js';
+import { h } from './dom.js';
 
 const KEY = 'switchboard.workspace.token';
 
@@ -33,18 +34,32 @@ function signInMessage(err) {
   return err.message || 'Sign-in failed.';
 }
 
+/** The sign-in form (a password field for the key, with where to find one). */
+function signInForm(title) {
+  return h('form', { id: 'login-form', class: 'login-card', 'data-testid': 'login-form', novalidate: true },
+    h('h1', {}, title),
+    h('p', { class: 'muted' }, 'Sign in with a workspace API key (', h('code', {}, 'sbk_…'), '): the key printed when the '
+      + 'server first started (also saved as ', h('code', {}, 'admin-key'), ' in its data directory), or one from ',
+    h('code', {}, 'switchboard'), '\u2019s admin.'),
+    h('label', { for: 'login-token' }, 'Workspace key'),
+    h('input', { id: 'login-token', name: 'token', type: 'password', autocomplete: 'current-password', required: true, spellcheck: 'false', 'data-testid': 'login-token' }),
+    h('p', { id: 'login-error', class: 'error', role: 'alert', 'data-testid': 'login-error' }),
+    h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, 'Sign in'));
+}
+
 /**
- * Wires a page's sign-in form and sign-out button.
- * Elements: `#login-view`, `#login-form` (input name="token"), `#login-error`,
- * `#app-view`, `#logout-button`.
- * @param {{ start: (session: {me: object, api: RestClient, token: string}) => Promise<void>|void,
+ * Builds the page's sign-in form in `#login-view` and wires it and the
+ * sign-out button (`#logout-button`); `#app-view` is shown once signed in.
+ * @param {{ title: string,
+ *           start: (session: {me: object, api: RestClient, token: string, signOut: () => void}) => Promise<void>|void,
  *           stop: () => void }} page
  */
 export function wireSignIn(page) {
   const loginView = document.getElementById('login-view');
   const appView = document.getElementById('app-view');
-  const form = document.getElementById('login-form');
-  const error = document.getElementById('login-error');
+  const form = signInForm(page.title);
+  loginView.replaceChildren(form);
+  const error = form.querySelector('#login-error');
   const input = form.elements.token;
 
   const showLogin = (message = '') => {

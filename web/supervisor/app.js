@@ -7,6 +7,7 @@ import { Board } from './board.js';
 let board = null;
 
 wireSignIn({
+  title: 'Supervisor',
   async start(session) {
     board?.stop();
     board = new Board(session);

@@ -2,25 +2,16 @@
 // problem on the sign-in form nor on any section, with its forms open and an
 // error shown; every section is reached from the keyboard.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
-import { openWorkspacePage, axeProblems } from './supervisor-support.mjs';
+import { serverAndBrowser, openWorkspacePage, axeProblems } from './supervisor-support.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-  await server.api('POST', '/access-keys', { name: 'shop back end' });
-  await server.api('PUT', '/settings', { canned_responses: [{ id: 'hello', title: 'Greeting', text: 'Hello!' }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser((world) => ({ server, browser } = world), async (s) => {
+  await s.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
+  await s.api('POST', '/access-keys', { name: 'shop back end' });
+  await s.api('PUT', '/settings', { canned_responses: [{ id: 'hello', title: 'Greeting', text: 'Hello!' }] });
 });
 
 test('the sign-in form passes axe and explains which key to use', async () => {

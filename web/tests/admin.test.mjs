@@ -2,28 +2,20 @@
 // error shown at its line, then fixed), flows, the widget's look seen on the
 // demo page, canned responses and access keys; errors shown at their fields.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser } from './harness.mjs';
-import { openWorkspacePage } from './supervisor-support.mjs';
+import { serverAndBrowser, openWorkspacePage } from './supervisor-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
 let server;
 let browser;
 let admin;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
+serverAndBrowser((world) => ({ server, browser } = world), async () => {
   admin = await openWorkspacePage(browser, server, 'admin', { viewport: { width: 1280, height: 1000 } });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
 });
 
 async function section(page, name) {

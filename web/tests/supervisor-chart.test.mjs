@@ -2,23 +2,13 @@
 // of the two charts, axes labelled, a text summary and the same numbers in a
 // table for screen readers; points older than an hour are dropped.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
-import { axeProblems } from './supervisor-support.mjs';
+import { serverAndBrowser, axeProblems } from './supervisor-support.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serverAndBrowser((world) => ({ server, browser } = world));
 
 test('two queues over the last hour: lines, axes, summary and table', async () => {
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });

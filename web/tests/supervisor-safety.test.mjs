@@ -4,24 +4,15 @@
 // problem on the sign-in form, the busy board, the monitor panel and the
 // routing explanation.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, startCustomer } from './harness.mjs';
-import { openWorkspacePage, axeProblems } from './supervisor-support.mjs';
+import { startCustomer } from './harness.mjs';
+import { serverAndBrowser, openWorkspacePage, axeProblems } from './supervisor-support.mjs';
 
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serverAndBrowser((world) => ({ server, browser } = world),
+  (s) => s.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1' }] }));
 
 test('messages and names from a customer never run in the board nor the monitor panel', async () => {
   // CSP off: only the page's own care keeps these inert.

@@ -4,9 +4,30 @@
 
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { ADMIN_KEY } from './harness.mjs';
+import { before, after } from 'node:test';
+import { ADMIN_KEY, startServer, launchBrowser } from './harness.mjs';
 
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * A server and a browser for a test file: started before its tests (then
+ * `setup(server)` runs), stopped after them. `take({server, browser})` is
+ * called once both are up.
+ */
+export function serverAndBrowser(take, setup = async () => {}) {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+    take({ server, browser });
+    await setup(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+}
 
 /** Requests a page may fail on purpose (the optional server history). */
 const EXPECTED_FAILURES = [/^http 404 GET \/api\/v1\/supervisor\/history$/, /status of 404/];

@@ -3,29 +3,21 @@
 // waiting chat; monitoring silently (the customer and the agent never see the
 // monitor); barging in (both see the supervisor's message); leaving.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, startCustomer, openConsole, setPresence, acceptOffer } from './harness.mjs';
-import { openWorkspacePage } from './supervisor-support.mjs';
+import { startCustomer, openConsole, setPresence, acceptOffer } from './harness.mjs';
+import { serverAndBrowser, openWorkspacePage } from './supervisor-support.mjs';
 import { CuttableNetwork } from './widget-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
 let server;
 let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await server.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 2 }] });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+serverAndBrowser((world) => ({ server, browser } = world),
+  (s) => s.setupRouting({ agents: [{ name: 'Ann', login: 'ann', password: 'ann-password-1', capacity: 2 }] }));
 
 const queueRow = (page, name) => page.getByTestId('queue-row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
 const chatRow = (page, id) => page.locator(`[data-testid="chat-row"][data-conversation-id="${id}"]`);
