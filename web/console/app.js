@@ -25,6 +25,8 @@ async function startConsole(agent) {
   loginView.hidden = true;
   appView.hidden = false;
   refreshNotifyButton();
+  // The first thing an agent does: say whether it takes chats.
+  document.getElementById('presence-select').focus();
   try {
     await current.start();
   } catch (err) {

@@ -213,7 +213,7 @@ export class Customer {
   }
 
   /** Waits for an event the customer received of `type` whose fields equal `fields`. */
-  async waitForEvent(type, fields = {}, timeoutMs = 15000) {
+  async waitForEvent(type, fields = {}, timeoutMs = 30000) {
     const handle = await this.page.waitForFunction(
       ([t, f]) => window.__events.find((e) => e.type === t
         && Object.entries(f).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v))),
