@@ -1,32 +1,21 @@
 // Agents: the list with presence and load, a form to create or edit one
 // (attributes as JSON, checked before sending), disable and enable.
 
-import { h, clear } from '../shared/dom.js';
-import {
-  field, clearErrors, showError, confirmAction, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
-} from './form-kit.js';
+import { h } from '../shared/dom.js';
+import { field, clearErrors, showError, confirmAction, fillRows, rowButton, formErrorLine } from './form-kit.js';
+import { ListSection } from './list-section.js';
 
-export class AgentsSection {
+export class AgentsSection extends ListSection {
   constructor(root, api) {
-    this.api = api;
-    ({ status: this.status, listError: this.listError } = sectionLines('agents-status'));
-    const table = dataTable({ testid: 'agents-table', label: 'Agents', heads: ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status'] });
-    this.tbody = table.tbody;
-    this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'agent-editor' });
-    root.append(
-      h('div', { class: 'section-bar' },
-        h('button', { type: 'button', class: 'primary', 'data-testid': 'agent-new', on: { click: () => this.edit(null) } }, 'New agent')),
-      this.status, this.listError, this.editor, table.wrap);
+    super(root, api, {
+      item: 'agent', items: 'agents', label: 'Agents', newLabel: 'New agent',
+      heads: ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status'],
+    });
   }
 
   async show() {
-    try {
-      this.agents = await this.api.get('/agents');
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the agents: ${err.message}`;
-      return;
-    }
+    this.agents = await this.load('agents', () => this.api.get('/agents'));
+    if (!this.agents) return;
     fillRows(this.tbody, this.agents.map((a) => this.#row(a)), 7, 'No agents yet.');
   }
 
@@ -57,7 +46,7 @@ export class AgentsSection {
       attributes.wrap, formError,
       h('div', { class: 'form-buttons' },
         h('button', { type: 'submit', class: 'primary', 'data-testid': 'agent-save' }, creating ? 'Create agent' : 'Save'),
-        h('button', { type: 'button', on: { click: () => this.#closeEditor() } }, 'Cancel')));
+        h('button', { type: 'button', on: { click: () => this.closeEditor() } }, 'Cancel')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       clearErrors(form);
@@ -75,21 +64,13 @@ export class AgentsSection {
       try {
         const savedAgent = creating ? await this.api.post('/agents', body) : await this.api.patch(`/agents/${agent.id}`, body);
         this.status.textContent = creating ? `Agent ${savedAgent.name} created.` : `Agent ${savedAgent.name} saved.`;
-        this.#closeEditor();
+        this.closeEditor();
         await this.show();
       } catch (err) {
         showError(form, err);
       }
     });
-    clear(this.editor).append(form);
-    this.editor.hidden = false;
-    this.status.textContent = '';
-    name.input.focus();
-  }
-
-  #closeEditor() {
-    this.editor.hidden = true;
-    clear(this.editor);
+    this.openEditor(name.input, form);
   }
 
   async #toggle(a) {

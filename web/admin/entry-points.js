@@ -3,9 +3,8 @@
 // pre-chat form), with a live preview link and the embed snippet to copy.
 
 import { h, clear } from '../shared/dom.js';
-import {
-  field, clearErrors, showError, intOrNull, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
-} from './form-kit.js';
+import { field, clearErrors, showError, intOrNull, copyText, fillRows, rowButton, formErrorLine } from './form-kit.js';
+import { ListSection } from './list-section.js';
 import { PrechatEditor } from './prechat-editor.js';
 
 const DEFAULT_ACCENT = '#1f5fbf';
@@ -15,27 +14,18 @@ export function embedSnippet(entryPointId, origin = location.origin) {
   return `<script src="${origin}/widget.js" data-entry-point="${entryPointId}" async></script>`;
 }
 
-export class EntryPointsSection {
+export class EntryPointsSection extends ListSection {
   constructor(root, api) {
-    this.api = api;
-    ({ status: this.status, listError: this.listError } = sectionLines('entry-points-status'));
-    const table = dataTable({ testid: 'entry-points-table', label: 'Entry points', heads: ['Name', 'Id', 'Allowed origins', 'Status'] });
-    this.tbody = table.tbody;
-    this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'entry-point-editor' });
-    root.append(
-      h('div', { class: 'section-bar' },
-        h('button', { type: 'button', class: 'primary', 'data-testid': 'entry-point-new', on: { click: () => this.edit(null) } }, 'New entry point')),
-      this.status, this.listError, table.wrap, this.editor);
+    super(root, api, {
+      item: 'entry-point', items: 'entry-points', label: 'Entry points', newLabel: 'New entry point',
+      heads: ['Name', 'Id', 'Allowed origins', 'Status'], editorLast: true,
+    });
   }
 
   async show() {
-    try {
-      [this.entryPoints, this.schedules] = await Promise.all([this.api.get('/entry-points'), this.api.get('/schedules')]);
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the entry points: ${err.message}`;
-      return;
-    }
+    const lists = await this.load('entry points', () => Promise.all([this.api.get('/entry-points'), this.api.get('/schedules')]));
+    if (!lists) return;
+    [this.entryPoints, this.schedules] = lists;
     fillRows(this.tbody, this.entryPoints.map((ep) => h('tr', { 'data-testid': 'entry-point-row', 'data-entry-point-id': ep.id },
       h('th', { scope: 'row' }, ep.name),
       h('td', {}, h('code', {}, ep.id)),
@@ -75,7 +65,7 @@ export class EntryPointsSection {
       formError,
       h('div', { class: 'form-buttons' },
         h('button', { type: 'submit', class: 'primary', 'data-testid': 'entry-point-save' }, creating ? 'Create entry point' : 'Save'),
-        h('button', { type: 'button', on: { click: () => this.#closeEditor() } }, 'Close')));
+        h('button', { type: 'button', on: { click: () => this.closeEditor() } }, 'Close')));
     const embed = h('div', { 'data-testid': 'entry-point-embed' });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -96,18 +86,16 @@ export class EntryPointsSection {
       };
       try {
         const saved = creating ? await this.api.post('/entry-points', body) : await this.api.patch(`/entry-points/${ep.id}`, body);
-        this.status.textContent = creating ? `Entry point ${saved.name} created.` : `Entry point ${saved.name} saved.`;
         await this.show();
         if (creating) this.edit(saved);
         else this.#fillEmbed(embed, saved);
+        this.status.textContent = creating ? `Entry point ${saved.name} created.` : `Entry point ${saved.name} saved.`;
       } catch (err) {
         showError(form, err);
       }
     });
-    clear(this.editor).append(form, embed);
     if (ep) this.#fillEmbed(embed, ep);
-    this.editor.hidden = false;
-    f.name.input.focus();
+    this.openEditor(f.name.input, form, embed);
   }
 
   #fillEmbed(container, ep) {
@@ -121,10 +109,5 @@ export class EntryPointsSection {
       h('div', { class: 'form-buttons' },
         h('button', { type: 'button', 'data-testid': 'entry-point-copy', on: { click: () => copyText(snippet, copyStatus) } }, 'Copy the snippet'),
         copyStatus)));
-  }
-
-  #closeEditor() {
-    this.editor.hidden = true;
-    clear(this.editor);
   }
 }

@@ -2,35 +2,25 @@
 // expression, ordering, offer timeout, wrap-up, reply timers, the previous
 // agent preference and the schedule.
 
-import { h, clear } from '../shared/dom.js';
-import {
-  field, clearErrors, showError, intOrNull, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
-} from './form-kit.js';
+import { h } from '../shared/dom.js';
+import { field, clearErrors, showError, intOrNull, fillRows, rowButton, formErrorLine } from './form-kit.js';
+import { ListSection } from './list-section.js';
 
 const ORDERINGS = [['longest_idle', 'Longest idle first'], ['least_busy', 'Least busy first']];
 const ON_TIMEOUT = [['next_agent', 'Offer it to the next agent'], ['queue', 'Move it to another queue'], ['alert', 'Alert only (the agent keeps it)']];
 
-export class QueuesSection {
+export class QueuesSection extends ListSection {
   constructor(root, api) {
-    this.api = api;
-    ({ status: this.status, listError: this.listError } = sectionLines('queues-status'));
-    const table = dataTable({ testid: 'queues-table', label: 'Queues', heads: ['Name', 'Who serves it', 'Ordering', 'Offer timeout', 'Wrap-up', 'Reply timers', 'Schedule'] });
-    this.tbody = table.tbody;
-    this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': 'queue-editor' });
-    root.append(
-      h('div', { class: 'section-bar' },
-        h('button', { type: 'button', class: 'primary', 'data-testid': 'queue-new', on: { click: () => this.edit(null) } }, 'New queue')),
-      this.status, this.listError, this.editor, table.wrap);
+    super(root, api, {
+      item: 'queue', items: 'queues', label: 'Queues', newLabel: 'New queue',
+      heads: ['Name', 'Who serves it', 'Ordering', 'Offer timeout', 'Wrap-up', 'Reply timers', 'Schedule'],
+    });
   }
 
   async show() {
-    try {
-      [this.queues, this.schedules] = await Promise.all([this.api.get('/queues'), this.api.get('/schedules')]);
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the queues: ${err.message}`;
-      return;
-    }
+    const lists = await this.load('queues', () => Promise.all([this.api.get('/queues'), this.api.get('/schedules')]));
+    if (!lists) return;
+    [this.queues, this.schedules] = lists;
     fillRows(this.tbody, this.queues.map((q) => this.#row(q)), 8, 'No queues yet.');
   }
 
@@ -77,7 +67,7 @@ export class QueuesSection {
       formError,
       h('div', { class: 'form-buttons' },
         h('button', { type: 'submit', class: 'primary', 'data-testid': 'queue-save' }, creating ? 'Create queue' : 'Save'),
-        h('button', { type: 'button', on: { click: () => this.#closeEditor() } }, 'Cancel')));
+        h('button', { type: 'button', on: { click: () => this.closeEditor() } }, 'Cancel')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       clearErrors(form);
@@ -101,21 +91,13 @@ export class QueuesSection {
       try {
         const saved = creating ? await this.api.post('/queues', body) : await this.api.patch(`/queues/${queue.id}`, body);
         this.status.textContent = creating ? `Queue ${saved.name} created.` : `Queue ${saved.name} saved.`;
-        this.#closeEditor();
+        this.closeEditor();
         await this.show();
       } catch (err) {
         showError(form, err);
       }
       return undefined;
     });
-    clear(this.editor).append(form);
-    this.editor.hidden = false;
-    this.status.textContent = '';
-    f.name.input.focus();
-  }
-
-  #closeEditor() {
-    this.editor.hidden = true;
-    clear(this.editor);
+    this.openEditor(f.name.input, form);
   }
 }

@@ -1,0 +1,57 @@
+// What the list sections (entry points, agents, queues) share: a "New …"
+// button, a status line, the list as a table, and an editor card for the
+// create/edit form.
+
+import { h, clear } from '../shared/dom.js';
+import { dataTable, sectionLines } from './form-kit.js';
+
+export class ListSection {
+  /**
+   * @param {HTMLElement} root
+   * @param {import('../shared/api.js').RestClient} api
+   * @param {{ item: string, items: string, label: string, newLabel: string, heads: string[], editorLast?: boolean }} spec
+   *   `item`/`items` name the test ids (`agent-new`, `agents-table`, …).
+   */
+  constructor(root, api, { item, items, label, newLabel, heads, editorLast = false }) {
+    this.api = api;
+    ({ status: this.status, listError: this.listError } = sectionLines(`${items}-status`));
+    const table = dataTable({ testid: `${items}-table`, label, heads });
+    this.tbody = table.tbody;
+    this.editor = h('div', { class: 'card editor-card', hidden: true, 'data-testid': `${item}-editor` });
+    root.append(
+      h('div', { class: 'section-bar' },
+        h('button', { type: 'button', class: 'primary', 'data-testid': `${item}-new`, on: { click: () => this.edit(null) } }, newLabel)),
+      this.status, this.listError,
+      ...(editorLast ? [table.wrap, this.editor] : [this.editor, table.wrap]));
+  }
+
+  /** Opens the create (null) or edit form; subclasses build it. */
+  edit() {
+    throw new Error('edit() is for the section to define');
+  }
+
+  /** Reads the list; a failure is said in the list's error line (then null). */
+  async load(what, read) {
+    try {
+      const value = await read();
+      this.listError.textContent = '';
+      return value;
+    } catch (err) {
+      this.listError.textContent = `Cannot list the ${what}: ${err.message}`;
+      return null;
+    }
+  }
+
+  /** Shows a form in the editor card and focuses its first field. */
+  openEditor(focus, ...content) {
+    clear(this.editor).append(...content);
+    this.editor.hidden = false;
+    this.status.textContent = '';
+    focus.focus();
+  }
+
+  closeEditor() {
+    this.editor.hidden = true;
+    clear(this.editor);
+  }
+}
