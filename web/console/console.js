@@ -406,15 +406,11 @@ export class Console {
     return promise;
   }
 
+  /** The events of a continued chat's whole history (its earlier segments included). */
   async #history(chat) {
     const events = [];
-    let path = `/conversations/${chat.id}/transcript?segments=all&order=asc&limit=500`;
-    for (let i = 0; i < 10 && path; i += 1) {
-      const page = await this.agent.request('GET', path);
+    for await (const page of this.agent.pages(chat.id, { segments: 'all', order: 'asc', limit: 500 })) {
       events.push(...page.events);
-      path = page.next_after
-        ? `/conversations/${chat.id}/transcript?segments=all&order=asc&limit=500&after=${encodeURIComponent(page.next_after)}`
-        : null;
     }
     return events;
   }
@@ -426,7 +422,7 @@ export class Console {
 
   /** What an agent may pick from: queues, agents, flows, canned responses (one call). */
   async #directory() {
-    const directory = await this.agent.request('GET', '/directory');
+    const directory = await this.agent.directory();
     for (const q of directory.queues || []) this.queueNames.set(q.id, q.name);
     return directory;
   }
