@@ -47,7 +47,9 @@ pub fn routes() -> axum::Router<AppState> {
             .route(&format!("/{name}"), axum::routing::get(move || async move { Redirect::permanent(&slashed) }))
             .route(&format!("/{name}/"), axum::routing::get(move |headers: HeaderMap| page(name, headers)));
     }
-    router
+    // Pages and scripts travel gzipped to browsers that take it (the widget's
+    // script loads on every page of a customer's site).
+    router.layer(tower_http::compression::CompressionLayer::new().gzip(true))
 }
 
 async fn page(name: &'static str, headers: HeaderMap) -> Response {
@@ -150,7 +152,8 @@ fn page_headers(res: &mut Response, frame_ancestors: &str) {
 /// The file with its ETag; `304` when the client already has it.
 fn file_response(file: rust_embed::EmbeddedFile, kind: &'static str, headers: &HeaderMap) -> Response {
     let hash = file.metadata.sha256_hash();
-    let etag = format!("\"{}\"", hex(&hash[..16]));
+    // Weak: the same file goes out gzipped or not, byte-for-byte different.
+    let etag = format!("W/\"{}\"", hex(&hash[..16]));
     let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()

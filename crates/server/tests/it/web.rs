@@ -53,6 +53,8 @@ async fn pages_carry_a_strict_policy(backend: Backend) {
     let etag = res.headers()[ETAG].clone();
     let again = app.http.get(app.url("/widget.js")).header(IF_NONE_MATCH, etag).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let zipped = app.http.get(app.url("/widget.js")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip", "scripts travel compressed");
 
     // The SDK and the pages' modules; nothing else under /assets.
     for (path, status) in [
