@@ -33,11 +33,11 @@ test('customer content never runs in the console', async () => {
   const last = await mallory.send('the end');
   await transcript.locator(`[data-event-id="${last.id}"]`).waitFor();
 
-  // A file with script: SVG as itself and disguised as PNG; the server may
-  // refuse it, and if it takes it the console must still not run it.
+  // A file with script: SVG as itself, disguised as PNG, and as text; the
+  // server refuses the first two, and the console must not run any it takes.
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" onload="${PWN}"><script>${PWN}</script></svg>`);
   const outcomes = [];
-  for (const [name, contentType] of [['evil.svg', 'image/svg+xml'], ['evil.png', 'image/png']]) {
+  for (const [name, contentType] of [['evil.svg', 'image/svg+xml'], ['evil.png', 'image/png'], ['evil.txt', 'text/plain']]) {
     try {
       await mallory.upload({ name, contentType, bytes: svg });
       outcomes.push(`${name}: accepted`);
@@ -47,9 +47,15 @@ test('customer content never runs in the console', async () => {
   }
   const after = await mallory.send('after the files');
   await transcript.locator(`[data-event-id="${after.id}"]`).waitFor();
-  for (const o of outcomes.filter((x) => x.endsWith('accepted'))) {
-    const name = o.split(':')[0];
-    await transcript.getByTestId('attachment').filter({ hasText: name }).waitFor();
+  const accepted = outcomes.filter((x) => x.endsWith('accepted')).map((o) => o.split(':')[0]);
+  assert.ok(accepted.includes('evil.txt'), outcomes.join('; '));
+  for (const name of accepted) {
+    // Shown as a file, never drawn; downloading saves it, nothing opens it.
+    const file = transcript.getByTestId('attachment').filter({ hasText: name });
+    await file.waitFor();
+    assert.equal(await file.getByTestId('file-preview').count(), 0);
+    const [download] = await Promise.all([page.waitForEvent('download'), file.getByTestId('file-download').click()]);
+    assert.equal(download.suggestedFilename(), name);
   }
 
   // The plain-text payload shows as text.
