@@ -61,14 +61,7 @@ export class AgentsSection extends ListSection {
       const body = { name: name.input.value.trim(), capacity: Number(capacity.input.value), attributes: attrs };
       if (creating && login.input.value.trim()) body.login = login.input.value.trim();
       if (password.input.value) body.password = password.input.value;
-      try {
-        const savedAgent = creating ? await this.api.post('/agents', body) : await this.api.patch(`/agents/${agent.id}`, body);
-        this.status.textContent = creating ? `Agent ${savedAgent.name} created.` : `Agent ${savedAgent.name} saved.`;
-        this.closeEditor();
-        await this.show();
-      } catch (err) {
-        showError(form, err);
-      }
+      await this.save(form, { path: '/agents', id: agent?.id, body, noun: 'Agent' });
     });
     this.openEditor(name.input, form);
   }

@@ -3,7 +3,7 @@
 // create/edit form.
 
 import { h, clear } from '../shared/dom.js';
-import { dataTable, sectionLines } from './form-kit.js';
+import { dataTable, sectionLines, showError } from './form-kit.js';
 
 export class ListSection {
   /**
@@ -48,6 +48,24 @@ export class ListSection {
     this.editor.hidden = false;
     this.status.textContent = '';
     focus.focus();
+  }
+
+  /**
+   * Creates (POST `path`) or changes (PATCH `path/id`) an item from the
+   * editor's form; then says so, closes the editor and lists again. Errors
+   * go to their field in `form`. Resolves with the saved item, or null.
+   */
+  async save(form, { path, id, body, noun }) {
+    try {
+      const saved = id ? await this.api.patch(`${path}/${id}`, body) : await this.api.post(path, body);
+      this.closeEditor();
+      await this.show();
+      this.status.textContent = `${noun} ${saved.name} ${id ? 'saved' : 'created'}.`;
+      return saved;
+    } catch (err) {
+      showError(form, err);
+      return null;
+    }
   }
 
   closeEditor() {

@@ -88,14 +88,7 @@ export class QueuesSection extends ListSection {
         if (Number.isNaN(v)) return showError(form, { field: k, message: 'A whole number, please.' });
       }
       if (creating) for (const k of Object.keys(body)) if (body[k] === null) delete body[k];
-      try {
-        const saved = creating ? await this.api.post('/queues', body) : await this.api.patch(`/queues/${queue.id}`, body);
-        this.status.textContent = creating ? `Queue ${saved.name} created.` : `Queue ${saved.name} saved.`;
-        this.closeEditor();
-        await this.show();
-      } catch (err) {
-        showError(form, err);
-      }
+      await this.save(form, { path: '/queues', id: queue?.id, body, noun: 'Queue' });
       return undefined;
     });
     this.openEditor(f.name.input, form);
