@@ -89,18 +89,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         done = &mut server => return done,
         seeded = seeded_rx => {
             let entry = seeded.context("the demo's setup stopped")?.context("setting up the demo")?;
-            print_welcome(&base, entry.id);
+            print_welcome(&base, entry.id, &args.data_dir.join("admin-key"));
         }
     }
     server.await
 }
 
-fn print_welcome(base: &str, entry: EntryPointId) {
+fn print_welcome(base: &str, entry: EntryPointId, key_file: &std::path::Path) {
     let logins = AGENTS.iter().map(|(login, _)| *login).collect::<Vec<_>>().join(" or ");
+    let key = key_file.display();
     println!(
         "\nSwitchboard demo is running.\n\n\
          \x20 Customer (a page with the chat widget):  {base}/demo/?entry_point={entry}\n\
          \x20 Agent console:                           {base}/console/   (log in as {logins}, password `{PASSWORD}`)\n\
+         \x20 Supervisor view:                         {base}/supervisor/   (sign in with the key in {key})\n\
+         \x20 Admin pages:                             {base}/admin/   (the same key)\n\
          \x20 API documentation:                       {base}/api/docs\n\n\
          Open the console, set yourself Available, then start a chat from the customer page.\n\
          Stop with Ctrl-C; the data stays in the demo's data dir for the next run.\n"
