@@ -1,7 +1,7 @@
 // Test harness: runs the real Switchboard binary on a free port with a fresh
 // data dir, waits until it is ready, and offers admin-key REST helpers.
 //
-//   const server = await startServer();   // SWITCHBOARD_BIN or /work/tgt-web/debug/switchboard
+//   const server = await startServer();   // SWITCHBOARD_BIN, else the repository's target/debug/switchboard
 //   await server.admin('POST', '/queues', {...});
 //   await server.restart();                // kill -9 and start again, same data dir and port
 //   await server.stop();
@@ -16,9 +16,10 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const BIN = process.env.SWITCHBOARD_BIN || '/work/tgt-web/debug/switchboard';
+const BIN = process.env.SWITCHBOARD_BIN
+  || fileURLToPath(new URL('../../../target/debug/switchboard', import.meta.url));
 
 export async function startServer({ args = [] } = {}) {
   if (!existsSync(BIN)) throw new Error(`no server binary at ${BIN} (set SWITCHBOARD_BIN)`);
