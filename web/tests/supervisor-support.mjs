@@ -40,6 +40,7 @@ const EXPECTED_FAILURES = [/^http 404 GET \/api\/v1\/supervisor\/history$/, /sta
  */
 export async function openWorkspacePage(browser, server, name, { key = ADMIN_KEY, viewport = { width: 1280, height: 900 }, bypassCSP = false, prepare } = {}) {
   const context = await browser.newContext({ viewport, bypassCSP });
+  context.setDefaultTimeout(60000); // a loaded machine may be slow; every wait is still for a condition
   await prepare?.(context);
   const page = await context.newPage();
   const problems = [];
