@@ -21,7 +21,7 @@ export class ChatState {
     this.draftMarkdown = false;      // the draft started from a canned response
     this.status = 'active';          // 'active' | 'ended' | 'released'
     this.flowRuns = new Map();       // run id → {runId, flow, state, step, vars}
-    this.lastActivityAt = Date.now();
+    this.pending = new Map();        // client token → {clientToken, text}: sends not stored yet
   }
 
   /** Adds an event (a repeat of a known seq is ignored). Returns true if new. */
@@ -30,7 +30,6 @@ export class ChatState {
     this.events.set(event.seq, event);
     this.byId.set(event.id, event);
     this.oldestLoaded = Math.min(this.oldestLoaded, event.seq);
-    this.lastActivityAt = Date.parse(event.at) || Date.now();
     this.#apply(event);
     return true;
   }
@@ -50,6 +49,7 @@ export class ChatState {
       }
       case 'message':
         if (this.typing && this.typing.participantId === event.participant_id) this.typing = null;
+        if (event.client_token) this.pending.delete(event.client_token);
         break;
       case 'message.read':
       case 'message.delivered':
@@ -122,12 +122,6 @@ export class ChatState {
   /** Events in seq order. */
   ordered() {
     return [...this.events.values()].sort((a, b) => a.seq - b.seq);
-  }
-
-  newestSeq() {
-    let max = 0;
-    for (const seq of this.events.keys()) max = Math.max(max, seq);
-    return max;
   }
 
   /** Customer messages after the newest one the agent has read. */

@@ -3,6 +3,7 @@
 // availability.
 
 import { renderEvent, updateDelivery } from './event-view.js';
+import { el } from '../shared/message-body.js';
 
 export class ChatView {
   /**
@@ -17,6 +18,7 @@ export class ChatView {
     this.title = document.getElementById('chat-title');
     this.transcript = document.getElementById('transcript');
     this.list = document.getElementById('events');
+    this.pendingList = document.getElementById('pending');
     this.olderButton = document.getElementById('load-older');
     this.typing = document.getElementById('typing');
     this.typingWho = document.getElementById('typing-who');
@@ -27,7 +29,7 @@ export class ChatView {
       .map((id) => document.getElementById(id));
     this.olderButton.addEventListener('click', () => this.#loadOlder());
     document.getElementById('chat-close').addEventListener('click', () => this.chat && this.io.close(this.chat));
-    this.typingTimer = setInterval(() => this.renderTyping(), 1000);
+    setInterval(() => this.renderTyping(), 1000); // a typing notice lapses by itself
     // Follow the newest message while the agent is at the bottom, also as
     // previews load and grow the transcript.
     this.stuck = true;
@@ -42,9 +44,27 @@ export class ChatView {
     if (!chat) return;
     this.title.textContent = chat.title();
     this.#redraw();
+    this.renderPending();
     this.renderStatus();
     this.renderTyping();
     this.scrollToEnd();
+  }
+
+  /** The agent's messages on their way: shown as "Sending…" until stored. */
+  renderPending() {
+    if (!this.chat) return;
+    this.pendingList.replaceChildren(...[...this.chat.pending.values()].map(({ clientToken, text }) => {
+      const row = el('li', 'event message from-mine sending');
+      row.dataset.clientToken = clientToken;
+      row.setAttribute('data-testid', 'pending-message');
+      const meta = el('div', 'meta');
+      meta.append(el('span', 'who', 'You'));
+      const status = el('span', 'delivery', 'Sending…');
+      status.dataset.state = 'sending';
+      row.append(meta, el('div', 'body', text), status);
+      return row;
+    }));
+    if (this.stuck) this.scrollToEnd();
   }
 
   /** A new event of the open chat. */
@@ -67,6 +87,7 @@ export class ChatView {
     const stick = this.stuck;
     const after = [...this.list.children].find((r) => Number(r.dataset.seq) > event.seq);
     this.list.insertBefore(row, after || null);
+    if (event.client_token) this.renderPending();
     if (stick || this.chat.isMine(event)) this.scrollToEnd();
     this.renderStatus();
     this.renderTyping();

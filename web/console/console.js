@@ -21,6 +21,12 @@ const STATE_LABELS = {
   offline: 'Offline — retrying', ended: 'Disconnected', closed: 'Disconnected',
 };
 
+/** An idempotency token for a send (crypto.randomUUID needs a secure context). */
+function newClientToken() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 export class Console {
   /**
    * @param {import('/assets/sdk/index.js').AgentClient} agent
@@ -376,7 +382,18 @@ export class Console {
   }
 
   async #send(chat, text, contentType) {
-    const ack = await this.agent.send(chat.id, text, { contentType });
+    // Shown at once as "Sending…"; the stored event (same client token) replaces it.
+    const clientToken = newClientToken();
+    chat.pending.set(clientToken, { clientToken, text });
+    if (chat.id === this.selectedId) this.view.renderPending();
+    let ack;
+    try {
+      ack = await this.agent.send(chat.id, text, { contentType, clientToken });
+    } catch (err) {
+      chat.pending.delete(clientToken);
+      if (chat.id === this.selectedId) this.view.renderPending();
+      throw err;
+    }
     const event = chat.byId.get(ack.id);
     if (event?.participant_id && !chat.myParticipantIds.has(event.participant_id)) {
       chat.myParticipantIds.add(event.participant_id);

@@ -99,10 +99,6 @@ export class OffersView {
     for (const id of [...this.cards.keys()]) this.remove(id);
   }
 
-  firstAcceptButton() {
-    return this.list.querySelector('[data-testid="offer-accept"]');
-  }
-
   #tick() {
     const now = Date.now();
     for (const { offer, countdown } of this.cards.values()) {

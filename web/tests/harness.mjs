@@ -96,10 +96,19 @@ export class Server {
     await waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).ok, { what: '/readyz' });
   }
 
-  /** Stops the process and starts it again on the same address and data. */
+  /** Stops the process, keeping its data and address for `resume()`. */
+  pause() {
+    return this.#kill();
+  }
+
+  /** Starts the process again on the same address and data. */
+  resume() {
+    return this.spawn(new URL(this.baseUrl).host);
+  }
+
   async restart() {
-    await this.#kill();
-    await this.spawn(new URL(this.baseUrl).host);
+    await this.pause();
+    await this.resume();
   }
 
   async #kill() {
