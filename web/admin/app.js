@@ -10,12 +10,16 @@ import { WorkflowSection } from './workflow.js';
 import { FlowsSection } from './flows.js';
 import { CannedSection } from './canned.js';
 import { KeysSection } from './access-keys.js';
+import { SchedulesSection } from './schedules.js';
+import { ActivitiesSection } from './activities.js';
 
 const SECTIONS = [
   ['entry-points', 'Entry points & widget', EntryPointsSection],
   ['agents', 'Agents', AgentsSection],
   ['queues', 'Queues', QueuesSection],
   ['workflow', 'Workflow', WorkflowSection],
+  ['schedules', 'Schedules (hours)', SchedulesSection],
+  ['activities', 'Activities (presence)', ActivitiesSection],
   ['flows', 'Flows', FlowsSection],
   ['canned', 'Canned responses', CannedSection],
   ['keys', 'API keys', KeysSection],

@@ -62,6 +62,16 @@ test('every section, its forms open and an error shown, passes axe; the sections
   await page.getByTestId('workflow-editor-error').filter({ hasText: 'Line 2' }).waitFor();
   assert.deepEqual(await axeProblems(page), [], 'workflow');
 
+  await open('schedules');
+  await page.getByTestId('schedule-editor').fill('name: x\ntime_zone: Mars/Olympus\n');
+  await page.getByTestId('schedule-save').click();
+  await page.getByTestId('schedule-editor-error').waitFor({ state: 'visible' });
+  assert.deepEqual(await axeProblems(page), [], 'schedules');
+
+  await open('activities');
+  await page.getByTestId('activity-row').first().waitFor();
+  assert.deepEqual(await axeProblems(page), [], 'activities');
+
   await open('flows');
   await page.getByTestId('flow-editor').fill('name: x\nsteps:\n  a:\n    type: nope\n');
   await page.getByTestId('flow-validate').click();

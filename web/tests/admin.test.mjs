@@ -277,6 +277,58 @@ test('a new entry point: idle timers checked by the server, then created with it
   assert.match(await page.getByTestId('entry-point-snippet').textContent(), new RegExp(`data-entry-point="${shop.id}"`));
 });
 
+test('schedules: a wrong time shown at its line, saved, followed by a queue, deleted after a confirmation', async () => {
+  const { page } = admin;
+  await section(page, 'schedules');
+  const editor = page.getByTestId('schedule-editor');
+  await editor.fill('name: support\ntime_zone: Europe/Paris\nweekly:\n  mon: [["09:00", "17:30"]]\n  tue: [["09:00", "25:00"]]\n');
+  await page.getByTestId('schedule-save').click();
+  await page.getByTestId('schedule-editor-error').filter({ hasText: 'Line 5, column 19' }).waitFor();
+  assert.equal(await caretLine(editor), 5);
+  admin.problems.length = 0;
+  await editor.fill('name: support\ntime_zone: Europe/Paris\nweekly:\n  mon: [["09:00", "17:30"]]\n  tue: [["09:00", "12:00"]]\n');
+  await page.getByTestId('schedule-save').click();
+  await page.getByTestId('schedules-status').filter({ hasText: 'Schedule support saved.' }).waitFor();
+  await page.locator('[data-testid="schedule-row"][data-schedule="support"]').filter({ hasText: 'mon, tue' }).waitFor();
+
+  // Editing it again shows what is stored; a queue can follow it.
+  await section(page, 'queues');
+  await page.getByTestId('queue-edit').first().click();
+  await page.getByTestId('queue-form').getByLabel('Hours (schedule)').selectOption('support');
+  await page.getByTestId('queue-save').click();
+  await page.getByTestId('queues-status').filter({ hasText: 'saved' }).waitFor();
+  assert.equal((await server.api('GET', '/queues'))[0].schedule, 'support');
+
+  // Deleting it is refused while the queue follows it; the reason is shown.
+  await section(page, 'schedules');
+  const row = page.locator('[data-testid="schedule-row"][data-schedule="support"]');
+  await row.getByTestId('schedule-delete').click();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('section-schedules').getByRole('alert').filter({ hasText: 'Could not delete support' }).waitFor();
+  admin.problems.length = 0;
+  await server.api('PATCH', `/queues/${(await server.api('GET', '/queues'))[0].id}`, { schedule: null });
+  await row.getByTestId('schedule-delete').click();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('schedules-status').filter({ hasText: 'Schedule support deleted.' }).waitFor();
+  await row.waitFor({ state: 'detached' });
+});
+
+test('activities: the workspace’s own are added and deleted; the built-in ones stay', async () => {
+  const { page } = admin;
+  await section(page, 'activities');
+  const form = page.getByTestId('activity-form');
+  await form.getByLabel('Name').fill('lunch');
+  await page.getByTestId('activity-create').click();
+  const lunch = page.locator('[data-testid="activity-row"][data-activity="lunch"]');
+  await lunch.filter({ hasText: 'no' }).waitFor();
+  assert.ok((await server.api('GET', '/activities')).some((a) => a.name === 'lunch' && a.available === false));
+  assert.equal(await page.locator('[data-testid="activity-row"][data-activity="away"]').getByTestId('activity-delete').count(), 0);
+  await lunch.getByTestId('activity-delete').click();
+  await page.getByTestId('confirm-ok').click();
+  await lunch.waitFor({ state: 'detached' });
+  assert.equal((await server.api('GET', '/activities')).some((a) => a.name === 'lunch'), false);
+});
+
 test('canned responses are edited as a list and saved into the settings', async () => {
   const { page } = admin;
   await section(page, 'canned');
