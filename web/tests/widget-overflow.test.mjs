@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser } from './harness.mjs';
-import { startHostPage, openWidget, storedChat } from './widget-support.mjs';
+import { startHostPage, openWidget, startChat, storedChat } from './widget-support.mjs';
 
 describe('customer widget: overflow to a message', () => {
   let server;
@@ -38,9 +38,13 @@ describe('customer widget: overflow to a message', () => {
   });
 
   it('tells the customer, takes contact details in the form, and keeps the chat open for messages', async () => {
-    const widget = await openWidget(browser, host, { name: 'Noor' });
+    const widget = await openWidget(browser, host, { start: false });
     const { frame } = widget;
     try {
+      // Nobody is there: the pre-chat form says so before the chat starts.
+      await frame.getByTestId('availability').waitFor();
+      assert.match(await frame.getByTestId('availability').textContent(), /busy/);
+      await startChat(widget, 'Noor');
       await frame.locator('[data-testid="notice"]', { hasText: 'Leave us a message' }).waitFor();
       await frame.getByTestId('queue-status').waitFor({ state: 'hidden' });
       const form = frame.getByTestId('flow-form');
@@ -75,6 +79,21 @@ describe('customer widget: overflow to a message', () => {
       assert.equal(conversation.state, 'ended');
     } finally {
       await widget.context.close();
+    }
+  });
+
+  it('says when the entry point is closed, before the chat starts', async () => {
+    await server.api('POST', '/schedules', { name: 'never', time_zone: 'UTC', weekly: {} });
+    const closed = await server.api('POST', '/entry-points', { name: 'Closed shop', schedule: 'never' });
+    const closedHost = await startHostPage(server, closed.id);
+    const widget = await openWidget(browser, closedHost, { start: false });
+    try {
+      await widget.frame.getByTestId('availability').waitFor();
+      assert.match(await widget.frame.getByTestId('availability').textContent(), /closed right now/);
+      await widget.frame.getByTestId('prechat-form').waitFor();
+    } finally {
+      await widget.context.close();
+      await closedHost.close();
     }
   });
 });
