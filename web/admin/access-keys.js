@@ -3,7 +3,7 @@
 
 import { h, clear } from '../shared/dom.js';
 import {
-  field, clearErrors, showError, confirmAction, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+  field, clearErrors, showError, confirmAction, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine, loadList,
 } from './form-kit.js';
 
 export class KeysSection {
@@ -40,13 +40,8 @@ export class KeysSection {
       this.secretBox.hidden = true;
       clear(this.secretBox);
     }
-    try {
-      const keys = await this.api.get('/access-keys');
-      this.listError.textContent = '';
-      fillRows(this.tbody, keys.map((k) => this.#row(k)), 5, 'No access keys yet.');
-    } catch (err) {
-      this.listError.textContent = `Cannot list the keys: ${err.message}`;
-    }
+    const keys = await loadList(this.listError, 'keys', () => this.api.get('/access-keys'));
+    if (keys) fillRows(this.tbody, keys.map((k) => this.#row(k)), 5, 'No access keys yet.');
   }
 
   #row(k) {

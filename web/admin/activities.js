@@ -4,7 +4,7 @@
 
 import { h } from '../shared/dom.js';
 import {
-  field, clearErrors, showError, confirmAction, dataTable, fillRows, rowButton, sectionLines, formErrorLine,
+  field, clearErrors, showError, confirmAction, dataTable, fillRows, rowButton, sectionLines, formErrorLine, loadList,
 } from './form-kit.js';
 
 const BUILT_IN = new Set(['available', 'away', 'offline']);
@@ -37,13 +37,8 @@ export class ActivitiesSection {
   }
 
   async show() {
-    try {
-      this.activities = await this.api.get('/activities');
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the activities: ${err.message}`;
-      return;
-    }
+    this.activities = await loadList(this.listError, 'activities', () => this.api.get('/activities'));
+    if (!this.activities) return;
     fillRows(this.tbody, this.activities.map((a) => h('tr', { 'data-testid': 'activity-row', 'data-activity': a.name },
       h('th', { scope: 'row' }, a.name),
       h('td', {}, a.available ? 'yes' : 'no'),

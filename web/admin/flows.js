@@ -3,7 +3,7 @@
 
 import { h } from '../shared/dom.js';
 import { YamlEditor, problemsOf } from './yaml-editor.js';
-import { dataTable, fillRows, rowButton } from './form-kit.js';
+import { dataTable, fillRows, rowButton, loadList } from './form-kit.js';
 
 export class FlowsSection {
   constructor(root, api) {
@@ -28,13 +28,8 @@ export class FlowsSection {
   }
 
   async show() {
-    try {
-      this.flows = await this.api.get('/flows');
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the flows: ${err.message}`;
-      return;
-    }
+    this.flows = await loadList(this.listError, 'flows', () => this.api.get('/flows'));
+    if (!this.flows) return;
     fillRows(this.tbody, this.flows.map((f) => h('tr', { 'data-testid': 'flow-row', 'data-flow': f.name },
       h('th', { scope: 'row' }, f.name),
       h('td', { class: 'num' }, String(f.version)),

@@ -160,6 +160,18 @@ export function sectionLines(testid) {
   };
 }
 
+/** Reads a list; a failure is said in `errorLine` (then null). */
+export async function loadList(errorLine, what, read) {
+  try {
+    const value = await read();
+    errorLine.textContent = '';
+    return value;
+  } catch (err) {
+    errorLine.textContent = `Cannot list the ${what}: ${err.message}`;
+    return null;
+  }
+}
+
 /** The general error line of a form (errors without a field of their own). */
 export function formErrorLine() {
   return h('p', { class: 'error', role: 'alert', 'data-form-error': '', tabindex: '-1' });

@@ -3,7 +3,7 @@
 // create/edit form.
 
 import { h, clear } from '../shared/dom.js';
-import { dataTable, sectionLines, showError } from './form-kit.js';
+import { dataTable, sectionLines, showError, loadList } from './form-kit.js';
 
 export class ListSection {
   /**
@@ -31,15 +31,8 @@ export class ListSection {
   }
 
   /** Reads the list; a failure is said in the list's error line (then null). */
-  async load(what, read) {
-    try {
-      const value = await read();
-      this.listError.textContent = '';
-      return value;
-    } catch (err) {
-      this.listError.textContent = `Cannot list the ${what}: ${err.message}`;
-      return null;
-    }
+  load(what, read) {
+    return loadList(this.listError, what, read);
   }
 
   /** Shows a form in the editor card and focuses its first field. */

@@ -4,7 +4,7 @@
 
 import { h } from '../shared/dom.js';
 import { YamlEditor, problemsOf } from './yaml-editor.js';
-import { confirmAction, dataTable, fillRows, rowButton, sectionLines } from './form-kit.js';
+import { confirmAction, dataTable, fillRows, rowButton, sectionLines, loadList } from './form-kit.js';
 
 const EXAMPLE = `name: support
 time_zone: Europe/Paris        # an IANA time zone
@@ -48,13 +48,8 @@ export class SchedulesSection {
   }
 
   async show() {
-    try {
-      this.schedules = await this.api.get('/schedules');
-      this.listError.textContent = '';
-    } catch (err) {
-      this.listError.textContent = `Cannot list the schedules: ${err.message}`;
-      return;
-    }
+    this.schedules = await loadList(this.listError, 'schedules', () => this.api.get('/schedules'));
+    if (!this.schedules) return;
     fillRows(this.tbody, this.schedules.map((s) => h('tr', { 'data-testid': 'schedule-row', 'data-schedule': s.name },
       h('th', { scope: 'row' }, s.name),
       h('td', {}, s.time_zone),
