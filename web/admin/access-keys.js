@@ -3,7 +3,7 @@
 
 import { h, clear } from '../shared/dom.js';
 import {
-  field, clearErrors, showError, confirmAction, copyText, dataTable, fillRows, rowButton, sectionLines, formErrorLine, loadList,
+  field, clearErrors, showError, confirmAction, showSecret, dataTable, fillRows, rowButton, sectionLines, formErrorLine, loadList,
 } from './form-kit.js';
 
 export class KeysSection {
@@ -56,17 +56,13 @@ export class KeysSection {
   }
 
   #showSecret(key) {
-    const copyStatus = h('span', { class: 'small', role: 'status' });
-    clear(this.secretBox).append(
-      h('p', {}, h('strong', {}, `Key “${key.name}” created. Copy the secret now: it is not shown again.`)),
-      h('p', {}, 'Key id: ', h('code', { 'data-testid': 'key-new-id' }, key.id)),
-      h('p', {}, 'Secret: ', h('code', { 'data-testid': 'key-new-secret' }, key.secret)),
-      h('div', { class: 'form-buttons' },
-        h('button', { type: 'button', on: { click: () => copyText(key.secret, copyStatus) } }, 'Copy the secret'),
-        h('button', { type: 'button', on: { click: () => { this.secretBox.hidden = true; clear(this.secretBox); this.nameInput.focus(); } } }, 'Done'),
-        copyStatus));
-    this.secretBox.hidden = false;
-    this.secretBox.focus();
+    showSecret(this.secretBox, {
+      heading: `Key “${key.name}” created. Copy the secret now: it is not shown again.`,
+      lines: [['Key id', key.id, 'key-new-id'], ['Secret', key.secret, 'key-new-secret']],
+      copy: key.secret,
+      copyLabel: 'Copy the secret',
+      after: this.nameInput,
+    });
   }
 
   async #revoke(k) {

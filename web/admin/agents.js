@@ -2,7 +2,9 @@
 // (attributes as JSON, checked before sending), disable and enable.
 
 import { h } from '../shared/dom.js';
-import { field, clearErrors, showError, confirmAction, fillRows, rowButton, formErrorLine } from './form-kit.js';
+import {
+  field, clearErrors, showError, confirmAction, fillRows, rowButton, formErrorLine, showSecret,
+} from './form-kit.js';
 import { ListSection } from './list-section.js';
 
 export class AgentsSection extends ListSection {
@@ -11,6 +13,8 @@ export class AgentsSection extends ListSection {
       item: 'agent', items: 'agents', label: 'Agents', newLabel: 'New agent',
       heads: ['Name', 'Login', 'Presence', 'Chats / capacity', 'Attributes', 'Status'],
     });
+    this.secretBox = h('div', { class: 'secret', hidden: true, tabindex: '-1', 'data-testid': 'agent-token' });
+    this.status.after(this.secretBox);
   }
 
   async show() {
@@ -29,7 +33,9 @@ export class AgentsSection extends ListSection {
       h('td', { 'data-testid': 'agent-enabled' }, h('span', { class: `badge ${a.enabled ? 'ok' : 'danger'}` }, a.enabled ? 'Enabled' : 'Disabled')),
       h('td', {}, h('div', { class: 'row-actions' },
         rowButton('Edit', a.name, { testid: 'agent-edit', onClick: () => this.edit(a) }),
-        rowButton(a.enabled ? 'Disable' : 'Enable', a.name, { testid: 'agent-toggle', danger: a.enabled, onClick: () => this.#toggle(a) }))));
+        rowButton(a.enabled ? 'Disable' : 'Enable', a.name, { testid: 'agent-toggle', danger: a.enabled, onClick: () => this.#toggle(a) }),
+        a.enabled ? rowButton('Issue a token', `for ${a.name}`, { testid: 'agent-token-issue', onClick: () => this.#issueToken(a) }) : null,
+        a.enabled ? rowButton('Revoke tokens', `of ${a.name}`, { testid: 'agent-token-revoke', danger: true, onClick: () => this.#revokeTokens(a) }) : null)));
   }
 
   edit(agent) {
@@ -64,6 +70,32 @@ export class AgentsSection extends ListSection {
       await this.save(form, { path: '/agents', id: agent?.id, body, noun: 'Agent' });
     });
     this.openEditor(name.input, form);
+  }
+
+  /** An API token for the agent (for an integration acting as it), shown once. */
+  async #issueToken(a) {
+    try {
+      const { token } = await this.api.post(`/agents/${a.id}/tokens`, { name: 'admin page' });
+      showSecret(this.secretBox, {
+        heading: `A token for ${a.name}. Copy it now: it is not shown again.`,
+        lines: [['Token', token, 'agent-token-value']],
+        copy: token,
+        copyLabel: 'Copy the token',
+        after: this.tbody.querySelector(`[data-agent-id="${a.id}"] [data-testid="agent-token-issue"]`),
+      });
+    } catch (err) {
+      this.listError.textContent = `Could not issue a token for ${a.name}: ${err.message}`;
+    }
+  }
+
+  async #revokeTokens(a) {
+    if (!await confirmAction(`Revoke every token of ${a.name}? Their consoles and integrations are signed out.`, 'Revoke')) return;
+    try {
+      const { revoked } = await this.api.delete(`/agents/${a.id}/tokens`);
+      this.status.textContent = `${revoked} token${revoked === 1 ? '' : 's'} of ${a.name} revoked.`;
+    } catch (err) {
+      this.listError.textContent = `Could not revoke the tokens of ${a.name}: ${err.message}`;
+    }
   }
 
   async #toggle(a) {

@@ -160,6 +160,24 @@ export function sectionLines(testid) {
   };
 }
 
+/**
+ * Shows a secret once in `box` (a `.secret` element): a heading, its lines
+ * (`[label, value, testid]`), a copy button for `copy`, and Done, which hides
+ * it and moves the focus to `after`.
+ */
+export function showSecret(box, { heading, lines, copy, copyLabel, after }) {
+  const copyStatus = h('span', { class: 'small', role: 'status' });
+  box.replaceChildren(
+    h('p', {}, h('strong', {}, heading)),
+    ...lines.map(([label, value, testid]) => h('p', {}, `${label}: `, h('code', { 'data-testid': testid }, value))),
+    h('div', { class: 'form-buttons' },
+      h('button', { type: 'button', on: { click: () => copyText(copy, copyStatus) } }, copyLabel),
+      h('button', { type: 'button', on: { click: () => { box.hidden = true; box.replaceChildren(); after?.focus(); } } }, 'Done'),
+      copyStatus));
+  box.hidden = false;
+  box.focus();
+}
+
 /** Reads a list; a failure is said in `errorLine` (then null). */
 export async function loadList(errorLine, what, read) {
   try {

@@ -72,6 +72,18 @@ test('an agent is created (attributes checked as JSON), edited, disabled after a
   await page.getByTestId('agents-status').filter({ hasText: 'Agent Cleo saved.' }).waitFor();
   assert.equal((await server.api('GET', `/agents/${cleo.id}`)).capacity, 2);
 
+  // A token for an integration acting as Cleo, shown once; revoking them all.
+  await row.getByTestId('agent-token-issue').click();
+  const token = await page.getByTestId('agent-token-value').textContent();
+  assert.match(token, /^sba_/);
+  assert.equal((await server.api('GET', `/agents/${cleo.id}`, undefined, { token })).name, 'Cleo');
+  await page.getByTestId('agent-token').getByRole('button', { name: 'Done' }).click();
+  await page.getByTestId('agent-token').waitFor({ state: 'hidden' });
+  await row.getByTestId('agent-token-revoke').click();
+  await page.getByTestId('confirm-ok').click();
+  await page.getByTestId('agents-status').filter({ hasText: '1 token of Cleo revoked.' }).waitFor();
+  await assert.rejects(server.api('GET', `/agents/${cleo.id}`, undefined, { token }), (err) => err.status === 401);
+
   // Disabling asks first; cancelling changes nothing.
   await row.getByTestId('agent-toggle').click();
   const confirm = page.getByTestId('confirm-dialog');
