@@ -8,7 +8,7 @@ import { el } from '../shared/message-body.js';
 export class ChatView {
   /**
    * @param {{ attachment: (cid, id) => Promise<object>, submitForm: (cid, formId, values) => Promise<unknown>,
-   *           loadOlder: (chat) => Promise<void>, close: (chat) => void }} io
+   *           loadOlder: (chat) => Promise<void>, close: (chat) => void, reachedEnd: (chat) => void }} io
    */
   constructor(io) {
     this.io = io;
@@ -33,7 +33,14 @@ export class ChatView {
     // Follow the newest message while the agent is at the bottom, also as
     // previews load and grow the transcript.
     this.stuck = true;
-    this.transcript.addEventListener('scroll', () => { this.stuck = this.#nearEnd(); });
+    this.jumpButton = document.getElementById('jump-new');
+    this.jumpButton.addEventListener('click', () => this.scrollToEnd());
+    this.transcript.addEventListener('scroll', () => {
+      const was = this.stuck;
+      this.stuck = this.#nearEnd();
+      if (this.stuck) this.jumpButton.hidden = true;
+      if (this.stuck && !was && this.chat) this.io.reachedEnd(this.chat);
+    });
     this.transcript.addEventListener('load', () => { if (this.stuck) this.scrollToEnd(); }, true);
   }
 
@@ -89,6 +96,7 @@ export class ChatView {
     this.list.insertBefore(row, after || null);
     if (event.client_token) this.renderPending();
     if (stick || this.chat.isMine(event)) this.scrollToEnd();
+    else if (event.type === 'message') this.jumpButton.hidden = false; // read further up: say something came
     this.renderStatus();
     this.renderTyping();
   }
@@ -125,8 +133,11 @@ export class ChatView {
   }
 
   scrollToEnd() {
+    const was = this.stuck;
     this.transcript.scrollTop = this.transcript.scrollHeight;
     this.stuck = true;
+    this.jumpButton.hidden = true;
+    if (!was && this.chat) this.io.reachedEnd(this.chat);
   }
 
   #nearEnd() {

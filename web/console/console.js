@@ -55,6 +55,7 @@ export class Console {
       submitForm: (cid, formId, values) => this.agent.submitForm(cid, formId, values),
       loadOlder: (chat) => this.#loadOlder(chat),
       close: (chat) => this.#closeChat(chat),
+      reachedEnd: (chat) => this.#markRead(chat),
     });
     this.composer = new Composer({
       send: (chat, text, contentType) => this.#send(chat, text, contentType),
@@ -314,9 +315,11 @@ export class Console {
     return this.selectedId ? this.chats.get(this.selectedId) : null;
   }
 
-  /** Read receipt for what the open chat shows, only while the tab is visible. */
+  /** Read receipt for what the open chat shows: only while the tab is visible
+   * and the transcript is scrolled to its newest message. */
   #markRead(chat) {
     if (!chat || chat.id !== this.selectedId || document.visibilityState !== 'visible') return;
+    if (!this.view.stuck) return;
     if (chat.status !== 'active') return;
     const message = chat.messageToMarkRead();
     if (!message) return;

@@ -172,6 +172,20 @@ test('a long chat’s history pages upward after a refresh', async () => {
   // Every message is shown once, in order.
   const texts = await transcript.getByTestId('message-body').allTextContents();
   assert.deepEqual(texts, Array.from({ length: 70 }, (_, i) => `message ${i + 1}`));
+  // Reading up there, a new message does not pull the view down but says it came.
+  await transcript.evaluate((t) => { t.scrollTop = 0; });
+  const m71 = await server.api('POST', `/conversations/${kim.conversationId}/messages`, { content: 'message 71' }, { token: kim.token });
+  // Not shown, so not read yet.
+  await page.locator(`[data-testid="chat-item"][data-conversation-id="${kim.conversationId}"]`)
+    .getByTestId('unread-count').filter({ hasText: '1' }).waitFor();
+  await page.getByTestId('jump-new').click();
+  await kim.waitForEvent('message.read', { message_id: m71.id });
+  await transcript.getByText('message 71', { exact: true }).waitFor();
+  await page.waitForFunction(() => {
+    const t = document.getElementById('transcript');
+    return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  });
+  await page.getByTestId('jump-new').waitFor({ state: 'hidden' });
   await finish(agent, kim);
 });
 
