@@ -30,6 +30,7 @@ export class Board {
     this.directoryAt = 0;
     this.directoryTimer = null;
     this.firstStats = true;
+    this.stopped = false;
 
     this.queues = new QueuesView(document.getElementById('queues-body'), document.getElementById('queues-empty'));
     this.agents = new AgentsView(document.getElementById('agents-body'), document.getElementById('agents-empty'));
@@ -72,6 +73,7 @@ export class Board {
     try {
       await this.history.load(this.api);
     } catch { /* the page's own samples will do */ }
+    if (this.stopped) return; // signed out meanwhile
     this.chart.render(this.history);
     this.ticker = setInterval(() => {
       this.queues.tick();
@@ -85,12 +87,14 @@ export class Board {
   }
 
   stop() {
+    this.stopped = true;
     clearInterval(this.ticker);
     clearInterval(this.sampler);
     clearInterval(this.directoryAnyway);
     clearTimeout(this.directoryTimer);
     this.socket.stop();
     this.monitor.destroy();
+    this.explain.destroy();
     this.alerts.clear();
   }
 

@@ -95,8 +95,16 @@ export class ExplainDialog {
     this.dialog = document.getElementById('explain-dialog');
     this.body = document.getElementById('explain-body');
     this.conversationId = null;
-    document.getElementById('explain-close').addEventListener('click', () => this.dialog.close());
-    document.getElementById('explain-refresh').addEventListener('click', () => this.#load());
+    // The dialog outlives a session: its listeners go with destroy().
+    this.listening = new AbortController();
+    const opts = { signal: this.listening.signal };
+    document.getElementById('explain-close').addEventListener('click', () => this.dialog.close(), opts);
+    document.getElementById('explain-refresh').addEventListener('click', () => this.#load(), opts);
+  }
+
+  destroy() {
+    this.listening.abort();
+    if (this.dialog.open) this.dialog.close();
   }
 
   show(conversationId) {

@@ -34,23 +34,25 @@ export class MonitorPanel {
     this.bargeButton = document.getElementById('monitor-barge');
     this.current = null; // {conversationId, role, participantId, client, roster}
     this.busy = Promise.resolve();
+    // The panel's elements outlive a session: its listeners go with destroy().
+    this.listening = new AbortController();
+    const opts = { signal: this.listening.signal };
 
     this.bargeButton.addEventListener('click', () => {
       if (this.current) this.open(this.current.conversationId, 'supervisor');
-    });
-    document.getElementById('monitor-leave').addEventListener('click', () => this.leave());
+    }, opts);
+    document.getElementById('monitor-leave').addEventListener('click', () => this.leave(), opts);
     this.composer.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#send();
-    });
+    }, opts);
     this.input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.#send();
       }
-    });
-    this.onPageHide = () => this.#leaveOnUnload();
-    window.addEventListener('pagehide', this.onPageHide);
+    }, opts);
+    window.addEventListener('pagehide', () => this.#leaveOnUnload(), opts);
   }
 
   /** Follows a chat as `monitor` or `supervisor` (switching role rejoins). */
@@ -67,7 +69,7 @@ export class MonitorPanel {
   }
 
   destroy() {
-    window.removeEventListener('pagehide', this.onPageHide);
+    this.listening.abort();
     this.#leave({ hide: true });
   }
 

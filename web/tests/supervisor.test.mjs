@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCustomer, openConsole, setPresence, acceptOffer } from './harness.mjs';
+import { ADMIN_KEY, startCustomer, openConsole, setPresence, acceptOffer } from './harness.mjs';
 import { serverAndBrowser, openWorkspacePage } from './supervisor-support.mjs';
 import { CuttableNetwork } from './widget-support.mjs';
 
@@ -48,6 +48,10 @@ test('a wrong key is refused at sign-in, and signing out forgets the key', async
   await signedIn.getByTestId('logout-button').click();
   await signedIn.getByTestId('login-view').waitFor({ state: 'visible' });
   assert.equal(await signedIn.evaluate(() => sessionStorage.length), 0);
+  // Signing in again in the same page starts afresh.
+  await signedIn.getByTestId('login-token').fill(ADMIN_KEY);
+  await signedIn.getByTestId('login-submit').click();
+  await signedIn.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.dataset.state === 'open');
   await ctx2.close();
 });
 
