@@ -105,6 +105,18 @@ describe('customer widget', () => {
       await frame.getByTestId('new-chat').click();
       await frame.getByTestId('prechat-form').waitFor({ state: 'visible' });
       assert.equal(await storedChat(frame, entryPointId), null);
+
+      // The new chat continues the ended one (persistent chat).
+      await frame.getByTestId('prechat-display_name').fill('Jane');
+      await frame.getByTestId('start-chat').click();
+      await frame.getByTestId('composer-input').waitFor({ state: 'visible' });
+      const next = await storedChat(frame, entryPointId);
+      assert.notEqual(next.conversationId, conversationId);
+      const continued = await server.api('GET', `/conversations/${next.conversationId}`);
+      assert.equal(continued.previous_conversation_id, conversationId);
+      await agent.waitAssigned(next.conversationId);
+      await agent.end(next.conversationId);
+      await frame.getByTestId('ended').waitFor({ state: 'visible' });
       assert.deepEqual(widget.problems, []);
     } finally {
       await widget.context.close();
@@ -409,6 +421,13 @@ steps:
       await widget.page.getByTestId('launcher').click();
       const after = await widgetFrame(widget.page);
       await after.getByTestId('prechat-form').waitFor();
+      // The erased chat cannot be continued: the next one starts afresh.
+      await after.getByTestId('prechat-display_name').fill('Vera');
+      await after.getByTestId('start-chat').click();
+      await after.getByTestId('composer-input').waitFor({ state: 'visible' });
+      const fresh = await storedChat(after, entryPointId);
+      const conversation = await server.api('GET', `/conversations/${fresh.conversationId}`);
+      assert.equal(conversation.previous_conversation_id ?? null, null);
     } finally {
       await widget.context.close();
     }

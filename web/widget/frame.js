@@ -37,6 +37,8 @@ const ui = {
 };
 
 const TRANSCRIPT_PAGE = 50;
+/** Why a past chat cannot be continued (gone, already continued, token refused): start afresh. */
+const CANNOT_CONTINUE = new Set(['not_found', 'conflict', 'unauthenticated', 'forbidden']);
 const entryPointId = new URLSearchParams(location.search).get('entry_point') ?? '';
 const baseUrl = location.origin;
 const store = new SessionStore(entryPointId);
@@ -134,7 +136,19 @@ async function showPrechat() {
 // ------------------------------------------------------------------ chats
 
 async function startChat({ displayName, attributes }) {
-  const started = await ChatClient.start({ baseUrl, entryPointId, displayName, attributes, connect: false });
+  const options = { baseUrl, entryPointId, displayName, attributes, connect: false };
+  const previous = store.loadPrevious();
+  let started = null;
+  if (previous) {
+    // Continue the customer's last chat: the agent sees the history, and the
+    // chat goes first to the agent who had it.
+    try {
+      started = await ChatClient.start({ ...options, continueFrom: { ...previous, rehydration: 'from_segment' } });
+    } catch (err) {
+      if (!CANNOT_CONTINUE.has(err?.code)) throw err;
+    }
+  }
+  started ??= await ChatClient.start(options);
   attach(started, []);
   composer.focus();
   await connect();
@@ -333,6 +347,7 @@ async function endChat() {
 function markEnded() {
   if (chatEnded) return;
   chatEnded = true;
+  if (chat) store.savePrevious(chat.token, chat.conversationId);
   setComposerEnabled(false);
   status.hideQueue();
   status.hideTyping();

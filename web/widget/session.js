@@ -1,7 +1,8 @@
 // What the frame keeps in its localStorage, per entry point: the SDK's
 // snapshot of the current chat (to resume it after a refresh), the draft, and
 // the messages sent but not yet stored (sent again, with the same client
-// token, after a refresh: the server stores a client token once).
+// token, after a refresh: the server stores a client token once), and the
+// last ended chat, which the next chat continues (persistent chat).
 
 const PREFIX = 'switchboard-widget';
 
@@ -10,6 +11,17 @@ export class SessionStore {
     this.chatKey = `${PREFIX}:chat:${entryPointId}`;
     this.draftKey = `${PREFIX}:draft:${entryPointId}`;
     this.pendingKey = `${PREFIX}:pending:${entryPointId}`;
+    this.previousKey = `${PREFIX}:previous:${entryPointId}`;
+  }
+
+  /** The customer's last ended chat `{token, conversationId}`: a new chat continues it. */
+  loadPrevious() {
+    const previous = read(this.previousKey);
+    return typeof previous?.token === 'string' && typeof previous?.conversationId === 'string' ? previous : null;
+  }
+
+  savePrevious(token, conversationId) {
+    write(this.previousKey, { token, conversationId });
   }
 
   /** The stored snapshot `{baseUrl, token, conversationId, lastSeq}`, or null. */
