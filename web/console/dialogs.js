@@ -64,8 +64,7 @@ export class ActionDialogs {
   #renderParams() {
     const flow = this.flowsByName.get(this.flowSelect.value);
     this.flowDescription.textContent = flow?.description || '';
-    const params = !flow ? []
-      : Array.isArray(flow.params) ? flow.params : declaredParams(flow.source).map((name) => ({ name }));
+    const params = flow?.params || [];
     const inputs = params.map(({ name, required, default: fallback }) => {
       const wrap = el('div', 'field');
       const id = `flow-param-${name}`;
@@ -156,20 +155,4 @@ function group(label, options) {
     return o;
   }));
   return g;
-}
-
-/** The parameter names a flow file declares under its top-level `params:`
- * (`NAME: {required: true}` lines); enough to offer an input for each. */
-export function declaredParams(source) {
-  if (typeof source !== 'string') return [];
-  const lines = source.split('\n');
-  const start = lines.findIndex((l) => /^params:\s*(#.*)?$/.test(l));
-  if (start < 0) return [];
-  const names = [];
-  for (const line of lines.slice(start + 1)) {
-    if (/^\S/.test(line)) break;
-    const m = /^ {2}([A-Za-z_][\w-]*)\s*:/.exec(line);
-    if (m) names.push(m[1]);
-  }
-  return names;
 }

@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatState } from '../console/chat-state.js';
-import { declaredParams } from '../console/dialogs.js';
 import { previewText } from '../shared/message-body.js';
 
 const at = '2026-12-04T10:00:00Z';
@@ -78,11 +77,6 @@ test('typing ends with the typist’s message, and the end of the chat shows', (
   assert.equal(chat.status, 'ended');
 });
 
-test('a flow file’s declared parameters are read for the launch form', () => {
-  const source = 'name: x\nside: agent\nparams:\n  record_id: { required: true }\n  note: { default: "" }\nsteps:\n  a:\n    type: end_chat\n';
-  assert.deepEqual(declaredParams(source), ['record_id', 'note']);
-  assert.deepEqual(declaredParams('name: y\nsteps: {}\n'), []);
-});
 
 test('previews drop markdown marks and keep plain text as written', () => {
   const md = { content_type: 'text/markdown', content: 'It was **twice**.\n\n- see [our site](https://example.com) and `INV_1`' };

@@ -64,6 +64,9 @@ test('canned responses, agent input, a transfer, and an earlier conversation', a
   const bobConsole = await signIn(world, { agent: BOB });
   await ann.page.getByTestId('action-transfer').click();
   await ann.page.getByTestId('transfer-target').locator(`option[value="agent:${bob.id}"]`).waitFor({ state: 'attached' });
+  // Queues are offered too; Ann herself is not.
+  await ann.page.getByTestId('transfer-target').locator(`option[value="queue:${world.routing.queue.id}"]`).waitFor({ state: 'attached' });
+  assert.equal(await ann.page.getByTestId('transfer-target').locator(`option[value="agent:${world.routing.agents[0].id}"]`).count(), 0);
   await ann.page.getByTestId('transfer-target').selectOption(`agent:${bob.id}`);
   await ann.page.getByTestId('transfer-submit').click();
   await ann.page.getByTestId('chat-banner').filter({ hasText: 'no longer yours' }).waitFor();
