@@ -88,6 +88,7 @@ export class Console {
     this.unsubscribe = [];
     document.removeEventListener('visibilitychange', this.onVisible);
     window.removeEventListener('focus', this.onVisible);
+    document.removeEventListener('keydown', this.onKey);
     this.offers.destroy();
     this.agent.close();
   }
@@ -120,6 +121,20 @@ export class Console {
     this.onVisible = () => this.#markRead(this.#selected());
     document.addEventListener('visibilitychange', this.onVisible);
     window.addEventListener('focus', this.onVisible);
+    this.onKey = (e) => this.#shortcut(e);
+    document.addEventListener('keydown', this.onKey);
+  }
+
+  /** Alt+↓ / Alt+↑: the next / previous chat, its composer focused. */
+  #shortcut(e) {
+    if (!e.altKey || e.ctrlKey || e.metaKey || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+    const chats = this.#ordered();
+    if (!chats.length || document.querySelector('dialog[open]')) return;
+    e.preventDefault();
+    const at = chats.findIndex((c) => c.id === this.selectedId);
+    const step = e.key === 'ArrowDown' ? 1 : -1;
+    const next = chats[(at + step + chats.length) % chats.length];
+    this.select(next.id, { focus: true });
   }
 
   #hello({ agent, conversations, offers }) {

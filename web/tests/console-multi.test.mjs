@@ -70,6 +70,14 @@ test('an agent handles three chats at once', async () => {
   await bobButton.focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.getElementById('chat-title').textContent === 'Bob');
+  // Alt+↓ / Alt+↑ step through the chats (in list order, wrapping), into the composer.
+  const order = await page.getByTestId('chat-name').allTextContents();
+  const at = order.indexOf('Bob');
+  await page.keyboard.press('Alt+ArrowDown');
+  assert.equal(await page.getByTestId('chat-title').textContent(), order[(at + 1) % order.length]);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'composer-input');
+  await page.keyboard.press('Alt+ArrowUp');
+  assert.equal(await page.getByTestId('chat-title').textContent(), 'Bob');
 
   await finish(session, alice, bob, carol);
 });
