@@ -11,6 +11,7 @@ import { WaitChart } from './wait-chart.js';
 import { MonitorPanel } from './monitor.js';
 import { ExplainDialog } from './explain.js';
 import { SlaAlerts } from './sla-alerts.js';
+import { MessageRequestsView } from './requests-view.js';
 
 const DIRECTORY_EVERY_MS = 3000;
 // A presence change that moves no queue's numbers sends no stats frame.
@@ -53,6 +54,9 @@ export class Board {
     });
     this.explain = new ExplainDialog(api);
     this.alerts = new SlaAlerts({ monitor: (id) => this.monitor.open(id, 'monitor') });
+    this.directoryAgents = [];
+    this.requests = new MessageRequestsView(api, this.names, () => this.directoryAgents);
+    this.messagesWaiting = null;
 
     const connection = document.getElementById('connection');
     this.socket = new StatsSocket(token, {
@@ -70,6 +74,7 @@ export class Board {
     this.chart.render(this.history);
     this.socket.start();
     this.#loadDirectory();
+    this.requests.refresh();
     try {
       await this.history.load(this.api);
     } catch { /* the page's own samples will do */ }
@@ -104,6 +109,11 @@ export class Board {
     this.chats.show(conversations);
     for (const c of conversations) this.#learnCustomer(c.conversation_id);
     this.history.observe(queues);
+    const messages = queues.reduce((n, q) => n + q.messages, 0);
+    if (messages !== this.messagesWaiting) {
+      this.messagesWaiting = messages;
+      this.requests.refresh();
+    }
     if (this.firstStats) {
       this.firstStats = false;
       this.history.sample();
@@ -127,6 +137,8 @@ export class Board {
     try {
       const dir = await this.api.get('/directory');
       for (const a of dir.agents || []) this.agentNames.set(a.id, a.name);
+      this.directoryAgents = dir.agents || [];
+      this.requests.redraw();
       for (const q of dir.queues || []) if (!this.queueNames.has(q.id)) this.queueNames.set(q.id, q.name);
       this.agents.show(dir.agents || []);
     } catch { /* shown again on the next change */ }
