@@ -56,27 +56,22 @@ test('every section, its forms open and an error shown, passes axe; the sections
   await page.getByTestId('queue-edit').first().click();
   assert.deepEqual(await axeProblems(page), [], 'queues');
 
-  await open('workflow');
-  await page.getByTestId('workflow-editor').fill('default:\n  queue: nowhere\n');
-  await page.getByTestId('workflow-save').click();
-  await page.getByTestId('workflow-editor-error').filter({ hasText: 'Line 2' }).waitFor();
-  assert.deepEqual(await axeProblems(page), [], 'workflow');
-
-  await open('schedules');
-  await page.getByTestId('schedule-editor').fill('name: x\ntime_zone: Mars/Olympus\n');
-  await page.getByTestId('schedule-save').click();
-  await page.getByTestId('schedule-editor-error').waitFor({ state: 'visible' });
-  assert.deepEqual(await axeProblems(page), [], 'schedules');
+  /** A YAML editor of a section showing a refused document at its line. */
+  const yamlError = async (name, editor, source, button, line) => {
+    await open(name);
+    await page.getByTestId(editor).fill(source);
+    await page.getByTestId(button).click();
+    await page.getByTestId(`${editor}-error`).filter({ hasText: `Line ${line}` }).waitFor();
+    assert.deepEqual(await axeProblems(page), [], name);
+  };
+  await yamlError('workflow', 'workflow-editor', 'default:\n  queue: nowhere\n', 'workflow-save', 2);
+  await yamlError('schedules', 'schedule-editor', 'name: x\ntime_zone: UTC\nweekly:\n  mon: [["09:00", "25:00"]]\n', 'schedule-save', 4);
 
   await open('activities');
   await page.getByTestId('activity-row').first().waitFor();
   assert.deepEqual(await axeProblems(page), [], 'activities');
 
-  await open('flows');
-  await page.getByTestId('flow-editor').fill('name: x\nsteps:\n  a:\n    type: nope\n');
-  await page.getByTestId('flow-validate').click();
-  await page.getByTestId('flow-editor-error').filter({ hasText: 'Line 4' }).waitFor();
-  assert.deepEqual(await axeProblems(page), [], 'flows');
+  await yamlError('flows', 'flow-editor', 'name: x\nsteps:\n  a:\n    type: nope\n', 'flow-validate', 4);
 
   await open('canned');
   await page.getByTestId('canned-item').first().waitFor();
