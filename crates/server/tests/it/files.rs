@@ -334,7 +334,11 @@ async fn settings(app: &TestApp) {
     let (status, body) =
         app.call(Method::PUT, "/api/v1/settings", Some(ADMIN_KEY), Some(json!({"files": {"max_size": 1}}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown field: {body}");
-    let put = json!({"files": {"max_bytes": 1000, "allowed_types": ["text/plain"]}, "retention": {"ended_conversations_days": 30}});
+    let put = json!({
+        "files": {"max_bytes": 1000, "allowed_types": ["text/plain"]},
+        "retention": {"ended_conversations_days": 30},
+        "canned_responses": [{"id": "hi", "title": "Greeting", "text": "Hello!"}],
+    });
     assert_eq!(app.admin(Method::PUT, "/api/v1/settings", Some(put.clone())).await, put);
     assert_eq!(app.admin(Method::GET, "/api/v1/settings", None).await, put);
     let (status, _) = start(app, &chat.id, &chat.customer, "a.png", "image/png", 10).await;
