@@ -44,7 +44,9 @@ export class ChatView {
     this.transcript.addEventListener('load', () => { if (this.stuck) this.scrollToEnd(); }, true);
   }
 
+  /** Draws a chat; drawing the open one again keeps the agent's place if it reads further up. */
   show(chat) {
+    const keep = chat && chat === this.chat && !this.stuck ? this.transcript.scrollTop : null;
     this.chat = chat;
     this.placeholder.hidden = Boolean(chat);
     this.root.hidden = !chat;
@@ -54,7 +56,8 @@ export class ChatView {
     this.renderPending();
     this.renderStatus();
     this.renderTyping();
-    this.scrollToEnd();
+    if (keep === null) this.scrollToEnd();
+    else this.transcript.scrollTop = keep;
   }
 
   /** The agent's messages on their way: shown as "Sending…" until stored. */
