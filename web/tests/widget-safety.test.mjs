@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, waitFor } from './harness.mjs';
-import { WIDGET, startHostPage, openWidget, storedChat, startAgent, widgetFrame, seriousViolations } from './widget-support.mjs';
+import { waitFor } from './harness.mjs';
+import { WIDGET, startHostPage, openWidget, storedChat, widgetFrame, seriousViolations, startWidgetEnvironment, stopWidgetEnvironment } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 const screenshots = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -20,20 +20,10 @@ describe('customer widget: safety and accessibility', () => {
   let agent;
 
   before(async () => {
-    server = await startServer();
-    const setup = await server.setupRouting({ agents: [AGENT] });
-    entryPointId = setup.entryPointId;
-    host = await startHostPage(server, entryPointId);
-    browser = await launchBrowser();
-    agent = await startAgent(browser, server, AGENT);
+    ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT));
   });
 
-  after(async () => {
-    await agent?.close().catch(() => {});
-    await browser?.close();
-    await host?.close();
-    await server?.stop();
-  });
+  after(() => stopWidgetEnvironment({ agent, browser, host, server }));
 
   it('never runs what an agent or a file carries', async () => {
     const widget = await openWidget(browser, host, { name: 'Mallory' });

@@ -2,8 +2,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
-import { startHostPage, openWidget, storedChat, startAgent } from './widget-support.mjs';
+import { openWidget, storedChat, startWidgetEnvironment, stopWidgetEnvironment } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 // Rejects any file that contains EVIL, with a reason; approves the rest.
@@ -17,20 +16,10 @@ describe('customer widget: scanned files', () => {
   let agent;
 
   before(async () => {
-    server = await startServer({ args: ['--scan-command', SCAN] });
-    const setup = await server.setupRouting({ agents: [AGENT] });
-    entryPointId = setup.entryPointId;
-    host = await startHostPage(server, entryPointId);
-    browser = await launchBrowser();
-    agent = await startAgent(browser, server, AGENT);
+    ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT, { server: { args: ['--scan-command', SCAN] } }));
   });
 
-  after(async () => {
-    await agent?.close().catch(() => {});
-    await browser?.close();
-    await host?.close();
-    await server?.stop();
-  });
+  after(() => stopWidgetEnvironment({ agent, browser, host, server }));
 
   it('shows the verdict on files the customer and the agent send', async () => {
     const widget = await openWidget(browser, host, { name: 'Tom' });

@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { startServer, launchBrowser } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -270,4 +271,26 @@ export class CuttableNetwork {
     this.cut = false;
     await this.context.setOffline(false);
   }
+}
+
+/**
+ * What most widget test files start with: the server (with `server` options,
+ * e.g. `{ args }`) routing chats to `agentAccount`, a host page embedding
+ * the widget, a browser, and the agent signed in through the SDK.
+ */
+export async function startWidgetEnvironment(agentAccount, { server: serverOptions = {} } = {}) {
+  const server = await startServer(serverOptions);
+  const { entryPointId } = await server.setupRouting({ agents: [agentAccount] });
+  const host = await startHostPage(server, entryPointId);
+  const browser = await launchBrowser();
+  const agent = await startAgent(browser, server, agentAccount);
+  return { server, browser, host, entryPointId, agent };
+}
+
+/** Undoes `startWidgetEnvironment` (whatever of it was started). */
+export async function stopWidgetEnvironment({ agent, browser, host, server }) {
+  await agent?.close().catch(() => {});
+  await browser?.close();
+  await host?.close();
+  await server?.stop();
 }

@@ -4,8 +4,8 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitFor } from './harness.mjs';
-import { WIDGET, startHostPage, openWidget, storedChat, startAgent, widgetFrame, CuttableNetwork } from './widget-support.mjs';
+import { waitFor } from './harness.mjs';
+import { WIDGET, startHostPage, openWidget, storedChat, widgetFrame, CuttableNetwork, startWidgetEnvironment, stopWidgetEnvironment } from './widget-support.mjs';
 
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 
@@ -17,20 +17,10 @@ describe('customer widget', () => {
   let agent;
 
   before(async () => {
-    server = await startServer();
-    const setup = await server.setupRouting({ agents: [AGENT] });
-    entryPointId = setup.entryPointId;
-    host = await startHostPage(server, entryPointId);
-    browser = await launchBrowser();
-    agent = await startAgent(browser, server, AGENT);
+    ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT));
   });
 
-  after(async () => {
-    await agent?.close().catch(() => {});
-    await browser?.close();
-    await host?.close();
-    await server?.stop();
-  });
+  after(() => stopWidgetEnvironment({ agent, browser, host, server }));
 
   it('chats with an agent: queue, join, messages, receipts, typing, end, keyboard', async () => {
     await agent.setAutoAccept(false);

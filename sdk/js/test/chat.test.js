@@ -5,19 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './server.js';
+import { createAgent, startRoutedServer } from './server.js';
 import { waitFor, collect, assertOrdered, recordingWebSocket } from './helpers.js';
 
 let server;
 let entryPointId;
 before(async () => {
-  server = await startServer();
-  entryPointId = await websiteEntryPoint(server);
-  await routeEverythingTo(server);
+  ({ server, entryPointId } = await startRoutedServer());
 });
-after(async () => {
-  await server?.stop();
-});
+after(() => server?.stop());
 
 test('customer and agent chat from start to end', async (t) => {
   const customer = await ChatClient.start({ baseUrl: server.baseUrl, entryPointId, displayName: 'Jane', attributes: { topic: 'billing' }, connect: false });

@@ -4,19 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo } from './server.js';
+import { startRoutedServer } from './server.js';
 import { waitFor, collect, assertOrdered, BlockedWebSocket, countingFetch } from './helpers.js';
 
 let server;
 let entryPointId;
 before(async () => {
-  server = await startServer();
-  entryPointId = await websiteEntryPoint(server);
-  await routeEverythingTo(server);
+  ({ server, entryPointId } = await startRoutedServer());
 });
-after(async () => {
-  await server?.stop();
-});
+after(() => server?.stop());
 
 test("transport 'longpoll': events by polling, sends by REST, in order", async (t) => {
   const posts = countingFetch(/\/messages$/);

@@ -6,20 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatClient, AgentClient } from '../src/index.js';
-import { startServer, websiteEntryPoint, routeEverythingTo, createAgent } from './server.js';
+import { createAgent, startRoutedServer } from './server.js';
 import { waitFor, collect, assertOrdered, recordingWebSocket, countingFetch } from './helpers.js';
 
 const fast = { initialDelayMs: 20, maxDelayMs: 300 };
 let server;
 let entryPointId;
 before(async () => {
-  server = await startServer();
-  entryPointId = await websiteEntryPoint(server);
-  await routeEverythingTo(server);
+  ({ server, entryPointId } = await startRoutedServer());
 });
-after(async () => {
-  await server?.stop();
-});
+after(() => server?.stop());
 
 async function messagesInLog(chat) {
   const out = [];

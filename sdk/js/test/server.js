@@ -150,6 +150,14 @@ export async function createAgent(server, { name = 'Ann', capacity = 3 } = {}) {
   return { agent, login, password };
 }
 
+/** A server whose chats on the `Website` entry point all route to one queue. */
+export async function startRoutedServer() {
+  const server = await startServer();
+  const entryPointId = await websiteEntryPoint(server);
+  await routeEverythingTo(server);
+  return { server, entryPointId };
+}
+
 // ------------------------------------------------------------ the harness's own test
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
