@@ -13,12 +13,7 @@ const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', ca
 const screenshots = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
 describe('customer widget: safety and accessibility', () => {
-  let server;
-  let browser;
-  let host;
-  let entryPointId;
-  let agent;
-
+  let server, browser, host, entryPointId, agent;
   before(async () => {
     ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT));
   });

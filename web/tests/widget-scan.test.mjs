@@ -9,12 +9,7 @@ const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', ca
 const SCAN = 'if grep -q EVIL; then echo "a test signature was found"; exit 1; else exit 0; fi';
 
 describe('customer widget: scanned files', () => {
-  let server;
-  let browser;
-  let host;
-  let entryPointId;
-  let agent;
-
+  let server, browser, host, entryPointId, agent;
   before(async () => {
     ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT, { server: { args: ['--scan-command', SCAN] } }));
   });

@@ -10,12 +10,7 @@ import { WIDGET, startHostPage, openWidget, storedChat, widgetFrame, CuttableNet
 const AGENT = { name: 'Ann', login: 'ann', password: 'switchboard-test-pass', capacity: 20 };
 
 describe('customer widget', () => {
-  let server;
-  let browser;
-  let host;
-  let entryPointId;
-  let agent;
-
+  let server, browser, host, entryPointId, agent;
   before(async () => {
     ({ server, browser, host, entryPointId, agent } = await startWidgetEnvironment(AGENT));
   });
