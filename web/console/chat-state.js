@@ -24,6 +24,13 @@ export class ChatState {
     this.pending = new Map();        // client token → {clientToken, text}: sends not stored yet
   }
 
+  /** How many messages are held. */
+  messageCount() {
+    let n = 0;
+    for (const e of this.events.values()) if (e.type === 'message') n += 1;
+    return n;
+  }
+
   /** Adds an event (a repeat of a known seq is ignored). Returns true if new. */
   ingest(event) {
     if (this.events.has(event.seq)) return false;

@@ -14,6 +14,10 @@ import { chime, notify, announce } from './alerts.js';
 import { previewText } from '../shared/message-body.js';
 
 const PAGE = 50;
+/** Messages a chat opens with (more pages are read when receipts fill the newest). */
+const RECENT_MESSAGES = 20;
+/** Pages read for one load at the most. */
+const MAX_PAGES_AT_ONCE = 10;
 const LINK_REUSE_MS = 120 * 1000; // download links last 300 s; reuse one for two minutes
 const TYPING_SHOWN_MS = 6000;
 const STATE_LABELS = {
@@ -271,7 +275,7 @@ export class Console {
       }),
       this.#loadParticipants(chat),
     ];
-    if (loadHistory) work.push(this.#loadPage(chat, { order: 'desc', limit: PAGE }));
+    if (loadHistory) work.push(this.#loadOlder(chat, RECENT_MESSAGES));
     await Promise.allSettled(work);
     this.#refreshChat(chat);
     if (chat.id === this.selectedId) this.view.show(chat);
@@ -308,11 +312,19 @@ export class Console {
     for (const e of page.events) chat.ingest({ conversation_id: chat.id, ...e });
     chat.replayReceipts();
     if (!page.hasMore && opts.order === 'desc') chat.oldestLoaded = Math.min(chat.oldestLoaded, 1);
+    return page.hasMore;
   }
 
-  #loadOlder(chat) {
-    const oldest = chat.oldestLoaded === Infinity ? undefined : chat.oldestLoaded;
-    return this.#loadPage(chat, { order: 'desc', beforeSeq: oldest, limit: PAGE });
+  /** Pages upward until `wanted` more messages are held or the log's start
+   * is reached: receipts are events too, and a page of them alone would
+   * show nothing new. */
+  async #loadOlder(chat, wanted = 1) {
+    const target = chat.messageCount() + wanted;
+    for (let pages = 0; pages < MAX_PAGES_AT_ONCE; pages += 1) {
+      const oldest = chat.oldestLoaded === Infinity ? undefined : chat.oldestLoaded;
+      const more = await this.#loadPage(chat, { order: 'desc', beforeSeq: oldest, limit: PAGE });
+      if (!more || chat.messageCount() >= target) return;
+    }
   }
 
   select(cid, { focus = false } = {}) {
