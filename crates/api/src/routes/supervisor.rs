@@ -26,29 +26,29 @@ pub async fn conversations(State(s): State<AppState>, Auth(caller): Auth) -> Api
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-pub struct HistoryQuery {
+pub struct StatsHistoryQuery {
     /// How far back, 1 to 60 minutes (default 60).
     minutes: Option<u32>,
 }
 
 /// The last hour of each queue's size and wait, for a chart.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct HistoryView {
+pub struct StatsHistoryView {
     /// Seconds between samples.
     pub step_secs: u64,
     /// Each queue sampled, with its samples oldest first.
-    pub queues: Vec<QueueHistoryView>,
+    pub queues: Vec<QueueStatsHistoryView>,
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct QueueHistoryView {
+pub struct QueueStatsHistoryView {
     pub queue_id: String,
     pub name: String,
-    pub samples: Vec<QueueSampleView>,
+    pub samples: Vec<QueueStatsSampleView>,
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct QueueSampleView {
+pub struct QueueStatsSampleView {
     pub at: String,
     pub waiting: u32,
     pub longest_wait_secs: u64,
@@ -59,18 +59,18 @@ pub struct QueueSampleView {
 /// sampled every 10 seconds over the last hour (kept in memory by the node
 /// that answers, since it started).
 #[utoipa::path(get, path = "/api/v1/supervisor/history", tag = "supervisor", security(("bearer" = [])),
-    params(HistoryQuery), responses((status = 200, body = HistoryView)))]
+    params(StatsHistoryQuery), responses((status = 200, body = StatsHistoryView)))]
 pub async fn history(
     State(s): State<AppState>,
     Auth(caller): Auth,
-    axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
-) -> ApiResult<axum::Json<HistoryView>> {
+    axum::extract::Query(q): axum::extract::Query<StatsHistoryQuery>,
+) -> ApiResult<axum::Json<StatsHistoryView>> {
     let samples = s.engine.stats_history(&caller, q.minutes.unwrap_or(60)).await?;
-    let mut queues: Vec<QueueHistoryView> = Vec::new();
+    let mut queues: Vec<QueueStatsHistoryView> = Vec::new();
     for sample in samples {
         let at = sample.at.to_rfc3339();
         for q in sample.queues {
-            let point = QueueSampleView {
+            let point = QueueStatsSampleView {
                 at: at.clone(),
                 waiting: q.waiting,
                 longest_wait_secs: q.longest_wait_secs,
@@ -82,10 +82,10 @@ pub async fn history(
                     h.name = q.name;
                     h.samples.push(point);
                 }
-                None => queues.push(QueueHistoryView { queue_id: id, name: q.name, samples: vec![point] }),
+                None => queues.push(QueueStatsHistoryView { queue_id: id, name: q.name, samples: vec![point] }),
             }
         }
     }
     let step_secs = switchboard_core::engine::stats_history::SAMPLE_EVERY.as_secs();
-    Ok(axum::Json(HistoryView { step_secs, queues }))
+    Ok(axum::Json(StatsHistoryView { step_secs, queues }))
 }
