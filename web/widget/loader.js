@@ -146,28 +146,27 @@
     launcher.setAttribute('aria-label', label);
   }
 
+  /** Shows or hides the panel: the launcher's icon, state and badge follow. */
+  function setOpen(opened) {
+    isOpen = opened;
+    frameBox.hidden = !opened;
+    launcher.classList.toggle('open', opened);
+    launcher.setAttribute('aria-expanded', String(opened));
+    launcher.replaceChildren(svgIcon(opened ? CLOSE_ICON : CHAT_ICON), badge);
+    setBadge(0);
+    writeState({ open: opened });
+  }
+
   function open({ focus = true } = {}) {
     ensureFrame();
-    isOpen = true;
-    frameBox.hidden = false;
-    launcher.classList.add('open');
-    launcher.setAttribute('aria-expanded', 'true');
-    launcher.replaceChildren(svgIcon(CLOSE_ICON), badge);
-    setBadge(0);
-    writeState({ open: true });
+    setOpen(true);
     if (frameReady) post({ type: 'visibility', visible: true, focus });
     else focusWhenReady = focus;
     if (focus) iframe.focus();
   }
 
   function close({ focusLauncher = true } = {}) {
-    isOpen = false;
-    frameBox.hidden = true;
-    launcher.classList.remove('open');
-    launcher.setAttribute('aria-expanded', 'false');
-    launcher.replaceChildren(svgIcon(CHAT_ICON), badge);
-    setBadge(0);
-    writeState({ open: false });
+    setOpen(false);
     post({ type: 'visibility', visible: false });
     if (focusLauncher) launcher.focus();
   }

@@ -10,14 +10,11 @@ use crate::command::{AttributePatch, Author, ClientToken, Command, NewConversati
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::{ContentType, Event, EventKind, LeaveReason};
 use crate::ids::{ConversationId, EntryPointId, EventId, ParticipantId, WorkspaceId};
-use crate::model::{Attributes, Conversation, ConversationState, IdleSettings, Participant, Role};
+use crate::model::{Attributes, Conversation, IdleSettings, Participant, Role};
 use crate::rate::RateLimiter;
 use crate::routing::model::Agent;
 use crate::store::{ConversationQuery, EventRange, Order, Store};
 use crate::token::{Secret, SecretHash, SecretKind};
-
-/// The longest typing preview passed on to agents, in characters.
-const TYPING_PREVIEW_CHARS: usize = 200;
 
 pub mod access_keys;
 pub mod admin;
@@ -38,6 +35,7 @@ pub mod stats_history;
 pub mod supervisor;
 mod timers;
 mod toolkit;
+mod typing;
 pub mod webhooks;
 
 /// Size and rate limits, with their defaults.
@@ -585,27 +583,6 @@ impl Engine {
             Receipt::Read => EventKind::Read { message_id },
         };
         self.submit_append(id, author, kind, client_token).await
-    }
-
-    /// Tells the other participants that the caller is typing; nothing is
-    /// stored. A customer's `preview` (its draft so far, cut to 200
-    /// characters) goes to agents only; anyone else's is dropped.
-    pub async fn typing(&self, caller: &Caller, id: ConversationId, preview: Option<&str>) -> Result<()> {
-        let c = self.conversation(caller, id).await?;
-        let p = match caller {
-            Caller::Participant(p) => p.clone(),
-            Caller::Agent(a) => self.agent_participant(a, id).await?,
-            Caller::Admin { .. } => return Err(Error::forbidden("only participants type")),
-        };
-        if c.state == ConversationState::Ended {
-            return Err(Error::conversation_ended());
-        }
-        let preview = preview
-            .filter(|_| p.role == Role::Customer)
-            .map(|t| t.chars().filter(|c| !c.is_control() || *c == '\n').take(TYPING_PREVIEW_CHARS).collect::<String>())
-            .map(Arc::from);
-        self.bus.publish(Notice::Typing { conversation: id, participant: p.id, preview });
-        Ok(())
     }
 
     /// A page of the log.
