@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,8 +32,8 @@ use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, 
 use crate::routes::log::message_id;
 use crate::state::AppState;
 use crate::stream::{
-    Closed, Inbound, answer_when_durable, close, close_now, error_frame, finish, inbound, message_of, receipt_of,
-    serve_socket, write,
+    Closed, Inbound, answer_when_durable, close, close_now, encoded, error_frame, event_frame, finish, inbound,
+    message_of, receipt_of, serve_socket, write,
 };
 use crate::wire_routing::{AgentView, OfferView};
 
@@ -149,9 +149,6 @@ enum Out<'a> {
         offers: Vec<OfferView>,
         heartbeat_secs: u64,
     },
-    Event {
-        event: crate::markdown::WireEvent<'a>,
-    },
     Offer {
         offer: OfferView,
     },
@@ -258,14 +255,22 @@ impl Feeds<'_> {
         self.catch_up(socket, c).await
     }
 
-    async fn deliver(&mut self, socket: &mut WebSocket, c: ConversationId, events: &[Event]) -> Closed {
+    /// Delivers `events` past the conversation's cursor; `encoded` holds
+    /// their frames already made, one per event (from a notice).
+    async fn deliver(
+        &mut self,
+        socket: &mut WebSocket,
+        c: ConversationId,
+        events: &[Event],
+        encoded: Option<&[Utf8Bytes]>,
+    ) -> Closed {
         let Some(feed) = self.feeds.get_mut(&c) else { return Ok(()) };
-        let fresh: Vec<&Event> = events.iter().filter(|e| e.seq > feed.cursor).collect();
-        let Some(last) = fresh.last().map(|e| e.seq) else { return Ok(()) };
+        let fresh: Vec<(usize, &Event)> = events.iter().enumerate().filter(|(_, e)| e.seq > feed.cursor).collect();
+        let Some(last) = fresh.last().map(|(_, e)| e.seq) else { return Ok(()) };
         let frames: Vec<Message> = fresh
             .into_iter()
-            .filter(|e| feed.screen.admit(e))
-            .map(|e| frame(&Out::Event { event: crate::markdown::WireEvent(e) }))
+            .filter(|(_, e)| feed.screen.admit(e))
+            .map(|(i, e)| event_frame(e, encoded.and_then(|f| f.get(i))))
             .collect();
         if !frames.is_empty() {
             write(socket, frames).await?;
@@ -278,7 +283,7 @@ impl Feeds<'_> {
         loop {
             let Some(cursor) = self.feeds.get(&c).map(|f| f.cursor) else { return Ok(()) };
             let page = self.s.engine.store().events(c, EventRange::after(cursor, CATCH_UP_PAGE)).await?;
-            self.deliver(socket, c, &page).await?;
+            self.deliver(socket, c, &page, None).await?;
             if (page.len() as u32) < CATCH_UP_PAGE {
                 return Ok(());
             }
@@ -292,7 +297,7 @@ impl Feeds<'_> {
             Forwarded::Notice(Notice::Committed { events, .. })
                 if events.first().is_some_and(|e| e.seq <= cursor + 1) =>
             {
-                self.deliver(socket, c, &events).await
+                self.deliver(socket, c, &events, encoded(&events)).await
             }
             Forwarded::Notice(Notice::Typing { participant, preview, .. }) => {
                 let mine = self.s.engine.store().participant(participant).await?.and_then(|p| p.agent_id);
@@ -397,7 +402,11 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
             Some((c, n)) = forwarded.recv() => feeds.on_notice(socket, &agent, c, n).await?,
-            Some(answer) = worker.answer() => write(socket, vec![answer]).await?,
+            Some(answer) = worker.answer() => {
+                let mut answers = vec![answer];
+                worker.ready(&mut answers);
+                write(socket, answers).await?;
+            }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 / 2 {
                     return close_now(socket, close_code::POLICY, "no heartbeat").await;

@@ -24,9 +24,11 @@
 //!   1008.
 
 use std::future::Future;
+use std::task::{Context, Poll};
 
 use axum::extract::ws::Message;
 use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::FuturesOrdered;
 use serde_json::Value;
 use switchboard_core::Error;
@@ -135,7 +137,7 @@ impl Intake {
 
 /// What a worker makes of one frame: its answer, ready now or once a commit
 /// is durable.
-pub(crate) struct Answer(futures_util::future::BoxFuture<'static, Message>);
+pub(crate) struct Answer(BoxFuture<'static, Message>);
 
 impl Answer {
     /// An answer that comes when `later` completes.
@@ -153,44 +155,36 @@ pub(crate) fn answered(m: Message) -> Answer {
 /// answers them in that order. A frame's commit is queued before the
 /// previous one is durable (pipelined), so one socket's sends share group
 /// commits; the writer keeps the order they were queued in.
+///
+/// The worker task only queues; what it hands back is each frame's answer
+/// still to come, which the socket's own task awaits. A commit then wakes the
+/// socket once, for its events and its answers together, and both go out in
+/// one write ([`Worker::ready`]).
 pub(crate) struct Worker<F> {
     frames: mpsc::Sender<F>,
-    answers: mpsc::UnboundedReceiver<Message>,
+    queued: mpsc::UnboundedReceiver<Answer>,
+    waiting: FuturesOrdered<BoxFuture<'static, Message>>,
     in_flight: usize,
 }
 
 impl<F: Send + 'static> Worker<F> {
     /// Starts a worker that queues each frame with `submit` (awaited frame
-    /// by frame, so queued in order) and sends the answers on in that order.
+    /// by frame, so queued in order).
     pub(crate) fn spawn<C, Fut>(submit: C) -> Self
     where
         C: Fn(F) -> Fut + Send + 'static,
         Fut: Future<Output = Answer> + Send,
     {
         let (frames, mut rx) = mpsc::channel::<F>(IN_FLIGHT);
-        let (answer, answers) = mpsc::unbounded_channel();
+        let (answer, queued) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            let mut waiting = FuturesOrdered::new();
-            loop {
-                tokio::select! {
-                    f = rx.recv() => match f {
-                        Some(f) => waiting.push_back(submit(f).await.0),
-                        None => break,
-                    },
-                    Some(a) = waiting.next(), if !waiting.is_empty() => {
-                        if answer.send(a).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            while let Some(a) = waiting.next().await {
-                if answer.send(a).is_err() {
+            while let Some(f) = rx.recv().await {
+                if answer.send(submit(f).await).is_err() {
                     return;
                 }
             }
         });
-        Self { frames, answers, in_flight: 0 }
+        Self { frames, queued, waiting: FuturesOrdered::new(), in_flight: 0 }
     }
 
     /// Hands a frame over without waiting; refuses it while [`IN_FLIGHT`]
@@ -204,13 +198,40 @@ impl<F: Send + 'static> Worker<F> {
         Ok(())
     }
 
-    /// The next answer, in the order the frames were handed over.
+    /// The next answer, in the order the frames were handed over; `None`
+    /// once the worker has stopped and every answer is out.
     pub(crate) async fn answer(&mut self) -> Option<Message> {
-        let a = self.answers.recv().await;
-        if a.is_some() {
-            self.in_flight -= 1;
+        std::future::poll_fn(|cx| self.poll_answer(cx)).await
+    }
+
+    fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let mut stopped = false;
+        loop {
+            match self.queued.poll_recv(cx) {
+                Poll::Ready(Some(a)) => self.waiting.push_back(a.0),
+                Poll::Ready(None) => {
+                    stopped = true;
+                    break;
+                }
+                Poll::Pending => break,
+            }
         }
-        a
+        match self.waiting.poll_next_unpin(cx) {
+            Poll::Ready(Some(m)) => {
+                self.in_flight -= 1;
+                Poll::Ready(Some(m))
+            }
+            Poll::Ready(None) if stopped => Poll::Ready(None),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Appends to `out` the answers that are ready now, in order, without
+    /// waiting: they share the write of what the socket sends next.
+    pub(crate) fn ready(&mut self, out: &mut Vec<Message>) {
+        while let Some(Some(m)) = self.answer().now_or_never() {
+            out.push(m);
+        }
     }
 
     /// Takes no more frames and waits for the answers to those taken.
@@ -223,6 +244,14 @@ impl<F: Send + 'static> Worker<F> {
         }
         out
     }
+}
+
+/// `out` followed by the answers of an optional worker that are ready now.
+pub(crate) fn ready_answers<F: Send + 'static>(worker: &mut Option<Worker<F>>, mut out: Vec<Message>) -> Vec<Message> {
+    if let Some(w) = worker {
+        w.ready(&mut out);
+    }
+    out
 }
 
 /// The next answer of an optional worker (a participant's starts with its first send).

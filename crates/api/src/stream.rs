@@ -20,19 +20,19 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, SinkExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_core::bus::Notice;
+use switchboard_core::bus::{CommittedEvents, Notice};
 use switchboard_core::engine::{Caller, PendingEvent, Receipt, SendMessage};
 use switchboard_core::event::{Event, EventKind, Screen};
 use switchboard_core::ids::ConversationId;
 use switchboard_core::model::{ConversationState, Participant};
 use switchboard_core::store::EventRange;
 use switchboard_core::{Error, ErrorCode};
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Query, socket_caller};
-use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered, next_answer};
+use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered, next_answer, ready_answers};
 use crate::routes::log::{client_token, content_type, message_id};
 use crate::state::AppState;
 use crate::wire::{ConversationView, ParticipantView};
@@ -354,62 +354,97 @@ struct Feed {
 }
 
 impl Feed {
-    /// Delivers `events` past the cursor, in order.
-    async fn deliver(&mut self, socket: &mut WebSocket, events: &[Event]) -> Closed {
-        let mut frames = Vec::new();
-        let (mut cursor, mut ended) = (self.cursor, self.ended);
-        for e in events.iter().filter(|e| e.seq > self.cursor) {
+    /// Adds the frames of `events` past the cursor to `out`, in order;
+    /// `encoded` holds them already made, one per event (from a notice).
+    fn take(&mut self, events: &[Event], encoded: Option<&[Utf8Bytes]>, out: &mut Vec<Message>) {
+        let from = self.cursor;
+        for (i, e) in events.iter().enumerate().filter(|(_, e)| e.seq > from) {
             if self.screen.admit(e) {
-                frames.push(text(&ServerFrame::Event { event: crate::markdown::WireEvent(e) }));
+                out.push(event_frame(e, encoded.and_then(|f| f.get(i))));
             }
-            cursor = e.seq;
-            ended |= matches!(e.kind, EventKind::ConversationEnded { .. });
+            self.cursor = e.seq;
+            self.ended |= matches!(e.kind, EventKind::ConversationEnded { .. });
         }
-        if !frames.is_empty() {
-            write(socket, frames).await?;
-        }
-        (self.cursor, self.ended) = (cursor, ended);
-        Ok(())
     }
 
-    /// Reads from the store everything after the cursor and delivers it.
-    async fn catch_up(&mut self, s: &AppState, socket: &mut WebSocket, p: &Participant) -> Closed {
+    /// Reads from the store everything after the cursor and delivers it,
+    /// then `after` (answers due on the socket) with the last page.
+    async fn catch_up(&mut self, s: &AppState, socket: &mut WebSocket, p: &Participant, after: Vec<Message>) -> Closed {
+        let mut out = Vec::new();
         loop {
             let page =
                 s.engine.store().events(p.conversation_id, EventRange::after(self.cursor, CATCH_UP_PAGE)).await?;
-            self.deliver(socket, &page).await?;
-            if (page.len() as u32) < CATCH_UP_PAGE {
-                return Ok(());
+            self.take(&page, None, &mut out);
+            let last = (page.len() as u32) < CATCH_UP_PAGE;
+            if last {
+                out.extend(after);
+                return flush(socket, out).await;
             }
+            flush(socket, std::mem::take(&mut out)).await?;
         }
     }
 
-    async fn on_notice(&mut self, s: &AppState, socket: &mut WebSocket, p: &Participant, n: Notice) -> Closed {
+    /// Delivers what a notice brings, then `after` (answers due on the
+    /// socket), in one write.
+    async fn on_notice(
+        &mut self,
+        s: &AppState,
+        socket: &mut WebSocket,
+        p: &Participant,
+        n: Notice,
+        after: Vec<Message>,
+    ) -> Closed {
+        let mut out = Vec::new();
         match n {
-            Notice::Committed { last_seq, .. } if last_seq <= self.cursor => Ok(()),
+            Notice::Committed { last_seq, .. } if last_seq <= self.cursor => {}
             Notice::Committed { events, .. } if events.first().is_some_and(|e| e.seq <= self.cursor + 1) => {
-                self.deliver(socket, &events).await
+                self.take(&events, encoded(&events), &mut out);
             }
-            Notice::Committed { .. } => self.catch_up(s, socket, p).await,
+            Notice::Committed { .. } => return self.catch_up(s, socket, p, after).await,
             Notice::Typing { participant, .. } if participant != p.id => {
-                write(socket, vec![text(&ServerFrame::Typing { participant_id: participant.to_string() })]).await
+                out.push(text(&ServerFrame::Typing { participant_id: participant.to_string() }));
             }
             Notice::QueuePosition { position, estimated_wait_secs, .. } => {
-                write(socket, vec![text(&ServerFrame::QueuePosition { position, estimated_wait_secs })]).await
+                out.push(text(&ServerFrame::QueuePosition { position, estimated_wait_secs }));
             }
-            Notice::Erased { .. } => {
-                (self.ended, self.erased) = (true, true);
-                Ok(())
-            }
+            Notice::Erased { .. } => (self.ended, self.erased) = (true, true),
             // Agent and routing notices travel on other topics.
             Notice::Typing { .. }
             | Notice::Agent { .. }
             | Notice::Routing { .. }
             | Notice::Breach { .. }
             | Notice::Work { .. }
-            | Notice::Events { .. } => Ok(()),
+            | Notice::Events { .. } => {}
         }
+        out.extend(after);
+        flush(socket, out).await
     }
+}
+
+/// The `event` frame of each event of a notice, made once for every socket
+/// that delivers the notice (a participant's and an agent's are the same).
+struct EventFrames(Vec<Utf8Bytes>);
+
+/// The `event` frames of a notice's events, one per event, made by the
+/// first socket that asks.
+pub(crate) fn encoded(events: &CommittedEvents) -> Option<&[Utf8Bytes]> {
+    let made = events.encoded(|list| EventFrames(list.iter().map(event_text).collect()));
+    made.map(|f| f.0.as_slice())
+}
+
+fn event_text(e: &Event) -> Utf8Bytes {
+    let frame = ServerFrame::Event { event: crate::markdown::WireEvent(e) };
+    Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
+}
+
+/// An event's frame: `made` if it was encoded already.
+pub(crate) fn event_frame(e: &Event, made: Option<&Utf8Bytes>) -> Message {
+    Message::Text(made.cloned().unwrap_or_else(|| event_text(e)))
+}
+
+/// Writes `frames` in one flush, if there are any.
+async fn flush(socket: &mut WebSocket, frames: Vec<Message>) -> Closed {
+    if frames.is_empty() { Ok(()) } else { write(socket, frames).await }
 }
 
 /// Greets the socket: hello, what it missed, its place in line. `None` when
@@ -433,7 +468,7 @@ async fn greet(
     write(socket, vec![text(&hello)]).await?;
     let screen = s.engine.screen_for(caller, p.conversation_id).await?;
     let mut feed = Feed { cursor: after_seq.unwrap_or(last_seq).min(last_seq), ended: false, erased: false, screen };
-    feed.catch_up(s, socket, p).await?;
+    feed.catch_up(s, socket, p, Vec::new()).await?;
     if already_ended {
         return Ok(None);
     }
@@ -476,12 +511,25 @@ async fn run(s: &AppState, caller: &Caller, after_seq: Option<i64>, socket: &mut
                     return end;
                 }
             }
-            notice = notices.recv() => match notice {
-                Ok(n) => Box::pin(feed.on_notice(s, socket, p, n)).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, p)).await?,
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
-            },
-            Some(answer) = next_answer(&mut worker) => write_one(socket, answer).await?,
+            // A commit usually makes both a notice and the answer to this
+            // socket's send ready at once: they go out in one write.
+            notice = notices.recv() => {
+                let answers = ready_answers(&mut worker, Vec::new());
+                match notice {
+                    Ok(n) => Box::pin(feed.on_notice(s, socket, p, n, answers)).await?,
+                    Err(RecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, p, answers)).await?,
+                    Err(RecvError::Closed) => return Box::pin(flush(socket, answers)).await,
+                }
+            }
+            Some(answer) = next_answer(&mut worker) => {
+                let answers = ready_answers(&mut worker, vec![answer]);
+                match notices.try_recv() {
+                    Ok(n) => Box::pin(feed.on_notice(s, socket, p, n, answers)).await?,
+                    Err(TryRecvError::Empty) => Box::pin(flush(socket, answers)).await?,
+                    Err(TryRecvError::Lagged(_)) => Box::pin(feed.catch_up(s, socket, p, answers)).await?,
+                    Err(TryRecvError::Closed) => return Box::pin(flush(socket, answers)).await,
+                }
+            }
             _ = ticker.tick() => {
                 // Silent for more than one and a half intervals at a tick means
                 // silent through two pings: dropped at most two intervals after

@@ -9,8 +9,10 @@
 //! the missing range from the store. Typing is a notice only: it is never
 //! stored. A NATS implementation can stand behind the same trait.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
 
@@ -36,7 +38,7 @@ pub enum Topic {
 pub enum Notice {
     /// Events up to `last_seq` are committed; `events` holds the newest of
     /// them, in order, when the publisher has them (possibly none).
-    Committed { conversation: ConversationId, last_seq: i64, events: Arc<[Event]> },
+    Committed { conversation: ConversationId, last_seq: i64, events: CommittedEvents },
     /// A participant is typing (ephemeral).
     /// A customer's typing may carry what it has typed so far (`preview`),
     /// which only agents are shown.
@@ -58,6 +60,48 @@ pub enum Notice {
     Events { workspace: WorkspaceId },
     /// The conversation was erased: its readers stop (its log is gone).
     Erased { conversation: ConversationId },
+}
+
+/// The events a notice of committed events carries, shared by every reader
+/// of the notice, with room for the bytes the readers send them as: the
+/// first reader that needs those encodes the events, and the others of the
+/// same kind reuse its work (a chat's two sockets serialize each event once).
+#[derive(Clone, Default)]
+pub struct CommittedEvents(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    events: Vec<Event>,
+    encoded: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl CommittedEvents {
+    /// These events as `E`, made by `encode` unless a reader made them
+    /// already. `None` when a reader of another kind stored its own encoding
+    /// first: the caller then encodes for itself.
+    pub fn encoded<E: Any + Send + Sync>(&self, encode: impl FnOnce(&[Event]) -> E) -> Option<&E> {
+        self.0.encoded.get_or_init(|| Box::new(encode(&self.0.events))).downcast_ref()
+    }
+}
+
+impl Deref for CommittedEvents {
+    type Target = [Event];
+
+    fn deref(&self) -> &[Event] {
+        &self.0.events
+    }
+}
+
+impl From<Vec<Event>> for CommittedEvents {
+    fn from(events: Vec<Event>) -> Self {
+        Self(Arc::new(Shared { events, encoded: OnceLock::new() }))
+    }
+}
+
+impl std::fmt::Debug for CommittedEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A missed reply, as supervisors are told of it.

@@ -96,7 +96,7 @@ impl From<Wire> for Notice {
     fn from(w: Wire) -> Self {
         match w {
             Wire::Committed { conversation, last_seq } => {
-                Notice::Committed { conversation, last_seq, events: Arc::from(Vec::new()) }
+                Notice::Committed { conversation, last_seq, events: Default::default() }
             }
             Wire::Typing { conversation, participant, preview } => {
                 Notice::Typing { conversation, participant, preview: preview.map(Arc::from) }

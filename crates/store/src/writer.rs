@@ -106,8 +106,10 @@ impl RowCache {
 
 struct Job {
     command: Command,
-    reply: oneshot::Sender<Result<Committed>>,
+    reply: Reply,
 }
+
+type Reply = oneshot::Sender<Result<Committed>>;
 
 /// The handle callers submit commands through.
 pub(crate) struct Writer {
@@ -156,23 +158,34 @@ fn closed() -> Error {
 }
 
 async fn run(mut backend: impl BatchCommit, mut rx: mpsc::Receiver<Job>, parts: WriterParts) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(parts.max_batch);
+    let mut commands: Vec<Command> = Vec::with_capacity(parts.max_batch);
+    let mut replies: Vec<Reply> = Vec::with_capacity(parts.max_batch);
     while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < parts.max_batch {
+        commands.push(first.command);
+        replies.push(first.reply);
+        while commands.len() < parts.max_batch {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => {
+                    commands.push(job.command);
+                    replies.push(job.reply);
+                }
                 Err(_) => break,
             }
         }
-        commit_jobs(&mut backend, &mut jobs, &parts).await;
+        commit_jobs(&mut backend, &commands, &mut replies, &parts).await;
+        commands.clear();
     }
 }
 
-async fn commit_jobs(backend: &mut impl BatchCommit, jobs: &mut Vec<Job>, parts: &WriterParts) {
-    let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
+/// Commits `commands` and answers each through its reply (drained).
+async fn commit_jobs(
+    backend: &mut impl BatchCommit,
+    commands: &[Command],
+    replies: &mut Vec<Reply>,
+    parts: &WriterParts,
+) {
     let started = Instant::now();
-    match backend.commit(&commands, parts.clock.now()).await {
+    match backend.commit(commands, parts.clock.now()).await {
         Ok((events, notices, outcomes)) => {
             if let Some(o) = &parts.observer {
                 o.batch_committed(commands.len(), events.len(), started.elapsed().as_micros() as u64);
@@ -181,23 +194,23 @@ async fn commit_jobs(backend: &mut impl BatchCommit, jobs: &mut Vec<Job>, parts:
             for n in notices {
                 parts.bus.publish(n);
             }
-            for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                let _ = job.reply.send(outcome);
+            for (reply, outcome) in replies.drain(..).zip(outcomes) {
+                let _ = reply.send(outcome);
             }
         }
-        Err(e) if jobs.len() > 1 => {
+        Err(e) if commands.len() > 1 => {
             // One command may be poisoning the batch: commit each alone, so
             // only the guilty one fails.
-            tracing::warn!(error = %e, commands = jobs.len(), "batch failed; retrying its commands one by one");
-            for job in jobs.drain(..) {
-                let mut single = vec![job];
-                Box::pin(commit_jobs(backend, &mut single, parts)).await;
+            tracing::warn!(error = %e, commands = commands.len(), "batch failed; retrying its commands one by one");
+            for (command, reply) in commands.iter().zip(replies.drain(..)) {
+                let mut single = vec![reply];
+                Box::pin(commit_jobs(backend, std::slice::from_ref(command), &mut single, parts)).await;
             }
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed");
-            for job in jobs.drain(..) {
-                let _ = job.reply.send(Err(e.duplicate()));
+            for reply in replies.drain(..) {
+                let _ = reply.send(Err(e.duplicate()));
             }
         }
     }
