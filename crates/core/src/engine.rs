@@ -18,7 +18,6 @@ use crate::token::{Secret, SecretHash, SecretKind};
 
 pub mod access_keys;
 pub mod admin;
-pub mod api_keys;
 pub mod directory;
 pub mod explain;
 pub mod export;
@@ -166,8 +165,6 @@ pub struct Engine {
     files: files::Files,
     /// The last hour of queue statistics (the supervisor's chart).
     history: stats_history::StatsHistory,
-    /// API keys recently read (REST calls authenticate without a read).
-    keys: api_keys::KeyCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -190,7 +187,6 @@ impl Engine {
             positions: Default::default(),
             files,
             history: Default::default(),
-            keys: Default::default(),
         }
     }
 
@@ -228,13 +224,13 @@ impl Engine {
             _ => {}
         }
         // Generated API keys start with `sbk_`; a key the operator chose may not.
-        let key = self.api_key(&hash).await?.ok_or_else(unknown)?;
+        let key = self.store.api_key_by_token(&hash).await?.ok_or_else(unknown)?;
         Ok(Caller::Admin { workspace: key.workspace_id })
     }
 
     /// The workspace API key a bearer secret is, if it is one (for audit rows).
     pub async fn api_key_id(&self, secret: &str) -> Result<Option<crate::ids::ApiKeyId>> {
-        Ok(self.api_key(&SecretHash::of(secret)).await?.map(|k| k.id))
+        Ok(self.store.api_key_by_token(&SecretHash::of(secret)).await?.map(|k| k.id))
     }
 
     /// Opens a chat through a public entry point. `origin` is the browser's
