@@ -365,7 +365,7 @@ async fn run(s: &AppState, agent: Agent, after: HashMap<ConversationId, i64>, so
     let mut worker = {
         // Shared, so a frame costs one reference count, not a copy of the agent.
         let shared = std::sync::Arc::new((s.clone(), caller.clone()));
-        Worker::spawn(move |f| {
+        Worker::new(move |f| {
             let shared = shared.clone();
             async move { submit(&shared.0, &shared.1, f).await }
         })

@@ -9,9 +9,8 @@
 //! while the other waits for it, and the socket stops reading, answering pings
 //! and noticing that its peer is gone. So the loop hands frames to the worker
 //! only while fewer than [`IN_FLIGHT`] are unanswered (a frame over that is
-//! refused at once, not queued), and the worker's answers go into a queue
-//! that never makes the worker wait: it can never hold more than
-//! [`IN_FLIGHT`] answers, because the loop hands out no more than that.
+//! refused at once, not queued), and the worker does its work inside the
+//! loop's `select!`, where it never makes the loop wait.
 //!
 //! Limits, with R the workspace's sends per second per participant (20 by
 //! default; 0 turns all of them off) and a socket's `scale` (1 for a
@@ -23,6 +22,7 @@
 //!   A client over that keeps flooding after being told, and is closed with
 //!   1008.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::task::{Context, Poll};
 
@@ -34,7 +34,6 @@ use serde_json::Value;
 use switchboard_core::Error;
 use switchboard_core::clock::Timestamp;
 use switchboard_core::rate::Gcra;
-use tokio::sync::mpsc;
 
 /// Frames handed to a socket's worker and not yet answered, at most.
 pub(crate) const IN_FLIGHT: usize = 64;
@@ -151,67 +150,76 @@ pub(crate) fn answered(m: Message) -> Answer {
     Answer(Box::pin(std::future::ready(m)))
 }
 
-/// Submits a socket's frames in arrival order, off the socket's loop, and
-/// answers them in that order. A frame's commit is queued before the
-/// previous one is durable (pipelined), so one socket's sends share group
-/// commits; the writer keeps the order they were queued in.
+/// Submits a socket's frames in arrival order and answers them in that
+/// order. A frame's commit is queued before the previous one is durable
+/// (pipelined), so one socket's sends share group commits; the writer keeps
+/// the order they were queued in.
 ///
-/// The worker task only queues; what it hands back is each frame's answer
-/// still to come, which the socket's own task awaits. A commit then wakes the
-/// socket once, for its events and its answers together, and both go out in
-/// one write ([`Worker::ready`]).
+/// It runs inside the socket's own task, driven by [`Worker::answer`] in the
+/// socket's `select!`: a frame is queued (its checks, then its place in the
+/// writer's queue) while the loop waits for anything else, and never holds
+/// the loop up. One frame is being queued at a time, so they are queued in
+/// order. A commit then wakes the socket once, for its events and its
+/// answers together, and both go out in one write ([`Worker::ready`]).
 pub(crate) struct Worker<F> {
-    frames: mpsc::Sender<F>,
-    queued: mpsc::UnboundedReceiver<Answer>,
+    submit: Submit<F>,
+    /// Frames handed over and not yet being queued, oldest first.
+    handed: VecDeque<F>,
+    /// The frame being queued now.
+    queuing: Option<BoxFuture<'static, Answer>>,
+    /// The answers to come, in the order the frames were handed over.
     waiting: FuturesOrdered<BoxFuture<'static, Message>>,
     in_flight: usize,
+    /// Takes no more frames ([`Worker::finish`]).
+    closed: bool,
 }
 
+type Submit<F> = Box<dyn Fn(F) -> BoxFuture<'static, Answer> + Send>;
+
 impl<F: Send + 'static> Worker<F> {
-    /// Starts a worker that queues each frame with `submit` (awaited frame
-    /// by frame, so queued in order).
-    pub(crate) fn spawn<C, Fut>(submit: C) -> Self
+    /// A worker that queues each frame with `submit`, one after another.
+    pub(crate) fn new<C, Fut>(submit: C) -> Self
     where
         C: Fn(F) -> Fut + Send + 'static,
-        Fut: Future<Output = Answer> + Send,
+        Fut: Future<Output = Answer> + Send + 'static,
     {
-        let (frames, mut rx) = mpsc::channel::<F>(IN_FLIGHT);
-        let (answer, queued) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                if answer.send(submit(f).await).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { frames, queued, waiting: FuturesOrdered::new(), in_flight: 0 }
+        Self {
+            submit: Box::new(move |f| Box::pin(submit(f))),
+            handed: VecDeque::new(),
+            queuing: None,
+            waiting: FuturesOrdered::new(),
+            in_flight: 0,
+            closed: false,
+        }
     }
 
     /// Hands a frame over without waiting; refuses it while [`IN_FLIGHT`]
     /// frames are unanswered.
     pub(crate) fn submit(&mut self, frame: F) -> Result<(), Error> {
-        if self.in_flight >= IN_FLIGHT {
+        if self.in_flight >= IN_FLIGHT || self.closed {
             return Err(Error::rate_limited(1));
         }
-        self.frames.try_send(frame).map_err(|_| Error::rate_limited(1))?;
+        self.handed.push_back(frame);
         self.in_flight += 1;
         Ok(())
     }
 
-    /// The next answer, in the order the frames were handed over; `None`
-    /// once the worker has stopped and every answer is out.
+    /// Queues what was handed over, then gives the next answer, in the order
+    /// the frames were handed over; `None` once finished and every answer is out.
     pub(crate) async fn answer(&mut self) -> Option<Message> {
         std::future::poll_fn(|cx| self.poll_answer(cx)).await
     }
 
     fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        let mut stopped = false;
         loop {
-            match self.queued.poll_recv(cx) {
-                Poll::Ready(Some(a)) => self.waiting.push_back(a.0),
-                Poll::Ready(None) => {
-                    stopped = true;
-                    break;
+            if self.queuing.is_none() {
+                self.queuing = self.handed.pop_front().map(&self.submit);
+            }
+            let Some(queuing) = self.queuing.as_mut() else { break };
+            match queuing.poll_unpin(cx) {
+                Poll::Ready(answer) => {
+                    self.waiting.push_back(answer.0);
+                    self.queuing = None;
                 }
                 Poll::Pending => break,
             }
@@ -221,7 +229,7 @@ impl<F: Send + 'static> Worker<F> {
                 self.in_flight -= 1;
                 Poll::Ready(Some(m))
             }
-            Poll::Ready(None) if stopped => Poll::Ready(None),
+            Poll::Ready(None) if self.closed && self.queuing.is_none() => Poll::Ready(None),
             Poll::Ready(None) | Poll::Pending => Poll::Pending,
         }
     }
@@ -236,8 +244,7 @@ impl<F: Send + 'static> Worker<F> {
 
     /// Takes no more frames and waits for the answers to those taken.
     pub(crate) async fn finish(mut self) -> Vec<Message> {
-        let (closed, _) = mpsc::channel(1);
-        drop(std::mem::replace(&mut self.frames, closed));
+        self.closed = true;
         let mut out = Vec::with_capacity(self.in_flight);
         while let Some(a) = self.answer().await {
             out.push(a);
@@ -300,9 +307,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn frames_are_queued_one_after_another_in_the_order_handed_over() {
+        let (gate, opened) = tokio::sync::watch::channel(false);
+        let queued = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = queued.clone();
+        let mut w = Worker::new(move |n: usize| {
+            let (mut opened, log) = (opened.clone(), log.clone());
+            async move {
+                // The first frame's checks are slow; nothing may overtake it.
+                if n == 0 {
+                    let _ = opened.wait_for(|o| *o).await;
+                }
+                log.lock().unwrap().push(n);
+                answered(Message::Text(n.to_string().into()))
+            }
+        });
+        for n in 0..5 {
+            w.submit(n).unwrap();
+        }
+        assert_eq!(w.answer().now_or_never(), None, "the first frame is still being queued");
+        assert!(queued.lock().unwrap().is_empty(), "no frame overtook the first");
+        gate.send(true).unwrap();
+        for n in 0..5 {
+            assert_eq!(w.answer().await, Some(Message::Text(n.to_string().into())));
+        }
+        assert_eq!(*queued.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
     async fn a_worker_never_holds_more_than_its_bound_and_answers_in_order() {
         let (gate, opened) = tokio::sync::watch::channel(false);
-        let mut w = Worker::spawn(move |n: usize| {
+        let mut w = Worker::new(move |n: usize| {
             let mut opened = opened.clone();
             std::future::ready(Answer::later(async move {
                 let _ = opened.wait_for(|o| *o).await;

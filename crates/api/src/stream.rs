@@ -669,7 +669,7 @@ async fn on_frame(
             let w = worker.get_or_insert_with(|| {
                 // Shared, so a frame costs one reference count, not a copy of the participant.
                 let shared = std::sync::Arc::new((s.clone(), caller.clone()));
-                Worker::spawn(move |f| {
+                Worker::new(move |f| {
                     let shared = shared.clone();
                     async move { submit(&shared.0, &shared.1, conversation, f).await }
                 })
