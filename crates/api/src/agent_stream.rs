@@ -28,12 +28,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::event_frames::{encoded, event_frame};
 use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered};
 use crate::routes::log::message_id;
 use crate::state::AppState;
 use crate::stream::{
-    Closed, Inbound, answer_when_durable, close, close_now, encoded, error_frame, event_frame, finish, inbound,
-    message_of, receipt_of, serve_socket, write,
+    Closed, Inbound, answer_when_durable, close, close_now, error_frame, finish, inbound, message_of, receipt_of,
+    serve_socket, write,
 };
 use crate::wire_routing::{AgentView, OfferView};
 

@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod agent_stream;
 pub mod error;
+mod event_frames;
 pub mod event_stream;
 pub mod extract;
 mod intake;

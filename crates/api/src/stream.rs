@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, SinkExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_core::bus::{CommittedEvents, Notice};
+use switchboard_core::bus::Notice;
 use switchboard_core::engine::{Caller, PendingEvent, Receipt, SendMessage};
 use switchboard_core::event::{Event, EventKind, Screen};
 use switchboard_core::ids::ConversationId;
@@ -31,6 +31,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::event_frames::{encoded, event_frame};
 use crate::extract::{Query, socket_caller};
 use crate::intake::{Answer, Command, FLOODING_REASON, Flooding, Intake, Worker, answered, next_answer, ready_answers};
 use crate::routes::log::{client_token, content_type, message_id};
@@ -419,27 +420,6 @@ impl Feed {
         out.extend(after);
         flush(socket, out).await
     }
-}
-
-/// The `event` frame of each event of a notice, made once for every socket
-/// that delivers the notice (a participant's and an agent's are the same).
-struct EventFrames(Vec<Utf8Bytes>);
-
-/// The `event` frames of a notice's events, one per event, made by the
-/// first socket that asks.
-pub(crate) fn encoded(events: &CommittedEvents) -> Option<&[Utf8Bytes]> {
-    let made = events.encoded(|list| EventFrames(list.iter().map(event_text).collect()));
-    made.map(|f| f.0.as_slice())
-}
-
-fn event_text(e: &Event) -> Utf8Bytes {
-    let frame = ServerFrame::Event { event: crate::markdown::WireEvent(e) };
-    Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
-}
-
-/// An event's frame: `made` if it was encoded already.
-pub(crate) fn event_frame(e: &Event, made: Option<&Utf8Bytes>) -> Message {
-    Message::Text(made.cloned().unwrap_or_else(|| event_text(e)))
 }
 
 /// Writes `frames` in one flush, if there are any.

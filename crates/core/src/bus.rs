@@ -247,3 +247,23 @@ impl Bus for LocalBus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reader_encodes_and_readers_of_its_kind_share_it() {
+        let events = CommittedEvents::from(Vec::new());
+        let copy = events.clone();
+        let calls = std::cell::Cell::new(0);
+        let encode = |_: &[Event]| {
+            calls.set(calls.get() + 1);
+            String::from("made once")
+        };
+        assert_eq!(events.encoded(encode).map(String::as_str), Some("made once"));
+        assert_eq!(copy.encoded(encode).map(String::as_str), Some("made once"), "a clone shares the slot");
+        assert_eq!(calls.get(), 1);
+        assert_eq!(copy.encoded(|_| 7u32), None, "another kind of reader encodes for itself");
+    }
+}
