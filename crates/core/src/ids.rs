@@ -20,6 +20,16 @@ pub struct IdError {
     pub input: String,
 }
 
+/// The next ULID, later than every one this process made before. A plain
+/// `Ulid::new` orders ids only to the millisecond: two conversations made
+/// in the same millisecond would list in random order.
+fn next_ulid() -> Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; a fresh random one then.
+    generator.generate().unwrap_or_else(|_| Ulid::new())
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$doc])*
@@ -29,9 +39,10 @@ macro_rules! typed_id {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            /// A fresh id, unique and ordered by creation time.
+            /// A fresh id, unique and ordered by creation time (within this
+            /// process also among ids made in the same millisecond).
             pub fn new() -> Self {
-                Self(Ulid::new())
+                Self(next_ulid())
             }
 
             /// Parses `prefix_ULID`; anything else is an [`IdError`].
@@ -182,6 +193,14 @@ mod tests {
         assert_eq!(ConversationId::parse(&id.to_string()).unwrap(), id);
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<ConversationId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn ids_made_one_after_another_sort_in_that_order() {
+        // Thousands fall in one millisecond: their order must not be left to chance.
+        let ids: Vec<ConversationId> = (0..5_000).map(|_| ConversationId::new()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids.windows(2).all(|w| w[0].to_string() < w[1].to_string()), "and as stored text");
     }
 
     #[test]
